@@ -1,0 +1,36 @@
+# Two entry points for a fresh machine:  `make demo`  and  `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test build deps system-deps fuzz asan bench wheels clean
+
+$(STAMP): pyproject.toml setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "Cython>=3.0.10" "setuptools>=64" wheel
+	$(BIN)/python -m pip install -q --no-build-isolation -e ".[test,fast]"
+	touch $(STAMP)
+
+deps: $(STAMP)
+
+# Incremental: recompiles only what changed since the last build.
+build: deps
+	$(BIN)/python setup.py -q build_ext --inplace
+
+system-deps:
+	bash scripts/system-deps.sh
+
+# Builds, then serves examples/app.py on http://127.0.0.1:8000 (HOST/PORT to change).
+demo: build
+	$(BIN)/python examples/app.py
+
+test: build system-deps
+	$(BIN)/python -m pytest -q
+
+fuzz: system-deps
+	bash fuzz/run.sh $(or $(SECONDS),60)
+
+clean:
+	rm -rf build catzilla/*.so catzilla/*.c $(VENV)

@@ -1,0 +1,18 @@
+"""Catzilla: a Cython-compiled Python web micro-framework with real HTTP streaming."""
+from catzilla.app import Catzilla
+from catzilla.datastructures import FormData, Headers, QueryParams, UploadFile
+from catzilla.exceptions import HTTPException
+from catzilla.request import Request
+from catzilla.response import (HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response,
+                               StreamingResponse)
+from catzilla.router import Route, RouteError, Router
+
+RouterGroup = Router  # the reference release's name for a prefixed group of routes
+
+__version__ = "0.3.0"
+
+__all__ = [
+    "Catzilla", "Request", "Response", "JSONResponse", "HTMLResponse", "PlainTextResponse",
+    "RedirectResponse", "StreamingResponse", "HTTPException", "Router", "RouterGroup", "Route",
+    "RouteError", "Headers", "QueryParams", "FormData", "UploadFile", "__version__",
+]

@@ -1,0 +1,57 @@
+# Declarations of the compiled router (router.pyx), so other compiled modules
+# (the connection) can cimport Router and call find() at C level.
+cimport cython
+
+cdef enum:
+    CZ_ROUTER_MAX_PARAMS = 32   # most parameters one pattern may have
+
+
+@cython.final
+cdef class Route:
+    cdef readonly str path              # pattern as given, prefixes applied
+    cdef readonly tuple methods         # explicit upper-case methods, e.g. ("GET",)
+    cdef readonly object endpoint
+    cdef readonly bint is_async
+    cdef readonly bint params_as_kwargs
+    cdef readonly tuple param_names
+    cdef readonly str name
+    cdef tuple _segments                # ((kind, text), ...) kind 0 = static text, else converter code
+    cdef int _nparams
+    cdef int _convs[CZ_ROUTER_MAX_PARAMS]
+
+
+@cython.final
+cdef class _Leaf:
+    # the routes ending at one path shape
+    cdef dict table                     # method -> Route, "HEAD" falls back to the GET route
+    cdef dict explicit                  # method -> Route, only methods registered explicitly
+
+
+@cython.final
+cdef class _Node:
+    # one segment position of the parameterised-route tree
+    cdef dict static_map                # literal segment -> _Node
+    cdef tuple static_keys              # same content as static_map, for a linear
+    cdef tuple static_nodes             #   scan without slicing when there are few children
+    cdef Py_ssize_t n_static
+    cdef _Node int_child
+    cdef _Node float_child
+    cdef _Node uuid_child
+    cdef _Node str_child
+    cdef _Leaf leaf                     # routes whose pattern ends at this node
+    cdef _Leaf path_leaf                # routes whose last segment is {name:path}
+
+
+cdef class Router:
+    cdef readonly str prefix
+    cdef dict _static                   # full static path -> _Leaf
+    cdef _Node _root
+    cdef bint _has_dynamic
+    cdef list _routes
+    cdef dict _names                    # route name -> [Route, ...] in registration order
+
+    cpdef tuple find(self, str method, str path)
+    cdef tuple _allowed(self, str path)
+    cdef _Leaf _locate(self, tuple segments, str full, bint create)
+    cdef tuple _prepare(self, tuple methods, str full, object endpoint, str name)
+    cdef Route _commit(self, tuple prepared)

@@ -1,0 +1,284 @@
+"""Stream pumps.
+
+- Lists and tuples are pulled inline on the loop (they cannot block).
+- Any other sync iterable (generators) is pulled on a worker thread, so a
+  generator that sleeps between items never stalls other connections. The
+  worker frames items into its own buffer and wakes the loop when the buffer
+  goes from empty to non-empty: items produced back-to-back coalesce into one
+  write, and an item is never held back behind a slow next().
+- Async iterables run as a task on the loop.
+
+Back-pressure: a pump pulls only while the connection's pending output plus
+its own buffer is below the high-water mark, and resumes when the socket has
+drained below the low-water mark; memory per stream is bounded by about
+high_water + one item, whatever the body size or the client's speed.
+"""
+import asyncio
+import threading
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
+from libc.stdio cimport snprintf
+from catzilla.buffer cimport Buffer
+from catzilla.context cimport Context
+from catzilla.transport cimport Transport
+
+cdef extern from "Python.h":
+    const char *PyUnicode_AsUTF8AndSize(object s, Py_ssize_t *size) except NULL
+
+cdef bytes _LAST_CHUNK = b"0\r\n\r\n"
+
+
+cdef int _frame_raw(Buffer out, const char *p, Py_ssize_t n, bint chunked) except -1:
+    cdef char size_line[24]
+    cdef int k
+    if n <= 0:
+        return 0          # an empty chunk would end a chunked body: skip it
+    if chunked:
+        k = snprintf(size_line, sizeof(size_line), "%zx\r\n", <size_t>n)
+        out.reserve(k + n + 2)
+        out.append(size_line, k)
+        out.append(p, n)
+        out.append(b"\r\n", 2)
+    else:
+        out.append(p, n)
+    return 0
+
+
+cdef int frame(Buffer out, object chunk, bint chunked) except -1:
+    cdef Py_buffer view
+    cdef const char *p
+    cdef Py_ssize_t n
+    if PyBytes_CheckExact(chunk):
+        return _frame_raw(out, PyBytes_AS_STRING(chunk), PyBytes_GET_SIZE(chunk), chunked)
+    if isinstance(chunk, str):
+        p = PyUnicode_AsUTF8AndSize(chunk, &n)
+        return _frame_raw(out, p, n, chunked)
+    if isinstance(chunk, (bytes, bytearray, memoryview)):
+        PyObject_GetBuffer(chunk, &view, PyBUF_SIMPLE)
+        try:
+            _frame_raw(out, <const char *>view.buf, view.len, chunked)
+        finally:
+            PyBuffer_Release(&view)
+        return 0
+    raise TypeError(f"stream items must be bytes, str or memoryview, not {type(chunk).__name__}")
+
+
+cdef class Pump:
+    cdef int start(self) except -1:
+        raise NotImplementedError
+
+    cdef void cancel(self):
+        self.cancelled = True
+
+    cdef int finish(self, object exc) except -1:
+        """End of the body (exc None) or a failure after the head was sent."""
+        if self.finished:
+            return 0
+        self.finished = True
+        if exc is not None:
+            self.ctx.log.error("stream aborted: the response body raised", exc_info=exc)
+            self.on_done(False)
+            return 0
+        if self.chunked:
+            self.t.out.append(PyBytes_AS_STRING(_LAST_CHUNK), 5)
+        self.on_done(True)
+        return 0
+
+
+cdef class InlinePump(Pump):
+    cdef object it
+
+    cdef int start(self) except -1:
+        self.it = iter(self.content)
+        self.resume()
+        return 0
+
+    def resume(self):
+        cdef Transport t = self.t
+        cdef Py_ssize_t high = self.ctx.high_water
+        while not self.cancelled and not t.closed:
+            while t.pending() < high:
+                try:
+                    chunk = next(self.it)
+                except StopIteration:
+                    self.finish(None)
+                    return
+                except BaseException as exc:
+                    self.finish(exc)
+                    return
+                try:
+                    frame(t.out, chunk, self.chunked)
+                except TypeError as exc:
+                    self.finish(exc)
+                    return
+            t.flush()
+            if t.pending() >= high:
+                t.drain_waiter = self.resume
+                return
+
+
+cdef class ThreadPump(Pump):
+    cdef Buffer pend            # framed by the worker, not yet handed to the transport
+    cdef object gate            # lock the worker blocks on while over the high-water mark
+    cdef bint waiting
+    cdef bint notified
+    cdef bint done
+    cdef object exc
+
+    cdef int start(self) except -1:
+        self.pend = Buffer()
+        self.gate = threading.Lock()
+        self.gate.acquire()
+        self.ctx.submit(self.work)
+        return 0
+
+    def work(self):
+        """Runs on a worker thread."""
+        cdef Context ctx = self.ctx
+        cdef Py_ssize_t high = ctx.high_water
+        it = None
+        try:
+            it = iter(self.content)
+            while not self.cancelled:
+                try:
+                    chunk = next(it)
+                except StopIteration:
+                    break
+                if self.cancelled:
+                    break
+                frame(self.pend, chunk, self.chunked)
+                if not self.notified:
+                    self.notified = True
+                    ctx.post(self)
+                if self.pend.size() + self.t.pending() >= high and not self.cancelled:
+                    self.waiting = True
+                    self.gate.acquire()
+        except BaseException as exc:
+            self.exc = exc
+        finally:
+            if (self.cancelled or self.exc is not None) and hasattr(it, "close"):
+                try:
+                    it.close()       # runs the generator's finally: blocks
+                except BaseException as exc:
+                    ctx.log.warning("closing a stream's generator raised", exc_info=exc)
+            self.done = True
+            if not self.notified:
+                self.notified = True
+                ctx.post(self)
+
+    def on_worker(self):
+        """On the loop: take what the worker framed, write it, release the worker when drained."""
+        cdef Transport t = self.t
+        cdef Buffer tmp
+        self.notified = False
+        if self.cancelled or self.finished:
+            return
+        if self.pend.size() > 0:
+            if t.out.size() == 0:
+                tmp = t.out
+                t.out = self.pend
+                self.pend = tmp
+            else:
+                t.out.append(self.pend.data + self.pend.start, self.pend.size())
+                self.pend.clear()
+        if self.done:
+            self.finish(self.exc)
+            return
+        t.flush()
+        if t.closed:
+            return
+        if self.waiting:
+            if t.pending() <= self.ctx.low_water:
+                self.release()
+            else:
+                t.drain_waiter = self.release
+
+    def release(self):
+        if self.waiting:
+            self.waiting = False
+            self.gate.release()
+
+    cdef void cancel(self):
+        self.cancelled = True
+        if self.waiting:
+            self.release()
+
+
+cdef class AsyncPump(Pump):
+    cdef object task
+    cdef object drained
+    cdef bint flush_scheduled
+
+    cdef int start(self) except -1:
+        self.task = self.ctx.loop.create_task(self.run())
+        return 0
+
+    def flush_now(self):
+        self.flush_scheduled = False
+        if not self.t.closed:
+            self.t.flush()
+
+    def on_drain(self):
+        if self.drained is not None and not self.drained.done():
+            self.drained.set_result(None)
+
+    async def run(self):
+        cdef Transport t = self.t
+        cdef Py_ssize_t high = self.ctx.high_water
+        ait = None
+        exc = None
+        try:
+            ait = self.content.__aiter__()
+            while not self.cancelled:
+                if t.pending() >= high:
+                    t.flush()
+                    if t.pending() >= high and not t.closed:
+                        self.drained = self.ctx.loop.create_future()
+                        t.drain_waiter = self.on_drain
+                        await self.drained
+                        self.drained = None
+                if t.closed:
+                    break
+                try:
+                    chunk = await ait.__anext__()
+                except StopAsyncIteration:
+                    break
+                frame(t.out, chunk, self.chunked)
+                if not self.flush_scheduled:
+                    self.flush_scheduled = True
+                    self.ctx.loop.call_soon(self.flush_now)
+        except asyncio.CancelledError:
+            self.cancelled = True
+        except Exception as e:
+            exc = e
+        if (self.cancelled or exc is not None) and ait is not None and hasattr(ait, "aclose"):
+            try:
+                await ait.aclose()
+            except BaseException as e:
+                self.ctx.log.warning("closing a stream's async generator raised", exc_info=e)
+        if not self.cancelled and not t.closed:
+            self.finish(exc)
+            if not t.closed:
+                t.flush()
+
+    cdef void cancel(self):
+        self.cancelled = True
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+
+cdef Pump make_pump(Context ctx, Transport t, object content, bint chunked, object on_done):
+    cdef Pump p
+    if hasattr(content, "__aiter__"):
+        p = AsyncPump.__new__(AsyncPump)
+    elif isinstance(content, (list, tuple)):
+        p = InlinePump.__new__(InlinePump)
+    else:
+        p = ThreadPump.__new__(ThreadPump)
+    p.ctx = ctx
+    p.t = t
+    p.content = content
+    p.chunked = chunked
+    p.on_done = on_done
+    return p
