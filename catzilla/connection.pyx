@@ -23,11 +23,12 @@ from catzilla.request cimport Request
 from catzilla.response cimport Response, StreamingResponse, to_response
 from catzilla.streams cimport Pump, make_pump
 from catzilla.transport cimport Transport
-from catzilla.forms import unquote_path
+from catzilla.forms cimport c_unquote
+from catzilla.router cimport Router
+from catzilla.cclock cimport cz_monotonic
 from catzilla.response import PlainTextResponse
 from catzilla.exceptions import HTTPException
 
-from time import monotonic
 
 cdef extern from "<sys/socket.h>" nogil:
     ssize_t recv(int fd, void *buf, size_t n, int flags)
@@ -48,6 +49,8 @@ cdef str _GET = "GET"
 cdef str _POST = "POST"
 cdef str _HEAD = "HEAD"
 cdef bytes _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# results that are surely not awaitable: skip the costly ABC check for them
+cdef frozenset _PLAIN_RESULTS = frozenset([str, bytes, dict, list, type(None)])
 
 # Bodies up to this size are copied into the output buffer (one write with the
 # head); larger ones are sent from the bytes object itself.
@@ -74,7 +77,7 @@ cdef class Connection(Transport):
         self.hdr = NULL
         self.high_water = ctx.high_water
         self.low_water = ctx.low_water
-        self.last_io = monotonic()
+        self.last_io = cz_monotonic()
 
     def __dealloc__(self):
         PyMem_Free(self.hdr)
@@ -99,7 +102,7 @@ cdef class Connection(Transport):
         while not self.closed:
             n = recv(self.fd, ctx.scratch, <size_t>ctx.read_size, 0)
             if n > 0:
-                self.last_io = monotonic()
+                self.last_io = cz_monotonic()
                 if self.state == ST_CLOSING:
                     continue                     # lingering close: discard
                 self.make_room(n)
@@ -191,7 +194,7 @@ cdef class Connection(Transport):
                 rc = cz_parse_request(base, <size_t>avail, &r, &ctx.limits)
                 if rc == CZ_INCOMPLETE:
                     if self.phase_start == 0:
-                        self.phase_start = monotonic()
+                        self.phase_start = cz_monotonic()
                     return 0
                 if rc == CZ_ERROR:
                     return self.send_error(r.error_status, r.error_reason.decode("latin-1"))
@@ -233,7 +236,7 @@ cdef class Connection(Transport):
                     self.dispatch(self.head_len)
                     continue
                 self.state = ST_BODY
-                self.phase_start = monotonic()
+                self.phase_start = cz_monotonic()
                 if self.expect_continue and avail == self.head_len:
                     self.out.append(_CONTINUE, len(_CONTINUE))
                     self.flush()
@@ -296,7 +299,7 @@ cdef class Connection(Transport):
         self.is_head = req.method is _HEAD
         self.req_start += total
         self.state = ST_HANDLING
-        self.started = monotonic() if ctx.access_log is not None else 0
+        self.started = cz_monotonic() if ctx.access_log is not None else 0
         if ctx.access_log is not None:
             self.current = req
         try:
@@ -304,10 +307,11 @@ cdef class Connection(Transport):
                 if self.target_len == 1 and t[0] == b'*':
                     return self.respond(PlainTextResponse("", 400))
                 # absolute-form (RFC 9112 §3.2.2): route on its path
-                req.path = unquote_path(_absolute_path(t[:plen]))
+                target = _absolute_path(t[:plen])
+                req.path = c_unquote(target, len(target), False)
             else:
-                req.path = unquote_path(t[:plen])
-            route, params = ctx.router.find(req.method, req.path)
+                req.path = c_unquote(t, plen, False)
+            route, params = (<Router>ctx.router).find(req.method, req.path)
             if ctx.slow:
                 result = ctx.app._handle(req, route, params)
             elif route is None:
@@ -320,7 +324,9 @@ cdef class Connection(Transport):
                     result = route.endpoint(req)
         except Exception as exc:
             result = ctx.app._error(req, exc)
-        if not isinstance(result, Response) and (PyCoro_CheckExact(result) or inspect.isawaitable(result)):
+        if PyCoro_CheckExact(result) or (
+                type(result) not in _PLAIN_RESULTS and not isinstance(result, Response)
+                and inspect.isawaitable(result)):
             return self.await_result(req, result)
         return self.respond_result(req, result)
 
@@ -387,7 +393,8 @@ cdef class Connection(Transport):
         no_body = self.is_head or resp.status_code == 204 or resp.status_code == 304 \
             or resp.status_code < 200
         resp.render_head(self.out, self.keep_alive, self.http10,
-                         -1 if (resp.status_code == 204 or resp.status_code < 200) else blen, False)
+                         -1 if (resp.status_code == 204 or resp.status_code == 304 or resp.status_code < 200)
+                         else blen, False)
         if not no_body and blen > 0:
             if blen <= COPY_MAX or self.tail is not None:
                 self.out.append_obj(body)
@@ -398,16 +405,20 @@ cdef class Connection(Transport):
         return self.response_done()
 
     cdef int respond_file(self, Response resp, object prepared) except -1:
-        """prepared: None (head only) or (file object, offset, length) for sendfile."""
-        resp.render_head(self.out, self.keep_alive, self.http10, len(resp.body) if prepared is None else prepared[2], False)
-        if prepared is not None and not self.is_head and prepared[2] > 0:
+        """A FileResponse after resp.prepare(request): `prepared` is None (the
+        response is resp.body: 304, 416...) or (file object, offset, length),
+        sent with sendfile(2) after the head."""
+        cdef long long length
+        if prepared is None:
+            return self.respond(resp)
+        length = prepared[2]
+        resp.render_head(self.out, self.keep_alive, self.http10, length, False)
+        if not self.is_head and length > 0:
             self.file_obj = prepared[0]
             self.file_fd = prepared[0].fileno()
             self.file_off = prepared[1]
-            self.file_left = prepared[2]
-        elif prepared is None and not self.is_head and len(resp.body) > 0:
-            self.out.append_obj(resp.body)
-        self.log_access(resp.status_code, prepared[2] if prepared is not None else len(resp.body))
+            self.file_left = length
+        self.log_access(resp.status_code, 0 if self.is_head else length)
         return self.response_done()
 
     cdef int respond_stream(self, StreamingResponse resp) except -1:
@@ -444,7 +455,7 @@ cdef class Connection(Transport):
 
     cdef int response_done(self) except -1:
         self.current = None
-        self.last_io = monotonic()
+        self.last_io = cz_monotonic()
         if not self.keep_alive:
             return self.close_when_idle()
         self.state = ST_HEAD
@@ -457,14 +468,14 @@ cdef class Connection(Transport):
         self.flush()
         if not self.closed and self.pending() == 0:
             shutdown(self.fd, SHUT_WR)
-            self.last_io = monotonic()
+            self.last_io = cz_monotonic()
         return 0
 
     cdef int on_writable(self) except -1:
         Transport.on_writable(self)
         if not self.closed and self.state == ST_CLOSING and self.pending() == 0:
             shutdown(self.fd, SHUT_WR)
-            self.last_io = monotonic()
+            self.last_io = cz_monotonic()
         return 0
 
     cdef int send_error(self, int status, str reason) except -1:
@@ -490,7 +501,7 @@ cdef class Connection(Transport):
                             req.path if req is not None else "-",
                             req.http_version if req is not None else "1.1",
                             status, "-" if nbytes < 0 else nbytes,
-                            (monotonic() - self.started) * 1000.0 if self.started else 0.0)
+                            (cz_monotonic() - self.started) * 1000.0 if self.started else 0.0)
         return 0
 
     # -- lifecycle ---------------------------------------------------------

@@ -185,10 +185,16 @@ cdef list _init_headers(object headers):
 
 cdef int _append_decimal(Buffer out, long long v) except -1:
     cdef char tmp[24]
-    cdef int n = snprintf(tmp, sizeof(tmp), "%lld", v)
-    if n <= 0 or n >= <int>sizeof(tmp):
-        raise ValueError("length out of range")
-    out.append(tmp, n)
+    cdef int i = 24
+    if v < 0:
+        raise ValueError("negative length")
+    while True:
+        i -= 1
+        tmp[i] = <char>(48 + v % 10)
+        v //= 10
+        if v == 0:
+            break
+    out.append(tmp + i, 24 - i)
     return 0
 
 
@@ -199,6 +205,7 @@ cdef class Response:
     body, application/octet-stream for non-empty bytes, none for an empty one."""
 
     default_content_type = None
+    sendfile = False        # FileResponse: the connection calls prepare(request) and sends the file
 
     def __init__(self, body=b"", int status=200, headers=None, content_type=None, *, status_code=None):
         if status_code is not None:
@@ -220,11 +227,9 @@ cdef class Response:
             body = self.render(body)
         if content_type is None and PyBytes_GET_SIZE(body) > 0:
             content_type = "application/octet-stream"
-        if content_type is not None:
-            _header_value(content_type)
         self.body = body
         self.content_type = content_type
-        self._headers = _init_headers(headers)
+        self._headers = _init_headers(headers) if headers is not None else []
 
     def render(self, content):
         raise TypeError(f"{type(self).__name__} body must be bytes or str, not {type(content).__name__}")
@@ -232,6 +237,14 @@ cdef class Response:
     @property
     def status(self):
         return self.status_code
+
+    @property
+    def content_type(self):
+        return None if self._ct is None else self._ct.decode("latin-1")
+
+    @content_type.setter
+    def content_type(self, value):
+        self._ct = None if value is None else _header_value(value)
 
     @property
     def headers(self):
@@ -272,11 +285,10 @@ cdef class Response:
                          bint chunked) except -1:
         cdef bytes line = <bytes>_STATUS_LINES[self.status_code]
         cdef bytes n, v
-        cdef bytes ct
+        cdef bytes ct = self._ct
         out.append(PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line))
         out.append(_common, _common_len)
-        if self.content_type is not None:
-            ct = (<str>self.content_type).encode("latin-1")
+        if ct is not None:
             out.append(b"Content-Type: ", 14)
             out.append(PyBytes_AS_STRING(ct), PyBytes_GET_SIZE(ct))
             out.append(b"\r\n", 2)
@@ -308,7 +320,7 @@ def _json_dumps(content):
     return _json.dumps(content, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
-class JSONResponse(Response):
+cdef class JSONResponse(Response):
     """JSON body: orjson when installed, the standard library otherwise."""
     default_content_type = "application/json"
 
@@ -316,12 +328,27 @@ class JSONResponse(Response):
         Response.__init__(self, _json_dumps(content), status, headers, content_type, status_code=status_code)
 
 
-class HTMLResponse(Response):
+cdef class HTMLResponse(Response):
     default_content_type = "text/html; charset=utf-8"
 
 
-class PlainTextResponse(Response):
+cdef class PlainTextResponse(Response):
     default_content_type = "text/plain; charset=utf-8"
+
+
+cdef bytes _CT_TEXT = b"text/plain; charset=utf-8"
+cdef bytes _CT_JSON = b"application/json"
+cdef bytes _CT_BINARY = b"application/octet-stream"
+
+
+cdef Response _quick(type cls, bytes body, bytes ct, int status):
+    # Handler results turned into responses without the generic __init__.
+    cdef Response r = cls.__new__(cls)
+    r.status_code = status
+    r.body = body
+    r._ct = ct
+    r._headers = []
+    return r
 
 
 class RedirectResponse(Response):
@@ -352,21 +379,19 @@ cdef class StreamingResponse(Response):
         return f"<{type(self).__name__} {self.status_code} {type(self.content).__name__}>"
 
 
-cdef Response _NO_CONTENT_TEMPLATE = None
-
-
 cpdef Response to_response(object result):
     """What a handler returned, as a Response."""
     if isinstance(result, Response):
         return <Response>result
     if isinstance(result, str):
-        return PlainTextResponse(result)
+        return _quick(PlainTextResponse, (<str>result).encode("utf-8"), _CT_TEXT, 200)
     if isinstance(result, (dict, list)):
-        return JSONResponse(result)
+        return _quick(JSONResponse, _json_dumps(result), _CT_JSON, 200)
     if result is None:
-        return Response(b"", 204)
+        return _quick(Response, b"", None, 204)
     if isinstance(result, (bytes, bytearray, memoryview)):
-        return Response(result)
+        body = bytes(result)
+        return _quick(Response, body, _CT_BINARY if body else None, 200)
     if inspect.isgenerator(result) or inspect.isasyncgen(result) or hasattr(result, "__anext__") \
             or hasattr(result, "__next__"):
         return StreamingResponse(result)

@@ -211,7 +211,7 @@ cdef inline unsigned int _hex_value(Py_UCS4 c) noexcept nogil:
 
 cdef bint _fast_uuid = False     # set at import by _check_fast_uuid()
 cdef object _SAFE_UNKNOWN = _uuid_module.SafeUUID.unknown
-cdef object _object_new = object.__new__
+cdef object _EMPTY_TUPLE = ()
 
 
 cdef object _uuid_value(str path, unsigned int kind, void *data, Py_ssize_t start, Py_ssize_t end):
@@ -235,7 +235,7 @@ cdef object _uuid_value(str path, unsigned int kind, void *data, Py_ssize_t star
             lo = (lo << 4) | _hex_value(c)
         ndigits += 1
     value = (PyLong_FromUnsignedLongLong(hi) << 64) | PyLong_FromUnsignedLongLong(lo)
-    u = _object_new(_UUID)
+    u = (<PyTypeObject*>_UUID).tp_new(_UUID, <PyObject*>_EMPTY_TUPLE, NULL)
     PyObject_GenericSetAttr(u, "int", value)
     PyObject_GenericSetAttr(u, "is_safe", _SAFE_UNKNOWN)
     return u

@@ -14,7 +14,7 @@ from catzilla.cpoller cimport (cz_event, CZ_READ, CZ_WRITE, CZ_HUP, cz_poller_cr
                                cz_poller_del, cz_poller_wait)
 from catzilla.response import update_date
 
-from time import monotonic
+from catzilla.cclock cimport cz_monotonic
 
 cdef extern from "cz_accept.h" nogil:
     int cz_accept(int lfd)     # non-blocking, close-on-exec, TCP_NODELAY; -1 with errno
@@ -145,7 +145,7 @@ cdef class Server:
     def tick(self):
         """Once a second: refresh the Date header, enforce timeouts."""
         cdef Connection conn
-        cdef double now = monotonic()
+        cdef double now = cz_monotonic()
         update_date()
         for conn in list(self.ctx.conns.values()):
             try:
@@ -172,8 +172,8 @@ cdef class Server:
         ctx.draining = True
         for conn in list(ctx.conns.values()):
             conn.shutdown_idle()
-        deadline = monotonic() + timeout
-        while ctx.conns and monotonic() < deadline:
+        deadline = cz_monotonic() + timeout
+        while ctx.conns and cz_monotonic() < deadline:
             await asyncio.sleep(0.05)
         for conn in list(ctx.conns.values()):
             conn.cancel_work()

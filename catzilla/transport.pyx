@@ -13,7 +13,7 @@ cdef extern from "<sys/uio.h>" nogil:
 cdef extern from "cz_sendfile.h" nogil:
     long long cz_sendfile(int out_fd, int in_fd, long long offset, long long count)
 
-from time import monotonic
+from catzilla.cclock cimport cz_monotonic
 
 
 cdef class Transport:
@@ -99,7 +99,7 @@ cdef class Transport:
             return 0
         if self.pending() > 0:
             if self.write_since == 0:
-                self.write_since = monotonic()
+                self.write_since = cz_monotonic()
             self.set_interest(self.events | CZ_WRITE)
             return 0
         self.write_since = 0

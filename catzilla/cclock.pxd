@@ -1,0 +1,2 @@
+cdef extern from "cz_clock.h" nogil:
+    double cz_monotonic()

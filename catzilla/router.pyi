@@ -1,0 +1,75 @@
+"""Type stub for the compiled router (catzilla/router.pyx).
+
+See the module docstring of router.pyx for the pattern syntax and the
+matching precedence: literal > int > float > uuid > str > path.
+"""
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+KNOWN_METHODS: frozenset[str]
+
+class RouteError(ValueError):
+    """Bad pattern, method or name, or a conflict; raised when the route is defined
+    (and by url_path_for when no route fits). The message names the path."""
+
+class Route:
+    """A registered route (created by Router.add; read-only)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def methods(self) -> tuple[str, ...]: ...
+    @property
+    def endpoint(self) -> Callable[..., Any]: ...
+    @property
+    def is_async(self) -> bool: ...
+    @property
+    def params_as_kwargs(self) -> bool:
+        """True when ``endpoint(request, **params)`` binds against the endpoint's
+        signature (parameters named like every path param, or ``**kwargs``).
+        Always False for a route without parameters."""
+    @property
+    def param_names(self) -> tuple[str, ...]: ...
+    @property
+    def name(self) -> str: ...
+
+class Router:
+    def __init__(self, prefix: str = "") -> None: ...
+    @property
+    def prefix(self) -> str: ...
+    @property
+    def routes(self) -> list[Route]: ...
+    def add(
+        self,
+        methods: str | Iterable[str],
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        name: str | None = None,
+    ) -> Route: ...
+    def route(
+        self,
+        path: str,
+        methods: str | Iterable[str] = ("GET",),
+        *,
+        name: str | None = None,
+    ) -> Callable[[_F], _F]: ...
+    def get(self, path: str, *, name: str | None = None) -> Callable[[_F], _F]: ...
+    def post(self, path: str, *, name: str | None = None) -> Callable[[_F], _F]: ...
+    def put(self, path: str, *, name: str | None = None) -> Callable[[_F], _F]: ...
+    def patch(self, path: str, *, name: str | None = None) -> Callable[[_F], _F]: ...
+    def delete(self, path: str, *, name: str | None = None) -> Callable[[_F], _F]: ...
+    def head(self, path: str, *, name: str | None = None) -> Callable[[_F], _F]: ...
+    def options(self, path: str, *, name: str | None = None) -> Callable[[_F], _F]: ...
+    def include(self, other: Router, prefix: str = "") -> None:
+        """Copy every route of ``other`` (already carrying other's prefix) under
+        this router's prefix + ``prefix``; all or nothing."""
+    def find(
+        self, method: str, path: str
+    ) -> tuple[Route, dict[str, Any] | None] | tuple[None, tuple[str, ...]]:
+        """``(route, params)`` on a match (params None when the route has no
+        parameters); ``(None, allowed)`` otherwise: allowed non-empty means 405,
+        empty means 404. ``path`` is already percent-decoded."""
+    def url_path_for(self, name: str, /, **params: Any) -> str: ...
