@@ -1,8 +1,9 @@
 # cython: language_level=3
 """Test-facing wrapper of the C HTTP/1.1 parser (include/cz_http.c).
 
-Not used on the serving path (connection.pyx calls the C functions directly);
-it exists so that the parser's behaviour can be exercised from pytest.
+Not used on the serving path, which calls the C functions through
+catzilla/chttp.pxd directly; it exists so that the parser's behaviour can be
+exercised from pytest (tests/test_parser.py).
 """
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.string cimport memset

@@ -444,7 +444,8 @@ cdef class Connection(Transport):
         if self.closed:
             return
         if not ok:
-            self.abort()                     # no last chunk: the client sees it is incomplete
+            self.flush()                     # what was produced before the failure still goes out,
+            self.abort()                     # but no last chunk: the client sees it is incomplete
             return
         self.log_access(self.stream_status, -1)
         self.response_done()

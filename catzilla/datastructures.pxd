@@ -12,9 +12,6 @@ cdef class Headers:
     cdef list _pairs      # [(lower-case name, value)], never mutated after construction
     cdef list _names      # distinct names in first-appearance order, built lazily
     cdef dict _index      # name -> [values], built lazily (see _use_index)
-    cdef Py_ssize_t _scans  # linear lookups done so far
-
-    cdef dict _use_index(self)
 
     @staticmethod
     cdef Headers from_pairs(list pairs)
@@ -25,20 +22,23 @@ cdef class Headers:
     cpdef object get(self, object name, object default=*)
     cpdef list getlist(self, object name)
 
+    cdef Py_ssize_t _scans  # linear lookups done so far
+    cdef dict _use_index(self)
+
 
 cdef class MultiDict:
     cdef list _items      # [(key, value)], never mutated after construction
     cdef list _keys       # distinct keys in first-appearance order, built lazily
     cdef dict _index      # key -> [values], built lazily (see _use_index)
-    cdef Py_ssize_t _scans  # linear lookups done so far
-
-    cdef dict _use_index(self)
 
     cdef object _last(self, object key)
     cdef list _build_keys(self)
     cdef dict _build_index(self)
     cpdef object get(self, object key, object default=*)
     cpdef list getlist(self, object key)
+
+    cdef Py_ssize_t _scans  # linear lookups done so far
+    cdef dict _use_index(self)
 
 
 cdef class QueryParams(MultiDict):

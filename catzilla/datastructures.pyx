@@ -206,6 +206,9 @@ cdef class Headers:
 
     def __init__(self, source=None):
         self._pairs = _header_pairs(source)
+        self._names = None      # drop caches in case __init__ is called again
+        self._index = None
+        self._scans = 0
 
     @staticmethod
     cdef Headers from_pairs(list pairs):
@@ -358,6 +361,9 @@ cdef class MultiDict:
 
     def __init__(self, source=None):
         self._items = _multidict_items(source)
+        self._keys = None       # drop caches in case __init__ is called again
+        self._index = None
+        self._scans = 0
 
     cdef dict _build_index(self):
         self._index = _group(self._items)

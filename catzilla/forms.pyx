@@ -41,6 +41,9 @@ from catzilla.datastructures cimport (
 )
 
 cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object o)
+    const void *PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
     Py_ssize_t PyUnicode_FindChar(object s, Py_UCS4 ch, Py_ssize_t start, Py_ssize_t end,
                                   int direction) except -2
 
@@ -211,8 +214,8 @@ cpdef FormData parse_urlencoded(bytes body):
 cpdef dict parse_cookies(str header):
     """Parse a Cookie request header into {name: value} (first occurrence wins)."""
     cdef dict out = {}
-    cdef Py_ssize_t n, pos = 0, end, eq, vlen
-    cdef str name, value
+    cdef Py_ssize_t n, pos = 0, end, eq, a, b
+    cdef str name
     if header is None:
         raise TypeError("parse_cookies() argument must be str, not None")
     n = len(header)
@@ -222,18 +225,78 @@ cpdef dict parse_cookies(str header):
             end = n
         eq = PyUnicode_FindChar(header, u'=', pos, end, 1)
         if eq >= 0:
-            name = header[pos:eq].strip(" \t")
-            if name and name not in out:
-                value = header[eq + 1:end].strip(" \t")
-                vlen = len(value)
-                if vlen >= 2 and value[0] == u'"' and value[vlen - 1] == u'"':
-                    value = value[1:vlen - 1]
-                out[name] = value
+            a = pos
+            b = eq
+            while a < b and (header[a] == u' ' or header[a] == u'\t'):
+                a += 1
+            while b > a and (header[b - 1] == u' ' or header[b - 1] == u'\t'):
+                b -= 1
+            if b > a:
+                name = header[a:b]
+                if name not in out:
+                    a = eq + 1
+                    b = end
+                    while a < b and (header[a] == u' ' or header[a] == u'\t'):
+                        a += 1
+                    while b > a and (header[b - 1] == u' ' or header[b - 1] == u'\t'):
+                        b -= 1
+                    if b - a >= 2 and header[a] == u'"' and header[b - 1] == u'"':
+                        a += 1
+                        b -= 1
+                    out[name] = header[a:b]
         pos = end + 1
     return out
 
 
 # ---------------------------------------------------------------- header parameters
+
+cdef inline bint _ows(Py_UCS4 c) noexcept:
+    return c == 32 or c == 9                          # SP / HTAB
+
+
+cdef str _lower_if_needed(str s):
+    """`s` itself when it is ASCII without upper-case letters, else s.lower()."""
+    cdef const unsigned char *p
+    cdef Py_ssize_t i, n
+    if PyUnicode_IS_ASCII(s):
+        p = <const unsigned char *>PyUnicode_DATA(s)
+        n = PyUnicode_GET_LENGTH(s)
+        for i in range(n):
+            if 65 <= p[i] <= 90:
+                return s.lower()
+        return s
+    return s.lower()
+
+
+cdef str _trimmed(str s, Py_ssize_t a, Py_ssize_t b):
+    """s[a:b] without leading/trailing SP/HTAB."""
+    while a < b and _ows(s[a]):
+        a += 1
+    while b > a and _ows(s[b - 1]):
+        b -= 1
+    return s[a:b]
+
+
+cdef str _unescape_quoted(str value, Py_ssize_t i, Py_ssize_t n, Py_ssize_t *stop):
+    """Quoted-string content starting after the opening DQUOTE at i; only \\" and
+    \\\\ are unescaped.  *stop receives the index of the closing DQUOTE (or n)."""
+    cdef list parts = []
+    cdef Py_ssize_t chunk = i
+    cdef Py_UCS4 c
+    while i < n:
+        c = value[i]
+        if c == u'\\' and i + 1 < n and (value[i + 1] == u'"' or value[i + 1] == u'\\'):
+            parts.append(value[chunk:i])
+            chunk = i + 1                              # keep the escaped char
+            i += 2
+            continue
+        if c == u'"':
+            break
+        i += 1
+    parts.append(value[chunk:i])
+    stop[0] = i
+    return "".join(parts)
+
 
 cpdef tuple parse_options_header(str value):
     """Split 'type/subtype; a=1; b="q\\"s"' into ('type/subtype', {'a': '1', 'b': 'q"s'}).
@@ -243,55 +306,50 @@ cpdef tuple parse_options_header(str value):
     quoted-string runs to the end of the value; inside quotes only \\" and \\\\ are
     unescaped.
     """
-    cdef Py_ssize_t n, i, start, chunk
-    cdef Py_UCS4 c
+    cdef Py_ssize_t n, i, start, q, bs
     cdef dict params = {}
-    cdef list parts
-    cdef str name, val
+    cdef str name, val, media_type
     if value is None:
         raise TypeError("parse_options_header() argument must be str, not None")
     n = len(value)
     i = PyUnicode_FindChar(value, u';', 0, n, 1)
     if i < 0:
-        return value.strip(" \t").lower(), params
-    media_type = value[:i].strip(" \t").lower()
+        return _lower_if_needed(_trimmed(value, 0, n)), params
+    media_type = _lower_if_needed(_trimmed(value, 0, i))
     while i < n:
-        while i < n and (value[i] == u';' or value[i] == u' ' or value[i] == u'\t'):
+        while i < n and (value[i] == u';' or _ows(value[i])):
             i += 1
         if i >= n:
             break
         start = i
         while i < n and value[i] != u'=' and value[i] != u';':
             i += 1
-        name = value[start:i].strip(" \t").lower()
+        name = _lower_if_needed(_trimmed(value, start, i))
         if i >= n or value[i] == u';':
             continue                                   # parameter without a value
         i += 1                                         # '='
-        while i < n and (value[i] == u' ' or value[i] == u'\t'):
+        while i < n and _ows(value[i]):
             i += 1
         if i < n and value[i] == u'"':
             i += 1
-            parts = []
-            chunk = i
-            while i < n:
-                c = value[i]
-                if c == u'\\' and i + 1 < n and (value[i + 1] == u'"' or value[i + 1] == u'\\'):
-                    parts.append(value[chunk:i])
-                    chunk = i + 1                      # keep the escaped char
-                    i += 2
-                    continue
-                if c == u'"':
-                    break
-                i += 1
-            parts.append(value[chunk:i])
-            val = "".join(parts)
-            while i < n and value[i] != u';':          # skip the quote and any junk
-                i += 1
+            q = PyUnicode_FindChar(value, u'"', i, n, 1)
+            if q < 0:
+                q = n
+            bs = PyUnicode_FindChar(value, u'\\', i, q, 1)
+            if bs < 0:                                 # common case: nothing escaped
+                val = value[i:q]
+                i = q
+            else:
+                val = _unescape_quoted(value, i, n, &i)
+            if i < n:                                  # skip the quote and any junk
+                q = PyUnicode_FindChar(value, u';', i, n, 1)
+                i = n if q < 0 else q
         else:
-            start = i
-            while i < n and value[i] != u';':
-                i += 1
-            val = value[start:i].strip(" \t")
+            q = PyUnicode_FindChar(value, u';', i, n, 1)
+            if q < 0:
+                q = n
+            val = _trimmed(value, i, q)
+            i = q
         if name and name not in params:
             params[name] = val
     return media_type, params
@@ -299,8 +357,12 @@ cpdef tuple parse_options_header(str value):
 
 # ---------------------------------------------------------------- multipart
 
-cdef frozenset _BCHARS = frozenset(
-    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'()+_,-./:=? ")
+cdef inline bint _is_bchar(Py_UCS4 c) noexcept:
+    """RFC 2046 bchars: DIGIT / ALPHA / "'()+_,-./:=?" / SP."""
+    if (48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122):
+        return True
+    return c == u"'" or c == u'(' or c == u')' or c == u'+' or c == u'_' or c == u',' \
+        or c == u'-' or c == u'.' or c == u'/' or c == u':' or c == u'=' or c == u'?' or c == u' '
 
 
 cdef bytes _boundary(str content_type):
@@ -318,7 +380,7 @@ cdef bytes _boundary(str content_type):
     if len(boundary) > 70 or boundary[len(boundary) - 1] == u' ':
         raise FormError("invalid multipart boundary")
     for c in boundary:
-        if c not in _BCHARS:
+        if not _is_bchar(c):
             raise FormError("invalid multipart boundary")
     return boundary.encode("ascii")
 
@@ -378,11 +440,10 @@ cdef Headers _parse_part_headers(bytes block):
         colon = PyUnicode_FindChar(line, u':', 0, len(line), 1)
         if colon < 0:
             raise FormError(f"malformed multipart part header line: {line[:80]!r}")
-        name = line[:colon].strip(" \t").lower()
+        name = _lower_if_needed(_trimmed(line, 0, colon))
         if not name:
             raise FormError(f"malformed multipart part header line: {line[:80]!r}")
-        value = line[colon + 1:].strip(" \t")
-        pairs.append((name, value))
+        pairs.append((name, _trimmed(line, colon + 1, len(line))))
     return Headers.from_pairs(pairs)
 
 

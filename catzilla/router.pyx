@@ -48,15 +48,30 @@ converter per position, parameter names ignored) conflict: ``/u/{id}`` and
 position (``/u/{id:int}`` and ``/u/{slug}``) are fine and resolved by the
 precedence above.
 
+Definitions
+-----------
+Methods are given as a str or an iterable of str, upper-cased, de-duplicated
+and must be RFC 9110 tokens from ``KNOWN_METHODS`` (RFC 9110, PATCH, WebDAV);
+anything else is a ``RouteError`` (a typo like "GTE" would otherwise define a
+route nobody can reach). A route's ``name`` defaults to the endpoint's
+``__name__`` (through ``functools.partial``); several routes may share a
+name, ``url_path_for`` then picks the first whose parameter names equal the
+keywords it gets. ``params_as_kwargs`` is decided once with
+``inspect.signature``: True when ``endpoint(request, **params)`` binds (named
+parameters for every path parameter, or ``**kwargs``); always False for a
+route without parameters. ``Router.include`` copies the other router's routes
+as they are at that moment, all or none.
+
 Implementation
 --------------
 Fully literal patterns live in one dict ``path -> {method: Route}``, so a
 static hit costs two dict lookups and a tuple. Parameterised patterns live in
 a segment tree walked with C loops over the str's code units: no regex, no
-split, no slicing for literal segments; only the winning route's parameter
-values are converted, once, after the match. The ``allowed`` tuple is
-computed only when nothing matched. ``find`` receives an already
-percent-decoded path.
+split; literal children are compared in place (a substring is only made for
+a dict lookup when a node has more than 8 literal children); only the winning
+route's parameter values are converted, once, after the match. The
+``allowed`` tuple is computed only when nothing matched. ``find`` receives an
+already percent-decoded path.
 """
 import functools
 import inspect
@@ -105,8 +120,12 @@ KNOWN_METHODS = frozenset((
     "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT",
     "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK",
 ))
-_METHOD_ORDER = {m: i for i, m in enumerate((
-    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"))}
+# the order of the `allowed` tuple: the common methods first, then the rest
+cdef tuple _ORDERED_METHODS = (
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT",
+    "COPY", "LOCK", "MKCOL", "MOVE", "PROPFIND", "PROPPATCH", "UNLOCK",
+)
+assert set(_ORDERED_METHODS) == KNOWN_METHODS
 # RFC 9110 tchar
 _TCHARS = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 # pchar minus '%' (quote() always keeps ASCII letters, digits and "_.-~")
@@ -169,11 +188,6 @@ cdef bint _match_uuid(unsigned int kind, void *data, Py_ssize_t start, Py_ssize_
         elif not _is_hex(c):
             return False
     return True
-
-
-cdef bint _match_str(unsigned int kind, void *data, Py_ssize_t start, Py_ssize_t end) noexcept nogil:
-    # callers pass one segment (no '/'): it only has to be non-empty
-    return end > start
 
 
 cdef object _int_value(str path, unsigned int kind, void *data, Py_ssize_t start, Py_ssize_t end):
@@ -436,10 +450,6 @@ cdef dict _build_params(Route route, str path, unsigned int kind, void *data,
 # ---------------------------------------------------------------------------
 # definition-time helpers (plain Python speed is fine here)
 
-def _method_sort_key(m):
-    return (_METHOD_ORDER.get(m, len(_METHOD_ORDER)), m)
-
-
 @cython.wraparound(True)
 cdef tuple _normalize_methods(methods, str path):
     if isinstance(methods, str):
@@ -464,7 +474,7 @@ cdef tuple _normalize_methods(methods, str path):
         if m not in KNOWN_METHODS:
             raise RouteError(
                 f"route {path!r}: unknown HTTP method {m!r} "
-                f"(known: {', '.join(sorted(KNOWN_METHODS, key=_method_sort_key))})")
+                f"(known: {', '.join(_ORDERED_METHODS)})")
         if m not in out:
             out.append(m)
     return tuple(out)
@@ -885,7 +895,8 @@ cdef class Router:
                 _collect(self._root, path, kind, data, 0, n, out)
         if not out:
             return ()
-        return tuple(sorted(out, key=_method_sort_key))
+        # every registered method is one of _ORDERED_METHODS
+        return tuple([m for m in _ORDERED_METHODS if m in out])
 
     def url_path_for(self, str name, /, **params):
         """The URL path of the route called `name` with `params` filled in.

@@ -4,6 +4,7 @@ in C; async handlers and async generators run as ordinary asyncio tasks on
 the same loop, so anything asyncio offers works inside them."""
 import asyncio
 import logging
+import os
 import socket
 
 from catzilla.cerrno cimport errno, EAGAIN, EWOULDBLOCK, EINTR, EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED, ECONNRESET
@@ -83,6 +84,7 @@ cdef class Server:
     def adopt(self, int fd):
         """Serve an already connected socket fd (the TestClient's socketpair end).
         The server owns and closes it."""
+        os.set_blocking(fd, False)
         self.add_connection(fd)
 
     cdef Connection add_connection(self, int fd):

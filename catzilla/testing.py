@@ -48,7 +48,8 @@ class _Reader:
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, head_only: bool) -> None:
         self.loop = loop
         self.sock = sock
-        self.buf = b""
+        self.buf = bytearray()
+        self.pos = 0              # bytes of buf already consumed
         self.eof = False
         self.head_only = head_only
         self.chunked = False
@@ -56,26 +57,36 @@ class _Reader:
         self.done = False
 
     async def fill(self) -> None:
-        data = await self.loop.sock_recv(self.sock, 65536)
+        data = await self.loop.sock_recv(self.sock, 262144)
         if not data:
             self.eof = True
+        if self.pos > 65536:
+            del self.buf[:self.pos]
+            self.pos = 0
         self.buf += data
 
+    def take(self, n: int) -> bytes:
+        out = bytes(self.buf[self.pos:self.pos + n])
+        self.pos += len(out)
+        return out
+
     async def line(self) -> bytes:
-        while b"\r\n" not in self.buf:
+        while True:
+            end = self.buf.find(b"\r\n", self.pos)
+            if end >= 0:
+                line = self.take(end - self.pos)
+                self.pos += 2
+                return line
             if self.eof:
                 raise ConnectionError("connection closed inside a line")
             await self.fill()
-        line, _, self.buf = self.buf.partition(b"\r\n")
-        return line
 
     async def exactly(self, n: int) -> bytes:
-        while len(self.buf) < n:
+        while len(self.buf) - self.pos < n:
             if self.eof:
-                raise ConnectionError(f"connection closed with {n - len(self.buf)} body bytes missing")
+                raise ConnectionError(f"connection closed with {n - len(self.buf) + self.pos} body bytes missing")
             await self.fill()
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
+        return self.take(n)
 
     async def head(self) -> Tuple[int, str, List[Tuple[str, str]], str]:
         while True:
@@ -119,20 +130,19 @@ class _Reader:
             if self.length == 0:
                 self.done = True
                 return None
-            if not self.buf:
+            if self.pos == len(self.buf):
                 await self.fill()
-                if self.eof and not self.buf:
+                if self.eof and self.pos == len(self.buf):
                     raise ConnectionError(f"connection closed with {self.length} body bytes missing")
-            data, self.buf = self.buf[:self.length], self.buf[self.length:]
+            data = self.take(self.length)
             self.length -= len(data)
             return data
-        if not self.buf:
+        if self.pos == len(self.buf):
             await self.fill()
             if self.eof:
                 self.done = True
                 return None
-        data, self.buf = self.buf, b""
-        return data
+        return self.take(len(self.buf) - self.pos)
 
 
 class StreamingTestResponse:

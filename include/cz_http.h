@@ -9,13 +9,24 @@
  *
  * Policy (documented in README "HTTP correctness"):
  *  - lines end in CRLF; a bare LF is a 400 (RFC 9112 §2.2 allows rejecting it,
- *    and accepting it is a known smuggling vector between proxies);
- *  - obs-fold, whitespace before ':', CTLs in names/values -> 400;
- *  - Content-Length with Transfer-Encoding, bad or differing Content-Length,
- *    Transfer-Encoding other than a single final "chunked", any
- *    Transfer-Encoding on HTTP/1.0 -> 400;
- *  - HTTP/1.1 without exactly one Host -> 400; HTTP versions other than
- *    1.0 / 1.1 -> 505.
+ *    and accepting it is a known smuggling vector between proxies); so is a
+ *    CR not followed by LF;
+ *  - up to 4 empty lines before the request line are skipped, a 5th is a 400;
+ *  - method = token, single SP separators, request-target = 1*VCHAR (no
+ *    CTL, SP or non-ASCII byte: clients percent-encode), "HTTP/1.1" or
+ *    "HTTP/1.0"; any other well-formed "HTTP/d.d" -> 505, other text -> 400;
+ *  - obs-fold, whitespace before ':' or before the first field, CTLs in
+ *    names/values -> 400; values may hold obs-text (0x80-0xFF) and HTAB;
+ *  - Content-Length with Transfer-Encoding, bad Content-Length (anything but
+ *    1*DIGIT, over INT64_MAX), Content-Length repeated (even with the same
+ *    value), Transfer-Encoding other than a single final "chunked" (one
+ *    field, value "chunked" in any case), any Transfer-Encoding on HTTP/1.0
+ *    -> 400;
+ *  - HTTP/1.1 without a Host, more than one Host (any version), or a Host
+ *    value with bytes outside uri-host [":" port] -> 400;
+ *  - Connection must be a list of tokens (else 400); close / keep-alive /
+ *    upgrade set flags; Expect: 100-continue sets a flag, other
+ *    expectations are ignored.
  */
 #ifndef CZ_HTTP_H
 #define CZ_HTTP_H
@@ -57,7 +68,7 @@ typedef struct {
     size_t method_len;
     const char *target;       /* request-target as sent: path[?query] or absolute-form */
     size_t target_len;
-    int minor_version;        /* 0 or 1 */
+    int minor_version;        /* 0 or 1 (-1 before the version was parsed) */
     cz_header *headers;       /* in: caller's array, at least limits->max_headers long */
     size_t num_headers;       /* out */
     int64_t content_length;   /* -1 when absent */
@@ -73,12 +84,17 @@ typedef struct {
  * few, as RFC 9112 §2.2 allows; they count in the returned length. */
 int cz_parse_request(const char *buf, size_t len, cz_request *req, const cz_limits *limits);
 
-/* Incremental chunked body decoder (RFC 9112 §7.1). Trailer fields are
- * validated like header fields and discarded. */
+/* Incremental chunked body decoder (RFC 9112 §7.1). A state machine, so it
+ * accepts input split anywhere (one byte at a time included). Chunk sizes
+ * are 1 to 16 hex digits; extensions follow the RFC grammar (BWS around ';'
+ * and '=', none before the CRLF) and a chunk-size line, extensions included,
+ * is limited to 4096 bytes. Trailer fields are validated like header fields and
+ * discarded; their lines (with CRLFs, without the final empty line) may total
+ * at most max_trailer_bytes. */
 typedef struct {
     uint64_t remaining;       /* bytes left in the current chunk's data */
     size_t trailer_bytes;     /* trailer section bytes seen so far */
-    size_t max_trailer_bytes; /* set by the caller after cz_chunked_init */
+    size_t max_trailer_bytes; /* set by cz_chunked_init */
     size_t scratch;           /* internal */
     int state;                /* internal */
 } cz_chunked;
@@ -91,7 +107,8 @@ void cz_chunked_init(cz_chunked *d, size_t max_trailer_bytes);
  * trailer section are complete (bytes after *consumed belong to the next
  * request), 0 when more input is needed (everything given was consumed),
  * CZ_ERROR on malformed input (bad hex, size overflow, bad extension, missing
- * CRLF after data, bad or oversized trailers). */
+ * CRLF after data, bare LF, bad or oversized trailers). Errors are sticky;
+ * once complete, further calls return 1 and consume nothing. */
 int cz_chunked_decode(cz_chunked *d, const char *src, size_t len, char *dst,
                       size_t *consumed, size_t *produced);
 

@@ -199,6 +199,26 @@ def test_header_names_case_insensitive():
     assert r["chunked"]
 
 
+@pytest.mark.parametrize("name", [
+    b"Content_Length", b"Content-Lengths", b"XContent-Length", b"Content-Lengt", b"Transfer-Encodings",
+    b"Transfer_Encoding", b"Content-Length-X",
+])
+def test_lookalike_names_have_no_meaning(name):
+    r = parse_ok(req(name + b": 1 2 gzip"))
+    assert r["content_length"] == -1 and not r["chunked"]
+    assert r["headers"][1] == (name, b"1 2 gzip")
+
+
+@pytest.mark.parametrize("name", [b"Hostx", b"Hos", b"XHost", b"H-st", b"Ho_t"])
+def test_lookalike_host_is_not_host(name):
+    check_error(req(name + b": a", host=False), 400, "missing host")
+
+
+@pytest.mark.parametrize("name", [b"host", b"HOST", b"hOsT", b"Host"])
+def test_host_any_case(name):
+    assert parse_ok(req(name + b": a", host=False))["has_host"]
+
+
 @pytest.mark.parametrize("value,close,keep_alive,upgrade", [
     (b"close", True, False, False),
     (b"Keep-Alive", False, True, False),
@@ -526,6 +546,22 @@ def test_header_count_limit():
     # decided at the first byte of the field that does not fit
     assert parse_err(b"GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB", max_headers=2) == (431, "too many headers")
     assert parse_request(b"GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\n", max_headers=2) is None
+
+
+def test_huge_limits():
+    big = 2**64 - 1
+    r = parse_ok(TYPICAL_GET, max_request_line=big, max_head_bytes=big)
+    assert r["head_length"] == len(TYPICAL_GET)
+    assert parse_request(TYPICAL_GET[:-1], max_request_line=big, max_head_bytes=big) is None
+
+
+def test_parse_error_type():
+    with pytest.raises(ValueError) as ei:
+        parse_request(b"GET / HTTP/1.1\r\n\r\n")
+    e = ei.value
+    assert isinstance(e, ParseError)
+    assert (e.status, e.reason) == (400, "missing host")
+    assert str(e) == "400 missing host"
 
 
 def test_zero_limits():

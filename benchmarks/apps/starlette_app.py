@@ -1,0 +1,44 @@
+"""Starlette (served by uvicorn): the benchmark routes.
+
+    uvicorn starlette_app:app --port PORT --no-access-log --log-level warning
+"""
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from common import HELLO, chunks64m, lines10k
+
+
+async def home(request):
+    return PlainTextResponse(HELLO)
+
+
+async def json_route(request):
+    return JSONResponse({"message": HELLO})
+
+
+async def user(request):
+    return JSONResponse({"id": request.path_params["id"]})
+
+
+async def echo(request):
+    return Response(await request.body(), media_type="application/octet-stream")
+
+
+async def stream10k(request):
+    # A sync generator, as in every peer; Starlette iterates it on its thread pool.
+    return StreamingResponse(lines10k(), media_type="text/plain")
+
+
+async def stream64m(request):
+    return StreamingResponse(chunks64m(), media_type="application/octet-stream")
+
+
+app = Starlette(routes=[
+    Route("/", home),
+    Route("/json", json_route),
+    Route("/users/{id:int}", user),
+    Route("/echo", echo, methods=["POST"]),
+    Route("/stream10k", stream10k),
+    Route("/stream64m", stream64m),
+])

@@ -1,0 +1,1006 @@
+#!/usr/bin/env python3
+"""Side-by-side HTTP benchmark: Catzilla against other Python servers (and nginx).
+
+    python benchmarks/run.py                       # every peer, every scenario, 3 rounds of 10 s
+    python benchmarks/run.py --quick               # smoke test: catzilla + uvicorn-starlette, 1 short round
+    python benchmarks/run.py --duration 10 --rounds 3 \
+        --peers catzilla,uvicorn-starlette --scenarios plain,json,params,post4k,stream10k,stream64m
+
+Each peer gets its own venv under benchmarks/.venvs/<peer> (installed from PyPI; catzilla's
+is installed from this repository's source with pip, so the measured code is the built
+package). One worker each; the server runs on CPU 0 (taskset -c 0), the load generator
+(wrk -t1 -c64, or for stream64m one reading client in this process) on CPU 1.
+Rounds are interleaved (round -> scenario -> peer), each measurement on a freshly
+started server after a short warm-up, and the table shows the median of the rounds.
+The Markdown report goes to stdout and benchmarks/results/latest.md (+ latest.json).
+
+Needs: Linux, wrk, taskset; nginx for the nginx ceiling (skipped with a reason if absent).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+HERE = Path(__file__).resolve().parent          # benchmarks/
+ROOT = HERE.parent                              # the repository: what catzilla's venv installs
+APPS = HERE / "apps"
+LUA = HERE / "lua"
+VENVS = HERE / ".venvs"
+RESULTS = HERE / "results"
+
+sys.path.insert(0, str(APPS))
+import common  # noqa: E402  (the routes' shared data: generator, chunk sizes)
+
+SERVER_CPU = 0
+CLIENT_CPU = 1
+HOST = "127.0.0.1"
+MB = 1_000_000  # MB/s in the tables are 10^6 bytes per second
+
+# ----------------------------------------------------------------------------------------
+# Peers. To add one: an app file under benchmarks/apps/ with the six routes, and an entry
+# here (pip requirements + how to start it on a port).
+# ----------------------------------------------------------------------------------------
+
+UVICORN_FLAGS = ["--host", HOST, "--workers", "1", "--loop", "uvloop", "--http", "httptools",
+                 "--no-access-log", "--log-level", "warning"]
+
+
+@dataclass
+class Peer:
+    name: str                       # CLI name, venv folder
+    label: str                      # column title
+    requirements: List[str]         # pip requirements (empty: no venv, e.g. nginx)
+    command: Callable[[Optional[Path], int, Path], List[str]]   # (venv, port, workdir) -> argv
+    scenarios: Optional[Tuple[str, ...]] = None       # None: all; others show "n/a"
+    show_versions: Tuple[str, ...] = ()
+    notes: str = ""
+
+
+def _venv_bin(venv: Optional[Path], exe: str) -> str:
+    assert venv is not None, "this peer has no venv"
+    return str(venv / "bin" / exe)
+
+
+def _nginx_command(venv: Optional[Path], port: int, workdir: Path) -> List[str]:
+    conf = workdir / "nginx.conf"
+    conf.write_text(f"""
+worker_processes 1;
+daemon off;
+pid {workdir}/nginx.pid;
+error_log stderr warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {workdir}/body;
+    proxy_temp_path {workdir}/proxy;
+    fastcgi_temp_path {workdir}/fastcgi;
+    uwsgi_temp_path {workdir}/uwsgi;
+    scgi_temp_path {workdir}/scgi;
+    keepalive_requests 1000000;
+    server {{
+        listen {HOST}:{port};
+        location = / {{
+            default_type "text/plain; charset=utf-8";
+            return 200 "Hello, World!";
+        }}
+    }}
+}}
+""")
+    return [shutil.which("nginx") or "nginx", "-p", str(workdir), "-c", str(conf), "-e", "stderr"]
+
+
+PEERS: Dict[str, Peer] = {p.name: p for p in [
+    Peer("catzilla", "catzilla", ["<repo>[fast]"],
+         lambda v, port, w: [_venv_bin(v, "python"), "catzilla_app.py", str(port)],
+         show_versions=("catzilla", "uvloop", "orjson"),
+         notes="this repository, pip-installed with its [fast] extra (uvloop, orjson)"),
+    Peer("uvicorn-starlette", "uvicorn+starlette", ["uvicorn[standard]", "starlette"],
+         lambda v, port, w: [_venv_bin(v, "uvicorn"), "starlette_app:app", "--port", str(port), *UVICORN_FLAGS],
+         show_versions=("uvicorn", "starlette", "uvloop", "httptools"),
+         notes="uvicorn[standard]: httptools + uvloop"),
+    Peer("fastapi", "fastapi (uvicorn)", ["uvicorn[standard]", "fastapi"],
+         lambda v, port, w: [_venv_bin(v, "uvicorn"), "fastapi_app:app", "--port", str(port), *UVICORN_FLAGS],
+         show_versions=("fastapi", "starlette", "uvicorn")),
+    Peer("blacksheep", "blacksheep (uvicorn)", ["uvicorn[standard]", "blacksheep"],
+         lambda v, port, w: [_venv_bin(v, "uvicorn"), "blacksheep_app:app", "--port", str(port), *UVICORN_FLAGS],
+         show_versions=("blacksheep", "uvicorn")),
+    Peer("granian", "granian (RSGI)", ["granian[uvloop]"],
+         lambda v, port, w: [_venv_bin(v, "granian"), "--interface", "rsgi", "--host", HOST, "--port", str(port),
+                             "--workers", "1", "--runtime-threads", "1", "--blocking-threads", "1",
+                             "--loop", "uvloop", "--no-ws", "--log-level", "warning", "--no-access-log",
+                             "granian_rsgi_app:app"],
+         show_versions=("granian", "uvloop"),
+         notes="bare RSGI app, 1 worker, 1 runtime thread"),
+    Peer("socketify", "socketify", ["socketify"],
+         lambda v, port, w: [_venv_bin(v, "python"), "socketify_app.py", str(port)],
+         show_versions=("socketify",)),
+    Peer("nginx", "nginx", [], _nginx_command, scenarios=("plain",),
+         notes="static `return 200`, 1 worker: the ceiling for tiny responses"),
+]}
+DEFAULT_PEERS = list(PEERS)
+
+# ----------------------------------------------------------------------------------------
+# Scenarios
+# ----------------------------------------------------------------------------------------
+
+STREAM10K_BODY = b"".join(line.encode() for line in common.lines10k())
+POST_BODY = b"a" * 4096   # the same body as lua/post4k.lua sends
+
+
+@dataclass
+class Scenario:
+    name: str
+    title: str
+    path: str
+    kind: str = "wrk"                  # "wrk" (requests/s) or "download" (one client, MB/s)
+    method: str = "GET"
+    lua: Optional[str] = None
+    timeout: str = "10s"               # wrk's per-request timeout
+    check: Optional[Callable[[int, bytes], Optional[str]]] = None   # -> error text or None
+    body: Optional[bytes] = None
+
+
+def _expect(status: int, body: bytes, want: bytes) -> Optional[str]:
+    if status != 200:
+        return f"status {status}"
+    if body != want:
+        return f"unexpected body {body[:60]!r} ({len(body)} bytes)"
+    return None
+
+
+def _expect_json(status: int, body: bytes, want) -> Optional[str]:
+    if status != 200:
+        return f"status {status}"
+    try:
+        got = json.loads(body)
+    except ValueError:
+        return f"not JSON: {body[:60]!r}"
+    return None if got == want else f"unexpected JSON {got!r}"
+
+
+SCENARIOS: Dict[str, Scenario] = {s.name: s for s in [
+    Scenario("plain", 'GET / (text "Hello, World!")', "/",
+             check=lambda st, b: _expect(st, b, b"Hello, World!")),
+    Scenario("json", "GET /json", "/json",
+             check=lambda st, b: _expect_json(st, b, {"message": "Hello, World!"})),
+    Scenario("params", "GET /users/{id}", "/users/42",
+             check=lambda st, b: _expect_json(st, b, {"id": 42})),
+    Scenario("post4k", "POST /echo, 4 KiB body", "/echo", method="POST", lua="post4k.lua", body=POST_BODY,
+             check=lambda st, b: _expect(st, b, POST_BODY)),
+    Scenario("stream10k", "GET /stream10k (10,000-line sync generator)", "/stream10k", timeout="60s",
+             check=lambda st, b: _expect(st, b, STREAM10K_BODY)),
+    Scenario("stream64m", "GET /stream64m (64 MiB in 64 KiB chunks, 1 client)", "/stream64m", kind="download"),
+]}
+DEFAULT_SCENARIOS = list(SCENARIOS)
+
+
+# ----------------------------------------------------------------------------------------
+# Small helpers
+# ----------------------------------------------------------------------------------------
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def tail(text: str, lines: int = 6) -> str:
+    kept = [ln for ln in text.strip().splitlines() if ln.strip() and not ln.startswith("WARNING: Location")]
+    return " | ".join(kept[-lines:])[-600:]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def clean_env() -> Dict[str, str]:
+    """The servers' environment: no PYTHONPATH, so each imports its own venv's packages."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def fetch(port: int, method: str, path: str, body: Optional[bytes] = None, timeout: float = 10.0):
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        headers = {"Content-Type": "application/octet-stream"} if body is not None else {}
+        conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+# ----------------------------------------------------------------------------------------
+# Installing the peers
+# ----------------------------------------------------------------------------------------
+
+def catzilla_sources() -> List[Path]:
+    """The files pip needs to build catzilla: the repo's packaging files, catzilla/, include/."""
+    try:
+        out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+                             cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("\n")
+        names = [n for n in out if n]
+    except (OSError, subprocess.CalledProcessError):
+        names = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*") if p.is_file()]
+    keep = []
+    for n in names:
+        top = n.split("/", 1)[0]
+        if "/" not in n or top in ("catzilla", "include"):
+            if n.endswith((".so", ".pyc")) or (top == "catzilla" and n.endswith(".c")):
+                continue   # build products: the venv's package is compiled from source
+            if (ROOT / n).is_file():
+                keep.append(ROOT / n)
+    return sorted(keep)
+
+
+def install_catzilla(venv: Path, reinstall: bool) -> str:
+    """pip install the repository (copied to a staging folder so that building it never
+    touches the working tree's build/ and .so files, which others may be rebuilding).
+    Reinstalls only when the sources changed."""
+    files = catzilla_sources()
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes() + b"\0")
+    stamp_value = digest.hexdigest()
+    stamp = venv / ".bench-stamp"
+    if not reinstall and stamp.exists() and stamp.read_text() == stamp_value:
+        return "up to date"
+    with tempfile.TemporaryDirectory(prefix="catzilla-stage-") as stage:
+        for f in files:
+            dest = Path(stage) / f.relative_to(ROOT)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, dest)
+        r = subprocess.run([_venv_bin(venv, "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                            "--force-reinstall", f"{stage}[fast]"], capture_output=True, text=True, timeout=1800)
+        if r.returncode != 0:
+            raise RuntimeError(f"pip install of the repository failed: {tail(r.stderr + r.stdout)}")
+    stamp.write_text(stamp_value)
+    return "installed from source"
+
+
+def ensure_peer(peer: Peer, reinstall: bool) -> Tuple[Optional[Path], str]:
+    """-> (venv or None, status). Raises RuntimeError with the reason when it can't be had."""
+    if not peer.requirements:   # nginx
+        exe = shutil.which("nginx")
+        if not exe:
+            raise RuntimeError("nginx is not installed (apt-get install nginx-light, or `make system-deps`)")
+        return None, exe
+    venv = VENVS / peer.name
+    if not (venv / "bin" / "python").exists():
+        base = getattr(sys, "_base_executable", sys.executable)
+        r = subprocess.run([base, "-m", "venv", str(venv)], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"python -m venv failed: {tail(r.stderr + r.stdout)}")
+    if peer.name == "catzilla":
+        status = install_catzilla(venv, reinstall)
+    else:
+        stamp = venv / ".bench-stamp"
+        want = json.dumps(peer.requirements)
+        status = "up to date"
+        if reinstall or not stamp.exists() or stamp.read_text() != want:
+            r = subprocess.run([_venv_bin(venv, "python"), "-m", "pip", "install", "-q",
+                                "--disable-pip-version-check", *peer.requirements],
+                               capture_output=True, text=True, timeout=1800)
+            if r.returncode != 0:
+                raise RuntimeError(f"pip install {' '.join(peer.requirements)} failed: {tail(r.stderr + r.stdout)}")
+            stamp.write_text(want)
+            status = "installed"
+    return venv, status
+
+
+def peer_versions(peer: Peer, venv: Optional[Path]) -> str:
+    if venv is None:
+        r = subprocess.run([shutil.which("nginx") or "nginx", "-v"], capture_output=True, text=True)
+        return (r.stderr or r.stdout).strip().replace("nginx version: ", "")
+    r = subprocess.run([_venv_bin(venv, "python"), "-m", "pip", "list", "--format=json",
+                        "--disable-pip-version-check"], capture_output=True, text=True)
+    try:
+        installed = {p["name"].lower(): p["version"] for p in json.loads(r.stdout)}
+    except ValueError:
+        return "?"
+    return ", ".join(f"{n} {installed[n]}" for n in peer.show_versions if n in installed)
+
+
+# ----------------------------------------------------------------------------------------
+# Running a server
+# ----------------------------------------------------------------------------------------
+
+class Server:
+    def __init__(self, peer: Peer, venv: Optional[Path]):
+        self.peer = peer
+        self.venv = venv
+        self.port = free_port()
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"bench-{peer.name}-"))
+        self.log_path = self.workdir / "server.log"
+        self.proc: Optional[subprocess.Popen] = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        argv = ["taskset", "-c", str(SERVER_CPU)] + self.peer.command(self.venv, self.port, self.workdir)
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(argv, cwd=APPS, env=clean_env(), stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"exited with code {self.proc.returncode}: {self.log_tail()}")
+            try:
+                status, body = fetch(self.port, "GET", "/", timeout=2.0)
+                if status == 200:
+                    return
+                last = f"GET / answered {status}"
+            except OSError as exc:
+                last = str(exc)
+            time.sleep(0.1)
+        raise RuntimeError(f"not ready after {timeout:.0f} s ({last}): {self.log_tail()}")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self) -> str:
+        try:
+            return tail(self.log_path.read_text(errors="replace"))
+        except OSError:
+            return ""
+
+    def pids(self) -> List[int]:
+        """The server's process and all its descendants (granian and nginx fork workers)."""
+        if not self.alive():
+            return []
+        children: Dict[int, List[int]] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+                ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+        assert self.proc is not None
+        out, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            out.append(pid)
+            todo.extend(children.get(pid, []))
+        return out
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGTERM)   # the group this Server started
+                except ProcessLookupError:
+                    pass
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    try:
+                        os.killpg(self.proc.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    self.proc.wait(5)
+            else:
+                # the leader is gone; make sure no worker of its group lingers
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            self._log.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def rss_bytes(pids: List[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+# ----------------------------------------------------------------------------------------
+# Load generators
+# ----------------------------------------------------------------------------------------
+
+_UNITS = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
+
+
+def _wrk_bytes(text: str) -> float:
+    m = re.match(r"([\d.]+)\s*([KMGT]?)B", text.strip())
+    return float(m.group(1)) * _UNITS[m.group(2)] if m else 0.0
+
+
+def run_wrk(port: int, sc: Scenario, duration: float, connections: int) -> Dict:
+    argv = ["taskset", "-c", str(CLIENT_CPU), "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s",
+            "--latency", "--timeout", sc.timeout]
+    if sc.lua:
+        argv += ["-s", str(LUA / sc.lua)]
+    argv.append(f"http://{HOST}:{port}{sc.path}")
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 120)
+    out = r.stdout
+    if r.returncode != 0 or "Requests/sec" not in out:
+        raise RuntimeError(f"wrk failed: {tail(r.stderr + out)}")
+    m = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    res: Dict = {"rps": float(m.group(1)) if m else 0.0}
+    m = re.search(r"Transfer/sec:\s*(\S+)", out)
+    res["bytes_per_s"] = _wrk_bytes(m.group(1)) if m else 0.0
+    m = re.search(r"(\d+) requests in", out)
+    res["requests"] = int(m.group(1)) if m else 0
+    m = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
+    res["non2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    res["socket_errors"] = dict(zip(("connect", "read", "write", "timeout"), map(int, m.groups()))) if m else {}
+    for pct in ("50", "99"):
+        m = re.search(rf"^\s*{pct}(?:\.0+)?%\s+(\S+)", out, re.M)
+        res[f"p{pct}"] = m.group(1) if m else "?"
+    problems = []
+    if res["non2xx"]:
+        problems.append(f"{res['non2xx']} non-2xx responses")
+    errs = {k: v for k, v in res["socket_errors"].items() if v}
+    if errs:
+        problems.append("socket errors " + ", ".join(f"{k} {v}" for k, v in errs.items()))
+    if problems:
+        res["problems"] = "; ".join(problems)
+    return res
+
+
+class ChunkedCounter:
+    """Counts the payload of a chunked body as it arrives, without copying it."""
+
+    def __init__(self) -> None:
+        self.payload = 0
+        self.state = "size"
+        self.remaining = 0
+        self.line = b""
+        self.done = False
+
+    def feed(self, data: memoryview) -> None:
+        i, n = 0, len(data)
+        while i < n and not self.done:
+            if self.state == "data":
+                take = min(self.remaining, n - i)
+                i += take
+                self.remaining -= take
+                self.payload += take
+                if self.remaining == 0:
+                    self.state, self.remaining = "crlf", 2
+            elif self.state in ("crlf", "end"):
+                take = min(self.remaining, n - i)
+                i += take
+                self.remaining -= take
+                if self.remaining == 0:
+                    if self.state == "end":
+                        self.done = True
+                    self.state = "size"
+            else:  # size line
+                window = bytes(data[i:i + 80])
+                j = window.find(b"\n")
+                if j < 0:
+                    self.line += window
+                    i += len(window)
+                    if len(self.line) > 1024:
+                        raise ValueError("chunk size line too long")
+                    continue
+                self.line += window[:j + 1]
+                i += j + 1
+                size = int(self.line.split(b";")[0].strip(), 16)
+                self.line = b""
+                if size == 0:
+                    self.state, self.remaining = "end", 2   # no trailers expected
+                else:
+                    self.state, self.remaining = "data", size
+
+
+def download(port: int, path: str, buf: memoryview, timeout: float = 60.0) -> Tuple[int, float]:
+    """GET path on a new connection, read the whole body as fast as possible.
+    -> (payload bytes, seconds from connect to the last byte)."""
+    t0 = time.perf_counter()
+    sock = socket.create_connection((HOST, port), timeout=timeout)
+    try:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head[:65536]:
+            if len(head) > 65536:
+                raise RuntimeError("response head too large")
+            n = sock.recv_into(buf)
+            if n == 0:
+                raise RuntimeError("connection closed before the response head")
+            head += bytes(buf[:n])
+        end = head.index(b"\r\n\r\n") + 4
+        lines = head[:end].decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        if status != 200:
+            raise RuntimeError(f"status {status}")
+        headers = {}
+        for ln in lines[1:]:
+            if ":" in ln:
+                k, v = ln.split(":", 1)
+                headers[k.strip().lower()] = v.strip().lower()
+        rest = memoryview(head)[end:]
+        if "content-length" in headers:
+            need, got = int(headers["content-length"]), len(rest)
+            while got < need:
+                n = sock.recv_into(buf)
+                if n == 0:
+                    break
+                got += n
+            payload = min(got, need)
+        elif "chunked" in headers.get("transfer-encoding", ""):
+            counter = ChunkedCounter()
+            counter.feed(rest)
+            while not counter.done:
+                n = sock.recv_into(buf)
+                if n == 0:
+                    raise RuntimeError("connection closed inside the chunked body")
+                counter.feed(buf[:n])
+            payload = counter.payload
+        else:   # read to EOF
+            payload = len(rest)
+            while True:
+                n = sock.recv_into(buf)
+                if n == 0:
+                    break
+                payload += n
+        return payload, time.perf_counter() - t0
+    finally:
+        sock.close()
+
+
+def run_download(server: Server, sc: Scenario, duration: float) -> Dict:
+    """One client, back-to-back downloads for `duration` s (at least 3); the server's RSS
+    (its whole process tree) sampled every 50 ms from /proc."""
+    buf = memoryview(bytearray(1 << 20))
+    payload, secs = download(server.port, sc.path, buf)          # warm-up + check
+    if payload != common.BIG_TOTAL:
+        raise RuntimeError(f"body is {payload} bytes, expected {common.BIG_TOTAL}")
+    pids = server.pids()
+    rss_before = rss_bytes(pids)
+    samples: List[int] = [rss_before]
+    stop = threading.Event()
+
+    def sampler():
+        while not stop.wait(0.05):
+            samples.append(rss_bytes(pids))
+
+    th = threading.Thread(target=sampler, daemon=True)
+    th.start()
+    total_bytes, total_secs, count = 0, 0.0, 0
+    deadline = time.monotonic() + duration
+    try:
+        while count < 3 or time.monotonic() < deadline:
+            payload, secs = download(server.port, sc.path, buf)
+            if payload != common.BIG_TOTAL:
+                raise RuntimeError(f"body is {payload} bytes, expected {common.BIG_TOTAL}")
+            total_bytes += payload
+            total_secs += secs
+            count += 1
+    finally:
+        stop.set()
+        th.join()
+    samples.append(rss_bytes(pids))
+    return {"mb_per_s": total_bytes / total_secs / MB, "downloads": count,
+            "rss_before": rss_before, "rss_peak": max(samples), "rss_samples": len(samples)}
+
+
+def generator_baseline(python: str, repeats: int = 30) -> Dict:
+    """The stream10k generator's own cost: b''.join of it (with the same UTF-8 encoding every
+    server does), timed in a process on the server's CPU, with the peers' Python."""
+    code = (
+        "import sys, time, statistics\n"
+        f"sys.path.insert(0, {str(APPS)!r})\n"
+        "from common import lines10k\n"
+        "enc = str.encode\n"
+        "ts = []\n"
+        f"for _ in range({repeats}):\n"
+        "    t0 = time.perf_counter(); body = b''.join(map(enc, lines10k())); ts.append(time.perf_counter() - t0)\n"
+        "print(statistics.median(ts), len(body))\n"
+    )
+    r = subprocess.run(["taskset", "-c", str(SERVER_CPU), python, "-c", code], capture_output=True, text=True,
+                       env=clean_env(), timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(tail(r.stderr))
+    secs, size = r.stdout.split()
+    return {"seconds": float(secs), "per_s": 1.0 / float(secs), "bytes": int(size)}
+
+
+# ----------------------------------------------------------------------------------------
+# One measurement
+# ----------------------------------------------------------------------------------------
+
+def measure(peer: Peer, venv: Optional[Path], sc: Scenario, duration: float, warmup: float,
+            connections: int) -> Dict:
+    server = Server(peer, venv)
+    try:
+        try:
+            server.start()
+        except RuntimeError as exc:
+            return {"error": f"server did not start: {exc}"}
+        try:
+            if sc.kind == "download":
+                res = run_download(server, sc, duration)
+            else:
+                status, body = fetch(server.port, sc.method, sc.path, sc.body, timeout=60)
+                problem = sc.check(status, body) if sc.check else None
+                if problem:
+                    return {"error": f"wrong answer: {problem}"}
+                if warmup > 0:
+                    run_wrk(server.port, sc, warmup, connections)
+                res = run_wrk(server.port, sc, duration, connections)
+        except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as exc:
+            return {"error": f"{type(exc).__name__}: {exc}"[:400] + (f" (server log: {server.log_tail()})"
+                                                                      if server.log_tail() else "")}
+        if not server.alive():
+            res["problems"] = (res.get("problems", "") + "; server exited during the run: "
+                               + server.log_tail()).lstrip("; ")
+        return res
+    finally:
+        server.stop()
+
+
+# ----------------------------------------------------------------------------------------
+# Report
+# ----------------------------------------------------------------------------------------
+
+def fmt_num(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def fmt_ratio(a: Optional[float], b: Optional[float]) -> str:
+    return f"{a / b:.2f}×" if a and b else "–"
+
+
+def machine_info() -> Dict[str, str]:
+    model = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
+    return {
+        "cpu": model,
+        "cores": str(os.cpu_count()),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "wrk": (wrk.stdout + wrk.stderr).split("\n")[0].split(" Copyright")[0].strip(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def median_of(runs: List[Dict], key: str) -> float:
+    vals = [r[key] for r in runs if key in r and "error" not in r]
+    return statistics.median(vals) if vals else 0.0
+
+
+def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Dict, failed: Dict[str, str],
+                 versions: Dict[str, str], baseline: List[Dict], info: Dict[str, str], py_version: str) -> str:
+    ran = [p for p in peers if p.name not in failed]
+    out: List[str] = []
+    out.append("# Catzilla benchmark")
+    out.append("")
+    out.append(f"- machine: {info['cpu']}, {info['cores']} cores, Linux {info['kernel']}")
+    out.append(f"- Python {py_version} (peers' venvs); {info['wrk']}; {info['date']}")
+    out.append(f"- server pinned to CPU {SERVER_CPU} (taskset), one worker; load generator on CPU {CLIENT_CPU}: "
+               f"`wrk -t1 -c{args.connections} -d{args.duration:g}s` after a {args.warmup:g} s warm-up, "
+               f"a fresh server per measurement")
+    out.append(f"- {args.rounds} interleaved round(s) (round → scenario → peer); each cell is the median of the rounds")
+    out.append("- stream64m: one client in the runner (CPU 1) reading back-to-back downloads for the duration; "
+               "MB = 10^6 bytes")
+    out.append("")
+
+    def cell(pname: str, sname: str) -> Tuple[str, Optional[float]]:
+        peer = PEERS[pname]
+        if peer.scenarios is not None and sname not in peer.scenarios:
+            return "n/a", None
+        runs = results.get((pname, sname), [])
+        good = [r for r in runs if "error" not in r]
+        if not good:
+            return ("error" if runs else "–"), None
+        sc = SCENARIOS[sname]
+        flag = " ⚠" if any(r.get("problems") for r in good) else ""
+        if sc.kind == "download":
+            v = median_of(good, "mb_per_s")
+            return f"{fmt_num(v)} MB/s{flag}", v
+        v = median_of(good, "rps")
+        if not v:
+            return f"0 (none finished in {args.duration:g} s){flag}", None
+        if sname == "stream10k":
+            mbs = median_of(good, "bytes_per_s") / MB
+            return f"{fmt_num(v)} ({fmt_num(mbs)} MB/s){flag}", v
+        return f"{fmt_num(v)}{flag}", v
+
+    headers = ["scenario"] + [p.label for p in ran]
+    have_cz = any(p.name == "catzilla" for p in ran)
+    have_uvs = any(p.name == "uvicorn-starlette" for p in ran)
+    have_nginx = any(p.name == "nginx" for p in ran)
+    if have_cz:
+        headers.append("catzilla / best other")
+        if have_uvs:
+            headers.append("catzilla / uvicorn+starlette")
+        if have_nginx:
+            headers.append("catzilla / nginx")
+    out.append("Requests/s (stream64m: MB/s of one client). ⚠ = errors during the run, see notes.")
+    out.append("")
+    out.append("| " + " | ".join(headers) + " |")
+    out.append("|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|")
+    for sc in scenarios:
+        row = [sc.name]
+        values: Dict[str, Optional[float]] = {}
+        for p in ran:
+            text, v = cell(p.name, sc.name)
+            row.append(text)
+            values[p.name] = v
+        if have_cz:
+            cz = values.get("catzilla")
+            others = [(v, PEERS[n].label) for n, v in values.items() if v and n not in ("catzilla", "nginx")]
+            if others and cz:
+                best, label = max(others)
+                row.append(f"{cz / best:.2f}× (vs {label})")
+            else:
+                row.append("–")
+            if have_uvs:
+                row.append(fmt_ratio(cz, values.get("uvicorn-starlette")))
+            if have_nginx:
+                row.append(fmt_ratio(cz, values.get("nginx")))
+        out.append("| " + " | ".join(row) + " |")
+    out.append("")
+
+    if any(sc.name == "stream10k" for sc in scenarios) and baseline:
+        per_s = statistics.median(b["per_s"] for b in baseline)
+        secs = statistics.median(b["seconds"] for b in baseline)
+        out.append("## stream10k against the generator's own cost")
+        out.append("")
+        out.append(f"The same generator consumed in-process by `b''.join(map(str.encode, lines10k()))` on CPU "
+                   f"{SERVER_CPU}: **{fmt_num(per_s)} bodies/s** ({secs * 1e6:,.0f} µs each). "
+                   "Overhead = time per response minus the generator's time, as a multiple of the generator's time "
+                   "(the bar: at most 1.0×).")
+        out.append("")
+        out.append("| peer | responses/s | µs per response | framing + I/O overhead |")
+        out.append("|---|---:|---:|---:|")
+        for p in ran:
+            _, v = cell(p.name, "stream10k")
+            if v:
+                us = 1e6 / v
+                out.append(f"| {p.label} | {fmt_num(v)} | {us:,.0f} | {(us - secs * 1e6) / (secs * 1e6):.2f}× |")
+        out.append("")
+
+    if any(sc.name == "stream64m" for sc in scenarios):
+        out.append("## stream64m: server memory during the download")
+        out.append("")
+        out.append("RSS of the server's whole process tree, sampled every 50 ms while one client downloads "
+                   "64 MiB bodies back to back (medians of the rounds).")
+        out.append("")
+        out.append("| peer | MB/s | downloads per round | RSS before | peak RSS | growth |")
+        out.append("|---|---:|---:|---:|---:|---:|")
+        for p in ran:
+            good = [r for r in results.get((p.name, "stream64m"), []) if "error" not in r]
+            if not good:
+                continue
+            before = median_of(good, "rss_before") / 2 ** 20
+            peak = median_of(good, "rss_peak") / 2 ** 20
+            out.append(f"| {p.label} | {fmt_num(median_of(good, 'mb_per_s'))} | "
+                       f"{fmt_num(median_of(good, 'downloads'))} | {before:,.1f} MiB | {peak:,.1f} MiB | "
+                       f"{peak - before:+,.1f} MiB |")
+        out.append("")
+
+    out.append("## Latency (wrk, median of rounds: p50 / p99)")
+    out.append("")
+    out.append("| scenario | " + " | ".join(p.label for p in ran) + " |")
+    out.append("|---|" + "---:|" * len(ran))
+    for sc in scenarios:
+        if sc.kind != "wrk":
+            continue
+        row = [sc.name]
+        for p in ran:
+            good = [r for r in results.get((p.name, sc.name), []) if "error" not in r]
+            if not good:
+                row.append("n/a" if p.scenarios and sc.name not in p.scenarios else "–")
+                continue
+            mid = sorted(good, key=lambda r: r["rps"])[len(good) // 2]
+            row.append(f"{mid['p50']} / {mid['p99']}")
+        out.append("| " + " | ".join(row) + " |")
+    out.append("")
+
+    out.append("## All rounds")
+    out.append("")
+    out.append("| scenario | peer | " + " | ".join(f"round {i + 1}" for i in range(args.rounds)) + " |")
+    out.append("|---|---|" + "---:|" * args.rounds)
+    for sc in scenarios:
+        for p in ran:
+            runs = results.get((p.name, sc.name))
+            if not runs:
+                continue
+            cells = []
+            for r in runs:
+                if "error" in r:
+                    cells.append("error")
+                elif sc.kind == "download":
+                    cells.append(f"{fmt_num(r['mb_per_s'])} MB/s")
+                else:
+                    cells.append(fmt_num(r["rps"]))
+            out.append(f"| {sc.name} | {p.label} | " + " | ".join(cells) + " |")
+    out.append("")
+
+    out.append("## Peers")
+    out.append("")
+    for p in peers:
+        if p.name in failed:
+            out.append(f"- **{p.label}**: not measured — {failed[p.name]}")
+        else:
+            extra = f"; {p.notes}" if p.notes else ""
+            out.append(f"- **{p.label}**: {versions.get(p.name, '?')}{extra}")
+    out.append("")
+
+    notes = []
+    for (pname, sname), runs in results.items():
+        for i, r in enumerate(runs):
+            if "error" in r:
+                notes.append(f"- {PEERS[pname].label} / {sname} / round {i + 1}: {r['error']}")
+            elif r.get("problems"):
+                notes.append(f"- {PEERS[pname].label} / {sname} / round {i + 1}: {r['problems']}")
+    if notes:
+        out.append("## Notes")
+        out.append("")
+        out.extend(notes)
+        out.append("")
+    return "\n".join(out)
+
+
+# ----------------------------------------------------------------------------------------
+# Main
+# ----------------------------------------------------------------------------------------
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=None, help="seconds per measurement (default 10; --quick: 3)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the table shows medians (default 3)")
+    ap.add_argument("--warmup", type=float, default=None, help="warm-up seconds before each wrk run (default 2)")
+    ap.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
+    ap.add_argument("--peers", default=None, help=f"comma-separated, from: {','.join(PEERS)}")
+    ap.add_argument("--scenarios", default=None, help=f"comma-separated, from: {','.join(SCENARIOS)}")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke test: 3 s, 1 round, catzilla + uvicorn-starlette, plain/json/params")
+    ap.add_argument("--reinstall", action="store_true", help="reinstall every peer's venv packages")
+    ap.add_argument("--output", default=str(RESULTS / "latest.md"), help="where to write the Markdown report")
+    args = ap.parse_args(argv)
+
+    if args.quick:
+        args.duration = args.duration or 3.0
+        args.rounds = 1
+        args.peers = args.peers or "catzilla,uvicorn-starlette"
+        args.scenarios = args.scenarios or "plain,json,params"
+    if args.duration is None:
+        args.duration = 10.0
+    if args.warmup is None:
+        args.warmup = 1.0 if args.quick else 2.0
+    peer_names = (args.peers or ",".join(DEFAULT_PEERS)).split(",")
+    scenario_names = (args.scenarios or ",".join(DEFAULT_SCENARIOS)).split(",")
+    for n in peer_names:
+        if n not in PEERS:
+            ap.error(f"unknown peer {n!r} (known: {', '.join(PEERS)})")
+    for n in scenario_names:
+        if n not in SCENARIOS:
+            ap.error(f"unknown scenario {n!r} (known: {', '.join(SCENARIOS)})")
+    if not sys.platform.startswith("linux"):
+        ap.error("Linux only (taskset, /proc)")
+    for tool in ("wrk", "taskset"):
+        if not shutil.which(tool):
+            ap.error(f"{tool} is not installed (`make system-deps` installs wrk)")
+    if (os.cpu_count() or 1) < 2:
+        ap.error("needs 2 CPUs: the server on CPU 0, the load generator on CPU 1")
+    os.sched_setaffinity(0, {CLIENT_CPU})   # this runner (and its stream64m client) stays off the server's CPU
+
+    peers = [PEERS[n] for n in peer_names]
+    scenarios = [SCENARIOS[n] for n in scenario_names]
+    failed: Dict[str, str] = {}
+    venvs: Dict[str, Optional[Path]] = {}
+    versions: Dict[str, str] = {}
+    VENVS.mkdir(parents=True, exist_ok=True)
+    for p in peers:
+        log(f"[setup] {p.name} ...")
+        try:
+            venvs[p.name], status = ensure_peer(p, args.reinstall)
+            versions[p.name] = peer_versions(p, venvs[p.name])
+            log(f"[setup] {p.name}: {status} ({versions[p.name]})")
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+            failed[p.name] = f"install failed: {exc}"
+            log(f"[setup] {p.name}: FAILED: {exc}")
+    if "catzilla" in venvs:   # the measured catzilla must be the venv's, not the working tree's
+        r = subprocess.run([_venv_bin(venvs["catzilla"], "python"), "-c", "import catzilla; print(catzilla.__file__)"],
+                           cwd=APPS, env=clean_env(), capture_output=True, text=True)
+        if r.returncode != 0 or str(VENVS) not in r.stdout:
+            failed["catzilla"] = f"venv import check failed: {tail(r.stdout + r.stderr)}"
+            venvs.pop("catzilla")
+
+    # a peer that cannot start at all is reported once and dropped
+    for p in peers:
+        if p.name in failed:
+            continue
+        srv = Server(p, venvs[p.name])
+        try:
+            srv.start()
+        except RuntimeError as exc:
+            failed[p.name] = f"server did not start: {exc}"
+            log(f"[setup] {p.name}: does not start: {exc}")
+        finally:
+            srv.stop()
+
+    py_python = next((_venv_bin(v, "python") for v in venvs.values() if v is not None), sys.executable)
+    py_version = subprocess.run([py_python, "-c", "import platform; print(platform.python_version())"],
+                                capture_output=True, text=True).stdout.strip() or platform.python_version()
+
+    results: Dict[Tuple[str, str], List[Dict]] = {}
+    baseline: List[Dict] = []
+    active = [p for p in peers if p.name not in failed]
+    total = args.rounds * sum(1 for sc in scenarios for p in active if p.scenarios is None or sc.name in p.scenarios)
+    done = 0
+    t_start = time.monotonic()
+    for rnd in range(args.rounds):
+        if "stream10k" in scenario_names:
+            try:
+                baseline.append(generator_baseline(py_python))
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                log(f"[baseline] failed: {exc}")
+        for sc in scenarios:
+            for p in active:
+                if p.scenarios is not None and sc.name not in p.scenarios:
+                    continue
+                done += 1
+                log(f"[round {rnd + 1}/{args.rounds}] {sc.name:<9} {p.name:<18} ({done}/{total}) ...")
+                res = measure(p, venvs[p.name], sc, args.duration, args.warmup, args.connections)
+                results.setdefault((p.name, sc.name), []).append(res)
+                if "error" in res:
+                    log(f"    error: {res['error']}")
+                elif sc.kind == "download":
+                    log(f"    {res['mb_per_s']:,.0f} MB/s, RSS {res['rss_before'] / 2**20:.1f} -> "
+                        f"{res['rss_peak'] / 2**20:.1f} MiB ({res['downloads']} downloads)")
+                else:
+                    log(f"    {res['rps']:,.0f} req/s, p99 {res['p99']}" +
+                        (f"  [{res['problems']}]" if res.get("problems") else ""))
+    log(f"[done] {time.monotonic() - t_start:.0f} s")
+
+    info = machine_info()
+    report = build_report(args, peers, scenarios, results, failed, versions, baseline, info, py_version)
+    print(report)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report + "\n")
+    raw = {"machine": info, "python": py_version, "args": vars(args), "failed": failed, "versions": versions,
+           "baseline_stream10k": baseline,
+           "results": [{"peer": p, "scenario": s, "rounds": runs} for (p, s), runs in results.items()]}
+    out.with_suffix(".json").write_text(json.dumps(raw, indent=1) + "\n")
+    log(f"[report] {out} and {out.with_suffix('.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Type stub for the compiled request-side data structures (catzilla/datastructures.pyx).
+
+All mappings are immutable and order-preserving.  ``len``/``iter``/``keys()``
+cover DISTINCT keys (first-appearance order); ``values()``/``items()`` cover
+EVERY entry, repeated keys included.  ``Headers[name]`` is the FIRST value
+(case-insensitive); ``MultiDict[key]`` is the LAST value (case-sensitive).
+"""
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, overload, TypeVar
+
+_T = TypeVar("_T")
+
+INDEX_MIN_ENTRIES: int
+INDEX_AFTER_SCANS: int
+
+_HeaderSource = Headers | Mapping[str, str | list[str] | tuple[str, ...]] | Iterable[tuple[str, str]]
+
+class Headers:
+    """Immutable, case-insensitive, multi-valued, order-preserving str -> str mapping."""
+
+    def __init__(self, source: _HeaderSource | None = None) -> None:
+        """From a dict/Mapping (list/tuple values expand), pairs, or Headers; names are lower-cased."""
+    def __getitem__(self, name: str) -> str:
+        """First value of `name`; KeyError when absent."""
+    @overload
+    def get(self, name: str) -> str | None: ...
+    @overload
+    def get(self, name: str, default: _T) -> str | _T: ...
+    def getlist(self, name: str) -> list[str]:
+        """All values of `name`, in received order."""
+    def __contains__(self, name: object) -> bool: ...
+    def __iter__(self) -> Iterator[str]:
+        """Distinct lower-case names in first-appearance order."""
+    def __len__(self) -> int:
+        """Number of distinct names."""
+    def keys(self) -> list[str]:
+        """Distinct lower-case names in first-appearance order."""
+    def values(self) -> list[str]:
+        """Every value, in order (repeated names included)."""
+    def items(self) -> list[tuple[str, str]]:
+        """Every (lower-case name, value) pair, in order (repeated names included)."""
+    @property
+    def raw(self) -> list[tuple[str, str]]:
+        """A copy of the underlying [(lower-case name, value)] list."""
+    def __eq__(self, other: object) -> bool:
+        """Same names with the same per-name value lists; dicts/pair lists are converted."""
+    def __ne__(self, other: object) -> bool: ...
+    __hash__: None  # type: ignore[assignment]
+
+_MultiSource = MultiDict | Mapping[str, Any] | Iterable[tuple[str, Any]]
+
+class MultiDict:
+    """Immutable, order-preserving, multi-valued mapping; ``md[key]`` is the LAST value."""
+
+    def __init__(self, source: _MultiSource | None = None) -> None:
+        """From a dict/Mapping (list/tuple values expand), pairs, or a MultiDict."""
+    def __getitem__(self, key: str) -> Any:
+        """Last value of `key`; KeyError when absent."""
+    @overload
+    def get(self, key: str) -> Any | None: ...
+    @overload
+    def get(self, key: str, default: _T) -> Any | _T: ...
+    def getlist(self, key: str) -> list[Any]:
+        """All values of `key`, in order."""
+    def __contains__(self, key: object) -> bool: ...
+    def __iter__(self) -> Iterator[str]: ...
+    def __len__(self) -> int:
+        """Number of distinct keys."""
+    def keys(self) -> list[str]: ...
+    def values(self) -> list[Any]:
+        """Every value, in order (repeated keys included)."""
+    def items(self) -> list[tuple[str, Any]]:
+        """Every (key, value) pair, in order (repeated keys included)."""
+    def to_dict(self) -> dict[str, list[Any]]: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __ne__(self, other: object) -> bool: ...
+    __hash__: None  # type: ignore[assignment]
+
+class QueryParams(MultiDict):
+    """Decoded query-string parameters; values are str."""
+    def __getitem__(self, key: str) -> str: ...
+    @overload
+    def get(self, key: str) -> str | None: ...
+    @overload
+    def get(self, key: str, default: _T) -> str | _T: ...
+    def getlist(self, key: str) -> list[str]: ...
+    def values(self) -> list[str]: ...
+    def items(self) -> list[tuple[str, str]]: ...
+    def to_dict(self) -> dict[str, list[str]]: ...
+
+class FormData(MultiDict):
+    """Decoded form fields: str values, UploadFile for file parts."""
+    def __getitem__(self, key: str) -> str | UploadFile: ...
+    @overload
+    def get(self, key: str) -> str | UploadFile | None: ...
+    @overload
+    def get(self, key: str, default: _T) -> str | UploadFile | _T: ...
+    def getlist(self, key: str) -> list[str | UploadFile]: ...
+    def values(self) -> list[str | UploadFile]: ...
+    def items(self) -> list[tuple[str, str | UploadFile]]: ...
+    def to_dict(self) -> dict[str, list[str | UploadFile]]: ...
+    def close(self) -> None:
+        """Close every UploadFile value (idempotent)."""
+
+class UploadFile:
+    """An in-memory file part.  `filename` is client-controlled: never use it as a path."""
+
+    @property
+    def filename(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def headers(self) -> Headers: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+    def __init__(self, filename: str, data: bytes = b"", content_type: str = "text/plain",
+                 headers: _HeaderSource | None = None) -> None: ...
+    def read(self) -> bytes:
+        """The whole content (ValueError after close())."""
+    def text(self, encoding: str = "utf-8", errors: str = "strict") -> str: ...
+    def save(self, path: str | os.PathLike[str]) -> int:
+        """Write the content to `path`; returns the number of bytes written."""
+    def close(self) -> None:
+        """Release the content (idempotent)."""

@@ -1,0 +1,506 @@
+"""File responses: zero-copy with sendfile(2), conditional requests and ranges.
+
+The connection calls FileResponse.prepare(request) once. It opens the file,
+evaluates the request's preconditions (RFC 9110 §13.2.2: If-Match,
+If-Unmodified-Since, If-None-Match, If-Modified-Since, then Range/If-Range) and
+returns either None (answer with resp.body: 304, 412, 416) or
+(open file, offset, length): the connection renders the head with that
+Content-Length and sends the region with sendfile(2). The file is never read
+into memory; it is closed when the connection drops its reference (after the
+last byte, or on abort).
+
+Validators: Last-Modified is the file's mtime (whole seconds); the ETag is
+strong, '"<size hex>-<mtime_ns hex>"' -- it changes whenever the size or the
+nanosecond mtime changes, which is what a byte-for-byte validator has to
+guarantee for a file served as-is, and being strong it can be used with
+If-Range."""
+import calendar
+import datetime
+import mimetypes
+import os
+import stat as _stat
+import time
+import unicodedata
+from email.utils import formatdate
+from urllib.parse import quote
+
+from posix.unistd cimport close as c_close
+from catzilla.response cimport Response
+from catzilla.exceptions import HTTPException
+
+cdef int _O_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0) \
+    | getattr(os, "O_NOCTTY", 0)
+
+cdef frozenset _NOT_FOUND_ERRNOS = frozenset(
+    e for e in (getattr(__import__("errno"), n, None)
+                for n in ("ENOENT", "ENOTDIR", "EISDIR", "ENAMETOOLONG", "ELOOP", "ENXIO"))
+    if e is not None)
+cdef frozenset _FORBIDDEN_ERRNOS = frozenset(
+    e for e in (getattr(__import__("errno"), n, None) for n in ("EACCES", "EPERM"))
+    if e is not None)
+
+# Compression "encodings" mimetypes reports for names like x.tar.gz: the file is
+# sent as-is, so the media type is that of the compressed file, not
+# Content-Encoding (which would make clients decompress it on the fly).
+cdef dict _ENCODING_TYPES = {
+    "gzip": "application/gzip",
+    "bzip2": "application/x-bzip2",
+    "xz": "application/x-xz",
+    "compress": "application/x-compress",
+    "br": "application/x-brotli",
+}
+
+
+cdef class _OpenFile:
+    """An open file descriptor, closed when the last reference goes away
+    (the connection drops its reference after the last byte or on abort)."""
+    cdef int fd
+
+    def __cinit__(self):
+        self.fd = -1
+
+    def fileno(self):
+        if self.fd < 0:
+            raise ValueError("I/O operation on closed file")
+        return self.fd
+
+    @property
+    def closed(self):
+        return self.fd < 0
+
+    def close(self):
+        if self.fd >= 0:
+            c_close(self.fd)
+            self.fd = -1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __dealloc__(self):
+        if self.fd >= 0:
+            c_close(self.fd)
+            self.fd = -1
+
+    def __repr__(self):
+        return f"<catzilla.files._OpenFile fd={self.fd}>"
+
+
+# -- HTTP-dates (RFC 9110 §5.6.7) --------------------------------------------
+
+cdef dict _MONTHS = {m: i + 1 for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"))}
+cdef frozenset _DAY_NAMES = frozenset(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
+cdef frozenset _LONG_DAY_NAMES = frozenset(
+    ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"))
+
+
+cdef inline bint _digits(str s, Py_ssize_t n):
+    """s is exactly n ASCII digits (n < 0: one or more)."""
+    cdef Py_UCS4 c
+    if (n >= 0 and len(s) != n) or len(s) == 0:
+        return False
+    for c in s:
+        if c < u'0' or c > u'9':
+            return False
+    return True
+
+
+cdef object _time_of_day(str s):
+    parts = s.split(":")
+    if len(parts) != 3 or not all(_digits(p, 2) for p in parts):
+        return None
+    h, m, sec = int(parts[0]), int(parts[1]), int(parts[2])
+    if h > 23 or m > 59 or sec > 60:
+        return None
+    return h, m, min(sec, 59)          # a leap second counts as :59
+
+
+def parse_http_date(value):
+    """Seconds since the epoch for an HTTP-date in any of the three formats a
+    recipient must accept (IMF-fixdate, RFC 850, asctime), or None when the
+    value is not a valid HTTP-date (callers then ignore the field)."""
+    cdef list parts
+    if not isinstance(value, str):
+        return None
+    parts = (<str>value).split()
+    wkday = parts[0][:len(parts[0]) - 1] if parts and parts[0].endswith(",") else None
+    if len(parts) == 6 and parts[5] == "GMT" and wkday in _DAY_NAMES:
+        # IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
+        if not _digits(parts[1], 2) or not _digits(parts[3], 4):
+            return None
+        day, mon, year, tod = int(parts[1]), _MONTHS.get(parts[2]), int(parts[3]), parts[4]
+    elif len(parts) == 4 and parts[3] == "GMT" and wkday in _LONG_DAY_NAMES:
+        # RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
+        dmy = parts[1].split("-")
+        if len(dmy) != 3 or not _digits(dmy[0], 2) or not _digits(dmy[2], 2):
+            return None
+        day, mon, tod = int(dmy[0]), _MONTHS.get(dmy[1]), parts[2]
+        # a two-digit year more than 50 years ahead is the most recent past such year
+        this_year = time.gmtime().tm_year
+        year = this_year - this_year % 100 + int(dmy[2])
+        if year > this_year + 50:
+            year -= 100
+    elif len(parts) == 5 and parts[0] in _DAY_NAMES:
+        # asctime: Sun Nov  6 08:49:37 1994
+        if not _digits(parts[2], -1) or len(parts[2]) > 2 or not _digits(parts[4], 4):
+            return None
+        day, mon, tod, year = int(parts[2]), _MONTHS.get(parts[1]), parts[3], int(parts[4])
+    else:
+        return None
+    if mon is None:
+        return None
+    hms = _time_of_day(tod)
+    if hms is None:
+        return None
+    try:
+        datetime.date(year, mon, day)
+    except ValueError:
+        return None
+    return calendar.timegm((year, mon, day, hms[0], hms[1], hms[2], 0, 0, 0))
+
+
+def http_date(double timestamp):
+    """IMF-fixdate for a POSIX timestamp (whole seconds)."""
+    return formatdate(int(timestamp), usegmt=True)
+
+
+# -- entity tags (RFC 9110 §8.8.3) ---------------------------------------------
+
+cdef object _parse_etags(str value):
+    """'*' -> True; otherwise a list of (weak, opaque-tag with quotes). Parsing
+    stops at the first malformed member (what was parsed so far is kept)."""
+    cdef Py_ssize_t i = 0, n = len(value), j
+    cdef list tags = []
+    cdef bint weak
+    if value.strip() == "*":
+        return True
+    while i < n:
+        while i < n and value[i] in " \t,":
+            i += 1
+        if i >= n:
+            break
+        weak = False
+        if value.startswith("W/", i):
+            weak = True
+            i += 2
+        if i >= n or value[i] != '"':
+            break
+        j = value.find('"', i + 1)
+        if j < 0:
+            break
+        tags.append((weak, value[i:j + 1]))
+        i = j + 1
+    return tags
+
+
+cdef bint _etag_matches(object tags, str etag, bint strong):
+    """Does the current etag match any of tags (strong or weak comparison)?"""
+    cdef bint cur_weak = etag.startswith("W/")
+    cdef str cur = etag[2:] if cur_weak else etag
+    if tags is True:
+        return True
+    for weak, opaque in tags:
+        if opaque == cur and (not strong or (not weak and not cur_weak)):
+            return True
+    return False
+
+
+# -- Range (RFC 9110 §14) --------------------------------------------------------
+
+cdef object _num(str digits):
+    # more digits than any file size can have: a number larger than every size
+    return int(digits) if len(digits) <= 18 else (1 << 63)
+
+
+cdef object _parse_range(str value, long long size):
+    """None: ignore the field (invalid, other unit, several ranges: 200 with the
+    whole file); False: no satisfiable range (416); else (first, last)."""
+    cdef str unit, spec
+    cdef list specs, ranges
+    cdef Py_ssize_t eq = value.find("=")
+    if eq < 0:
+        return None
+    unit = value[:eq].strip().lower()
+    if unit != "bytes":
+        return None
+    specs = [s.strip() for s in value[eq + 1:].split(",")]
+    specs = [s for s in specs if s]
+    if not specs or len(specs) > 100:
+        return None
+    ranges = []
+    for spec in specs:
+        dash = spec.find("-")
+        if dash < 0:
+            return None
+        a, b = spec[:dash].strip(), spec[dash + 1:].strip()
+        if a == "":
+            if not _digits(b, -1):
+                return None
+            suffix = _num(b)
+            if suffix > 0 and size > 0:
+                ranges.append((max(size - suffix, 0), size - 1))
+            elif suffix > 0:
+                ranges.append(None)          # satisfiable but empty: whole (empty) file
+        else:
+            if not _digits(a, -1) or (b != "" and not _digits(b, -1)):
+                return None
+            first = _num(a)
+            if b != "":
+                last = _num(b)
+                if last < first:
+                    return None              # an invalid range-spec: ignore the field
+            else:
+                last = size - 1
+            if first < size:
+                ranges.append((first, min(last, size - 1)))
+    if not ranges:
+        return False
+    if len(ranges) > 1 or ranges[0] is None:
+        return None                          # several ranges: the whole file (RFC 9110 allows it)
+    return ranges[0]
+
+
+cdef list _header_list(object headers, str name):
+    getlist = getattr(headers, "getlist", None)
+    if getlist is not None:
+        return list(getlist(name))
+    v = headers.get(name)
+    return [] if v is None else [v]
+
+
+cdef str _joined(object headers, str name):
+    cdef list values = _header_list(headers, name)
+    return ", ".join(values) if values else None
+
+
+cdef object _single_date(object headers, str name):
+    cdef list values = _header_list(headers, name)
+    if len(values) != 1:
+        return None                          # absent, or more than one member: ignore
+    return parse_http_date(values[0])
+
+
+# -- Content-Disposition (RFC 6266, RFC 8187) -------------------------------------
+
+cdef str _ascii_fallback(str name):
+    cdef list out = []
+    decomposed = unicodedata.normalize("NFKD", name)
+    for ch in decomposed:
+        o = ord(ch)
+        if unicodedata.combining(ch):
+            continue
+        if o < 0x20 or o == 0x7f or o > 0x7e:
+            out.append("_")
+        elif ch == '"' or ch == "\\":
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def content_disposition(str disposition, str filename):
+    """'attachment; filename="..."' plus filename*=UTF-8''... when the name is
+    not plain printable ASCII (clients that know RFC 8187 prefer filename*)."""
+    fallback = _ascii_fallback(filename)
+    value = f'{disposition}; filename="{fallback}"'
+    if fallback != filename:
+        value += "; filename*=UTF-8''" + quote(filename, safe="!#$&+-.^_`|~", encoding="utf-8")
+    return value
+
+
+cdef str _guess_type(str name):
+    ctype, encoding = mimetypes.guess_type(name, strict=False)
+    if encoding is not None:
+        return _ENCODING_TYPES.get(encoding, "application/octet-stream")
+    if ctype is None:
+        return None
+    if ctype.startswith("text/") or ctype in ("application/javascript", "application/json",
+                                               "image/svg+xml", "application/xml"):
+        if ctype != "application/json":
+            return ctype + "; charset=utf-8"
+    return ctype
+
+
+cdef inline bint _has(list headers, bytes lname):
+    for n, _ in headers:
+        if (<bytes>n).lower() == lname:
+            return True
+    return False
+
+
+cdef object _get(list headers, bytes lname):
+    for n, v in headers:
+        if (<bytes>n).lower() == lname:
+            return (<bytes>v).decode("latin-1")
+    return None
+
+
+cdef class FileResponse(Response):
+    """FileResponse(path, *, filename=None, content_type=None, status=200,
+    headers=None, content_disposition_type="attachment")
+
+    Sends the file at `path` with sendfile(2): Content-Type guessed from the
+    name (or `content_type`), Last-Modified, a strong ETag, Accept-Ranges;
+    answers 304 to a matching If-None-Match / If-Modified-Since, 412 to a
+    failed If-Match / If-Unmodified-Since, 206 to a single satisfiable byte
+    Range (honouring If-Range), 416 when no range is satisfiable (several
+    ranges get the whole file with 200). `filename` adds Content-Disposition
+    (with filename* for non-ASCII names). A missing file or a directory is a
+    404, a file the server may not read a 403. Headers given here win over the
+    computed ones (an ETag or Last-Modified given here is what the
+    preconditions are checked against). Conditional requests and ranges are
+    only honoured when `status` is 200."""
+
+    sendfile = True
+
+    cdef public object path
+    cdef public object filename
+    cdef public str content_disposition_type
+    cdef object _ct_arg
+    cdef public object stat_result       # os.stat_result of the file sent, after prepare()
+
+    def __init__(self, path, *, filename=None, content_type=None, int status=200, headers=None,
+                 str content_disposition_type="attachment", status_code=None):
+        Response.__init__(self, b"", status, headers, None, status_code=status_code)
+        self.path = os.fspath(path)
+        if filename is not None and not isinstance(filename, str):
+            raise TypeError("filename must be a str")
+        self.filename = filename
+        if content_disposition_type not in ("attachment", "inline"):
+            raise ValueError("content_disposition_type must be 'attachment' or 'inline'")
+        self.content_disposition_type = content_disposition_type
+        self._ct_arg = content_type
+        if content_type is not None:
+            self.content_type = content_type          # validated now, re-applied by prepare()
+        self.stat_result = None
+
+    cdef _OpenFile _open(self):
+        cdef _OpenFile f = _OpenFile.__new__(_OpenFile)
+        try:
+            f.fd = os.open(self.path, _O_FLAGS)
+        except ValueError:                   # an embedded NUL: no such file
+            raise HTTPException(404) from None
+        except OSError as exc:
+            if exc.errno in _FORBIDDEN_ERRNOS:
+                raise HTTPException(403) from None
+            if exc.errno in _NOT_FOUND_ERRNOS:
+                raise HTTPException(404) from None
+            raise
+        st = os.fstat(f.fd)
+        if not _stat.S_ISREG(st.st_mode):    # a directory, FIFO, device...: nothing to send
+            f.close()
+            raise HTTPException(404)
+        self.stat_result = st
+        return f
+
+    cdef str _media_type(self):
+        cdef str name
+        if self._ct_arg is not None:
+            return self._ct_arg
+        if self.filename:
+            name = self.filename
+            ctype = _guess_type(name)
+            if ctype is not None:
+                return ctype
+        name = os.fsdecode(self.path)
+        return _guess_type(name) or "application/octet-stream"
+
+    cdef object _answer(self, int status, list headers, bytes body, str ctype):
+        self.status_code = status
+        self._headers = headers
+        self.body = body
+        self.content_type = ctype
+        return None
+
+    def prepare(self, request):
+        """Called once by the connection: None (send self.body) or (file, offset, length)."""
+        cdef _OpenFile f = self._open()
+        cdef list user = list(self._headers)
+        cdef list validators = []
+        cdef long long size, first, last
+        cdef str method = getattr(request, "method", "GET")
+        cdef bint get_or_head = method == "GET" or method == "HEAD"
+        st = self.stat_result
+        size = st.st_size
+
+        etag = _get(user, b"etag")
+        if etag is None:
+            etag = f'"{size:x}-{st.st_mtime_ns:x}"'
+            validators.append((b"ETag", etag.encode("ascii")))
+        lm_text = _get(user, b"last-modified")
+        if lm_text is None:
+            mtime = st.st_mtime_ns // 1000000000
+            validators.append((b"Last-Modified", http_date(mtime).encode("ascii")))
+        else:
+            mtime = parse_http_date(lm_text)
+
+        headers = request.headers
+        if self.status_code == 200:
+            # RFC 9110 §13.2.2, in this order.
+            if_match = _joined(headers, "if-match")
+            if if_match is not None:
+                if not _etag_matches(_parse_etags(if_match), etag, True):
+                    return self._answer(412, user, b"Precondition Failed\n", "text/plain; charset=utf-8")
+            else:
+                ius = _single_date(headers, "if-unmodified-since")
+                if ius is not None and mtime is not None and mtime > ius:
+                    return self._answer(412, user, b"Precondition Failed\n", "text/plain; charset=utf-8")
+            inm = _joined(headers, "if-none-match")
+            if inm is not None:
+                if _etag_matches(_parse_etags(inm), etag, False):
+                    if get_or_head:
+                        return self._answer(304, user + validators, b"", None)
+                    return self._answer(412, user, b"Precondition Failed\n", "text/plain; charset=utf-8")
+            elif get_or_head:
+                ims = _single_date(headers, "if-modified-since")
+                if ims is not None and mtime is not None and mtime <= ims:
+                    return self._answer(304, user + validators, b"", None)
+
+        out = list(user)
+        out.extend(validators)
+        if not _has(user, b"accept-ranges"):
+            out.append((b"Accept-Ranges", b"bytes"))
+        if self.filename is not None and not _has(user, b"content-disposition"):
+            out.append((b"Content-Disposition",
+                        content_disposition(self.content_disposition_type, self.filename).encode("latin-1")))
+        ctype = self._media_type()
+
+        first, last = 0, size - 1
+        if self.status_code == 200 and get_or_head:
+            range_value = _joined(headers, "range")
+            if range_value is not None and self._if_range(headers, etag, mtime):
+                r = _parse_range(range_value, size)
+                if r is False:
+                    out.append((b"Content-Range", f"bytes */{size}".encode("ascii")))
+                    return self._answer(416, out, b"Range Not Satisfiable\n", "text/plain; charset=utf-8")
+                if r is not None:
+                    first, last = r
+                    self.status_code = 206
+                    out.append((b"Content-Range", f"bytes {first}-{last}/{size}".encode("ascii")))
+        self._headers = out
+        self.content_type = ctype
+        return (f, first, last - first + 1)
+
+    cdef bint _if_range(self, object headers, str etag, object mtime):
+        """No If-Range, or one that still matches: honour Range."""
+        cdef list values = _header_list(headers, "if-range")
+        cdef str v
+        if not values:
+            return True
+        if len(values) != 1:
+            return False
+        v = values[0].strip()
+        if v.startswith('"') or v.startswith("W/"):
+            tags = _parse_etags(v)
+            # strong comparison: a weak tag never matches (RFC 9110 §13.1.5)
+            return tags is not True and len(tags) == 1 and _etag_matches(tags, etag, True)
+        date = parse_http_date(v)
+        # A date validates only if it is exactly Last-Modified and that is a
+        # strong validator: the file did not change within that second.
+        return date is not None and mtime is not None and date == mtime and mtime < int(time.time()) - 1
+
+    def __repr__(self):
+        return f"<FileResponse {self.status_code} {self.path!r}>"

@@ -1,0 +1,43 @@
+"""Type stub for catzilla/sse.pyx: server-sent events."""
+from concurrent.futures import Executor
+from typing import Any, AsyncIterable, Iterable, Mapping, Optional, Sequence, Tuple, Union
+
+from catzilla.response import StreamingResponse
+
+_Headers = Union[Mapping[str, str], Sequence[Tuple[str, str]], None]
+_Item = Union["ServerSentEvent", Mapping[str, Any], str, bytes]
+
+SYNC_THREADS: int
+
+class ServerSentEvent:
+    """One event. data: str/bytes (UTF-8) as is, anything else as JSON; split on
+    CRLF/CR/LF into several data: lines. event/id: one line (ValueError on
+    CR/LF, and on NUL in id). retry: milliseconds, int >= 0. comment: ':' lines."""
+
+    data: Optional[str]
+    event: Optional[str]
+    id: Optional[str]
+    retry: Optional[int]
+    comment: Optional[str]
+
+    def __init__(self, data: Any = None, *, event: Optional[str] = None, id: Optional[str] = None,
+                 retry: Optional[int] = None, comment: Optional[str] = None) -> None: ...
+    def encode(self) -> bytes:
+        """The event on the wire (UTF-8), ending with a blank line."""
+    def __bytes__(self) -> bytes: ...
+
+def encode_item(item: _Item) -> bytes:
+    """A ServerSentEvent, a dict of its fields, or str/bytes data, on the wire."""
+
+class EventSourceResponse(StreamingResponse):
+    """text/event-stream from a sync or async iterable of events, with
+    Cache-Control: no-cache, X-Accel-Buffering: no, and `ping_message` sent
+    whenever the source has been silent for `ping` seconds (None/0: never)."""
+
+    source: Any
+    ping: float
+
+    def __init__(self, content: Union[Iterable[_Item], AsyncIterable[_Item], _Item], *,
+                 ping: Optional[float] = 15.0, status: int = 200, headers: _Headers = None,
+                 ping_message: str = ": ping", status_code: Optional[int] = None,
+                 executor: Optional[Executor] = None) -> None: ...

@@ -1,0 +1,325 @@
+"""examples/deploy/nginx.conf, for real: two Catzilla instances behind nginx.
+
+The shipped config is rendered with free loopback ports into tmp_path (nginx
+runs with -p tmp_path, so its pid, logs and temp files stay there; no root
+needed). Checks: requests are balanced over both instances through kept-alive
+upstream connections, Host and X-Forwarded-For reach the app, and a stream
+paced at 0.5 s arrives through nginx as it is produced (measured with a raw
+socket, not a buffering client library)."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import zlib
+from collections import Counter
+from pathlib import Path
+from typing import List, Tuple
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "examples" / "deploy" / "nginx.conf"
+NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx")
+                                       if os.access(p, os.X_OK)), None)
+
+pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (scripts/system-deps.sh installs it)")
+
+APP = '''
+import json, os, time
+from catzilla import Catzilla, StreamingResponse
+
+app = Catzilla()
+INSTANCE = os.environ["INSTANCE"]
+
+@app.get("/who")
+def who(request):
+    return {"instance": INSTANCE, "host": request.headers.get("host"),
+            "xff": request.headers.get("x-forwarded-for"), "proto": request.headers.get("x-forwarded-proto")}
+
+def paced():
+    for i in range(4):
+        yield f"chunk {i}\\n"
+        time.sleep(0.5)
+
+@app.get("/stream")
+def stream(request):
+    return StreamingResponse(paced())
+
+@app.get("/stream-accel")
+def stream_accel(request):
+    return StreamingResponse(paced(), headers={"X-Accel-Buffering": "no"})
+'''
+
+
+class Proc:
+    """A background process whose stdout/stderr are collected by threads."""
+
+    def __init__(self, argv: List[str], cwd: Path, env: dict) -> None:
+        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.out: List[str] = []
+        self.err: List[str] = []
+        self.readers = [threading.Thread(target=self._read, args=(s, b), daemon=True)
+                        for s, b in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        for t in self.readers:
+            t.start()
+
+    @staticmethod
+    def _read(stream, sink: List[str]) -> None:
+        for line in iter(stream.readline, b""):
+            sink.append(line.decode("utf-8", "replace"))
+
+    def text(self) -> str:
+        return "".join(self.out) + "".join(self.err)
+
+    def stop(self) -> None:
+        try:
+            family = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            family = []
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        for p in family:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(family, timeout=10)
+        for t in self.readers:
+            t.join(5)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def nginx_has(module: str) -> bool:
+    info = subprocess.run([NGINX, "-V"], capture_output=True, text=True, timeout=10).stderr
+    return f"--without-http_{module}_module" not in info
+
+
+def render_config(tmp_path: Path, upstreams: List[int], listen: int, buffering: str) -> Path:
+    """The shipped config with our ports (and `buffering`, plus gzip); paths stay
+    relative to the -p prefix (tmp_path)."""
+    text = CONFIG.read_text()
+    servers = re.findall(r"^\s*server 127\.0\.0\.1:\d+;", text, re.M)
+    assert len(servers) == 2, "the example should list two Catzilla instances"
+    for line, port in zip(servers, upstreams):
+        text = text.replace(line, re.sub(r":\d+;", f":{port};", line), 1)
+    text, n = re.subn(r"listen 127\.0\.0\.1:\d+;", f"listen 127.0.0.1:{listen};", text)
+    assert n == 1
+    assert "proxy_buffering off;" in text
+    text = text.replace("            proxy_buffering off;", f"            proxy_buffering {buffering};")
+    # Compression, as many production configs have it: the filter that holds
+    # small pieces back unless nginx flushes after each (what unbuffered
+    # proxying and X-Accel-Buffering: no make it do).
+    text = text.replace("    access_log logs/access.log;\n", "    access_log logs/access.log;\n"
+                        "    gzip on; gzip_types text/plain; gzip_min_length 1; gzip_proxied any;\n", 1)
+    # Temp paths the example leaves to the distribution (see its comment),
+    # needed by a full nginx when it cannot write to its compiled-in paths.
+    extra = "".join(f"    {m}_temp_path temp/{m};\n" for m in ("fastcgi", "uwsgi", "scgi") if nginx_has(m))
+    text = text.replace("    proxy_temp_path temp/proxy;\n", "    proxy_temp_path temp/proxy;\n" + extra, 1)
+    for d in ("logs", "temp"):
+        (tmp_path / d).mkdir(exist_ok=True)
+    path = tmp_path / "nginx.conf"
+    path.write_text(text)
+    return path
+
+
+def wait_port(port: int, proc: Proc, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.proc.poll() is not None:
+            raise AssertionError(f"process exited ({proc.proc.returncode}):\n{proc.text()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listening on {port} after {timeout} s:\n{proc.text()}")
+
+
+@pytest.fixture(params=["off", "on"], ids=["proxy_buffering-off", "proxy_buffering-on"])
+def stack(request, tmp_path):
+    """Two Catzilla instances (A and B, with access logs) and nginx in front."""
+    buffering = request.param
+    (tmp_path / "czapp.py").write_text(textwrap.dedent(APP))
+    procs: List[Proc] = []
+    try:
+        ports = []
+        for name in ("A", "B"):
+            env = dict(os.environ, INSTANCE=name, PYTHONUNBUFFERED="1",
+                       PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+            p = Proc([sys.executable, "-m", "catzilla", "run", "czapp:app", "--port", "0", "--access-log"],
+                     tmp_path, env)
+            procs.append(p)
+            deadline = time.monotonic() + 15
+            while not (m := re.search(r"serving on http://[^ ]+:(\d+)", "".join(p.out))):
+                assert p.proc.poll() is None and time.monotonic() < deadline, p.text()
+                time.sleep(0.02)
+            ports.append(int(m.group(1)))
+        listen = free_port()
+        conf = render_config(tmp_path, ports, listen, buffering)
+        argv = [NGINX, "-p", f"{tmp_path}/", "-c", str(conf), "-e", str(tmp_path / "logs" / "error.log"),
+                "-g", "daemon off;"]
+        if os.geteuid() == 0:
+            argv[-1] += " user root;"     # workers otherwise drop to `nobody`, who cannot enter tmp_path
+        nginx = Proc(argv, tmp_path, dict(os.environ))
+        procs.append(nginx)
+        wait_port(listen, nginx)
+        yield {"port": listen, "apps": procs[:2], "buffering": buffering, "nginx": nginx, "dir": tmp_path}
+    finally:
+        for p in reversed(procs):
+            p.stop()
+
+
+def request(port: int, path: str, headers: str = "", timeout: float = 10.0) -> Tuple[int, str, bytes]:
+    """One HTTP/1.1 request on a fresh connection (Connection: close); (status, head, decoded body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: example.test\r\n{headers}Connection: close\r\n\r\n".encode())
+        data = b""
+        while True:
+            part = s.recv(65536)
+            if not part:
+                break
+            data += part
+    head, _, body = data.partition(b"\r\n\r\n")
+    head_text = head.decode("latin-1")
+    if "transfer-encoding: chunked" in head_text.lower():
+        out, rest = b"", body
+        while True:
+            size_line, _, rest = rest.partition(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                break
+            out, rest = out + rest[:size], rest[size + 2:]
+        body = out
+    return int(head_text.split(" ", 2)[1]), head_text, body
+
+
+def timed_stream(port: int, path: str, gzip: bool = False, timeout: float = 10.0):
+    """A raw-socket GET; returns (head, [(seconds after the request, line)], complete).
+    Each body line's time is when its last byte arrived, whatever chunking (and
+    compression, with gzip=True) nginx used."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    encoding = "Accept-Encoding: gzip\r\n" if gzip else ""
+    try:
+        t0 = time.monotonic()
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: example.test\r\n{encoding}\r\n".encode())
+        buf, head, body, lines, complete = b"", None, b"", [], False
+        inflate = None
+        while not complete:
+            data = s.recv(65536)
+            now = time.monotonic() - t0
+            if not data:
+                break
+            buf += data
+            if head is None:
+                if b"\r\n\r\n" not in buf:
+                    continue
+                raw, buf = buf.split(b"\r\n\r\n", 1)
+                head = raw.decode("latin-1")
+                assert "transfer-encoding: chunked" in head.lower(), head
+                if "content-encoding: gzip" in head.lower():
+                    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                assert bool(inflate) == gzip, head
+            while True:
+                size_line, sep, rest = buf.partition(b"\r\n")
+                if not sep:
+                    break
+                size = int(size_line.split(b";")[0], 16)
+                if size == 0:
+                    complete = rest.startswith(b"\r\n")
+                    break
+                if len(rest) < size + 2:
+                    break
+                body += inflate.decompress(rest[:size]) if inflate else rest[:size]
+                buf = rest[size + 2:]
+                while b"\n" in body:
+                    line, body = body.split(b"\n", 1)
+                    lines.append((now, line.decode()))
+        return head, lines, complete
+    finally:
+        s.close()
+
+
+def test_requests_are_balanced_over_both_instances_with_upstream_keepalive(stack):
+    seen = Counter()
+    for _ in range(12):
+        status, head, body = request(stack["port"], "/who", headers="X-Forwarded-For: 203.0.113.7\r\n")
+        assert status == 200, (head, body)
+        info = json.loads(body)
+        seen[info["instance"]] += 1
+        assert info["host"] == "example.test"
+        assert info["xff"] == "203.0.113.7, 127.0.0.1"     # the client's chain plus nginx's peer
+        assert info["proto"] == "http"
+    assert set(seen) == {"A", "B"} and min(seen.values()) >= 3, seen
+
+    # Upstream keep-alive: each instance saw its requests on fewer connections
+    # than requests (one per nginx worker at most), not one connection each.
+    for app, name in zip(stack["apps"], ("A", "B")):
+        deadline = time.monotonic() + 5
+        while True:
+            lines = [line for line in app.err if '"GET /who HTTP/1.1" 200' in line]
+            if len(lines) >= seen[name] or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert len(lines) == seen[name]
+        peers = {re.search(r"127\.0\.0\.1:(\d+) - ", line).group(1) for line in lines}
+        assert len(peers) < len(lines), f"instance {name}: a new upstream connection per request ({peers})"
+
+
+@pytest.mark.parametrize("gzip", [False, True], ids=["identity", "gzip"])
+def test_a_paced_stream_arrives_through_nginx_as_it_is_produced(stack, gzip):
+    path = "/stream" if stack["buffering"] == "off" else "/stream-accel"
+    for attempt in range(2):       # once per instance: round robin sends the two requests to A and B
+        head, lines, complete = timed_stream(stack["port"], path, gzip=gzip)
+        assert head.startswith("HTTP/1.1 200"), head
+        assert complete, f"no terminating chunk: {lines}"
+        assert [text for _, text in lines] == [f"chunk {i}" for i in range(4)]
+        times = [t for t, _ in lines]
+        assert times[0] < 0.3, f"first chunk after {times[0]:.3f} s: {times}"
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert all(0.3 <= g <= 0.7 for g in gaps), f"chunks not ~0.5 s apart: {times}"
+
+
+@pytest.mark.parametrize("stack", ["on"], indirect=True, ids=["proxy_buffering-on"])
+def test_control_buffered_nginx_holds_a_compressed_stream_back(stack):
+    """The measurement can tell: with proxy_buffering on, a compressed stream
+    without X-Accel-Buffering: no reaches the client only at its end."""
+    head, lines, complete = timed_stream(stack["port"], "/stream", gzip=True)
+    assert complete and [text for _, text in lines] == [f"chunk {i}" for i in range(4)]
+    assert lines[0][0] > 1.5, f"expected nginx to hold the stream back: {lines}"
+
+
+def test_stopping_one_instance_is_invisible_to_clients(stack):
+    """A rolling restart: SIGTERM to instance A stops it accepting at once, nginx
+    moves on to B, and no client request fails."""
+    a = stack["apps"][0]
+    served = []
+    for i in range(40):
+        if i == 10:
+            a.proc.send_signal(signal.SIGTERM)
+        status, head, body = request(stack["port"], "/who")
+        assert status == 200, (i, head, body)
+        served.append(json.loads(body)["instance"])
+        time.sleep(0.02)
+    assert a.proc.wait(10) == 0
+    assert "A" in served[:10] and set(served[20:]) == {"B"}, served

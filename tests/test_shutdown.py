@@ -1,0 +1,369 @@
+"""Graceful shutdown through the real CLI, with one process and with workers.
+
+SIGTERM (or SIGINT) mid-stream: the server stops accepting, closes idle
+keep-alive connections, lets the running stream finish, runs the shutdown
+hooks and exits 0. A stream longer than --shutdown-timeout is cut at the
+deadline (no terminating chunk) and its generator's finally: block runs."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+APP = '''
+import asyncio, os, time
+from catzilla import Catzilla, StreamingResponse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+app = Catzilla()
+
+def mark(name):
+    with open(os.path.join(HERE, name), "a") as f:
+        f.write(f"{os.getpid()}\\n")
+
+@app.on_shutdown
+def bye():
+    mark("shutdown-hook")
+
+@app.get("/")
+def home(request):
+    return "ok"
+
+@app.get("/stream")
+def stream(request):
+    def gen():
+        for i in range(4):
+            yield f"chunk {i}\\n"
+            time.sleep(0.5)
+    return StreamingResponse(gen())
+
+@app.get("/astream")
+async def astream(request):
+    async def gen():
+        for i in range(4):
+            yield f"chunk {i}\\n"
+            await asyncio.sleep(0.5)
+    return StreamingResponse(gen())
+
+@app.get("/endless")
+def endless(request):
+    def gen():
+        try:
+            for i in range(300):
+                yield f"tick {i}\\n"
+                time.sleep(0.2)
+        finally:
+            mark("sync-finally")
+    return StreamingResponse(gen())
+
+@app.get("/stuck")
+def stuck(request):
+    def gen():
+        yield "first\\n"
+        time.sleep(30)              # blocked inside next(): cannot see the stop
+        yield "never\\n"
+    return StreamingResponse(gen())
+
+@app.get("/aendless")
+async def aendless(request):
+    async def gen():
+        try:
+            for i in range(300):
+                yield f"tick {i}\\n"
+                await asyncio.sleep(0.2)
+        finally:
+            mark("async-finally")
+    return StreamingResponse(gen())
+'''
+
+FULL_BODY = "".join(f"chunk {i}\n" for i in range(4))
+
+
+class CatzillaProcess:
+    """`python -m catzilla run czapp:app --port 0 ...` in tmp_path; output collected, port from the banner."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        (tmp_path / "czapp.py").write_text(textwrap.dedent(APP))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+                   PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen([sys.executable, "-m", "catzilla", "run", "czapp:app", "--port", "0", *args],
+                                     cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.out: List[str] = []
+        self.err: List[str] = []
+        self.readers = [threading.Thread(target=self._read, args=(s, b), daemon=True)
+                        for s, b in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        for t in self.readers:
+            t.start()
+        deadline = time.monotonic() + 15
+        self.port = 0
+        while not self.port:
+            m = re.search(r"serving on http://[^ ]+:(\d+)", "".join(self.out))
+            if m:
+                self.port = int(m.group(1))
+            elif self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"no banner; stderr:\n{self.stderr}")
+            else:
+                time.sleep(0.02)
+        workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 1
+        if workers > 1:
+            while sum("serving" in line and "worker" in line for line in self.err) < workers:
+                assert time.monotonic() < deadline, self.stderr
+                time.sleep(0.02)
+
+    @staticmethod
+    def _read(stream, sink: List[str]) -> None:
+        for line in iter(stream.readline, b""):
+            sink.append(line.decode("utf-8", "replace"))
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.err)
+
+    def wait_exit(self, timeout: float) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running {timeout} s later; stderr:\n{self.stderr}") from None
+
+    def close(self) -> None:
+        try:
+            family = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            family = []
+        for p in [self.proc, *family]:
+            try:
+                p.kill()
+            except (ProcessLookupError, psutil.NoSuchProcess):
+                pass
+        self.proc.wait(10)
+        psutil.wait_procs(family, timeout=10)
+        for t in self.readers:
+            t.join(5)
+
+
+@pytest.fixture
+def start(tmp_path):
+    procs: List[CatzillaProcess] = []
+
+    def run(*args: str) -> CatzillaProcess:
+        p = CatzillaProcess(tmp_path, *args)
+        procs.append(p)
+        return p
+
+    yield run
+    for p in procs:
+        p.close()
+
+
+class Stream:
+    """A raw-socket GET whose chunked body is parsed as it arrives, recording
+    when each chunk came, whether the terminating chunk came, and when the
+    connection closed."""
+
+    def __init__(self, port: int, path: str, timeout: float = 15.0) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        self.t0 = time.monotonic()
+        self.status = 0
+        self.chunks: List[tuple] = []        # (seconds since the request, data)
+        self.complete = False
+        self.closed_at: Optional[float] = None
+        self.first = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        buf = b""
+        head_done = False
+        try:
+            while True:
+                try:
+                    data = self.sock.recv(65536)
+                except (ConnectionResetError, socket.timeout):
+                    data = b""
+                now = time.monotonic() - self.t0
+                if not data:
+                    self.closed_at = now
+                    return
+                buf += data
+                if not head_done:
+                    if b"\r\n\r\n" not in buf:
+                        continue
+                    head, buf = buf.split(b"\r\n\r\n", 1)
+                    self.status = int(head.split(b" ", 2)[1])
+                    assert b"transfer-encoding: chunked" in head.lower(), head
+                    head_done = True
+                while not self.complete:
+                    line, sep, rest = buf.partition(b"\r\n")
+                    if not sep:
+                        break
+                    size = int(line.split(b";")[0], 16)
+                    if size == 0:
+                        if rest.startswith(b"\r\n"):
+                            self.complete = True
+                            buf = rest[2:]
+                        break
+                    if len(rest) < size + 2:
+                        break
+                    self.chunks.append((now, rest[:size]))
+                    self.first.set()
+                    buf = rest[size + 2:]
+        finally:
+            self.first.set()
+            self.sock.close()
+
+    @property
+    def body(self) -> str:
+        return b"".join(c for _, c in self.chunks).decode()
+
+    def wait(self, timeout: float) -> "Stream":
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), f"stream still open after {timeout} s: {self.chunks}"
+        return self
+
+
+def idle_keepalive_connection(port: int) -> socket.socket:
+    """A connection that completed one request and now sits idle (keep-alive)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    data = b""
+    while not data.endswith(b"ok"):
+        part = s.recv(4096)
+        assert part, data
+        data += part
+    assert data.startswith(b"HTTP/1.1 200")
+    return s
+
+
+def closed_within(s: socket.socket, timeout: float) -> bool:
+    s.settimeout(timeout)
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def refused(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            s.settimeout(2)
+            return s.recv(100) == b""           # accepted by nobody, reset when the queue is closed
+    except (ConnectionRefusedError, ConnectionResetError):
+        return True
+    except socket.timeout:
+        return False
+
+
+MODES = [
+    pytest.param(("--loop", "asyncio"), id="1-process-asyncio"),
+    pytest.param(("--loop", "uvloop"), id="1-process-uvloop",
+                 marks=pytest.mark.skipif(not importlib.util.find_spec("uvloop"), reason="uvloop not installed")),
+    pytest.param(("--workers", "2"), id="2-workers-auto-loop"),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("path", ["/stream", "/astream"])
+def test_sigterm_mid_stream_lets_the_stream_finish(start, tmp_path, mode, path):
+    server = start(*mode)
+    idle = idle_keepalive_connection(server.port)
+    stream = Stream(server.port, path)
+    assert stream.first.wait(5) and stream.chunks, "no first chunk"
+    sent = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+
+    assert closed_within(idle, 1.5), "an idle keep-alive connection was not closed on shutdown"
+    time.sleep(0.3)
+    assert refused(server.port), "still accepting new connections while draining"
+
+    stream.wait(10)
+    assert stream.status == 200
+    assert stream.body == FULL_BODY
+    assert stream.complete, "the terminating zero-size chunk is missing"
+    assert server.wait_exit(10) == 0
+    assert time.monotonic() - sent < 6
+    assert (tmp_path / "shutdown-hook").exists(), "on_shutdown hooks did not run"
+    assert "Traceback" not in server.stderr, server.stderr
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_repeated_signals_do_not_cut_the_drain(start, mode):
+    server = start(*mode)
+    stream = Stream(server.port, "/stream")
+    assert stream.first.wait(5)
+    server.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    server.proc.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    server.proc.send_signal(signal.SIGTERM)
+    stream.wait(10)
+    assert stream.complete and stream.body == FULL_BODY
+    assert server.wait_exit(10) == 0
+    assert "Traceback" not in server.stderr, server.stderr
+
+
+def test_sigint_on_the_worker_process_group_is_graceful(start):
+    """Ctrl-C in a terminal signals the whole process group: supervisor and workers at once."""
+    server = start("--workers", "2")
+    stream = Stream(server.port, "/stream")
+    assert stream.first.wait(5)
+    pgid = os.getpgid(server.proc.pid)
+    for pid in [server.proc.pid, *(c.pid for c in psutil.Process(server.proc.pid).children())]:
+        assert os.getpgid(pid) == pgid
+        os.kill(pid, signal.SIGINT)
+    stream.wait(10)
+    assert stream.complete and stream.body == FULL_BODY
+    assert server.wait_exit(10) == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_streams_past_the_deadline_are_cut_and_their_generators_closed(start, tmp_path, mode):
+    server = start("--shutdown-timeout", "1", *mode)
+    streams = [Stream(server.port, "/endless"), Stream(server.port, "/aendless")]
+    for s in streams:
+        assert s.first.wait(5) and s.chunks
+    time.sleep(0.3)
+    sent = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+    for s in streams:
+        s.wait(8)
+        cut = s.t0 + s.closed_at - sent
+        assert 0.8 <= cut <= 3.0, f"stream cut {cut:.2f} s after SIGTERM (deadline 1 s)"
+        assert not s.complete, "a stream cut at the deadline must not end with the zero-size chunk"
+        assert s.chunks[-1][0] >= sent - s.t0 + 0.5, "the stream did not keep flowing during the drain"
+    assert server.wait_exit(10) == 0
+    assert time.monotonic() - sent < 8
+    assert (tmp_path / "sync-finally").exists(), "the sync generator's finally: did not run"
+    assert (tmp_path / "async-finally").exists(), "the async generator's finally: did not run"
+    assert (tmp_path / "shutdown-hook").exists()
+
+
+def test_a_generator_blocked_past_the_deadline_does_not_hang_the_exit(start):
+    server = start("--shutdown-timeout", "0.5", "--loop", "asyncio")
+    stream = Stream(server.port, "/stuck")
+    assert stream.first.wait(5)
+    sent = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+    stream.wait(5)
+    assert not stream.complete and stream.body == "first\n"
+    assert stream.t0 + stream.closed_at - sent < 2.0, "the connection was not closed at the deadline"
+    assert server.wait_exit(12) == 0
+    assert time.monotonic() - sent < 9            # deadline + the 5 s grace for stream threads
+    assert "still blocked" in server.stderr

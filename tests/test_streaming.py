@@ -1,0 +1,317 @@
+"""The streaming contract (design.md §3) over real sockets against a server
+running in its own process (its RSS and GIL are its own)."""
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+APP = os.path.join(ROOT, "tests", "apps", "stream_app.py")
+
+
+@pytest.fixture(scope="module")
+def server():
+    proc = subprocess.Popen([sys.executable, APP], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PORT": "0", "PYTHONPATH": ROOT})
+    line = proc.stdout.readline()
+    m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+    assert m, f"no banner: {line!r} {proc.stderr.read() if proc.poll() is not None else ''}"
+    yield proc, int(m.group(1))
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    proc.stderr_text = proc.stderr.read()
+
+
+def connect(port, rcvbuf=None):
+    s = socket.socket()
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def send_get(s, path, version="1.1", extra=""):
+    s.sendall(f"GET {path} HTTP/{version}\r\nHost: t\r\n{extra}\r\n".encode())
+
+
+class Reader:
+    """Reads one response off a socket, keeping arrival times of chunks."""
+
+    def __init__(self, s):
+        self.s = s
+        self.buf = b""
+
+    def fill(self):
+        data = self.s.recv(65536)
+        if not data:
+            raise EOFError
+        self.buf += data
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            self.fill()
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return line
+
+    def exactly(self, n):
+        while len(self.buf) < n:
+            self.fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def head(self):
+        status = self.line().decode()
+        headers = {}
+        while True:
+            line = self.line()
+            if not line:
+                return int(status.split()[1]), headers
+            k, _, v = line.decode().partition(":")
+            headers[k.strip().lower()] = v.strip()
+
+    def chunk(self):
+        size = int(self.line(), 16)
+        if size == 0:
+            assert self.line() == b""
+            return None
+        data = self.exactly(size)
+        assert self.exactly(2) == b"\r\n"
+        return data
+
+    def until_close(self):
+        while True:
+            try:
+                self.fill()
+            except EOFError:
+                return self.buf
+
+
+def get_json(port, path):
+    with connect(port) as s:
+        send_get(s, path)
+        r = Reader(s)
+        status, headers = r.head()
+        return status, json.loads(r.exactly(int(headers["content-length"])))
+
+
+def timed_plain_request(port):
+    t0 = time.perf_counter()
+    with connect(port) as s:
+        send_get(s, "/")
+        r = Reader(s)
+        status, headers = r.head()
+        body = r.exactly(int(headers["content-length"]))
+    return status, body, time.perf_counter() - t0
+
+
+def test_chunks_arrive_as_a_paced_generator_yields_them_and_others_are_not_stalled(server):
+    _, port = server
+    s = connect(port)
+    t0 = time.perf_counter()
+    send_get(s, "/paced?n=5&gap=0.5&tag=timing")
+    r = Reader(s)
+    status, headers = r.head()
+    assert status == 200 and headers["transfer-encoding"] == "chunked"
+    arrivals, plain_latencies = [], []
+    for i in range(5):
+        data = r.chunk()
+        arrivals.append(time.perf_counter() - t0)
+        assert data == f"chunk {i}\n".encode()
+        if i < 4:
+            status2, body2, elapsed = timed_plain_request(port)   # while the generator sleeps
+            assert (status2, body2) == (200, b"ok")
+            plain_latencies.append(elapsed)
+    assert r.chunk() is None
+    s.close()
+    assert arrivals[0] < 0.2, arrivals
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    assert all(0.35 <= g <= 0.65 for g in gaps), gaps
+    assert max(plain_latencies) < 0.05, plain_latencies
+
+
+def test_async_generator_chunks_are_paced_too(server):
+    _, port = server
+    s = connect(port)
+    t0 = time.perf_counter()
+    send_get(s, "/apaced?n=4&gap=0.3")
+    r = Reader(s)
+    assert r.head()[0] == 200
+    arrivals = []
+    while r.chunk() is not None:
+        arrivals.append(time.perf_counter() - t0)
+    s.close()
+    assert len(arrivals) == 4
+    assert arrivals[0] < 0.2
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    assert all(0.2 <= g <= 0.45 for g in gaps), gaps
+
+
+def test_slow_reader_keeps_memory_flat_and_the_generator_is_not_run_ahead(server):
+    proc, port = server
+    ps = psutil.Process(proc.pid)
+    _, before = get_json(port, "/state")
+    s = connect(port, rcvbuf=65536)
+    send_get(s, "/endless")
+    r = Reader(s)
+    assert r.head()[0] == 200
+    time.sleep(0.3)
+    rss0 = ps.memory_info().rss
+    read = 0
+    peak = rss0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        read += len(s.recv(65536))
+        peak = max(peak, ps.memory_info().rss)
+        time.sleep(0.1)
+    _, after = get_json(port, "/state")
+    s.close()
+    pulled = after["pulled"] - before["pulled"]
+    assert read > 3 * 1024 * 1024                  # the client really read for 10 s
+    assert peak - rss0 < 4 * 1024 * 1024, (rss0, peak)
+    # pulled <= read + high-water mark + what the kernel buffers on both ends
+    sndbuf = s.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) if False else 4 * 1024 * 1024
+    slack = 256 * 1024 + 65536 + sndbuf + 256 * 1024
+    assert pulled <= read + slack, (pulled, read, slack)
+
+
+@pytest.mark.parametrize("route", ["/paced?n=1000&gap=0.05", "/apaced?n=1000&gap=0.05"])
+def test_client_disconnect_closes_the_generator_promptly(server, route):
+    _, port = server
+    tag = "disc-" + route[1:3] + str(time.monotonic_ns())
+    s = connect(port)
+    send_get(s, f"{route}&tag={tag}")
+    r = Reader(s)
+    assert r.head()[0] == 200
+    assert r.chunk() == b"chunk 0\n"
+    assert r.chunk() == b"chunk 1\n"
+    s.close()
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 1.0:
+        if tag in get_json(port, "/state")[1]["finally"]:
+            break
+        time.sleep(0.02)
+    else:
+        pytest.fail("the generator's finally: did not run within 1 s of the disconnect")
+    assert timed_plain_request(port)[:2] == (200, b"ok")
+
+
+def test_exception_mid_stream_aborts_without_the_last_chunk(server):
+    _, port = server
+    for route in ("/fails", "/afails"):
+        s = connect(port)
+        send_get(s, route)
+        r = Reader(s)
+        assert r.head()[0] == 200
+        assert r.chunk() == b"first\n"
+        with pytest.raises(EOFError):      # closed without "0\r\n\r\n"
+            r.chunk()
+        s.close()
+    assert timed_plain_request(port)[:2] == (200, b"ok")
+
+
+def test_http10_client_gets_the_raw_body_and_a_close(server):
+    _, port = server
+    with connect(port) as s:
+        send_get(s, "/lines?n=1000", version="1.0")
+        data = Reader(s).until_close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"chunked" not in head.lower() and b"connection: close" in head.lower()
+    assert body == "".join(f"Data {i}\n" for i in range(1000)).encode()
+
+
+def test_head_on_a_stream_sends_headers_only(server):
+    _, port = server
+    with connect(port) as s:
+        s.sendall(b"HEAD /paced?n=3&gap=0.01 HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        r = Reader(s)
+        status, headers = r.head()
+        assert status == 200 and headers["transfer-encoding"] == "chunked"
+        status, headers = r.head()          # the next response follows at once: no body came
+        assert status == 200 and r.exactly(int(headers["content-length"])) == b"ok"
+
+
+def test_returned_generator_and_list_stream(server):
+    _, port = server
+    for path, expected in (("/returned-generator", b"item 0\nitem 1\nitem 2\n"), ("/list", b"abc")):
+        with connect(port) as s:
+            send_get(s, path)
+            r = Reader(s)
+            assert r.head()[0] == 200
+            body = b""
+            while (c := r.chunk()) is not None:
+                body += c
+            assert body == expected
+
+
+def test_million_lines_byte_exact_through_curl(server):
+    _, port = server
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl not installed (scripts/system-deps.sh installs it)")
+    out = subprocess.run([curl, "-sS", "--raw", "-o", "-", f"http://127.0.0.1:{port}/lines"],
+                         capture_output=True, timeout=60, check=True).stdout
+    # --raw keeps the chunk framing: decode it ourselves, strictly
+    body, pos = bytearray(), 0
+    while True:
+        end = out.index(b"\r\n", pos)
+        size = int(out[pos:end], 16)
+        pos = end + 2
+        if size == 0:
+            assert out[pos:] == b"\r\n"
+            break
+        body += out[pos:pos + size]
+        assert out[pos + size:pos + size + 2] == b"\r\n"
+        pos += size + 2
+    expected = "".join(f"Data {i}\n" for i in range(1_000_000)).encode()
+    assert bytes(body) == expected
+    decoded = subprocess.run([curl, "-sS", f"http://127.0.0.1:{port}/lines"], capture_output=True,
+                             timeout=60, check=True).stdout
+    assert decoded == expected
+
+
+def test_million_lines_through_the_test_client():
+    sys.path.insert(0, os.path.join(ROOT, "tests", "apps"))
+    import stream_app
+    from catzilla.testing import TestClient
+    with TestClient(stream_app.app) as client:
+        r = client.get("/lines")
+        assert r.status_code == 200
+        assert r.content == "".join(f"Data {i}\n" for i in range(1_000_000)).encode()
+        with client.stream("GET", "/paced?n=3&gap=0.01") as st:
+            assert list(st.iter_bytes()) == [b"chunk 0\n", b"chunk 1\n", b"chunk 2\n"]
+
+
+def test_thousand_concurrent_async_streams_progress_together(server):
+    _, port = server
+
+    async def one():
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /apaced?n=6&gap=0.5 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        data = await reader.read()
+        writer.close()
+        return data
+
+    async def all_of_them():
+        return await asyncio.gather(*(one() for _ in range(1000)))
+
+    t0 = time.monotonic()
+    results = asyncio.run(all_of_them())
+    elapsed = time.monotonic() - t0
+    for data in results:
+        assert data.startswith(b"HTTP/1.1 200 OK")
+        assert data.endswith(b"0\r\n\r\n") and b"chunk 5\n" in data
+    assert elapsed < 5.0, elapsed        # 5 pauses of 0.5 s: 2.5 s of the generator's own time
