@@ -195,7 +195,10 @@ class Catzilla:
                     exc = inner
                     break
         if isinstance(exc, HTTPException):
-            return PlainTextResponse(exc.detail, exc.status_code, exc.headers)
+            try:
+                return PlainTextResponse(exc.detail, exc.status_code, exc.headers)
+            except (TypeError, ValueError) as bad:   # e.g. CR/LF in its headers: never on the wire
+                exc = bad
         log.error("handler raised for %s %s", getattr(request, "method", "?"), getattr(request, "path", "?"),
                   exc_info=exc)
         if self.debug:

@@ -49,3 +49,4 @@ cdef class Connection(Transport):
     cdef int send_error(self, int status, str reason) except -1
     cdef int check_timeouts(self, double now) except -1
     cdef int close_when_idle(self) except -1
+    cdef int release_idle_memory(self) except -1

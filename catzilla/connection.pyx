@@ -157,15 +157,17 @@ cdef class Connection(Transport):
         return 0
 
     cdef int release_consumed(self) except -1:
-        """After a request: drop what was read, give memory back when idle."""
+        """After a request: reuse the read buffer unless a Request still holds it.
+        (Idle connections give the memory back in check_timeouts.)"""
         cdef Buffer b = self.rbuf
         if self.req_start < b.end:
             return 0
         if Py_REFCNT(b) > 2:
             self.rbuf = Buffer()
         else:
-            self.rbuf.clear()
-            self.rbuf.shrink(0)
+            b.clear()
+            if b.cap > 65536:
+                b.shrink(0)
         self.req_start = 0
         return 0
 
@@ -179,10 +181,15 @@ cdef class Connection(Transport):
         cdef size_t consumed, produced
         cdef const char *base
         while not self.closed and (self.state == ST_HEAD or self.state == ST_BODY):
-            if self.pending() > self.high_water:
-                self.drain_waiter = self.resume
-                self.set_interest(self.events | CZ_WRITE)
-                return 0
+            # A zero-copy tail (large body, file region) goes after `out`, so the
+            # next pipelined response may only be queued once it is written.
+            if self.tail is not None or self.file_fd >= 0 or self.pending() > self.high_water:
+                self.flush()
+                if self.closed:
+                    return 0
+                if self.tail is not None or self.file_fd >= 0 or self.pending() > self.high_water:
+                    self.drain_waiter = self.resume      # flush() asked for CZ_WRITE
+                    return 0
             base = self.rbuf.data + self.req_start
             avail = self.rbuf.end - self.req_start
             if self.state == ST_HEAD:
@@ -252,7 +259,9 @@ cdef class Connection(Transport):
                 self.body_len += produced
                 if rc == CZ_ERROR:
                     return self.send_error(400, "malformed chunked body")
-                if self.body_len > ctx.max_body:
+                # the announced size of the current chunk counts before its data arrives
+                if self.body_len > ctx.max_body or \
+                        self.dec.remaining > <unsigned long long>(ctx.max_body - self.body_len):
                     return self.send_error(413, "request body too large")
                 if rc == 0:
                     return 0
@@ -370,7 +379,7 @@ cdef class Connection(Transport):
             resp = to_response(result)
         except Exception as exc:
             resp = to_response(self.ctx.app._error(req, exc))
-        if type(resp) is not Response and getattr(resp, "sendfile", False):
+        if resp._is_file:
             try:
                 prepared = resp.prepare(req)
             except Exception as exc:
@@ -520,12 +529,22 @@ cdef class Connection(Transport):
         elif self.state == ST_HEAD:
             if self.phase_start and now - self.phase_start > ctx.header_timeout:
                 self.send_error(408, "request header timeout")
-            elif not self.phase_start and self.rbuf.end == self.req_start \
-                    and now - self.last_io > ctx.keepalive_timeout:
-                self.abort()                 # idle keep-alive
+            elif not self.phase_start and self.rbuf.end == self.req_start:
+                if now - self.last_io > ctx.keepalive_timeout:
+                    self.abort()             # idle keep-alive
+                elif now - self.last_io > 1.0:
+                    self.release_idle_memory()
         elif self.state == ST_BODY:
             if now - self.phase_start > ctx.body_timeout:
                 self.send_error(408, "request body timeout")
+        return 0
+
+    cdef int release_idle_memory(self) except -1:
+        cdef Buffer b = self.rbuf
+        if Py_REFCNT(b) <= 2 and b.cap > 0:
+            b.shrink(0)
+        if self.out.cap > 0 and self.pending() == 0:
+            self.out.shrink(0)
         return 0
 
     def shutdown_idle(self):

@@ -134,11 +134,18 @@ cdef class Request:
 
     @property
     def url(self):
-        cdef str host
+        cdef str target, origin
+        cdef Py_ssize_t i
         if self._url is None:
-            host = self.header_value("host", 4) or "localhost"
+            target = PyUnicode_DecodeLatin1(self.buf.data + self.base + self.target_off, self.target_len, NULL)
+            if target.startswith("/"):
+                origin = "http://" + (self.header_value(b"host", 4) or "localhost")
+            else:
+                # absolute-form: its authority wins over Host (RFC 9112 §3.2.2)
+                i = target.find("/", target.find("://") + 3)
+                origin = target if i < 0 else target[:i]
             qs = self.query_string
-            self._url = f"http://{host}{self.path}" + (f"?{qs}" if qs else "")
+            self._url = origin + self.path + (f"?{qs}" if qs else "")
         return self._url
 
     def __repr__(self):

@@ -5,6 +5,7 @@ cdef class Response:
     cdef public object body              # bytes
     cdef bytes _ct                       # Content-Type value, validated, or None
     cdef list _headers                   # [(name: bytes, value: bytes)], validated
+    cdef bint _is_file                   # class has sendfile = True: the connection calls prepare()
 
     # Renders the status line and every header once, straight into `out`.
     # length < 0: no Content-Length (chunked or raw close-delimited stream).

@@ -230,6 +230,7 @@ cdef class Response:
         self.body = body
         self.content_type = content_type
         self._headers = _init_headers(headers) if headers is not None else []
+        self._is_file = bool(type(self).sendfile)
 
     def render(self, content):
         raise TypeError(f"{type(self).__name__} body must be bytes or str, not {type(content).__name__}")

@@ -112,7 +112,8 @@ cdef class Transport:
     cdef int on_writable(self) except -1:
         cdef object waiter
         self.flush()
-        if not self.closed and self.drain_waiter is not None and self.pending() <= self.low_water:
+        if not self.closed and self.drain_waiter is not None and self.pending() <= self.low_water \
+                and self.tail is None and self.file_fd < 0:
             waiter = self.drain_waiter
             self.drain_waiter = None
             waiter()

@@ -17,7 +17,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import psutil
 import pytest
