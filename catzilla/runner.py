@@ -163,6 +163,32 @@ def _join_stream_threads(grace: float) -> int:
     return left
 
 
+def _finish_tasks(loop: asyncio.AbstractEventLoop, grace: float) -> None:
+    """After app.serve(): let the tasks the server cancelled at the deadline
+    (handlers, async-generator streams) finish their cleanup -- `finally:`
+    blocks and `async with` exits that await -- and cancel any other leftover
+    task, as asyncio.run() does; bounded by `grace` seconds."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    if not pending:
+        return
+    for t in pending:
+        cancelling = getattr(t, "cancelling", None)      # Python 3.11+
+        if cancelling is not None and not cancelling():
+            t.cancel()
+    # (3.10 cannot tell a task being cancelled from one that is not: cancelling
+    # again would interrupt its cleanup, so they are all given the grace period.)
+    done, still = loop.run_until_complete(asyncio.wait(pending, timeout=grace))
+    if still:
+        for t in still:
+            t.cancel()
+        loop.run_until_complete(asyncio.wait(still, timeout=0.5))
+        log.warning("%d task(s) still running %.3g s after the shutdown deadline were abandoned",
+                    len(still), grace)
+    for t in done:
+        if not t.cancelled() and t.exception() is not None:
+            log.error("a task failed while shutting down", exc_info=t.exception())
+
+
 def _serve(app: Any, sockets: List[socket.socket], shutdown_timeout: float, loop_kind: str, *,
            worker: bool = False, sigmask: Optional[Set[int]] = None,
            on_ready: Optional[Callable[[], None]] = None) -> None:
@@ -196,9 +222,15 @@ def _serve(app: Any, sockets: List[socket.socket], shutdown_timeout: float, loop
         loop.run_until_complete(app.serve(sockets, shutdown_timeout=shutdown_timeout, stop=stop, ready=ready))
     finally:
         try:
+            _finish_tasks(loop, STREAM_CLOSE_GRACE)
             loop.run_until_complete(loop.shutdown_asyncgens())
-            if hasattr(loop, "shutdown_default_executor"):
-                loop.run_until_complete(loop.shutdown_default_executor())
+            if hasattr(loop, "shutdown_default_executor"):      # run_in_executor() jobs, bounded
+                try:
+                    loop.run_until_complete(asyncio.wait_for(loop.shutdown_default_executor(),
+                                                             STREAM_CLOSE_GRACE))
+                except asyncio.TimeoutError:
+                    log.warning("run_in_executor() jobs still running after %.3g s; not waiting",
+                                STREAM_CLOSE_GRACE)
         finally:
             loop.close()
             asyncio.set_event_loop(None)

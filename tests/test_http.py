@@ -237,6 +237,15 @@ def test_connection_close_stops_pipeline(addr):
     assert [r.body for r in got] == [b"n=1", b"n=2"]
 
 
+@pytest.mark.parametrize("value", ["CLOSE", "keep-alive, close", "close ,", "Upgrade,Close"])
+def test_connection_close_token_in_any_case_or_list(addr, value):
+    with RawClient(addr) as c:
+        c.send(build_request("GET", "/hello", headers={"Connection": value}))
+        r = c.read_response()
+        assert (r.status, r.body) == (200, b"hello world")
+        assert c.wait_closed(3) == b""
+
+
 # --------------------------------------------------------------------------
 # Expect: 100-continue
 
@@ -266,6 +275,17 @@ def test_expect_100_continue_over_max_body_gets_413_not_100(addr):
         r = c.read_response(skip_interim=False)
         assert r.status == 413
         c.wait_closed(3)
+
+
+def test_no_100_continue_for_http10(addr):
+    # RFC 9110 §10.1.1: a server MUST NOT send a 100 response to an HTTP/1.0 client.
+    import select
+    with RawClient(addr) as c:
+        c.send(b"POST /echo HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        assert select.select([c.sock], [], [], 0.3)[0] == []
+        c.send(b"hello")
+        r = c.read_response(skip_interim=False)
+        assert (r.status, r.body) == (200, b"hello")
 
 
 # --------------------------------------------------------------------------

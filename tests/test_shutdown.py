@@ -86,8 +86,18 @@ async def aendless(request):
                 yield f"tick {i}\\n"
                 await asyncio.sleep(0.2)
         finally:
+            await asyncio.sleep(0.05)       # cleanup that awaits, like closing a DB cursor
             mark("async-finally")
     return StreamingResponse(gen())
+
+@app.get("/slow-handler")
+async def slow_handler(request):
+    try:
+        await asyncio.sleep(30)
+        return "late"
+    finally:
+        await asyncio.sleep(0.05)
+        mark("handler-finally")
 '''
 
 FULL_BODY = "".join(f"chunk {i}\n" for i in range(4))
@@ -339,6 +349,8 @@ def test_streams_past_the_deadline_are_cut_and_their_generators_closed(start, tm
     streams = [Stream(server.port, "/endless"), Stream(server.port, "/aendless")]
     for s in streams:
         assert s.first.wait(5) and s.chunks
+    handler = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    handler.sendall(b"GET /slow-handler HTTP/1.1\r\nHost: t\r\n\r\n")
     time.sleep(0.3)
     sent = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
@@ -350,9 +362,14 @@ def test_streams_past_the_deadline_are_cut_and_their_generators_closed(start, tm
         assert s.chunks[-1][0] >= sent - s.t0 + 0.5, "the stream did not keep flowing during the drain"
     assert server.wait_exit(10) == 0
     assert time.monotonic() - sent < 8
+    assert handler.recv(100) == b"", "an async handler still running at the deadline must be cut"
+    handler.close()
     assert (tmp_path / "sync-finally").exists(), "the sync generator's finally: did not run"
-    assert (tmp_path / "async-finally").exists(), "the async generator's finally: did not run"
+    assert (tmp_path / "async-finally").exists(), "the async generator's finally: did not complete"
+    assert (tmp_path / "handler-finally").exists(), "the async handler's finally: did not complete"
     assert (tmp_path / "shutdown-hook").exists()
+    for noise in ("Task was destroyed", "already running", "Traceback"):
+        assert noise not in server.stderr, server.stderr
 
 
 def test_a_generator_blocked_past_the_deadline_does_not_hang_the_exit(start):

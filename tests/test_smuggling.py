@@ -177,6 +177,20 @@ def test_smuggling_shape_rejected_and_hidden_request_never_answered(server, stat
     assert get(addr, "/secret").body == b"SECRET"
 
 
+def test_valid_request_then_malformed_one_in_same_send(server):
+    # The good request is answered, the bad one gets its 400, nothing after it runs.
+    addr, hits = server
+    raw = build_request("GET", "/") + H(POST, HOST, b"Content-Length: 5", b"Content-Length: 6",
+                                         body=b"hello") + SECRET
+    with RawClient(addr, timeout=3) as c:
+        c.send(raw)
+        data = c.wait_closed(3)
+    responses = parse_responses(data)
+    assert [(r.status, r.body) for r in responses][:1] == [(200, b"root")]
+    assert [r.status for r in responses] == [200, 400]
+    assert hits["secret"] == 0
+
+
 @pytest.mark.parametrize("split", [1, 7, 30, 60])
 def test_smuggling_rejected_when_split_across_reads(server, split):
     # The verdict does not depend on how the bytes arrive.

@@ -1,0 +1,13 @@
+"""Type stub for catzilla/buffer.pyx: the growable C byte buffer used for socket I/O.
+
+Only the Python-visible surface is listed; reserve/append/consume/... are
+C-level (cdef) methods that Python code cannot call.
+"""
+
+class Buffer:
+    def __init__(self, capacity: int = 0) -> None:
+        """An empty buffer; `capacity` > 0 pre-allocates that many bytes."""
+    def __len__(self) -> int:
+        """Number of live (unconsumed) bytes."""
+    def getvalue(self) -> bytes:
+        """A copy of the live bytes."""

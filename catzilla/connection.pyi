@@ -1,0 +1,29 @@
+"""Type stub for catzilla/connection.pyx: one HTTP/1.1 connection (read, parse,
+dispatch, respond, keep alive). Created by the Server for each accepted
+socket; reading, parsing and responding are C-level (cdef) and not listed.
+"""
+import asyncio
+from typing import Any
+
+from catzilla.context import Context
+from catzilla.transport import Transport
+
+class Connection(Transport):
+    def __init__(self, ctx: Context, fd: int) -> None:
+        """Takes ownership of the connected, non-blocking socket `fd`."""
+    def peer(self) -> tuple[Any, ...] | str | None:
+        """The peer address (socket.getpeername(): (host, port) for IPv4,
+        a 4-tuple for IPv6, a str for AF_UNIX), or None once closed/unknown."""
+    def resume(self) -> None:
+        """Output drained below the low-water mark: go on with pipelined requests."""
+    def on_task_done(self, task: asyncio.Task[Any]) -> None:
+        """Done-callback of the task running an async handler."""
+    def stream_done(self, ok: bool) -> None:
+        """Called by the stream pump when the body ended (ok) or failed (not ok)."""
+    def shutdown_idle(self) -> None:
+        """Graceful stop: close now if between requests, else after the current response."""
+    def cancel_work(self) -> None:
+        """Deadline passed: stop the handler or stream and close."""
+    @property
+    def busy(self) -> bool:
+        """Open and in the middle of a request (reading, handling or sending)."""
