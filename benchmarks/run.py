@@ -738,6 +738,10 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
             return f"{fmt_num(v)} ({fmt_num(mbs)} MB/s){flag}", v
         return f"{fmt_num(v)}{flag}", v
 
+    def zero_finished(pname: str, sname: str) -> bool:
+        good = [r for r in results.get((pname, sname), []) if "error" not in r]
+        return bool(good) and SCENARIOS[sname].kind == "wrk" and not median_of(good, "rps")
+
     headers = ["scenario"] + [p.label for p in ran]
     have_cz = any(p.name == "catzilla" for p in ran)
     have_uvs = any(p.name == "uvicorn-starlette" for p in ran)
@@ -768,7 +772,12 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
             else:
                 row.append("–")
             if have_uvs:
-                row.append(fmt_ratio(cz, values.get("uvicorn-starlette")))
+                uvs = values.get("uvicorn-starlette")
+                if cz and not uvs and zero_finished("uvicorn-starlette", sc.name):
+                    # none of its responses finished: its rate was below connections / duration
+                    row.append(f"> {cz / (args.connections / args.duration):.0f}×")
+                else:
+                    row.append(fmt_ratio(cz, uvs))
             if have_nginx:
                 row.append(fmt_ratio(cz, values.get("nginx")))
         out.append("| " + " | ".join(row) + " |")

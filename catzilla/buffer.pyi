@@ -4,8 +4,10 @@ Only the Python-visible surface is listed; reserve/append/consume/... are
 C-level (cdef) methods that Python code cannot call.
 """
 
+from typing_extensions import Self
+
 class Buffer:
-    def __init__(self, capacity: int = 0) -> None:
+    def __new__(cls, capacity: int = 0) -> Self:
         """An empty buffer; `capacity` > 0 pre-allocates that many bytes."""
     def __len__(self) -> int:
         """Number of live (unconsumed) bytes."""

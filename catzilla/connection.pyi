@@ -5,11 +5,13 @@ socket; reading, parsing and responding are C-level (cdef) and not listed.
 import asyncio
 from typing import Any
 
+from typing_extensions import Self
+
 from catzilla.context import Context
 from catzilla.transport import Transport
 
 class Connection(Transport):
-    def __init__(self, ctx: Context, fd: int) -> None:
+    def __new__(cls, ctx: Context, fd: int) -> Self:
         """Takes ownership of the connected, non-blocking socket `fd`."""
     def peer(self) -> tuple[Any, ...] | str | None:
         """The peer address (socket.getpeername(): (host, port) for IPv4,

@@ -65,8 +65,13 @@ cdef class Request:
 
     @property
     def query_params(self):
+        cdef const char *t
+        cdef const char *q
         if self._query_params is None:
-            self._query_params = parse_query(self.query_string)
+            # from the raw bytes: unescaped UTF-8 in a query decodes as UTF-8, not latin-1
+            t = self.buf.data + self.base + self.target_off
+            q = <const char *>memchr(t, b'?', <size_t>self.target_len)
+            self._query_params = parse_query(b"" if q == NULL else q[1:self.target_len - (q - t)])
         return self._query_params
 
     @property

@@ -5,6 +5,8 @@ application does can split a response.
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar, overload
 
+from typing_extensions import Self
+
 _T = TypeVar("_T")
 
 # What a headers= argument may be: a mapping (dict, Headers-like .items()) or
@@ -27,21 +29,21 @@ class ResponseHeaders:
     """Mutable, case-insensitive view of a response's headers (multi-valued
     through append(); Content-Length and Transfer-Encoding are the server's)."""
 
-    def __init__(self, response: Response) -> None: ...
-    def __getitem__(self, name: str) -> str:
+    def __new__(cls, response: Response) -> Self: ...
+    def __getitem__(self, name: str, /) -> str:
         """First value of `name`; KeyError when absent."""
     @overload
     def get(self, name: str) -> str | None: ...
     @overload
     def get(self, name: str, default: _T) -> str | _T: ...
     def getlist(self, name: str) -> list[str]: ...
-    def __setitem__(self, name: str | bytes, value: _HeaderValue) -> None:
+    def __setitem__(self, name: str | bytes, value: _HeaderValue, /) -> None:
         """Replace every value of `name`."""
     def append(self, name: str | bytes, value: _HeaderValue) -> None:
         """Add a value (e.g. a second Set-Cookie)."""
-    def __delitem__(self, name: str) -> None:
+    def __delitem__(self, name: str, /) -> None:
         """Remove every value of `name`; KeyError when absent."""
-    def __contains__(self, name: object) -> bool: ...
+    def __contains__(self, name: object, /) -> bool: ...
     def __iter__(self) -> Iterator[str]: ...
     def __len__(self) -> int:
         """Number of header lines (repeated names included)."""

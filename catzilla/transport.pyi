@@ -6,6 +6,8 @@ which the server creates (as a Connection) for each accepted socket.
 """
 from typing import Any
 
+from typing_extensions import Self
+
 class Transport:
-    # __cinit__(self, *args, **kwargs): any arguments are accepted and ignored.
-    def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        """Arguments are accepted and ignored (Connection takes ctx and fd)."""
