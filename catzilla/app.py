@@ -253,10 +253,12 @@ class Catzilla:
                 ready()
             await stop.wait()
         finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
-            await server.shutdown(shutdown_timeout)
-            await self.shutdown()
+            try:
+                await server.shutdown(shutdown_timeout)   # a repeated signal just sets `stop` again
+                await self.shutdown()
+            finally:
+                for sig in installed:
+                    loop.remove_signal_handler(sig)
 
     def listen(self, port: int = 8000, host: str = "127.0.0.1", *, workers: int = 1, backlog: int = 2048,
                shutdown_timeout: float = 10.0, loop: str = "auto", banner: bool = True) -> None:

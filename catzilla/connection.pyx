@@ -556,8 +556,12 @@ cdef class Connection(Transport):
             self.abort()
 
     def cancel_work(self):
-        """Deadline passed: stop the handler or stream and close."""
+        """Deadline passed: stop the handler or stream and close. Returns the
+        tasks that were cancelled, for the caller to wait on their cleanup."""
+        tasks = [t for t in (self.task, self.pump.running_task() if self.pump is not None else None)
+                 if t is not None and not t.done()]
         self.abort()
+        return tasks
 
     @property
     def busy(self):

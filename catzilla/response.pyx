@@ -375,6 +375,8 @@ cdef class StreamingResponse(Response):
         if isinstance(content, (str, bytes, bytearray, memoryview)):
             content = (content,)
         self.content = content
+        if not any(n.lower() == b"x-accel-buffering" for n, _ in self._headers):
+            self._headers.append((b"X-Accel-Buffering", b"no"))   # proxies must not hold chunks back
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.status_code} {type(self.content).__name__}>"

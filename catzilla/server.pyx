@@ -177,9 +177,11 @@ cdef class Server:
         deadline = cz_monotonic() + timeout
         while ctx.conns and cz_monotonic() < deadline:
             await asyncio.sleep(0.05)
+        tasks = []
         for conn in list(ctx.conns.values()):
-            conn.cancel_work()
-        await asyncio.sleep(0)          # let cancelled tasks run their cleanup
+            tasks.extend(conn.cancel_work())
+        if tasks:                       # let cancelled handlers and streams run their cleanup
+            await asyncio.wait(tasks, timeout=5.0)
         self.close()
 
     def close(self):

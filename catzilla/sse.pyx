@@ -11,6 +11,7 @@ is split on CRLF, CR and LF into one "data:" line per line (the client joins
 them with LF), and a blank line ends the event."""
 import asyncio
 import json
+import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,17 @@ cdef frozenset _FIELDS = frozenset(("data", "event", "id", "retry", "comment"))
 SYNC_THREADS = 64
 cdef object _executor = None
 cdef object _executor_lock = threading.Lock()
+
+
+def _forget_executor():
+    # a forked worker inherits the pool object but none of its threads
+    global _executor, _executor_lock
+    _executor = None
+    _executor_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_executor)
 
 
 def _sync_executor():
@@ -240,6 +252,19 @@ async def _event_stream(source, double ping, bytes ping_bytes, executor):
                     _close_in_worker(executor, it)
 
 
+cdef class _EventBody:
+    """The response's content: the encoding generator is made when the server
+    starts iterating (never for a HEAD request), so an unsent body leaves no
+    unstarted coroutine behind."""
+    cdef object source
+    cdef double ping
+    cdef bytes ping_bytes
+    cdef object executor
+
+    def __aiter__(self):
+        return _event_stream(self.source, self.ping, self.ping_bytes, self.executor)
+
+
 cdef class EventSourceResponse(StreamingResponse):
     """EventSourceResponse(content, *, ping=15.0, status=200, headers=None, ping_message=": ping")
 
@@ -257,6 +282,7 @@ cdef class EventSourceResponse(StreamingResponse):
 
     def __init__(self, content, *, ping=15.0, int status=200, headers=None, str ping_message=": ping",
                  status_code=None, executor=None):
+        cdef _EventBody body
         if isinstance(content, (ServerSentEvent, dict, str, bytes, bytearray, memoryview)):
             content = (content,)
         elif not (hasattr(content, "__aiter__") or hasattr(content, "__iter__")):
@@ -268,7 +294,11 @@ cdef class EventSourceResponse(StreamingResponse):
         if self.ping < 0:
             raise ValueError("ping must be >= 0 (0 or None: no keep-alive comments)")
         self.source = content
-        body = _event_stream(content, self.ping, (ping_message + "\n\n").encode("utf-8"), executor)
+        body = _EventBody.__new__(_EventBody)
+        body.source = content
+        body.ping = self.ping
+        body.ping_bytes = (ping_message + "\n\n").encode("utf-8")
+        body.executor = executor
         StreamingResponse.__init__(self, body, status, headers, "text/event-stream; charset=utf-8",
                                    status_code=status_code)
         have = {n.lower() for n, _ in self._headers}

@@ -71,6 +71,10 @@ cdef class Pump:
     cdef void cancel(self):
         self.cancelled = True
 
+    def running_task(self):
+        """The asyncio task pulling this stream, if it runs as one."""
+        return None
+
     cdef int finish(self, object exc) except -1:
         """End of the body (exc None) or a failure after the head was sent."""
         if self.finished:
@@ -213,6 +217,9 @@ cdef class AsyncPump(Pump):
     cdef int start(self) except -1:
         self.task = self.ctx.loop.create_task(self.run())
         return 0
+
+    def running_task(self):
+        return self.task
 
     def flush_now(self):
         self.flush_scheduled = False

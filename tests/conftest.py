@@ -26,7 +26,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
+# CATZILLA_TEST_INSTALLED=1: test the installed package (a wheel), not the source tree.
+if ROOT not in sys.path and os.environ.get("CATZILLA_TEST_INSTALLED") != "1":
     sys.path.insert(0, ROOT)
 
 from catzilla.runner import bind_socket  # noqa: E402

@@ -68,6 +68,9 @@ class Server:
                         for s, b in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
         for t in self.readers:
             t.start()
+        self.port = 0
+
+    def wait_ready(self) -> None:
         self.port = int(self.wait_output(r"serving on http://[^ ]+:(\d+)", stream=self.out).group(1))
 
     @staticmethod
@@ -126,7 +129,8 @@ def start(app_dir):
 
     def run(*args: str) -> Server:
         s = Server(app_dir, *args)
-        servers.append(s)
+        servers.append(s)                 # cleaned up even if it never gets ready
+        s.wait_ready()
         return s
 
     yield run

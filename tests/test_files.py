@@ -444,7 +444,10 @@ def test_file_is_closed_after_response(client):
 # -- real sockets, server in its own process -------------------------------------------------------
 
 SERVER_APP = r'''
-import os, sys
+import os, signal, sys
+if sys.platform.startswith("linux"):      # die with the test run, even if it is killed
+    import ctypes
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)     # PR_SET_PDEATHSIG
 sys.path.insert(0, os.environ["CATZILLA_ROOT"])
 from catzilla import Catzilla
 from catzilla.files import FileResponse
@@ -486,23 +489,29 @@ def big_dir(tmp_path_factory):
 
 def start_server(d, prefix=()):
     env = {**os.environ, "CATZILLA_ROOT": ROOT, "FILES_ROOT": str(d), "PYTHONPATH": ROOT}
-    proc = subprocess.Popen([*prefix, sys.executable, str(d / "app.py")], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    # stderr to a file: a pipe nobody reads could fill up and stall the server
+    with open(d / "server.log", "ab") as log:
+        proc = subprocess.Popen([*prefix, sys.executable, str(d / "app.py")], stdout=subprocess.PIPE,
+                                stderr=log, text=True, env=env)
     line = proc.stdout.readline()
     m = re.search(r"http://127\.0\.0\.1:(\d+) .*pid (\d+)", line)
     if not m:
         proc.kill()
-        raise AssertionError(f"no banner: {line!r} {proc.stderr.read()}")
+        proc.wait()
+        proc.stdout.close()
+        raise AssertionError(f"no banner: {line!r} {(d / 'server.log').read_text()[-2000:]}")
     return proc, int(m.group(1)), int(m.group(2))
 
 
-def stop_server(proc):
-    proc.send_signal(signal.SIGTERM)
+def stop_server(proc, pid=None):
+    # the server itself (not strace, when it runs under it) drains and exits
+    os.kill(pid or proc.pid, signal.SIGTERM)
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    proc.stdout.close()
 
 
 class Conn:
@@ -633,7 +642,7 @@ def test_body_is_sent_with_sendfile(big_dir, tmp_path):
         assert status == 206 and c.body(1000) == (big_dir / "four.bin").read_bytes()[1000:2000]
         c.close()
     finally:
-        stop_server(proc)
+        stop_server(proc, pid)
     text = log.read_text()
     if "Operation not permitted" in text or "PTRACE" in text:
         pytest.skip("ptrace is not permitted here")

@@ -118,8 +118,12 @@ class CatzillaProcess:
                         for s, b in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
         for t in self.readers:
             t.start()
-        deadline = time.monotonic() + 15
+        self.args = args
         self.port = 0
+
+    def wait_ready(self) -> None:
+        args = self.args
+        deadline = time.monotonic() + 15
         while not self.port:
             m = re.search(r"serving on http://[^ ]+:(\d+)", "".join(self.out))
             if m:
@@ -171,7 +175,8 @@ def start(tmp_path):
 
     def run(*args: str) -> CatzillaProcess:
         p = CatzillaProcess(tmp_path, *args)
-        procs.append(p)
+        procs.append(p)                   # cleaned up even if it never gets ready
+        p.wait_ready()
         return p
 
     yield run

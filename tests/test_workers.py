@@ -137,9 +137,11 @@ def get(port: int, path: str = "/", timeout: float = 5.0) -> tuple:
 def start(tmp_path):
     procs: List[CatzillaProcess] = []
 
-    def run(source: str, *args: str, **kw) -> CatzillaProcess:
-        p = CatzillaProcess(tmp_path, source, *args, **kw)
-        procs.append(p)
+    def run(source: str, *args: str, wait_ready: bool = True, **kw) -> CatzillaProcess:
+        p = CatzillaProcess(tmp_path, source, *args, wait_ready=False, **kw)
+        procs.append(p)                   # cleaned up even if it never gets ready
+        if wait_ready:
+            p.wait_banner()
         return p
 
     yield run

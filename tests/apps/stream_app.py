@@ -6,7 +6,8 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+if os.environ.get("CATZILLA_TEST_INSTALLED") != "1":   # else: the installed package (a wheel)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from catzilla import Catzilla, StreamingResponse  # noqa: E402
 
