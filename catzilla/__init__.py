@@ -2,10 +2,12 @@
 from catzilla.app import Catzilla
 from catzilla.datastructures import FormData, Headers, QueryParams, UploadFile
 from catzilla.exceptions import HTTPException
+from catzilla.files import FileResponse
 from catzilla.request import Request
 from catzilla.response import (HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response,
                                StreamingResponse)
 from catzilla.router import Route, RouteError, Router
+from catzilla.sse import EventSourceResponse, ServerSentEvent
 
 RouterGroup = Router  # the reference release's name for a prefixed group of routes
 
@@ -13,6 +15,7 @@ __version__ = "0.3.0"
 
 __all__ = [
     "Catzilla", "Request", "Response", "JSONResponse", "HTMLResponse", "PlainTextResponse",
-    "RedirectResponse", "StreamingResponse", "HTTPException", "Router", "RouterGroup", "Route",
+    "RedirectResponse", "StreamingResponse", "FileResponse", "EventSourceResponse", "ServerSentEvent",
+    "HTTPException", "Router", "RouterGroup", "Route",
     "RouteError", "Headers", "QueryParams", "FormData", "UploadFile", "__version__",
 ]

@@ -436,7 +436,9 @@ cdef class Connection(Transport):
             self.keep_alive = False          # a raw body ends with the connection
         resp.render_head(self.out, self.keep_alive, self.http10, -1, chunked)
         if self.is_head:
-            if hasattr(resp.content, "close") and not hasattr(resp.content, "__aiter__"):
+            if hasattr(resp.content, "aclose"):
+                self.ctx.loop.create_task(resp.content.aclose())
+            elif hasattr(resp.content, "close"):
                 resp.content.close()
             self.log_access(resp.status_code, 0)
             return self.response_done()
@@ -525,7 +527,7 @@ cdef class Connection(Transport):
                 self.abort()
         elif self.pending() > 0 and self.write_since and now - self.write_since > ctx.write_timeout \
                 and self.pump is None:
-            self.abort()                     # the client stopped reading a finished response
+            self.abort()                     # no write progress: the client stopped reading
         elif self.state == ST_HEAD:
             if self.phase_start and now - self.phase_start > ctx.header_timeout:
                 self.send_error(408, "request header timeout")

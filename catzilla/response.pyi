@@ -2,17 +2,21 @@
 validated when set (ValueError for CR/LF/NUL or a bad name), so nothing an
 application does can split a response.
 """
-from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
 from typing_extensions import Self
 
+from catzilla.datastructures import Headers
+
 _T = TypeVar("_T")
 
-# What a headers= argument may be: a mapping (dict, Headers-like .items()) or
-# (name, value) pairs. Values may be str (latin-1), bytes or int.
+# What a headers= argument may be: a mapping (anything with .items(), e.g. a
+# dict or a request's Headers) or (name, value) pairs. Values: str (latin-1),
+# bytes or int. (Any iterable of pairs works at runtime; Sequence, not Iterable,
+# keeps mypy inferring a mixed dict literal like {"a": "b", "n": 1}.)
 _HeaderValue = str | bytes | int
-_HeadersArg = Mapping[str, _HeaderValue] | Iterable[tuple[str, _HeaderValue]] | None
+_HeadersArg = Mapping[str, _HeaderValue] | Headers | Sequence[tuple[str, _HeaderValue]] | None
 # One item of a streamed body.
 _Chunk = bytes | bytearray | memoryview | str
 

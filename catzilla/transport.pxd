@@ -18,7 +18,7 @@ cdef class Transport:
     cdef Py_ssize_t high_water
     cdef Py_ssize_t low_water
     cdef object drain_waiter      # callable run once pending output falls below low_water
-    cdef double write_since       # monotonic time output became pending (0: nothing pending)
+    cdef double write_since       # last write progress while output is pending (0: nothing pending)
 
     cdef inline Py_ssize_t pending(self):
         cdef Py_ssize_t n = self.out.end - self.out.start

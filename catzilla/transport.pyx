@@ -64,6 +64,8 @@ cdef class Transport:
                         break
                     self.abort()        # EPIPE, ECONNRESET: the peer is gone
                     return 0
+                if n > 0:
+                    self.write_since = cz_monotonic()    # progress: the write timeout restarts
                 if n >= outn:
                     self.out.clear()
                     n -= outn
@@ -90,6 +92,7 @@ cdef class Transport:
                     return 0
                 self.file_off += sent
                 self.file_left -= sent
+                self.write_since = cz_monotonic()
                 continue
             if self.file_fd >= 0:
                 self.file_fd = -1
