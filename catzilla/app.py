@@ -132,12 +132,17 @@ class Catzilla:
         """Slow path, used when hooks exist: hooks around the endpoint."""
         if self._async_hooks or (route is not None and route.is_async):
             return self._handle_async(request, route, params)
-        for hook in self._before:
-            early = hook(request)
-            if early is not None:
-                return self._after_hooks(request, to_response(early))
-        result = self._call(request, route, params)
-        return self._after_hooks(request, to_response(result))
+        try:
+            for hook in self._before:
+                early = hook(request)
+                if early is not None:
+                    response = to_response(early)
+                    break
+            else:
+                response = to_response(self._call(request, route, params))
+        except Exception as exc:
+            response = self._error(request, exc)
+        return self._after_hooks(request, response)
 
     def _call(self, request: Any, route: Any, params: Any) -> Any:
         if route is None:

@@ -383,16 +383,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         code = cmd_run(args)
     except KeyboardInterrupt:          # Ctrl-C while importing the app, before the server runs
         code = 130
-    from catzilla.runner import stream_threads
+    from catzilla.runner import hard_exit, stream_threads
     if stream_threads():
         # Generators blocked past the shutdown deadline (already logged): do
         # not let the interpreter wait for their threads forever.
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:
-                pass
-        os._exit(code)
+        hard_exit(code)
     return code
 
 

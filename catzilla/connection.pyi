@@ -24,8 +24,9 @@ class Connection(Transport):
         """Called by the stream pump when the body ended (ok) or failed (not ok)."""
     def shutdown_idle(self) -> None:
         """Graceful stop: close now if between requests, else after the current response."""
-    def cancel_work(self) -> None:
-        """Deadline passed: stop the handler or stream and close."""
+    def cancel_work(self) -> list[asyncio.Task[Any]]:
+        """Deadline passed: stop the handler or stream and close. Returns the
+        tasks that were cancelled, for the caller to wait on their cleanup."""
     @property
     def busy(self) -> bool:
         """Open and in the middle of a request (reading, handling or sending)."""

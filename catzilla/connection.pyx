@@ -50,6 +50,7 @@ cdef str _POST = "POST"
 cdef str _HEAD = "HEAD"
 cdef bytes _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 # results that are surely not awaitable: skip the costly ABC check for them
+cdef str _SERVER_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 cdef frozenset _PLAIN_RESULTS = frozenset([str, bytes, dict, list, type(None)])
 
 # Bodies up to this size are copied into the output buffer (one write with the
@@ -313,8 +314,10 @@ cdef class Connection(Transport):
             self.current = req
         try:
             if t[0] != b'/':
-                if self.target_len == 1 and t[0] == b'*':
-                    return self.respond(PlainTextResponse("", 400))
+                if self.target_len == 1 and t[0] == b'*':      # asterisk-form: OPTIONS * only
+                    if req.method == "OPTIONS":
+                        return self.respond(Response(b"", 204, {"allow": _SERVER_METHODS}))
+                    return self.respond(PlainTextResponse("asterisk-form is for OPTIONS only", 400))
                 # absolute-form (RFC 9112 §3.2.2): route on its path
                 target = _absolute_path(t[:plen])
                 req.path = c_unquote(target, len(target), False)

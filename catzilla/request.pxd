@@ -19,3 +19,4 @@ cdef class Request:
     cdef object _state, _query_string, _query_params, _headers, _cookies, _body, _json, _form, _url
 
     cdef object header_value(self, const char *lname, Py_ssize_t n)   # first value of a lower-case name, or None
+    cdef bytes raw_query(self)

@@ -49,29 +49,23 @@ cdef class Request:
     def http_version(self):
         return "1.0" if self.http10 else "1.1"
 
+    cdef bytes raw_query(self):
+        """The bytes after the first '?' of the target ("" when there is none)."""
+        cdef const char *t = self.buf.data + self.base + self.target_off
+        cdef const char *q = <const char *>memchr(t, b'?', <size_t>self.target_len)
+        return b"" if q == NULL else q[1:self.target_len - (q - t)]
+
     @property
     def query_string(self):
-        cdef const char *t
-        cdef const char *q
         if self._query_string is None:
-            t = self.buf.data + self.base + self.target_off
-            q = <const char *>memchr(t, b'?', <size_t>self.target_len)
-            if q == NULL:
-                self._query_string = ""
-            else:
-                q += 1
-                self._query_string = PyUnicode_DecodeLatin1(q, self.target_len - (q - t), NULL)
+            self._query_string = self.raw_query().decode("latin-1")
         return self._query_string
 
     @property
     def query_params(self):
-        cdef const char *t
-        cdef const char *q
         if self._query_params is None:
             # from the raw bytes: unescaped UTF-8 in a query decodes as UTF-8, not latin-1
-            t = self.buf.data + self.base + self.target_off
-            q = <const char *>memchr(t, b'?', <size_t>self.target_len)
-            self._query_params = parse_query(b"" if q == NULL else q[1:self.target_len - (q - t)])
+            self._query_params = parse_query(self.raw_query())
         return self._query_params
 
     @property

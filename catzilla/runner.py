@@ -30,7 +30,7 @@ import struct
 import sys
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Set
 
 log = logging.getLogger("catzilla")
 
@@ -143,6 +143,17 @@ class _StopSignals:
     def restore(self) -> None:
         for sig, handler in self.previous.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+def hard_exit(code: int) -> NoReturn:
+    """Flush stdout and stderr, then end the process at once with `code`
+    (os._exit: no atexit handlers, no waiting for threads)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(code)
 
 
 def stream_threads() -> List[threading.Thread]:
@@ -368,12 +379,7 @@ class Supervisor:
                 log.exception("worker %d failed to start", os.getpid())
                 code = BOOT_FAILURE
         finally:
-            for stream in (sys.stdout, sys.stderr):
-                try:
-                    stream.flush()
-                except Exception:
-                    pass
-            os._exit(code)
+            hard_exit(code)
 
     def signal(self, pid: int, sig: int) -> None:
         try:

@@ -4,9 +4,13 @@ iterable and frame each item into the connection, with back-pressure.
 The pumps are created by the connection (make_pump and frame are C-level);
 only their Python-callable callbacks are listed here.
 """
+import asyncio
+from typing import Any
 
 class Pump:
-    """Base pump: everything it does is C-level (start, cancel, finish)."""
+    """Base pump: start, cancel and finish are C-level."""
+    def running_task(self) -> asyncio.Task[Any] | None:
+        """The asyncio task pulling this stream, if it runs as one (AsyncPump)."""
 
 class InlinePump(Pump):
     """Lists and tuples: pulled inline on the loop."""
@@ -24,6 +28,7 @@ class ThreadPump(Pump):
 
 class AsyncPump(Pump):
     """Async iterables: pulled by a task on the loop."""
+    def running_task(self) -> asyncio.Task[Any] | None: ...
     def flush_now(self) -> None: ...
     def on_drain(self) -> None: ...
     async def run(self) -> None:

@@ -848,3 +848,42 @@ def test_conflicting_and_bad_method_routes_raise():
 def test_unknown_setting_rejected():
     with pytest.raises(TypeError):
         Catzilla(max_bodyy=1)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_after_request_hooks_also_see_error_responses(serve, kind):
+    app = Catzilla()
+    seen = []
+
+    if kind == "sync":
+        @app.after_request
+        def after(request, response):
+            seen.append(response.status_code)
+            response.headers["x-after"] = "1"
+    else:
+        @app.after_request
+        async def after(request, response):
+            seen.append(response.status_code)
+            response.headers["x-after"] = "1"
+
+    @app.get("/boom")
+    def boom(request):
+        raise RuntimeError("boom")
+
+    addr = serve(app)
+    r = get(addr, "/boom")
+    assert r.status == 500 and r.header("x-after") == "1"
+    r = get(addr, "/missing")
+    assert r.status == 404 and r.header("x-after") == "1"
+    assert seen == [500, 404]
+
+
+def test_options_asterisk_form(serve):
+    app = Catzilla()
+    addr = serve(app)
+    with RawClient(addr) as c:
+        c.send(b"OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\nGET * HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        raw = c.wait_closed(3)
+    responses = parse_responses(raw)
+    assert [r.status for r in responses] == [204, 400]
+    assert "GET" in responses[0].header("allow")

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
-from typing import List
 
 import psutil
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from procs import catzilla_env, fetch, launcher
 
 APP = '''
 from catzilla import Catzilla
@@ -46,75 +43,9 @@ def make_nothing():
 '''
 
 
-def env() -> dict:
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-                PYTHONUNBUFFERED="1")
-
-
 def cli(tmp_path: Path, *args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "catzilla", *args], cwd=tmp_path, env=env(),
+    return subprocess.run([sys.executable, "-m", "catzilla", *args], cwd=tmp_path, env=catzilla_env(),
                           capture_output=True, text=True, timeout=timeout)
-
-
-class Server:
-    """`python -m catzilla run ... --port 0` in the background; output collected, port from the banner."""
-
-    def __init__(self, cwd: Path, *args: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "catzilla", "run", *args, "--port", "0"],
-                                     cwd=cwd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.out: List[str] = []
-        self.err: List[str] = []
-        self.readers = [threading.Thread(target=self._read, args=(s, b), daemon=True)
-                        for s, b in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
-        for t in self.readers:
-            t.start()
-        self.port = 0
-
-    def wait_ready(self) -> None:
-        self.port = int(self.wait_output(r"serving on http://[^ ]+:(\d+)", stream=self.out).group(1))
-
-    @staticmethod
-    def _read(stream, sink: List[str]) -> None:
-        for line in iter(stream.readline, b""):
-            sink.append(line.decode("utf-8", "replace"))
-
-    @property
-    def stderr(self) -> str:
-        return "".join(self.err)
-
-    def wait_output(self, pattern: str, stream=None, count: int = 1, timeout: float = 15.0) -> "re.Match":
-        """Wait for `count` lines matching pattern (in stderr by default); the last match."""
-        sink = self.err if stream is None else stream
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = [m for line in list(sink) for m in [re.search(pattern, line)] if m]
-            if len(found) >= count:
-                return found[-1]
-            time.sleep(0.02)
-        raise AssertionError(f"{pattern!r} x{count} not seen in {timeout} s (exit {self.proc.poll()});\n"
-                             f"stdout:\n{''.join(self.out)}\nstderr:\n{self.stderr}")
-
-    def stop(self, timeout: float = 15.0) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"did not stop within {timeout} s; stderr:\n{self.stderr}") from None
-
-    def close(self) -> None:
-        try:
-            family = psutil.Process(self.proc.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            family = []
-        for p in [self.proc, *family]:
-            try:
-                p.kill()
-            except (ProcessLookupError, psutil.NoSuchProcess):
-                pass
-        self.proc.wait(10)
-        psutil.wait_procs(family, timeout=10)
-        for t in self.readers:
-            t.join(5)
 
 
 @pytest.fixture
@@ -125,30 +56,14 @@ def app_dir(tmp_path):
 
 @pytest.fixture
 def start(app_dir):
-    servers: List[Server] = []
-
-    def run(*args: str) -> Server:
-        s = Server(app_dir, *args)
-        servers.append(s)                 # cleaned up even if it never gets ready
-        s.wait_ready()
-        return s
-
-    yield run
-    for s in servers:
-        s.close()
+    """start(target, *options): `python -m catzilla run target --port 0 ...` in app_dir, banner seen."""
+    with launcher(app_dir) as run:
+        yield run
 
 
 def get(port: int, path: str, timeout: float = 5.0) -> tuple:
     """(status, headers bytes, body bytes) of one GET with Connection: close."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while True:
-            part = s.recv(65536)
-            if not part:
-                break
-            data += part
-    head, _, body = data.partition(b"\r\n\r\n")
+    head, _, body = fetch(port, path, timeout=timeout).partition(b"\r\n\r\n")
     return int(head.split(b" ", 2)[1]), head, body
 
 

@@ -15,19 +15,16 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import textwrap
-import threading
 import time
 import zlib
 from collections import Counter
 from pathlib import Path
 from typing import List, Tuple
 
-import psutil
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from procs import ROOT, Proc, fetch
 CONFIG = ROOT / "examples" / "deploy" / "nginx.conf"
 NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx")
                                        if os.access(p, os.X_OK)), None)
@@ -63,48 +60,6 @@ def stream_accel(request):
 def stream_buffered(request):
     return StreamingResponse(paced(), headers={"X-Accel-Buffering": "yes"})   # asks nginx to buffer
 '''
-
-
-class Proc:
-    """A background process whose stdout/stderr are collected by threads."""
-
-    def __init__(self, argv: List[str], cwd: Path, env: dict) -> None:
-        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.out: List[str] = []
-        self.err: List[str] = []
-        self.readers = [threading.Thread(target=self._read, args=(s, b), daemon=True)
-                        for s, b in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
-        for t in self.readers:
-            t.start()
-
-    @staticmethod
-    def _read(stream, sink: List[str]) -> None:
-        for line in iter(stream.readline, b""):
-            sink.append(line.decode("utf-8", "replace"))
-
-    def text(self) -> str:
-        return "".join(self.out) + "".join(self.err)
-
-    def stop(self) -> None:
-        try:
-            family = psutil.Process(self.proc.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            family = []
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        for p in family:
-            try:
-                p.kill()
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(family, timeout=10)
-        for t in self.readers:
-            t.join(5)
 
 
 def free_port() -> int:
@@ -168,16 +123,9 @@ def stack(request, tmp_path):
     try:
         ports = []
         for name in ("A", "B"):
-            env = dict(os.environ, INSTANCE=name, PYTHONUNBUFFERED="1",
-                       PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-            p = Proc([sys.executable, "-m", "catzilla", "run", "czapp:app", "--port", "0", "--access-log"],
-                     tmp_path, env)
+            p = Proc.catzilla(tmp_path, "czapp:app", "--access-log", INSTANCE=name)
             procs.append(p)
-            deadline = time.monotonic() + 15
-            while not (m := re.search(r"serving on http://[^ ]+:(\d+)", "".join(p.out))):
-                assert p.proc.poll() is None and time.monotonic() < deadline, p.text()
-                time.sleep(0.02)
-            ports.append(int(m.group(1)))
+            ports.append(p.wait_banner())
         listen = free_port()
         conf = render_config(tmp_path, ports, listen, buffering)
         argv = [NGINX, "-p", f"{tmp_path}/", "-c", str(conf), "-e", str(tmp_path / "logs" / "error.log"),
@@ -190,19 +138,12 @@ def stack(request, tmp_path):
         yield {"port": listen, "apps": procs[:2], "buffering": buffering, "nginx": nginx, "dir": tmp_path}
     finally:
         for p in reversed(procs):
-            p.stop()
+            p.close(grace=15)
 
 
 def request(port: int, path: str, headers: str = "", timeout: float = 10.0) -> Tuple[int, str, bytes]:
     """One HTTP/1.1 request on a fresh connection (Connection: close); (status, head, decoded body)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: example.test\r\n{headers}Connection: close\r\n\r\n".encode())
-        data = b""
-        while True:
-            part = s.recv(65536)
-            if not part:
-                break
-            data += part
+    data = fetch(port, path, host="example.test", headers=headers, timeout=timeout)
     head, _, body = data.partition(b"\r\n\r\n")
     head_text = head.decode("latin-1")
     if "transfer-encoding: chunked" in head_text.lower():

@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import signal
 import socket
-import subprocess
-import sys
 import textwrap
 import threading
 import time
-from pathlib import Path
 from typing import List, Optional
 
 import psutil
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from procs import Proc, launcher
 
 APP = '''
 import asyncio, os, time
@@ -103,85 +99,16 @@ async def slow_handler(request):
 FULL_BODY = "".join(f"chunk {i}\n" for i in range(4))
 
 
-class CatzillaProcess:
-    """`python -m catzilla run czapp:app --port 0 ...` in tmp_path; output collected, port from the banner."""
-
-    def __init__(self, tmp_path: Path, *args: str) -> None:
-        (tmp_path / "czapp.py").write_text(textwrap.dedent(APP))
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-                   PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen([sys.executable, "-m", "catzilla", "run", "czapp:app", "--port", "0", *args],
-                                     cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.out: List[str] = []
-        self.err: List[str] = []
-        self.readers = [threading.Thread(target=self._read, args=(s, b), daemon=True)
-                        for s, b in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
-        for t in self.readers:
-            t.start()
-        self.args = args
-        self.port = 0
-
-    def wait_ready(self) -> None:
-        args = self.args
-        deadline = time.monotonic() + 15
-        while not self.port:
-            m = re.search(r"serving on http://[^ ]+:(\d+)", "".join(self.out))
-            if m:
-                self.port = int(m.group(1))
-            elif self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"no banner; stderr:\n{self.stderr}")
-            else:
-                time.sleep(0.02)
-        workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 1
-        if workers > 1:
-            while sum("serving" in line and "worker" in line for line in self.err) < workers:
-                assert time.monotonic() < deadline, self.stderr
-                time.sleep(0.02)
-
-    @staticmethod
-    def _read(stream, sink: List[str]) -> None:
-        for line in iter(stream.readline, b""):
-            sink.append(line.decode("utf-8", "replace"))
-
-    @property
-    def stderr(self) -> str:
-        return "".join(self.err)
-
-    def wait_exit(self, timeout: float) -> int:
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"still running {timeout} s later; stderr:\n{self.stderr}") from None
-
-    def close(self) -> None:
-        try:
-            family = psutil.Process(self.proc.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            family = []
-        for p in [self.proc, *family]:
-            try:
-                p.kill()
-            except (ProcessLookupError, psutil.NoSuchProcess):
-                pass
-        self.proc.wait(10)
-        psutil.wait_procs(family, timeout=10)
-        for t in self.readers:
-            t.join(5)
-
-
 @pytest.fixture
 def start(tmp_path):
-    procs: List[CatzillaProcess] = []
-
-    def run(*args: str) -> CatzillaProcess:
-        p = CatzillaProcess(tmp_path, *args)
-        procs.append(p)                   # cleaned up even if it never gets ready
-        p.wait_ready()
-        return p
-
-    yield run
-    for p in procs:
-        p.close()
+    """start(*options): `python -m catzilla run czapp:app --port 0 ...` in tmp_path,
+    ready once the banner and (with --workers N) every worker's "serving" line are seen."""
+    (tmp_path / "czapp.py").write_text(textwrap.dedent(APP))
+    with launcher(tmp_path) as launch:
+        def run(*args: str) -> Proc:
+            workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 1
+            return launch("czapp:app", *args, workers=workers)
+        yield run
 
 
 class Stream:

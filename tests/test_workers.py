@@ -6,21 +6,16 @@ do not outlive a supervisor that was killed."""
 from __future__ import annotations
 
 import os
-import re
 import signal
-import socket
-import subprocess
-import sys
 import textwrap
 import threading
 import time
-from pathlib import Path
-from typing import List, Optional, Set
+from typing import List, Set
 
 import psutil
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from procs import Proc, fetch, launcher
 
 APP = '''
 import os
@@ -34,98 +29,9 @@ def home(request):
 '''
 
 
-class CatzillaProcess:
-    """`python -m catzilla run <module>:app --port 0 ...` in tmp_path, with its
-    output collected by reader threads and the port read from the banner."""
-
-    def __init__(self, tmp_path: Path, source: str, *args: str, module: str = "czapp",
-                 target: Optional[str] = None, wait_ready: bool = True) -> None:
-        (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-                   PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "catzilla", "run", target or f"{module}:app", "--port", "0", *args],
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.out: List[str] = []
-        self.err: List[str] = []
-        self.port = 0
-        self._readers = [threading.Thread(target=self._read, args=(s, b), daemon=True)
-                         for s, b in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
-        for t in self._readers:
-            t.start()
-        if wait_ready:
-            self.wait_banner()
-
-    @staticmethod
-    def _read(stream, sink: List[str]) -> None:
-        for line in iter(stream.readline, b""):
-            sink.append(line.decode("utf-8", "replace"))
-
-    @property
-    def stderr(self) -> str:
-        return "".join(self.err)
-
-    def wait_banner(self, timeout: float = 15.0) -> int:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.out):
-                m = re.search(r"serving on http://[^ ]+:(\d+)", line)
-                if m:
-                    self.port = int(m.group(1))
-                    return self.port
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        raise AssertionError(f"no banner (exit {self.proc.poll()}); stderr:\n{self.stderr}")
-
-    def wait_log(self, pattern: str, count: int = 1, timeout: float = 10.0) -> List[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = [m.group(0) for line in list(self.err) for m in [re.search(pattern, line)] if m]
-            if len(found) >= count:
-                return found
-            time.sleep(0.02)
-        raise AssertionError(f"{count} x {pattern!r} not logged within {timeout} s; stderr:\n{self.stderr}")
-
-    def workers(self) -> Set[int]:
-        try:
-            return {c.pid for c in psutil.Process(self.proc.pid).children()
-                    if c.status() != psutil.STATUS_ZOMBIE}
-        except psutil.NoSuchProcess:
-            return set()
-
-    def wait_exit(self, timeout: float) -> int:
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"still running {timeout} s later; stderr:\n{self.stderr}") from None
-
-    def close(self) -> None:
-        try:
-            family = psutil.Process(self.proc.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            family = []
-        for p in [self.proc, *family]:
-            try:
-                p.kill()
-            except (ProcessLookupError, psutil.NoSuchProcess):
-                pass
-        self.proc.wait(10)
-        psutil.wait_procs(family, timeout=10)
-        for t in self._readers:
-            t.join(5)
-
-
 def get(port: int, path: str = "/", timeout: float = 5.0) -> tuple:
     """One GET on a fresh connection (Connection: close); (status, body)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while True:
-            part = s.recv(65536)
-            if not part:
-                break
-            data += part
+    data = fetch(port, path, timeout=timeout)
     if not data:
         raise ConnectionError("closed without a response")
     head, _, body = data.partition(b"\r\n\r\n")
@@ -135,18 +41,13 @@ def get(port: int, path: str = "/", timeout: float = 5.0) -> tuple:
 
 @pytest.fixture
 def start(tmp_path):
-    procs: List[CatzillaProcess] = []
-
-    def run(source: str, *args: str, wait_ready: bool = True, **kw) -> CatzillaProcess:
-        p = CatzillaProcess(tmp_path, source, *args, wait_ready=False, **kw)
-        procs.append(p)                   # cleaned up even if it never gets ready
-        if wait_ready:
-            p.wait_banner()
-        return p
-
-    yield run
-    for p in procs:
-        p.close()
+    """start(source, *options): source written to czapp.py, then `python -m catzilla
+    run czapp:app --port 0 ...` in tmp_path; with wait_ready, once the banner is seen."""
+    with launcher(tmp_path) as launch:
+        def run(source: str, *args: str, wait_ready: bool = True) -> Proc:
+            (tmp_path / "czapp.py").write_text(textwrap.dedent(source))
+            return launch("czapp:app", *args, ready=wait_ready)
+        yield run
 
 
 def wait_for(predicate, timeout: float, what: str):
@@ -161,7 +62,7 @@ def wait_for(predicate, timeout: float, what: str):
 
 def test_killed_workers_are_replaced_while_requests_keep_succeeding(start):
     server = start(APP, "--workers", "2")
-    server.wait_log(r"worker \d+ serving", count=2)
+    server.wait_output(r"worker \d+ serving", count=2, timeout=10)
     original = wait_for(lambda: (lambda w: w if len(w) == 2 else None)(server.workers()), 5, "two workers")
 
     served_by: Set[int] = set()
@@ -187,7 +88,7 @@ def test_killed_workers_are_replaced_while_requests_keep_succeeding(start):
         assert len(replacement) == 1, f"no replacement for {victim}: workers {server.workers()}"
         current = (current - {victim}) | replacement
         assert server.workers() == current
-        server.wait_log(rf"worker {next(iter(replacement))} serving")
+        server.wait_output(rf"worker {next(iter(replacement))} serving", timeout=10)
 
     # Both original workers are gone: every answer now comes from a replacement.
     for _ in range(10):
@@ -208,7 +109,7 @@ def test_workers_serve_concurrent_clients_during_a_kill(start):
     only requests that were on the killed worker's connections at that instant
     may fail; new connections all succeed."""
     server = start(APP, "--workers", "2")
-    server.wait_log(r"worker \d+ serving", count=2)
+    server.wait_output(r"worker \d+ serving", count=2, timeout=10)
     stop = threading.Event()
     results: List[tuple] = []
 
@@ -262,7 +163,7 @@ def test_a_worker_that_cannot_start_stops_the_server_with_status_3(start):
 
 def test_workers_exit_when_the_supervisor_is_killed(start):
     server = start(APP, "--workers", "2")
-    server.wait_log(r"worker \d+ serving", count=2)
+    server.wait_output(r"worker \d+ serving", count=2, timeout=10)
     workers = server.workers()
     assert len(workers) == 2
     server.proc.kill()
@@ -276,7 +177,7 @@ def test_workers_auto_and_sigint(start):
     server = start(APP, "--workers", "auto")
     n = os.cpu_count() or 1
     if n > 1:
-        server.wait_log(r"worker \d+ serving", count=n)
+        server.wait_output(r"worker \d+ serving", count=n, timeout=10)
         assert len(server.workers()) == n
     assert get(server.port)[0] == 200
     server.proc.send_signal(signal.SIGINT)
