@@ -3,16 +3,13 @@
 Requests are handled one at a time in arrival order: bytes of pipelined
 requests wait in the read buffer until the response before them is complete,
 which keeps responses in order without a queue."""
-import asyncio
 import inspect
 import socket
-import time
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.unicode cimport PyUnicode_DecodeLatin1
-from catzilla.cerrno cimport errno, EAGAIN, EWOULDBLOCK, EINTR, EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED, ECONNRESET
+from catzilla.cerrno cimport errno, EAGAIN, EWOULDBLOCK, EINTR
 from libc.string cimport memcpy, memmove
-from posix.unistd cimport close
 from catzilla.buffer cimport Buffer
 from catzilla.chttp cimport (cz_request, cz_parse_request, cz_chunked_init, cz_chunked_decode,
                              CZ_ERROR, CZ_INCOMPLETE, CZ_F_CHUNKED, CZ_F_CONN_CLOSE,
@@ -109,7 +106,10 @@ cdef class Connection(Transport):
                 self.make_room(n)
                 memcpy(self.rbuf.data + self.rbuf.end, ctx.scratch, <size_t>n)
                 self.rbuf.end += n
-                if n < ctx.read_size:
+                # A short read drained the socket; a flood is taken in slices so
+                # the limits are checked before more is buffered (level-triggered:
+                # the rest is reported again).
+                if n < ctx.read_size or self.rbuf.end - self.req_start >= 4 * ctx.read_size:
                     break
                 continue
             if n == 0:
@@ -315,6 +315,7 @@ cdef class Connection(Transport):
         try:
             if t[0] != b'/':
                 if self.target_len == 1 and t[0] == b'*':      # asterisk-form: OPTIONS * only
+                    req.path = "*"
                     if req.method == "OPTIONS":
                         return self.respond(Response(b"", 204, {"allow": _SERVER_METHODS}))
                     return self.respond(PlainTextResponse("asterisk-form is for OPTIONS only", 400))

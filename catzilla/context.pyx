@@ -4,8 +4,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from catzilla.cerrno cimport errno, EAGAIN, EWOULDBLOCK, EINTR, EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED, ECONNRESET
-from posix.unistd cimport close, read, write
+from catzilla.cerrno cimport errno
+
 from catzilla.chttp cimport cz_header
 
 cdef extern from "cz_wake.h" nogil:

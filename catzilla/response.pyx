@@ -8,7 +8,7 @@ from http.cookies import SimpleCookie
 from urllib.parse import quote
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
-from libc.stdio cimport snprintf
+
 from libc.string cimport memcpy
 from catzilla.buffer cimport Buffer
 

@@ -3,11 +3,9 @@ loop as a single reader. Each wake-up handles every ready socket in one batch
 in C; async handlers and async generators run as ordinary asyncio tasks on
 the same loop, so anything asyncio offers works inside them."""
 import asyncio
-import logging
 import os
-import socket
 
-from catzilla.cerrno cimport errno, EAGAIN, EWOULDBLOCK, EINTR, EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED, ECONNRESET
+from catzilla.cerrno cimport errno, EAGAIN, EWOULDBLOCK, EINTR, EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED
 from posix.unistd cimport close
 from catzilla.context cimport Context
 from catzilla.connection cimport Connection

@@ -1,4 +1,4 @@
-from catzilla.cerrno cimport errno, EAGAIN, EWOULDBLOCK, EINTR, EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED, ECONNRESET
+from catzilla.cerrno cimport errno, EAGAIN, EWOULDBLOCK, EINTR
 from posix.unistd cimport close
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from catzilla.buffer cimport Buffer

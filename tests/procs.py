@@ -90,7 +90,7 @@ class Proc:
                 self.port = int(m.group(1))
                 return self.port
             if exited or time.monotonic() >= deadline:
-                raise AssertionError(f"no banner within {timeout} s {self._report()}")
+                raise AssertionError(f"no banner{'' if exited else f' within {timeout} s'} {self._report()}")
             time.sleep(0.02)
 
     def wait_ready(self, workers: int = 1, timeout: float = 15.0) -> int:
