@@ -1,11 +1,14 @@
 """Test-facing wrapper of the C HTTP/1.1 parser (include/cz_http.c)."""
-from typing import TypedDict
+from typing import TypedDict, type_check_only
+
+from typing_extensions import Self
 
 class ParseError(ValueError):
     status: int
     reason: str
     def __init__(self, status: int, reason: str) -> None: ...
 
+@type_check_only  # a stub-only name: parse_request returns a plain dict
 class ParsedRequest(TypedDict):
     method: bytes
     target: bytes
@@ -28,7 +31,7 @@ def parse_request(
 ) -> ParsedRequest | None: ...
 
 class ChunkedDecoder:
-    def __init__(self, max_trailer_bytes: int = 8192) -> None: ...
+    def __new__(cls, max_trailer_bytes: int = 8192) -> Self: ...
     def feed(self, data: bytes) -> tuple[bytes, bool, bytes]: ...
     @property
     def done(self) -> bool: ...

@@ -4,7 +4,7 @@ See the module docstring of router.pyx for the pattern syntax and the
 matching precedence: literal > int > float > uuid > str > path.
 """
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, final
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -14,6 +14,7 @@ class RouteError(ValueError):
     """Bad pattern, method or name, or a conflict; raised when the route is defined
     (and by url_path_for when no route fits). The message names the path."""
 
+@final
 class Route:
     """A registered route (created by Router.add; read-only)."""
 

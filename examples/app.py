@@ -8,6 +8,7 @@ import os
 import sys
 import tempfile
 import time
+from typing import Any, AsyncIterator, Iterator
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -32,12 +33,12 @@ def home(request: Request) -> str:
 
 
 @app.get("/json")
-def json_route(request: Request) -> dict:
+def json_route(request: Request) -> dict[str, Any]:
     return {"message": "Hello, World!"}
 
 
 @app.get("/users/{user_id:int}")
-def user(request: Request, user_id: int) -> dict:
+def user(request: Request, user_id: int) -> dict[str, Any]:
     return {"id": user_id, "q": request.query_params.get("q")}
 
 
@@ -49,7 +50,7 @@ def echo(request: Request) -> bytes:
 @app.get("/stream/lines")
 def lines(request: Request) -> StreamingResponse:
     """The classic: a million lines from a plain generator, streamed as produced."""
-    def generate():
+    def generate() -> Iterator[str]:
         for i in range(1_000_000):
             yield f"Data {i}\n"
     return StreamingResponse(generate(), content_type="text/plain")
@@ -58,7 +59,7 @@ def lines(request: Request) -> StreamingResponse:
 @app.get("/stream/slow")
 def slow(request: Request) -> StreamingResponse:
     """A blocking generator (time.sleep) runs on a worker thread: nobody else waits."""
-    def generate():
+    def generate() -> Iterator[str]:
         for i in range(10):
             yield f"tick {i} at {time.strftime('%H:%M:%S')}\n"
             time.sleep(0.5)
@@ -70,7 +71,7 @@ async def tokens(request: Request) -> StreamingResponse:
     """An LLM-style token stream from an async generator."""
     words = "Catzilla streams every token the moment the model produces it .".split()
 
-    async def generate():
+    async def generate() -> AsyncIterator[str]:
         for word in words:
             await asyncio.sleep(0.02)
             yield word + " "
@@ -80,7 +81,7 @@ async def tokens(request: Request) -> StreamingResponse:
 @app.get("/sse/clock")
 def clock(request: Request) -> EventSourceResponse:
     """Server-sent events: the time every second, with keep-alive pings."""
-    async def events():
+    async def events() -> AsyncIterator[ServerSentEvent]:
         n = 0
         while True:
             yield ServerSentEvent(time.strftime("%H:%M:%S"), event="tick", id=str(n))

@@ -75,10 +75,10 @@ if grep -E "^$NAME/catzilla/.*\.(c|so)$" <<< "$listing"; then
   echo "build-wheels: sdist ships generated C or compiled modules (above)" >&2; missing=1
 fi
 [ $missing -eq 0 ] || exit 1
-rm -f "$OUT/$NAME.tar.gz" "$OUT/$NAME"-*.whl
 cp "$SDIST" "$OUT/"
 
 # -- one wheel per interpreter -------------------------------------------------
+built=()
 for py in "${pythons[@]}"; do
   tag=$("$py" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
   echo "== $tag ($("$py" -c 'import sys; print(sys.version.split()[0])'), $py)"
@@ -103,9 +103,11 @@ for py in "${pythons[@]}"; do
     || { tail -n 30 "$log"; echo "build-wheels: auditwheel failed for $tag" >&2; exit 1; }
   whl=$(ls "$WORK/fixed-$tag"/*.whl)
   case "$whl" in *manylinux*) ;; *) echo "build-wheels: not a manylinux wheel: $whl" >&2; exit 1 ;; esac
+  rm -f "$OUT/$NAME-$tag-$tag"-*.whl          # an older build for this interpreter
   cp "$whl" "$OUT/"
+  built+=("$OUT/$(basename "$whl")")
   echo "   $n compile lines, all -O3 -DNDEBUG; $(basename "$whl") in $((SECONDS - start))s"
 done
 
 echo "== $OUT"
-ls -l "$OUT/$NAME.tar.gz" "$OUT/$NAME"-*.whl
+ls -l "$OUT/$NAME.tar.gz" "${built[@]}"
