@@ -24,15 +24,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 fail() { echo "typecheck: FAIL: $*" >&2; exit 1; }
 
 start=$SECONDS
-WHEEL=${1:-}
-if [ -z "$WHEEL" ]; then
-  echo "== building the wheel for $("$PY" -c 'import sys; print(sys.executable, sys.version.split()[0])')"
-  bash "$ROOT/scripts/build-wheels.sh" -o "$WORK/dist" "$(command -v "$PY")" 2>&1 | sed '/^WARNING: Location/d'
-  WHEEL=$(ls "$WORK"/dist/*.whl)
-fi
-[ -f "$WHEEL" ] || fail "no wheel at $WHEEL"
-WHEEL=$(cd "$(dirname "$WHEEL")" && pwd)/$(basename "$WHEEL")
-echo "== wheel: $(basename "$WHEEL")"
+source "$ROOT/scripts/wheel-lib.sh"
+resolve_wheel "${1:-}"
 
 VENV=$WORK/venv
 "$PY" -m venv "$VENV"
