@@ -43,6 +43,7 @@ cdef class Connection(Transport):
     cdef int respond_stream(self, StreamingResponse resp) except -1
     cdef int log_access(self, int status, Py_ssize_t nbytes) except -1
     cdef int process(self) except -1
+    cdef int serve_buffered(self) except -1
     cdef int dispatch(self, Py_ssize_t total) except -1
     cdef int respond(self, Response resp) except -1
     cdef int response_done(self) except -1

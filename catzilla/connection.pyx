@@ -128,6 +128,10 @@ cdef class Connection(Transport):
             if self.rbuf.end - self.req_start > <Py_ssize_t>ctx.limits.max_head_bytes:
                 self.set_interest(self.events & ~CZ_READ)
             return 0
+        return self.serve_buffered()
+
+    cdef int serve_buffered(self) except -1:
+        """Answer the requests already read, then write what they produced."""
         self.process()
         if not self.closed:
             self.flush()
@@ -278,9 +282,7 @@ cdef class Connection(Transport):
     def resume(self):
         """Output drained below the low-water mark: go on with pipelined requests."""
         if not self.closed and self.state != ST_HANDLING:
-            self.process()
-            if not self.closed:
-                self.flush()
+            self.serve_buffered()
 
     # -- dispatch ----------------------------------------------------------
 
@@ -358,9 +360,7 @@ cdef class Connection(Transport):
             return
         self.task_finished(self.current, task)
         if not self.closed:
-            self.process()
-            if not self.closed:
-                self.flush()
+            self.serve_buffered()
 
     cdef int task_finished(self, Request req, object task) except -1:
         cdef object result
@@ -465,9 +465,7 @@ cdef class Connection(Transport):
         self.log_access(self.stream_status, -1)
         self.response_done()
         if not self.closed:
-            self.process()
-            if not self.closed:
-                self.flush()
+            self.serve_buffered()
 
     cdef int response_done(self) except -1:
         self.current = None

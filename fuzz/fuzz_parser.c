@@ -156,11 +156,25 @@ static void parse_prefix(const char *data, size_t k, const cz_limits *lim, parse
     run_parse(0, *copy, k, lim, out);
 }
 
+/* The first k bytes alone: incomplete while short of the head, otherwise the
+ * same answer as the whole input. */
+static void check_prefix(const char *data, size_t k, const cz_limits *lim, const parse_result *whole)
+{
+    static parse_result pre;
+    char *copy;
+    parse_prefix(data, k, lim, &pre, &copy);
+    check_well_formed(&pre, copy, k, lim);
+    if (pre.rc != CZ_INCOMPLETE)
+        same_result(&pre, copy, whole, data);
+    if (whole->rc >= 0 && k < (size_t)whole->rc)
+        CHECK(pre.rc == CZ_INCOMPLETE);
+    free(copy);
+}
+
 static void fuzz_head(const char *data, size_t n, const cz_limits *lim, unsigned sel)
 {
-    static parse_result whole, scalar, pre;
+    static parse_result whole, scalar;
     size_t k, samples[40], ns = 0, s;
-    char *copy;
 
     run_parse(0, data, n, lim, &whole);
     check_well_formed(&whole, data, n, lim);
@@ -168,15 +182,8 @@ static void fuzz_head(const char *data, size_t n, const cz_limits *lim, unsigned
     same_result(&whole, data, &scalar, data);
 
     if (n <= 160) { /* all prefixes of short inputs */
-        for (k = 0; k < n; k++) {
-            parse_prefix(data, k, lim, &pre, &copy);
-            check_well_formed(&pre, copy, k, lim);
-            if (pre.rc != CZ_INCOMPLETE)
-                same_result(&pre, copy, &whole, data);
-            if (whole.rc >= 0 && k < (size_t)whole.rc)
-                CHECK(pre.rc == CZ_INCOMPLETE);
-            free(copy);
-        }
+        for (k = 0; k < n; k++)
+            check_prefix(data, k, lim, &whole);
         return;
     }
     samples[ns++] = n - 1;
@@ -187,16 +194,8 @@ static void fuzz_head(const char *data, size_t n, const cz_limits *lim, unsigned
     }
     for (s = 1; ns < 40; s++)
         samples[ns++] = (size_t)(((uint64_t)n * s * 2654435761u + sel) % n);
-    for (s = 0; s < ns; s++) {
-        k = samples[s];
-        parse_prefix(data, k, lim, &pre, &copy);
-        check_well_formed(&pre, copy, k, lim);
-        if (pre.rc != CZ_INCOMPLETE)
-            same_result(&pre, copy, &whole, data);
-        if (whole.rc >= 0 && k < (size_t)whole.rc)
-            CHECK(pre.rc == CZ_INCOMPLETE);
-        free(copy);
-    }
+    for (s = 0; s < ns; s++)
+        check_prefix(data, samples[s], lim, &whole);
 }
 
 typedef struct {
