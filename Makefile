@@ -33,4 +33,5 @@ fuzz: system-deps
 	bash fuzz/run.sh $(or $(SECONDS),60)
 
 clean:
-	rm -rf build catzilla/*.so catzilla/*.c $(VENV)
+	rm -rf build $(VENV)
+	find catzilla -name '*.so' -delete -o -name '*.c' -delete

@@ -1,4 +1,4 @@
-"""Build the compiled modules: every .pyx in catzilla/ against the plain C in include/."""
+"""Build the compiled modules: every .pyx under catzilla/ against the plain C in include/."""
 import os
 import sys
 
@@ -18,10 +18,10 @@ if SANITIZE:
 
 # module -> C sources from include/ it links
 C_SOURCES = {
-    "_httpparser": ["cz_http.c"],
-    "connection": ["cz_http.c", "cz_poller.c"],
-    "server": ["cz_poller.c"],
-    "transport": ["cz_poller.c"],
+    "_core.httpparser": ["cz_http.c"],
+    "_core.connection": ["cz_http.c", "cz_poller.c"],
+    "_core.server": ["cz_poller.c"],
+    "_core.transport": ["cz_poller.c"],
     "response": ["cz_date.c"],
 }
 
@@ -29,7 +29,7 @@ C_SOURCES = {
 def extension(name):
     return Extension(
         f"catzilla.{name}",
-        [f"catzilla/{name}.pyx"] + [os.path.join(INCLUDE, c) for c in C_SOURCES.get(name, [])],
+        [f"catzilla/{name.replace('.', '/')}.pyx"] + [os.path.join(INCLUDE, c) for c in C_SOURCES.get(name, [])],
         include_dirs=[INCLUDE],
         define_macros=[("_GNU_SOURCE", None)],
         extra_compile_args=cflags,
@@ -37,8 +37,10 @@ def extension(name):
     )
 
 
-modules = sorted(f[:-4] for f in os.listdir("catzilla") if f.endswith(".pyx"))
-if os.environ.get("CATZILLA_MODULES"):  # e.g. "router,_httpparser": rebuild only these
+# "request", "_core.connection", ...: every .pyx under catzilla/
+modules = sorted(os.path.relpath(os.path.join(d, f), "catzilla")[:-4].replace(os.sep, ".")
+                 for d, _, files in os.walk("catzilla") for f in files if f.endswith(".pyx"))
+if os.environ.get("CATZILLA_MODULES"):  # e.g. "router,_core.httpparser": rebuild only these
     modules = [m for m in modules if m in os.environ["CATZILLA_MODULES"].split(",")]
 setup(
     ext_modules=cythonize(

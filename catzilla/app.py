@@ -239,7 +239,7 @@ class Catzilla:
     async def serve(self, sockets: Iterable[socket.socket], *, shutdown_timeout: float = 10.0,
                     stop: Optional[asyncio.Event] = None, ready: Optional[Callable[[], None]] = None) -> None:
         """Serve on already bound, listening sockets until `stop` is set (or SIGINT/SIGTERM)."""
-        from catzilla.server import Server
+        from catzilla._core.server import Server
 
         loop = asyncio.get_running_loop()
         stop = stop or asyncio.Event()

@@ -24,17 +24,9 @@ from os import fspath
 
 from libc.string cimport memcmp
 
-cdef extern from "Python.h":
-    ctypedef struct PyObject
-    bint PyUnicode_IS_ASCII(object o)
-    const void *PyUnicode_DATA(object o)
-    Py_ssize_t PyUnicode_GET_LENGTH(object o)
-    # borrowed-pointer variants: no reference counting inside the scan loops
-    PyObject *_list_item "PyList_GET_ITEM"(object lst, Py_ssize_t i)
-    PyObject *_tuple_item "PyTuple_GET_ITEM"(PyObject *tup, Py_ssize_t i)
-    Py_ssize_t _ulen "PyUnicode_GET_LENGTH"(PyObject *o)
-    int _ukind "PyUnicode_KIND"(PyObject *o)
-    const void *_udata "PyUnicode_DATA"(PyObject *o)
+from catzilla.includes.python cimport (PyObject, PyUnicode_IS_ASCII, PyUnicode_DATA, PyUnicode_GET_LENGTH,
+                                       borrowed_list_item as _list_item, borrowed_tuple_item as _tuple_item,
+                                       borrowed_ulen as _ulen, borrowed_ukind as _ukind, borrowed_udata as _udata)
 
 cdef enum:
     _INDEX_MIN_ENTRIES = 16

@@ -40,13 +40,8 @@ from catzilla.datastructures cimport (
     FormData, Headers, QueryParams, new_form_data, new_query_params, new_upload_file,
 )
 
-cdef extern from "Python.h":
-    bint PyUnicode_IS_ASCII(object o)
-    const void *PyUnicode_DATA(object o)
-    Py_ssize_t PyUnicode_GET_LENGTH(object o)
-    Py_ssize_t PyUnicode_FindChar(object s, Py_UCS4 ch, Py_ssize_t start, Py_ssize_t end,
-                                  int direction) except -2
-
+from catzilla.includes.python cimport (PyUnicode_IS_ASCII, PyUnicode_DATA, PyUnicode_GET_LENGTH,
+                                       PyUnicode_FindChar)
 
 class FormError(ValueError):
     """A malformed or unsupported form body (also a ValueError)."""

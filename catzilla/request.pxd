@@ -1,4 +1,4 @@
-from catzilla.buffer cimport Buffer
+from catzilla._core.buffer cimport Buffer
 
 cdef class Request:
     # Set by the connection: everything is an offset into `buf` from `base`,

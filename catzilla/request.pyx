@@ -3,7 +3,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free
 from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.string cimport memchr
-from catzilla.buffer cimport Buffer
+from catzilla._core.buffer cimport Buffer
 from catzilla.datastructures cimport Headers
 from catzilla.forms import parse_query, parse_cookies, parse_form, FormError
 from catzilla.exceptions import HTTPException

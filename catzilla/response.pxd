@@ -1,4 +1,4 @@
-from catzilla.buffer cimport Buffer
+from catzilla._core.buffer cimport Buffer
 
 cdef class Response:
     cdef public int status_code

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
 
 from libc.string cimport memcpy
-from catzilla.buffer cimport Buffer
+from catzilla._core.buffer cimport Buffer
 
 try:
     import orjson as _orjson
@@ -18,9 +18,7 @@ except ImportError:
     _orjson = None
 import json as _json
 
-cdef extern from "cz_date.h" nogil:
-    int CZ_DATE_LEN
-    int cz_http_date(long t, char *out, size_t size)
+from catzilla.includes.system cimport CZ_DATE_LEN, cz_http_date
 
 # "Server: catzilla\r\nDate: " + IMF-fixdate + "\r\n", refreshed once a second by the server.
 cdef char _common[64]

@@ -89,14 +89,8 @@ from cpython.object cimport PyObject, PyObject_GenericSetAttr, PyTypeObject
 from cpython.type cimport PyType_Modified
 from cpython.tuple cimport PyTuple_GET_ITEM
 
-cdef extern from "Python.h":
-    unsigned int PyUnicode_KIND(object o)
-    void *PyUnicode_DATA(object o)
-    Py_UCS4 PyUnicode_READ(unsigned int kind, void *data, Py_ssize_t index) nogil
-    Py_ssize_t PyUnicode_GET_LENGTH(object o)
-    Py_ssize_t PyUnicode_Tailmatch(object s, object sub, Py_ssize_t start,
-                                   Py_ssize_t end, int direction) except -1
-
+from catzilla.includes.python cimport (PyUnicode_KIND, PyUnicode_DATA, PyUnicode_READ,
+                                       PyUnicode_GET_LENGTH, PyUnicode_Tailmatch)
 
 class RouteError(ValueError):
     """A route pattern, method or name is invalid or conflicts with another route."""

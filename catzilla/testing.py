@@ -11,7 +11,7 @@ import socket
 from typing import Any, AsyncIterator, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import urlencode
 
-from catzilla.server import Server
+from catzilla._core.server import Server
 
 HeadersArg = Union[Mapping[str, str], Sequence[Tuple[str, str]], None]
 

@@ -13,7 +13,7 @@ trap 'rm -rf "$WORK"' EXIT
 
 git -C "$ROOT" ls-files -z --cached --others --exclude-standard | (cd "$ROOT" && xargs -0 cp --parents -t "$WORK")
 cd "$WORK"
-rm -f catzilla/*.so catzilla/*.c
+find catzilla -name '*.so' -delete -o -name '*.c' -delete
 echo "asan: building in $WORK"
 CATZILLA_SANITIZE=address,undefined "$PY" setup.py -q build_ext --inplace >build.log 2>&1 || { tail -40 build.log; exit 1; }
 

@@ -66,7 +66,7 @@ NAME=$(basename "$SDIST" .tar.gz)        # catzilla-X.Y.Z
 listing=$(tar tzf "$SDIST")
 # everything the build reads: setup.py/pyproject, every .pyx/.pxd/.pyi, include/
 need=(setup.py pyproject.toml README.md MANIFEST.in catzilla/py.typed)
-while read -r f; do need+=("$f"); done < <(cd "$ROOT" && ls catzilla/*.pyx catzilla/*.pxd catzilla/*.pyi include/*)
+while read -r f; do need+=("$f"); done < <(cd "$ROOT" && find catzilla -name '*.pyx' -o -name '*.pxd' -o -name '*.pyi' | sort; ls include/*)
 missing=0
 for f in "${need[@]}"; do
   grep -qxF "$NAME/$f" <<< "$listing" || { echo "build-wheels: sdist lacks $f" >&2; missing=1; }

@@ -44,8 +44,8 @@ PKG=$SITE/catzilla
 others=$(cd "$PKG" && find . -type f ! -path '*/__pycache__/*' ! -name '*.so' ! -name '*.py' ! -name '*.pyi' \
            ! -name '*.pxd' ! -name py.typed | sort)
 [ -z "$others" ] || fail "unexpected files in the installed package: $others"
-nso=$(find "$PKG" -maxdepth 1 -name '*.so' | wc -l)
-npyx=$(cd "$ROOT/catzilla" && ls *.pyx | wc -l)
+nso=$(find "$PKG" -name '*.so' | wc -l)
+npyx=$(find "$ROOT/catzilla" -name '*.pyx' | wc -l)
 [ "$nso" -eq "$npyx" ] || fail "$nso compiled modules installed, $npyx .pyx in the tree"
 echo "ok: $PKG holds $nso compiled modules and only .so/.py/.pyi/.pxd/py.typed"
 

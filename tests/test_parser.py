@@ -1,10 +1,10 @@
 """Tests of the C HTTP/1.1 request parser and chunked decoder (include/cz_http.c)
-through the thin catzilla._httpparser wrapper."""
+through the thin catzilla._core.httpparser wrapper."""
 import string
 
 import pytest
 
-from catzilla._httpparser import ChunkedDecoder, ParseError, parse_request
+from catzilla._core.httpparser import ChunkedDecoder, ParseError, parse_request
 
 # --------------------------------------------------------------------------
 # helpers

@@ -1,7 +1,7 @@
 # Server-wide state shared by every connection of one loop: limits, timeouts,
 # the router and app, the scratch memory the parser uses, and the hand-off
 # from stream worker threads back to the loop.
-from catzilla.chttp cimport cz_limits, cz_header
+from catzilla.includes.http cimport cz_limits, cz_header
 
 cdef class Context:
     cdef int pfd

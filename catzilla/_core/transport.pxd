@@ -1,7 +1,7 @@
 # Socket output side of one connection: an output buffer in C memory, an
 # optional zero-copy tail (a large bytes body, or a file region sent with
 # sendfile), write interest in the poller, and watermarks for back-pressure.
-from catzilla.buffer cimport Buffer
+from catzilla._core.buffer cimport Buffer
 
 cdef class Transport:
     cdef int fd

@@ -3,9 +3,7 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from libc.string cimport memcpy, memmove
 
-cdef extern from "Python.h":
-    const char *PyUnicode_AsUTF8AndSize(object s, Py_ssize_t *size) except NULL
-
+from catzilla.includes.python cimport PyUnicode_AsUTF8AndSize
 
 cdef class Buffer:
     def __cinit__(self, Py_ssize_t capacity=0):

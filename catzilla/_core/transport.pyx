@@ -1,19 +1,13 @@
-from catzilla.cerrno cimport errno, EAGAIN, EWOULDBLOCK, EINTR
+from catzilla.includes.errno cimport errno, EAGAIN, EWOULDBLOCK, EINTR
 from posix.unistd cimport close
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-from catzilla.buffer cimport Buffer
-from catzilla.cpoller cimport CZ_READ, CZ_WRITE, cz_poller_mod, cz_poller_del
+from catzilla._core.buffer cimport Buffer
+from catzilla.includes.poller cimport CZ_READ, CZ_WRITE, cz_poller_mod, cz_poller_del
 
-cdef extern from "<sys/uio.h>" nogil:
-    struct iovec:
-        void *iov_base
-        size_t iov_len
-    ssize_t writev(int fd, const iovec *iov, int iovcnt)
+from catzilla.includes.system cimport iovec, writev, cz_sendfile
 
-cdef extern from "cz_sendfile.h" nogil:
-    long long cz_sendfile(int out_fd, int in_fd, long long offset, long long count)
 
-from catzilla.cclock cimport cz_monotonic
+from catzilla.includes.clock cimport cz_monotonic
 
 
 cdef class Transport:

@@ -19,12 +19,11 @@ import threading
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from libc.stdio cimport snprintf
-from catzilla.buffer cimport Buffer
-from catzilla.context cimport Context
-from catzilla.transport cimport Transport
+from catzilla._core.buffer cimport Buffer
+from catzilla._core.context cimport Context
+from catzilla._core.transport cimport Transport
 
-cdef extern from "Python.h":
-    const char *PyUnicode_AsUTF8AndSize(object s, Py_ssize_t *size) except NULL
+from catzilla.includes.python cimport PyUnicode_AsUTF8AndSize
 
 cdef bytes _LAST_CHUNK = b"0\r\n\r\n"
 

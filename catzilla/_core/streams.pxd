@@ -1,8 +1,8 @@
 # Stream pumps: pull a response body's iterable and frame each item into the
 # transport, respecting back-pressure (pull only below the high-water mark).
-from catzilla.buffer cimport Buffer
-from catzilla.context cimport Context
-from catzilla.transport cimport Transport
+from catzilla._core.buffer cimport Buffer
+from catzilla._core.context cimport Context
+from catzilla._core.transport cimport Transport
 
 cdef int frame(Buffer out, object chunk, bint chunked) except -1
 

@@ -1,4 +1,4 @@
-"""Type stub for catzilla/streams.pyx: the pumps that pull a StreamingResponse's
+"""Type stub for catzilla/_core/streams.pyx: the pumps that pull a StreamingResponse's
 iterable and frame each item into the connection, with back-pressure.
 
 The pumps are created by the connection (make_pump and frame are C-level);

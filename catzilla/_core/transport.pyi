@@ -1,4 +1,4 @@
-"""Type stub for catzilla/transport.pyx: the output side of a connection.
+"""Type stub for catzilla/_core/transport.pyx: the output side of a connection.
 
 Everything a Transport does (buffered writev, zero-copy tails, sendfile,
 write interest, back-pressure) is C-level (cdef); Python sees only the type,

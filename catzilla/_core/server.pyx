@@ -5,18 +5,17 @@ the same loop, so anything asyncio offers works inside them."""
 import asyncio
 import os
 
-from catzilla.cerrno cimport errno, EAGAIN, EWOULDBLOCK, EINTR, EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED
+from catzilla.includes.errno cimport errno, EAGAIN, EWOULDBLOCK, EINTR, EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED
 from posix.unistd cimport close
-from catzilla.context cimport Context
-from catzilla.connection cimport Connection
-from catzilla.cpoller cimport (cz_event, CZ_READ, CZ_WRITE, CZ_HUP, cz_poller_create, cz_poller_add,
+from catzilla._core.context cimport Context
+from catzilla._core.connection cimport Connection
+from catzilla.includes.poller cimport (cz_event, CZ_READ, CZ_WRITE, CZ_HUP, cz_poller_create, cz_poller_add,
                                cz_poller_del, cz_poller_wait)
 from catzilla.response import update_date
 
-from catzilla.cclock cimport cz_monotonic
+from catzilla.includes.clock cimport cz_monotonic
 
-cdef extern from "cz_accept.h" nogil:
-    int cz_accept(int lfd)     # non-blocking, close-on-exec, TCP_NODELAY; -1 with errno
+from catzilla.includes.system cimport cz_accept
 
 DEF BATCH = 256
 DEF ACCEPT_BATCH = 128      # per listener per wake-up: fairness with open connections

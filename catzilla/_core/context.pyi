@@ -1,4 +1,4 @@
-"""Type stub for catzilla/context.pyx: server-wide state shared by every
+"""Type stub for catzilla/_core/context.pyx: server-wide state shared by every
 connection of one event loop (limits, timeouts, router, app, stream threads).
 
 C-level fields (parser scratch, the wake-up fd machinery, the executor) are
@@ -9,7 +9,7 @@ import logging
 from typing import TypedDict
 
 from catzilla.app import Catzilla
-from catzilla.connection import Connection
+from catzilla._core.connection import Connection
 from catzilla.router import Router
 
 # Not a runtime name: the keyword settings Context (and Server, through

@@ -8,7 +8,7 @@ exercised from pytest (tests/test_parser.py).
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.string cimport memset
 
-from catzilla.chttp cimport (
+from catzilla.includes.http cimport (
     CZ_ERROR, CZ_INCOMPLETE,
     CZ_F_CHUNKED, CZ_F_CONN_CLOSE, CZ_F_CONN_KEEP_ALIVE, CZ_F_EXPECT_CONTINUE,
     CZ_F_UPGRADE, CZ_F_HAS_HOST,

@@ -1,4 +1,4 @@
-"""Type stub for catzilla/buffer.pyx: the growable C byte buffer used for socket I/O.
+"""Type stub for catzilla/_core/buffer.pyx: the growable C byte buffer used for socket I/O.
 
 Only the Python-visible surface is listed; reserve/append/consume/... are
 C-level (cdef) methods that Python code cannot call.

@@ -4,16 +4,11 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from catzilla.cerrno cimport errno
+from catzilla.includes.errno cimport errno
 
-from catzilla.chttp cimport cz_header
+from catzilla.includes.http cimport cz_header
 
-cdef extern from "cz_wake.h" nogil:
-    int cz_wake_open()
-    int cz_wake_signal(int fd)
-    int cz_wake_drain(int fd)
-    void cz_wake_close(int fd)
-
+from catzilla.includes.system cimport cz_wake_open, cz_wake_signal, cz_wake_drain, cz_wake_close
 
 def _eager_task_factory(loop):
     if sys.version_info >= (3, 12):

@@ -1,4 +1,4 @@
-"""Type stub for catzilla/server.pyx: the loop. One epoll/kqueue set registered
+"""Type stub for catzilla/_core/server.pyx: the loop. One epoll/kqueue set registered
 with the running asyncio loop as a single reader; accept, read and write are
 handled in C, handlers and async generators run as asyncio tasks.
 """
@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing_extensions import Unpack
 
 from catzilla.app import Catzilla
-from catzilla.context import Context, _ServerConfig
+from catzilla._core.context import Context, _ServerConfig
 from catzilla.router import Router
 
 class Server:

@@ -1,10 +1,10 @@
-from catzilla.buffer cimport Buffer
-from catzilla.chttp cimport cz_chunked
-from catzilla.context cimport Context
+from catzilla._core.buffer cimport Buffer
+from catzilla.includes.http cimport cz_chunked
+from catzilla._core.context cimport Context
 from catzilla.request cimport Request
 from catzilla.response cimport Response, StreamingResponse
-from catzilla.streams cimport Pump
-from catzilla.transport cimport Transport
+from catzilla._core.streams cimport Pump
+from catzilla._core.transport cimport Transport
 
 cdef class Connection(Transport):
     cdef Context ctx

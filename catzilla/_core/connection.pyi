@@ -1,4 +1,4 @@
-"""Type stub for catzilla/connection.pyx: one HTTP/1.1 connection (read, parse,
+"""Type stub for catzilla/_core/connection.pyx: one HTTP/1.1 connection (read, parse,
 dispatch, respond, keep alive). Created by the Server for each accepted
 socket; reading, parsing and responding are C-level (cdef) and not listed.
 """
@@ -7,8 +7,8 @@ from typing import Any
 
 from typing_extensions import Self
 
-from catzilla.context import Context
-from catzilla.transport import Transport
+from catzilla._core.context import Context
+from catzilla._core.transport import Transport
 
 class Connection(Transport):
     def __new__(cls, ctx: Context, fd: int) -> Self:

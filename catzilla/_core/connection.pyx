@@ -8,33 +8,29 @@ import socket
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.unicode cimport PyUnicode_DecodeLatin1
-from catzilla.cerrno cimport errno, EAGAIN, EWOULDBLOCK, EINTR
+from catzilla.includes.errno cimport errno, EAGAIN, EWOULDBLOCK, EINTR
 from libc.string cimport memcpy, memmove
-from catzilla.buffer cimport Buffer
-from catzilla.chttp cimport (cz_request, cz_parse_request, cz_chunked_init, cz_chunked_decode,
+from catzilla._core.buffer cimport Buffer
+from catzilla.includes.http cimport (cz_request, cz_parse_request, cz_chunked_init, cz_chunked_decode,
                              CZ_ERROR, CZ_INCOMPLETE, CZ_F_CHUNKED, CZ_F_CONN_CLOSE,
                              CZ_F_CONN_KEEP_ALIVE, CZ_F_EXPECT_CONTINUE)
-from catzilla.context cimport Context
-from catzilla.cpoller cimport CZ_READ, CZ_WRITE
+from catzilla._core.context cimport Context
+from catzilla.includes.poller cimport CZ_READ, CZ_WRITE
 from catzilla.request cimport Request
 from catzilla.response cimport Response, StreamingResponse, to_response
-from catzilla.streams cimport Pump, make_pump
-from catzilla.transport cimport Transport
+from catzilla._core.streams cimport Pump, make_pump
+from catzilla._core.transport cimport Transport
 from catzilla.forms cimport c_unquote
 from catzilla.router cimport Router
-from catzilla.cclock cimport cz_monotonic
+from catzilla.includes.clock cimport cz_monotonic
 from catzilla.response import PlainTextResponse
 from catzilla.exceptions import HTTPException
 
 
-cdef extern from "<sys/socket.h>" nogil:
-    ssize_t recv(int fd, void *buf, size_t n, int flags)
-    int shutdown(int fd, int how)
-    int SHUT_WR
-
+from catzilla.includes.system cimport recv, shutdown, SHUT_WR
+from catzilla.includes.python cimport PyCoro_CheckExact
 cdef extern from "Python.h":
-    Py_ssize_t Py_REFCNT(object o)
-    bint PyCoro_CheckExact(object o)
+    Py_ssize_t Py_REFCNT(object o)   # replaced by pin counts below
 
 cdef enum:
     ST_HEAD = 0          # reading a request head (or idle between requests)

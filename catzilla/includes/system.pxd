@@ -1,0 +1,28 @@
+# Declarations of the POSIX calls and the small C helpers in include/ that the
+# I/O code uses (the parser and poller have their own files beside this one).
+cdef extern from "<sys/socket.h>" nogil:
+    ssize_t recv(int fd, void *buf, size_t n, int flags)
+    int shutdown(int fd, int how)
+    int SHUT_WR
+
+cdef extern from "<sys/uio.h>" nogil:
+    struct iovec:
+        void *iov_base
+        size_t iov_len
+    ssize_t writev(int fd, const iovec *iov, int iovcnt)
+
+cdef extern from "cz_sendfile.h" nogil:
+    long long cz_sendfile(int out_fd, int in_fd, long long offset, long long count)
+
+cdef extern from "cz_accept.h" nogil:
+    int cz_accept(int lfd)     # non-blocking, close-on-exec, TCP_NODELAY; -1 with errno
+
+cdef extern from "cz_wake.h" nogil:
+    int cz_wake_open()
+    int cz_wake_signal(int fd)
+    int cz_wake_drain(int fd)
+    void cz_wake_close(int fd)
+
+cdef extern from "cz_date.h" nogil:
+    int CZ_DATE_LEN
+    int cz_http_date(long t, char *out, size_t size)
