@@ -21,8 +21,7 @@ C_SOURCES = {
     "_core.httpparser": ["cz_http.c"],
     "_core.connection": ["cz_http.c", "cz_poller.c"],
     "_core.server": ["cz_poller.c"],
-    "_core.transport": ["cz_poller.c"],
-    "response": ["cz_date.c"],
+    "_core.transport": ["cz_poller.c", "cz_date.c"],
 }
 
 

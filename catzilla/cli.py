@@ -359,7 +359,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         _error(str(exc).rstrip())
         return EXIT_USAGE
     if args.access_log:
-        app.access_log = True
+        app.settings = app.settings.replace(access_log=True)
     try:
         sock = _listen(args)
     except OSError as exc:
@@ -383,11 +383,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         code = cmd_run(args)
     except KeyboardInterrupt:          # Ctrl-C while importing the app, before the server runs
         code = 130
-    from catzilla.runner import hard_exit, stream_threads
-    if stream_threads():
-        # Generators blocked past the shutdown deadline (already logged): do
-        # not let the interpreter wait for their threads forever.
-        hard_exit(code)
     return code
 
 

@@ -1,13 +1,13 @@
 """File responses: zero-copy with sendfile(2), conditional requests and ranges.
 
-The connection calls FileResponse.prepare(request) once. It opens the file,
-evaluates the request's preconditions (RFC 9110 §13.2.2: If-Match,
-If-Unmodified-Since, If-None-Match, If-Modified-Since, then Range/If-Range) and
-returns either None (answer with resp.body: 304, 412, 416) or
-(open file, offset, length): the connection renders the head with that
-Content-Length and sends the region with sendfile(2). The file is never read
-into memory; it is closed when the connection drops its reference (after the
-last byte, or on abort).
+FileResponse sends itself (the body protocol, catzilla/_core/transport.pxd):
+for each request it opens the file, evaluates the request's preconditions
+(RFC 9110 §13.2.2: If-Match, If-Unmodified-Since, If-None-Match,
+If-Modified-Since, then Range/If-Range) and writes either a short answer (304,
+412, 416) or the head and the file region, which the transport sends with
+sendfile(2). The file is never read into memory; it is closed after the last
+byte, or on abort. The response object itself is never changed, so it can
+answer any number of requests.
 
 Validators: Last-Modified is the file's mtime (whole seconds); the ETag is
 strong, '"<size hex>-<mtime_ns hex>"' -- it changes whenever the size or the
@@ -25,6 +25,8 @@ from email.utils import formatdate
 from urllib.parse import quote
 
 from posix.unistd cimport close as c_close
+from catzilla._core.transport cimport Transport
+from catzilla.request cimport Request
 from catzilla.response cimport Response
 from catzilla.exceptions import HTTPException
 
@@ -264,11 +266,7 @@ cdef object _parse_range(str value, long long size):
 
 
 cdef list _header_list(object headers, str name):
-    getlist = getattr(headers, "getlist", None)
-    if getlist is not None:
-        return list(getlist(name))
-    v = headers.get(name)
-    return [] if v is None else [v]
+    return headers.getlist(name) if headers is not None else []
 
 
 cdef str _joined(object headers, str name):
@@ -324,47 +322,41 @@ cdef str _guess_type(str name):
     return ctype
 
 
-cdef inline bint _has(list headers, bytes lname):
-    for n, _ in headers:
-        if (<bytes>n).lower() == lname:
-            return True
-    return False
-
-
-cdef object _get(list headers, bytes lname):
+cdef object _get(list headers, str lname):
     for n, v in headers:
-        if (<bytes>n).lower() == lname:
-            return (<bytes>v).decode("latin-1")
+        if n == lname:
+            return v
     return None
 
 
 cdef class FileResponse(Response):
-    """FileResponse(path, *, filename=None, content_type=None, status=200,
-    headers=None, content_disposition_type="attachment")
+    """FileResponse(path, status_code=200, headers=None, media_type=None, *,
+    filename=None, content_disposition_type="attachment")
 
     Sends the file at `path` with sendfile(2): Content-Type guessed from the
-    name (or `content_type`), Last-Modified, a strong ETag, Accept-Ranges;
-    answers 304 to a matching If-None-Match / If-Modified-Since, 412 to a
-    failed If-Match / If-Unmodified-Since, 206 to a single satisfiable byte
-    Range (honouring If-Range), 416 when no range is satisfiable (several
-    ranges get the whole file with 200). `filename` adds Content-Disposition
-    (with filename* for non-ASCII names). A missing file or a directory is a
-    404, a file the server may not read a 403. Headers given here win over the
-    computed ones (an ETag or Last-Modified given here is what the
-    preconditions are checked against). Conditional requests and ranges are
-    only honoured when `status` is 200."""
-
-    sendfile = True
+    name (or `media_type`; `content_type=` is the same), Last-Modified, a
+    strong ETag, Accept-Ranges; answers 304 to a matching If-None-Match /
+    If-Modified-Since, 412 to a failed If-Match / If-Unmodified-Since, 206 to a
+    single satisfiable byte Range (honouring If-Range), 416 when no range is
+    satisfiable (several ranges get the whole file with 200). `filename` adds
+    Content-Disposition (with filename* for non-ASCII names). A missing file or
+    a directory is a 404, a file the server may not read a 403. Headers given
+    here win over the computed ones (an ETag or Last-Modified given here is
+    what the preconditions are checked against). Conditional requests and
+    ranges are only honoured when the status is 200. The file is opened and
+    checked for each request the response answers, so one FileResponse can
+    answer many."""
 
     cdef public object path
     cdef public object filename
     cdef public str content_disposition_type
     cdef object _ct_arg
-    cdef public object stat_result       # os.stat_result of the file sent, after prepare()
 
-    def __init__(self, path, *, filename=None, content_type=None, int status=200, headers=None,
-                 str content_disposition_type="attachment", status_code=None):
-        Response.__init__(self, b"", status, headers, None, status_code=status_code)
+    def __init__(self, path, status_code=None, headers=None, media_type=None, *, filename=None,
+                 content_type=None, str content_disposition_type="attachment", status=None):
+        if media_type is not None and content_type is not None:
+            raise TypeError("give media_type or content_type, not both")
+        Response.__init__(self, b"", status_code, headers, None, status=status)
         self.path = os.fspath(path)
         if filename is not None and not isinstance(filename, str):
             raise TypeError("filename must be a str")
@@ -372,10 +364,10 @@ cdef class FileResponse(Response):
         if content_disposition_type not in ("attachment", "inline"):
             raise ValueError("content_disposition_type must be 'attachment' or 'inline'")
         self.content_disposition_type = content_disposition_type
-        self._ct_arg = content_type
-        if content_type is not None:
-            self.content_type = content_type          # validated now, re-applied by prepare()
-        self.stat_result = None
+        ct = content_type if media_type is None else media_type
+        if ct is not None:
+            self.content_type = ct                   # validated now
+        self._ct_arg = ct
 
     cdef _OpenFile _open(self):
         cdef _OpenFile f = _OpenFile.__new__(_OpenFile)
@@ -389,118 +381,124 @@ cdef class FileResponse(Response):
             if exc.errno in _NOT_FOUND_ERRNOS:
                 raise HTTPException(404) from None
             raise
-        st = os.fstat(f.fd)
-        if not _stat.S_ISREG(st.st_mode):    # a directory, FIFO, device...: nothing to send
-            f.close()
-            raise HTTPException(404)
-        self.stat_result = st
         return f
 
-    cdef str _media_type(self):
+    cdef bytes _media_type(self):
         cdef str name
+        cdef object ctype
         if self._ct_arg is not None:
-            return self._ct_arg
+            return self._ct
+        ctype = None
         if self.filename:
-            name = self.filename
-            ctype = _guess_type(name)
-            if ctype is not None:
-                return ctype
-        name = os.fsdecode(self.path)
-        return _guess_type(name) or "application/octet-stream"
+            ctype = _guess_type(self.filename)
+        if ctype is None:
+            ctype = _guess_type(os.fsdecode(self.path)) or "application/octet-stream"
+        return (<str>ctype).encode("latin-1")
 
-    cdef object _answer(self, int status, list headers, bytes body, str ctype):
-        self.status_code = status
-        self._headers = headers
-        self.body = body
-        self.content_type = ctype
-        return None
-
-    def prepare(self, request):
-        """Called once by the connection: None (send self.body) or (file, offset, length)."""
+    cdef int send(self, Transport t, Request req) except -1:
         cdef _OpenFile f = self._open()
-        cdef list user = list(self._headers)
+        cdef list user = self._headers
         cdef list validators = []
+        cdef list out
         cdef long long size, first, last
-        cdef str method = getattr(request, "method", "GET")
+        cdef int status = self.status_code
+        cdef str method = req.method if req is not None else "GET"
         cdef bint get_or_head = method == "GET" or method == "HEAD"
-        st = self.stat_result
+        try:
+            st = os.fstat(f.fd)
+            if not _stat.S_ISREG(st.st_mode):    # a directory, FIFO, device...: nothing to send
+                raise HTTPException(404)
+        except BaseException:
+            f.close()
+            raise
         size = st.st_size
+        headers = req.headers if req is not None else None
 
-        etag = _get(user, b"etag")
+        etag = _get(user, "etag")
         if etag is None:
             etag = f'"{size:x}-{st.st_mtime_ns:x}"'
-            validators.append((b"ETag", etag.encode("ascii")))
-        lm_text = _get(user, b"last-modified")
+            validators.append(("etag", etag))
+        lm_text = _get(user, "last-modified")
         if lm_text is None:
             mtime = st.st_mtime_ns // 1000000000
-            validators.append((b"Last-Modified", http_date(mtime).encode("ascii")))
+            validators.append(("last-modified", http_date(mtime)))
         else:
             mtime = parse_http_date(lm_text)
 
-        headers = request.headers
-        if self.status_code == 200:
+        if status == 200:
             # RFC 9110 §13.2.2, in this order.
             if_match = _joined(headers, "if-match")
             if if_match is not None:
                 if not _etag_matches(_parse_etags(if_match), etag, True):
-                    return self._answer(412, user, b"Precondition Failed\n", "text/plain; charset=utf-8")
+                    return _answer(t, f, 412, user, b"Precondition Failed\n")
             else:
                 ius = _single_date(headers, "if-unmodified-since")
                 if ius is not None and mtime is not None and mtime > ius:
-                    return self._answer(412, user, b"Precondition Failed\n", "text/plain; charset=utf-8")
+                    return _answer(t, f, 412, user, b"Precondition Failed\n")
             inm = _joined(headers, "if-none-match")
             if inm is not None:
                 if _etag_matches(_parse_etags(inm), etag, False):
                     if get_or_head:
-                        return self._answer(304, user + validators, b"", None)
-                    return self._answer(412, user, b"Precondition Failed\n", "text/plain; charset=utf-8")
+                        return _answer(t, f, 304, user + validators, None)
+                    return _answer(t, f, 412, user, b"Precondition Failed\n")
             elif get_or_head:
                 ims = _single_date(headers, "if-modified-since")
                 if ims is not None and mtime is not None and mtime <= ims:
-                    return self._answer(304, user + validators, b"", None)
+                    return _answer(t, f, 304, user + validators, None)
 
-        out = list(user)
-        out.extend(validators)
-        if not _has(user, b"accept-ranges"):
-            out.append((b"Accept-Ranges", b"bytes"))
-        if self.filename is not None and not _has(user, b"content-disposition"):
-            out.append((b"Content-Disposition",
-                        content_disposition(self.content_disposition_type, self.filename).encode("latin-1")))
-        ctype = self._media_type()
+        out = user + validators
+        if _get(user, "accept-ranges") is None:
+            out.append(("accept-ranges", "bytes"))
+        if self.filename is not None and _get(user, "content-disposition") is None:
+            out.append(("content-disposition",
+                        content_disposition(self.content_disposition_type, self.filename)))
 
         first, last = 0, size - 1
-        if self.status_code == 200 and get_or_head:
+        if status == 200 and get_or_head:
             range_value = _joined(headers, "range")
-            if range_value is not None and self._if_range(headers, etag, mtime):
+            if range_value is not None and _if_range(headers, etag, mtime):
                 r = _parse_range(range_value, size)
                 if r is False:
-                    out.append((b"Content-Range", f"bytes */{size}".encode("ascii")))
-                    return self._answer(416, out, b"Range Not Satisfiable\n", "text/plain; charset=utf-8")
+                    out.append(("content-range", f"bytes */{size}"))
+                    return _answer(t, f, 416, out, b"Range Not Satisfiable\n")
                 if r is not None:
                     first, last = r
-                    self.status_code = 206
-                    out.append((b"Content-Range", f"bytes {first}-{last}/{size}".encode("ascii")))
-        self._headers = out
-        self.content_type = ctype
-        return (f, first, last - first + 1)
-
-    cdef bint _if_range(self, object headers, str etag, object mtime):
-        """No If-Range, or one that still matches: honour Range."""
-        cdef list values = _header_list(headers, "if-range")
-        cdef str v
-        if not values:
-            return True
-        if len(values) != 1:
-            return False
-        v = values[0].strip()
-        if v.startswith('"') or v.startswith("W/"):
-            tags = _parse_etags(v)
-            # strong comparison: a weak tag never matches (RFC 9110 §13.1.5)
-            return tags is not True and len(tags) == 1 and _etag_matches(tags, etag, True)
-        date = parse_http_date(v)
-        # A date validates only if it is exactly Last-Modified and that is a
-        # strong validator: the file did not change within that second.
-        return date is not None and mtime is not None and date == mtime and mtime < int(time.time()) - 1
+                    status = 206
+                    out.append(("content-range", f"bytes {first}-{last}/{size}"))
+        t.write_head(status, self._media_type(), out, last - first + 1, False)
+        return t.write_file(status, f, first, last - first + 1)
 
     def __repr__(self):
         return f"<FileResponse {self.status_code} {self.path!r}>"
+
+
+cdef bytes _CT_TEXT = b"text/plain; charset=utf-8"
+
+
+cdef int _answer(Transport t, _OpenFile f, int status, list headers, bytes body) except -1:
+    """A precondition or range answer instead of the file (body None: 304, no body)."""
+    f.close()
+    if body is None:
+        t.write_head(status, None, headers, -1, False)
+        return t.response_sent(status, 0)
+    t.write_head(status, _CT_TEXT, headers, len(body), False)
+    return t.write_body(status, body)
+
+
+cdef bint _if_range(object headers, str etag, object mtime):
+    """No If-Range, or one that still matches: honour Range."""
+    cdef list values = _header_list(headers, "if-range")
+    cdef str v
+    if not values:
+        return True
+    if len(values) != 1:
+        return False
+    v = values[0].strip()
+    if v.startswith('"') or v.startswith("W/"):
+        tags = _parse_etags(v)
+        # strong comparison: a weak tag never matches (RFC 9110 §13.1.5)
+        return tags is not True and len(tags) == 1 and _etag_matches(tags, etag, True)
+    date = parse_http_date(v)
+    # A date validates only if it is exactly Last-Modified and that is a
+    # strong validator: the file did not change within that second.
+    return date is not None and mtime is not None and date == mtime and mtime < int(time.time()) - 1

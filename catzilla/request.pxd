@@ -1,4 +1,5 @@
 from catzilla._core.buffer cimport Buffer
+from catzilla.includes.http cimport cz_request
 
 cdef class Request:
     # Set by the connection: everything is an offset into `buf` from `base`,
@@ -20,3 +21,5 @@ cdef class Request:
 
     cdef object header_value(self, const char *lname, Py_ssize_t n)   # first value of a lower-case name, or None
     cdef bytes raw_query(self)
+
+cdef Request new_request(Buffer buf, Py_ssize_t base, const cz_request *r, str method, object conn)

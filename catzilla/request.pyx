@@ -1,6 +1,7 @@
 """The Request: lazy, cached views over the bytes the connection read."""
 from cpython.bytes cimport PyBytes_FromStringAndSize
-from cpython.mem cimport PyMem_Free
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from catzilla.includes.http cimport cz_request
 from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.string cimport memchr
 from catzilla._core.buffer cimport Buffer
@@ -26,6 +27,8 @@ cdef class Request:
 
     def __dealloc__(self):
         PyMem_Free(self.hdr)
+        if self.buf is not None:
+            self.buf.pins -= 1
 
     def __init__(self):
         raise TypeError("Requests are made by the server; use catzilla.testing.TestClient in tests")
@@ -149,3 +152,27 @@ cdef class Request:
 
     def __repr__(self):
         return f"<Request {self.method} {self.path}>"
+
+
+cdef Request new_request(Buffer buf, Py_ssize_t base, const cz_request *r, str method, object conn):
+    cdef Request req = Request.__new__(Request)
+    cdef const char *p = buf.data + base
+    cdef Py_ssize_t i
+    req.hdr = <unsigned int *>PyMem_Malloc(sizeof(unsigned int) * 4 * (r.num_headers + 1))
+    if req.hdr == NULL:
+        raise MemoryError()
+    for i in range(<Py_ssize_t>r.num_headers):
+        req.hdr[4 * i] = <unsigned int>(r.headers[i].name - p)
+        req.hdr[4 * i + 1] = <unsigned int>r.headers[i].name_len
+        req.hdr[4 * i + 2] = <unsigned int>(r.headers[i].value - p)
+        req.hdr[4 * i + 3] = <unsigned int>r.headers[i].value_len
+    req.nheaders = r.num_headers
+    req.buf = buf
+    buf.pins += 1
+    req.base = base
+    req.target_off = r.target - p
+    req.target_len = r.target_len
+    req.http10 = r.minor_version == 0
+    req.method = method
+    req.conn = conn
+    return req

@@ -1,16 +1,16 @@
-from catzilla._core.buffer cimport Buffer
+from catzilla._core.transport cimport Transport
+from catzilla.request cimport Request
 
 cdef class Response:
     cdef public int status_code
     cdef public object body              # bytes
     cdef bytes _ct                       # Content-Type value, validated, or None
-    cdef list _headers                   # [(name: bytes, value: bytes)], validated
-    cdef bint _is_file                   # class has sendfile = True: the connection calls prepare()
+    cdef list _headers                   # [(lower-case name, value)] str pairs, validated
 
-    # Renders the status line and every header once, straight into `out`.
-    # length < 0: no Content-Length (chunked or raw close-delimited stream).
-    cdef int render_head(self, Buffer out, bint keep_alive, bint http10, long long length,
-                         bint chunked) except -1
+    # The body protocol (catzilla/_core/transport.pxd): write the head, then
+    # the body. Raises only before anything was written (req may be None for
+    # the server's own error answers).
+    cdef int send(self, Transport t, Request req) except -1
 
 cdef class JSONResponse(Response):
     pass
@@ -23,6 +23,8 @@ cdef class PlainTextResponse(Response):
 
 cdef class StreamingResponse(Response):
     cdef public object content
+    cdef object encode                   # item -> bytes/str before framing (SSE), or None
+    cdef readonly double ping            # keep-alive interval for idle streams (SSE), 0: none
+    cdef bytes ping_bytes
 
 cpdef Response to_response(object result)
-cpdef object update_date()

@@ -2,55 +2,19 @@
 C output buffer; header names and values are validated when set, so nothing
 the application does can split a response (no CR/LF/NUL reaches the wire)."""
 import inspect
-import time
-from http import HTTPStatus
 from http.cookies import SimpleCookie
 from urllib.parse import quote
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
+from cpython.bytes cimport PyBytes_GET_SIZE, PyBytes_CheckExact
 
-from libc.string cimport memcpy
-from catzilla._core.buffer cimport Buffer
+from catzilla._core.transport cimport Transport
+from catzilla.request cimport Request
 
 try:
     import orjson as _orjson
 except ImportError:
     _orjson = None
 import json as _json
-
-from catzilla.includes.system cimport CZ_DATE_LEN, cz_http_date
-
-# "Server: catzilla\r\nDate: " + IMF-fixdate + "\r\n", refreshed once a second by the server.
-cdef char _common[64]
-cdef Py_ssize_t _common_len = 0
-cdef bytes _SERVER_DATE_PREFIX = b"Server: catzilla\r\nDate: "
-
-cpdef object update_date():
-    cdef char date[32]
-    cdef Py_ssize_t p = len(_SERVER_DATE_PREFIX)
-    global _common_len
-    if cz_http_date(<long>time.time(), date, sizeof(date)) != 0:
-        return None
-    memcpy(_common, PyBytes_AS_STRING(_SERVER_DATE_PREFIX), p)
-    memcpy(_common + p, date, CZ_DATE_LEN)
-    _common[p + CZ_DATE_LEN] = b'\r'
-    _common[p + CZ_DATE_LEN + 1] = b'\n'
-    _common_len = p + CZ_DATE_LEN + 2
-    return date[:CZ_DATE_LEN].decode("ascii")
-
-update_date()
-
-cdef list _STATUS_LINES = [None] * 600
-for _code in range(100, 600):
-    try:
-        _phrase = HTTPStatus(_code).phrase
-    except ValueError:
-        _phrase = "Unknown"
-    _STATUS_LINES[_code] = f"HTTP/1.1 {_code} {_phrase}\r\n".encode("ascii")
-
-cdef bytes _TE_CHUNKED = b"Transfer-Encoding: chunked\r\n"
-cdef bytes _CONN_CLOSE = b"Connection: close\r\n"
-cdef bytes _CONN_KEEP = b"Connection: keep-alive\r\n"
 
 # RFC 9110 tchar
 cdef bytes _TCHAR = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -61,49 +25,39 @@ for _c in _TCHAR:
     _is_tchar[_c] = 1
 
 
-cdef bytes _header_name(object name):
-    cdef bytes b
-    cdef Py_ssize_t i, n
-    cdef const unsigned char *p
+cdef str _header_name(object name):
+    cdef str s
     if isinstance(name, bytes):
-        b = <bytes>name
+        s = (<bytes>name).decode("latin-1")
     elif isinstance(name, str):
-        b = (<str>name).encode("latin-1", "replace")
+        s = <str>name
     else:
         raise TypeError(f"header name must be str, not {type(name).__name__}")
-    n = PyBytes_GET_SIZE(b)
-    p = <const unsigned char *>PyBytes_AS_STRING(b)
-    if n == 0:
+    if not s:
         raise ValueError("empty header name")
-    for i in range(n):
-        if not _is_tchar[p[i]]:
+    for ch in s:
+        if ord(ch) > 255 or not _is_tchar[ord(ch)]:
             raise ValueError(f"invalid character in header name {name!r}")
-    return b
+    return s.lower()
 
 
-cdef bytes _header_value(object value):
-    cdef bytes b
-    cdef Py_ssize_t i, n
-    cdef const unsigned char *p
-    cdef unsigned char c
+cdef str _header_value(object value):
+    cdef str s
     if isinstance(value, bytes):
-        b = <bytes>value
+        s = (<bytes>value).decode("latin-1")
     elif isinstance(value, str):
-        try:
-            b = (<str>value).encode("latin-1")
-        except UnicodeEncodeError:
-            raise ValueError(f"header value {value!r} is not latin-1: percent-encode it") from None
+        s = <str>value
     elif isinstance(value, int):
-        b = str(value).encode("ascii")
+        s = str(value)
     else:
         raise TypeError(f"header value must be str, not {type(value).__name__}")
-    n = PyBytes_GET_SIZE(b)
-    p = <const unsigned char *>PyBytes_AS_STRING(b)
-    for i in range(n):
-        c = p[i]
+    for ch in s:
+        c = ord(ch)
+        if c > 255:
+            raise ValueError(f"header value {value!r} is not latin-1: percent-encode it")
         if (c < 0x20 and c != 0x09) or c == 0x7f:
             raise ValueError(f"invalid control character in header value {value!r} (CR, LF, NUL are never allowed)")
-    return b
+    return s
 
 
 cdef class ResponseHeaders:
@@ -115,10 +69,10 @@ cdef class ResponseHeaders:
         self._r = response
 
     def __getitem__(self, str name):
-        cdef bytes key = name.lower().encode("latin-1")
+        cdef str key = name.lower()
         for n, v in self._r._headers:
-            if n.lower() == key:
-                return v.decode("latin-1")
+            if n == key:
+                return v
         raise KeyError(name)
 
     def get(self, str name, default=None):
@@ -128,44 +82,51 @@ cdef class ResponseHeaders:
             return default
 
     def getlist(self, str name):
-        cdef bytes key = name.lower().encode("latin-1")
-        return [v.decode("latin-1") for n, v in self._r._headers if n.lower() == key]
+        cdef str key = name.lower()
+        return [v for n, v in self._r._headers if n == key]
 
     def __setitem__(self, name, value):
-        cdef bytes n = _header_name(name)
-        cdef bytes v = _header_value(value)
-        cdef bytes key = n.lower()
-        self._r._headers = [h for h in self._r._headers if h[0].lower() != key]
+        cdef str n = _header_name(name)
+        cdef str v = _header_value(value)
+        self._r._headers[:] = [h for h in self._r._headers if h[0] != n]
         self._r._headers.append((n, v))
 
     def append(self, name, value):
         self._r._headers.append((_header_name(name), _header_value(value)))
 
+    def setdefault(self, name, value):
+        cdef str n = _header_name(name)
+        for k, v in self._r._headers:
+            if k == n:
+                return v
+        self._r._headers.append((n, _header_value(value)))
+        return value
+
     def __delitem__(self, str name):
-        cdef bytes key = name.lower().encode("latin-1")
+        cdef str key = name.lower()
         before = len(self._r._headers)
-        self._r._headers = [h for h in self._r._headers if h[0].lower() != key]
+        self._r._headers[:] = [h for h in self._r._headers if h[0] != key]
         if len(self._r._headers) == before:
             raise KeyError(name)
 
     def __contains__(self, name):
-        cdef bytes key = str(name).lower().encode("latin-1")
-        return any(n.lower() == key for n, _ in self._r._headers)
+        cdef str key = str(name).lower()
+        return any(n == key for n, _ in self._r._headers)
 
     def __iter__(self):
-        return iter([n.decode("latin-1") for n, _ in self._r._headers])
+        return iter([n for n, _ in self._r._headers])
 
     def __len__(self):
         return len(self._r._headers)
 
     def items(self):
-        return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._r._headers]
+        return list(self._r._headers)
 
     def keys(self):
-        return [n.decode("latin-1") for n, _ in self._r._headers]
+        return [n for n, _ in self._r._headers]
 
     def values(self):
-        return [v.decode("latin-1") for _, v in self._r._headers]
+        return [v for _, v in self._r._headers]
 
     def __repr__(self):
         return f"ResponseHeaders({self.items()!r})"
@@ -181,54 +142,64 @@ cdef list _init_headers(object headers):
     return out
 
 
-cdef int _append_decimal(Buffer out, long long v) except -1:
-    cdef char tmp[24]
-    cdef int i = 24
-    if v < 0:
-        raise ValueError("negative length")
-    while True:
-        i -= 1
-        tmp[i] = <char>(48 + v % 10)
-        v //= 10
-        if v == 0:
-            break
-    out.append(tmp + i, 24 - i)
-    return 0
+cdef object _one(object given, str name, object alias, str alias_name, object default):
+    """Starlette's argument names beside Catzilla's own: either, not both."""
+    if alias is None:
+        return default if given is None else given
+    if given is not None:
+        raise TypeError(f"give {name} or {alias_name}, not both")
+    return alias
+
+
+cdef int _status(object status) except -1:
+    if isinstance(status, bool) or not isinstance(status, int):
+        raise TypeError(f"status must be an int, not {type(status).__name__}")
+    if not 100 <= status <= 599:
+        raise ValueError(f"status must be 100..599, got {status}")
+    return status
+
+
+cdef str _with_charset(str media_type):
+    # Starlette's media_type: text types get the UTF-8 charset they are encoded with
+    if media_type.startswith("text/") and "charset=" not in media_type.lower():
+        return media_type + "; charset=utf-8"
+    return media_type
 
 
 cdef class Response:
-    """Response(body=b"", status=200, headers=None, content_type=None)
+    """Response(content=b"", status_code=200, headers=None, media_type=None)
 
-    body: bytes or str (UTF-8). content_type None means text/plain for a str
+    The arguments are Starlette's, positional or by keyword; Catzilla's own
+    names work too: body= for content, status= for status_code, content_type=
+    (sent as given) for media_type (a text/* media_type gets "; charset=utf-8").
+    content: bytes or str (UTF-8). No media type means text/plain for a str
     body, application/octet-stream for non-empty bytes, none for an empty one."""
 
     default_content_type = None
-    sendfile = False        # FileResponse: the connection calls prepare(request) and sends the file
 
-    def __init__(self, body=b"", int status=200, headers=None, content_type=None, *, status_code=None):
-        if status_code is not None:
-            status = status_code
-        if not 100 <= status <= 599:
-            raise ValueError(f"status must be 100..599, got {status}")
-        self.status_code = status
-        if content_type is None:
+    def __init__(self, content=None, status_code=None, headers=None, media_type=None, *,
+                 body=None, status=None, content_type=None):
+        content = _one(content, "content", body, "body", b"")
+        self.status_code = _status(_one(status_code, "status_code", status, "status", 200))
+        if media_type is not None:
+            if content_type is not None:
+                raise TypeError("give media_type or content_type, not both")
+            content_type = _with_charset(media_type)
+        elif content_type is None:
             content_type = type(self).default_content_type
-        if body is None:
-            body = b""
-        if isinstance(body, str):
+        if isinstance(content, str):
             if content_type is None:
                 content_type = "text/plain; charset=utf-8"
-            body = (<str>body).encode("utf-8")
-        elif isinstance(body, (bytearray, memoryview)):
-            body = bytes(body)
-        elif not isinstance(body, bytes):
-            body = self.render(body)
-        if content_type is None and PyBytes_GET_SIZE(body) > 0:
+            content = (<str>content).encode("utf-8")
+        elif isinstance(content, (bytearray, memoryview)):
+            content = bytes(content)
+        elif not isinstance(content, bytes):
+            content = self.render(content)
+        if content_type is None and PyBytes_GET_SIZE(content) > 0:
             content_type = "application/octet-stream"
-        self.body = body
+        self.body = content
         self.content_type = content_type
         self._headers = _init_headers(headers) if headers is not None else []
-        self._is_file = bool(type(self).sendfile)
 
     def render(self, content):
         raise TypeError(f"{type(self).__name__} body must be bytes or str, not {type(content).__name__}")
@@ -243,7 +214,12 @@ cdef class Response:
 
     @content_type.setter
     def content_type(self, value):
-        self._ct = None if value is None else _header_value(value)
+        self._ct = None if value is None else _header_value(value).encode("latin-1")
+
+    @property
+    def media_type(self):
+        """The Content-Type without its parameters (Starlette's name)."""
+        return None if self._ct is None else self._ct.decode("latin-1").split(";", 1)[0].strip()
 
     @property
     def headers(self):
@@ -273,41 +249,23 @@ cdef class Response:
             if str(samesite).lower() not in ("strict", "lax", "none"):
                 raise ValueError("samesite must be 'strict', 'lax' or 'none'")
             morsel["samesite"] = samesite
-        self._headers.append((b"set-cookie", _header_value(morsel.OutputString())))
+        self._headers.append(("set-cookie", _header_value(morsel.OutputString())))
 
     def delete_cookie(self, str key, str path="/", domain=None, bint secure=False,
                       bint httponly=False, samesite="lax"):
         self.set_cookie(key, "", max_age=0, expires=0, path=path, domain=domain, secure=secure,
                         httponly=httponly, samesite=samesite)
 
-    cdef int render_head(self, Buffer out, bint keep_alive, bint http10, long long length,
-                         bint chunked) except -1:
-        cdef bytes line = <bytes>_STATUS_LINES[self.status_code]
-        cdef bytes n, v
-        cdef bytes ct = self._ct
-        out.append(PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line))
-        out.append(_common, _common_len)
-        if ct is not None:
-            out.append(b"Content-Type: ", 14)
-            out.append(PyBytes_AS_STRING(ct), PyBytes_GET_SIZE(ct))
-            out.append(b"\r\n", 2)
-        if chunked:
-            out.append(PyBytes_AS_STRING(_TE_CHUNKED), PyBytes_GET_SIZE(_TE_CHUNKED))
-        elif length >= 0:
-            out.append(b"Content-Length: ", 16)
-            _append_decimal(out, length)
-            out.append(b"\r\n", 2)
-        if not keep_alive:
-            out.append(PyBytes_AS_STRING(_CONN_CLOSE), PyBytes_GET_SIZE(_CONN_CLOSE))
-        elif http10:
-            out.append(PyBytes_AS_STRING(_CONN_KEEP), PyBytes_GET_SIZE(_CONN_KEEP))
-        for n, v in self._headers:
-            out.append(PyBytes_AS_STRING(n), PyBytes_GET_SIZE(n))
-            out.append(b": ", 2)
-            out.append(PyBytes_AS_STRING(v), PyBytes_GET_SIZE(v))
-            out.append(b"\r\n", 2)
-        out.append(b"\r\n", 2)
-        return 0
+    cdef int send(self, Transport t, Request req) except -1:
+        cdef int status = self.status_code
+        cdef object body = self.body
+        if not PyBytes_CheckExact(body):         # `body` is a public attribute: normalise what was set
+            body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        if status == 204 or status == 304 or status < 200:
+            t.write_head(status, self._ct, self._headers, -1, False)
+            return t.response_sent(status, 0)
+        t.write_head(status, self._ct, self._headers, PyBytes_GET_SIZE(body), False)
+        return t.write_body(status, body)
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.status_code} {len(self.body)} bytes>"
@@ -323,8 +281,11 @@ cdef class JSONResponse(Response):
     """JSON body: orjson when installed, the standard library otherwise."""
     default_content_type = "application/json"
 
-    def __init__(self, content=None, int status=200, headers=None, content_type=None, *, status_code=None):
-        Response.__init__(self, _json_dumps(content), status, headers, content_type, status_code=status_code)
+    def render(self, content):
+        return _json_dumps(content)
+
+    def __init__(self, content=None, status_code=None, headers=None, media_type=None, **kw):
+        Response.__init__(self, _json_dumps(content), status_code, headers, media_type, **kw)
 
 
 cdef class HTMLResponse(Response):
@@ -351,30 +312,39 @@ cdef Response _quick(type cls, bytes body, bytes ct, int status):
 
 
 class RedirectResponse(Response):
-    def __init__(self, url, int status=307, headers=None, *, status_code=None):
-        Response.__init__(self, b"", status, headers, None, status_code=status_code)
+    def __init__(self, url, status_code=None, headers=None, *, status=None):
+        Response.__init__(self, b"", _one(status_code, "status_code", status, "status", 307), headers)
         self.headers["location"] = quote(str(url), safe=":/%#?=@[]!$&'()*+,;~")
 
 
 cdef class StreamingResponse(Response):
-    """StreamingResponse(content, status=200, headers=None, content_type="text/plain; charset=utf-8")
+    """StreamingResponse(content, status_code=200, headers=None, media_type="text/plain; charset=utf-8")
 
     content: a sync or async iterable (generator, async generator, list...) of
     bytes, str (UTF-8) or memoryview. Each item goes on the wire as soon as it
     is produced (chunked on HTTP/1.1, raw then close on HTTP/1.0); see README
     "Streaming" for back-pressure and disconnects."""
 
-    def __init__(self, content, int status=200, headers=None, content_type="text/plain; charset=utf-8",
-                 *, status_code=None):
-        Response.__init__(self, b"", status, headers, content_type, status_code=status_code)
+    def __init__(self, content, status_code=None, headers=None, media_type=None, *,
+                 status=None, content_type=None):
+        if media_type is None and content_type is None:
+            content_type = "text/plain; charset=utf-8"
+        Response.__init__(self, b"", status_code, headers, media_type, status=status, content_type=content_type)
         if not (hasattr(content, "__aiter__") or hasattr(content, "__iter__")):
-            raise TypeError(f"StreamingResponse content must be an iterable or async iterable, "
+            raise TypeError(f"{type(self).__name__} content must be an iterable or async iterable, "
                             f"not {type(content).__name__}")
         if isinstance(content, (str, bytes, bytearray, memoryview)):
             content = (content,)
         self.content = content
-        if not any(n.lower() == b"x-accel-buffering" for n, _ in self._headers):
-            self._headers.append((b"X-Accel-Buffering", b"no"))   # proxies must not hold chunks back
+        self.headers.setdefault("x-accel-buffering", "no")   # proxies must not hold chunks back
+
+    cdef int send(self, Transport t, Request req) except -1:
+        cdef bint chunked = not t.http10
+        if t.http10:
+            t.keep_alive = False             # a raw body ends with the connection
+        t.write_head(self.status_code, self._ct, self._headers, -1, chunked)
+        return t.start_stream(self.status_code, self.content, chunked, self.encode, self.ping,
+                              self.ping_bytes)
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.status_code} {type(self.content).__name__}>"

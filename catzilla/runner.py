@@ -32,19 +32,18 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Set
 
+from catzilla._core.workers import CLOSE_GRACE
+
 log = logging.getLogger("catzilla")
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-#: After the shutdown deadline, how long a worker waits for the threads that
-#: pull sync generators to notice the stop and close their generators. A thread
-#: blocked inside a generator's next() can only be reclaimed when it returns.
-STREAM_CLOSE_GRACE = 5.0
+#: After the shutdown deadline, how long cancelled tasks and the worker threads
+#: get to run their cleanup (the server's own bound, reused here).
+STREAM_CLOSE_GRACE = CLOSE_GRACE
 
 #: Exit status of a worker whose app failed before it started serving.
 BOOT_FAILURE = 3
-
-_STREAM_THREAD_PREFIX = "catzilla-stream"
 
 
 class WorkerBootError(RuntimeError):
@@ -156,24 +155,6 @@ def hard_exit(code: int) -> NoReturn:
     os._exit(code)
 
 
-def stream_threads() -> List[threading.Thread]:
-    """The threads pulling sync generators that are still alive."""
-    return [t for t in threading.enumerate()
-            if t.name.startswith(_STREAM_THREAD_PREFIX) and t.is_alive()]
-
-
-def _join_stream_threads(grace: float) -> int:
-    """Wait (bounded) for stream threads to close their generators; how many are left."""
-    deadline = time.monotonic() + grace
-    for t in stream_threads():
-        t.join(max(0.0, deadline - time.monotonic()))
-    left = len(stream_threads())
-    if left:
-        log.warning("%d stream generator(s) still blocked %.3g s after the shutdown deadline; "
-                    "their finally: blocks may not run", left, grace)
-    return left
-
-
 def _finish_tasks(loop: asyncio.AbstractEventLoop, grace: float) -> None:
     """After app.serve(): let the tasks the server cancelled at the deadline
     (handlers, async-generator streams) finish their cleanup -- `finally:`
@@ -247,7 +228,6 @@ def _serve(app: Any, sockets: List[socket.socket], shutdown_timeout: float, loop
             asyncio.set_event_loop(None)
             if signals is not None:
                 signals.restore()
-    _join_stream_threads(STREAM_CLOSE_GRACE)
 
 
 def serve_here(app: Any, sockets: List[socket.socket], shutdown_timeout: float, loop_kind: str) -> None:

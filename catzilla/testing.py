@@ -11,8 +11,6 @@ import socket
 from typing import Any, AsyncIterator, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import urlencode
 
-from catzilla._core.server import Server
-
 HeadersArg = Union[Mapping[str, str], Sequence[Tuple[str, str]], None]
 
 
@@ -186,9 +184,8 @@ class TestClient:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.loop = asyncio.new_event_loop()
-        self.server = Server(app, app.router, [], loop=self.loop, **app.server_config())
-        self.server.start()
-        self._run(app.startup())
+        # the same lifecycle as app.serve(): startup hooks, then the server
+        self.server = self._run(app._start_server([], self.loop))
         self._closed = False
 
     def _run(self, coro: Any, timeout: float = 30.0) -> Any:
@@ -299,8 +296,7 @@ class TestClient:
         if self._closed:
             return
         self._closed = True
-        self._run(self.server.shutdown(1.0))
-        self._run(self.app.shutdown())
+        self._run(self.app._stop_server(self.server, 1.0))
         self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
 

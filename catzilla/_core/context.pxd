@@ -1,37 +1,45 @@
-# Server-wide state shared by every connection of one loop: limits, timeouts,
-# the router and app, the scratch memory the parser uses, and the hand-off
-# from stream worker threads back to the loop.
+# What a connection runs in, split by what it is: the limits it enforces, the
+# services of its loop (the app's dispatcher, the worker pool and its hand-off
+# back to the loop, scratch memory), and the table of open connections.
 from catzilla.includes.http cimport cz_limits, cz_header
+from catzilla._core.dispatch cimport Dispatcher
 
-cdef class Context:
-    cdef int pfd
-    cdef cz_limits limits
-    cdef cz_header *headers          # parser scratch, limits.max_headers long
-    cdef char *scratch               # recv scratch, read_size long
-    cdef Py_ssize_t read_size
+
+cdef class Limits:
+    # Read from Settings once, as C values for the per-byte paths.
+    cdef cz_limits parser            # request line / head / header count, for cz_parse_request
     cdef long long max_body
-    cdef public double header_timeout
-    cdef public double body_timeout
-    cdef public double keepalive_timeout
-    cdef public double write_timeout
-    cdef public Py_ssize_t high_water
-    cdef public Py_ssize_t low_water
-    cdef public object router
-    cdef public object app           # has _handle(request, route, params), _error(request, exc), _not_found(request, allowed)
-    cdef public bint slow            # app hooks/middleware present: every request goes through app._handle
-    cdef public object loop
-    cdef public object log
-    cdef public object access_log    # logger or None
-    cdef public bint debug
-    cdef public dict conns           # fd -> Connection
-    cdef public int stream_threads
-    cdef public bint draining        # graceful shutdown: finish in-flight work, keep-alive off
-    cdef object executor
-    cdef list ready                  # stream pumps with news from a worker thread
+    cdef double header_timeout
+    cdef double body_timeout
+    cdef double keepalive_timeout
+    cdef double write_timeout
+    cdef Py_ssize_t high_water       # back-pressure: stop producing above this many pending bytes
+    cdef Py_ssize_t low_water        # ... resume below this
+    cdef Py_ssize_t read_size        # bytes taken from a socket per recv()
+
+
+cdef class Services:
+    cdef readonly object loop
+    cdef readonly Dispatcher dispatcher
+    cdef readonly object log
+    cdef readonly object access_log  # logger or None
+    cdef readonly object pool        # WorkerPool: sync generators run there
+    cdef object task_factory         # builds a Task for a handler coroutine (eager on 3.12+)
+    cdef set tasks                   # background tasks (closing a HEAD response's body), awaited at shutdown
+    # parse and recv scratch, shared by the loop's connections (one runs at a time)
+    cdef cz_header *headers          # limits.parser.max_headers long
+    cdef char *scratch               # read_size long
+    # hand-off from worker threads to the loop
+    cdef list ready                  # objects with news for the loop: their on_worker() runs there
     cdef int wake_fd
     cdef bint wake_pending
-    cdef object task_factory         # builds a Task for a handler coroutine (eager on 3.12+)
 
-    cdef object submit(self, object fn)      # run fn() on a stream worker thread
-    cdef int post(self, object pump) except -1   # from a worker thread: pump.on_worker() soon on the loop
-    cdef int run_ready(self) except -1       # on the loop: drain the wake fd, run posted pumps
+    cdef int post(self, object item) except -1   # from a worker thread: item.on_worker() soon on the loop
+    cdef int run_ready(self) except -1           # on the loop: drain the wake fd, run what was posted
+    cdef object spawn(self, object coro)         # a tracked background task
+
+
+cdef class ConnectionTable:
+    cdef int pfd                     # the poller every connection is registered with
+    cdef readonly dict conns         # fd -> Connection
+    cdef public bint draining        # graceful shutdown: finish in-flight work, keep-alive off

@@ -3,15 +3,18 @@ loop as a single reader. Each wake-up handles every ready socket in one batch
 in C; async handlers and async generators run as ordinary asyncio tasks on
 the same loop, so anything asyncio offers works inside them."""
 import asyncio
+import logging
 import os
 
 from catzilla.includes.errno cimport errno, EAGAIN, EWOULDBLOCK, EINTR, EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED
 from posix.unistd cimport close
-from catzilla._core.context cimport Context
+from catzilla._core.context cimport ConnectionTable, Limits, Services
 from catzilla._core.connection cimport Connection
+from catzilla._core.dispatch cimport Dispatcher
+from catzilla._core.transport cimport update_date
+from catzilla._core.workers import CLOSE_GRACE, WorkerPool
 from catzilla.includes.poller cimport (cz_event, CZ_READ, CZ_WRITE, CZ_HUP, cz_poller_create, cz_poller_add,
                                cz_poller_del, cz_poller_wait)
-from catzilla.response import update_date
 
 from catzilla.includes.clock cimport cz_monotonic
 
@@ -22,20 +25,33 @@ DEF ACCEPT_BATCH = 128      # per listener per wake-up: fairness with open conne
 
 
 cdef class Server:
-    cdef Context ctx
+    cdef Limits lim
+    cdef Services svc
+    cdef ConnectionTable table
+    cdef readonly object settings
     cdef list sockets
     cdef set listen_fds
     cdef bint accepting
     cdef object timer
     cdef cz_event events[BATCH]
     cdef object closed_future
+    cdef public int blocked_threads   # worker threads still blocked after shutdown
 
-    def __init__(self, app, router, sockets, *, loop=None, **config):
+    def __init__(self, app, sockets, *, loop=None):
+        """Serve `app` (its settings, its dispatcher compiled now) on bound,
+        listening `sockets`; `loop`: the running asyncio loop."""
+        cdef int pfd
         loop = loop or asyncio.get_event_loop()
-        self.ctx = Context(router=router, app=app, loop=loop, **config)
-        self.ctx.pfd = cz_poller_create()
-        if self.ctx.pfd < 0:
+        self.settings = app.settings
+        self.lim = Limits(app.settings)
+        self.svc = Services(self.lim, Dispatcher(app), loop,
+                            WorkerPool(app.settings.stream_threads, "catzilla-stream"),
+                            logging.getLogger("catzilla.access") if app.settings.access_log else None)
+        pfd = cz_poller_create()
+        if pfd < 0:
             raise OSError(errno, "cannot create the poller")
+        self.table = ConnectionTable(pfd)
+        self.blocked_threads = 0
         self.sockets = list(sockets)
         self.listen_fds = set()
         for s in self.sockets:
@@ -43,31 +59,30 @@ cdef class Server:
             self.listen_fds.add(s.fileno())
 
     def __dealloc__(self):
-        if self.ctx is not None and self.ctx.pfd >= 0:
-            close(self.ctx.pfd)
-            self.ctx.pfd = -1
+        if self.table is not None and self.table.pfd >= 0:
+            close(self.table.pfd)
+            self.table.pfd = -1
 
     @property
-    def context(self):
-        return self.ctx
+    def services(self):
+        return self.svc
 
     @property
     def connections(self):
-        return len(self.ctx.conns)
+        return len(self.table.conns)
 
     def start(self):
-        cdef Context ctx = self.ctx
-        if cz_poller_add(ctx.pfd, ctx.wake_fd, CZ_READ) < 0:
+        if cz_poller_add(self.table.pfd, self.svc.wake_fd, CZ_READ) < 0:
             raise OSError(errno, "cannot watch the wake-up fd")
         self.resume_accepting()
-        ctx.loop.add_reader(ctx.pfd, self.on_poll)
+        self.svc.loop.add_reader(self.table.pfd, self.on_poll)
         self.tick()
 
     def resume_accepting(self):
         if self.accepting or self.sockets is None:
             return
         for fd in self.listen_fds:
-            if cz_poller_add(self.ctx.pfd, fd, CZ_READ) < 0:
+            if cz_poller_add(self.table.pfd, fd, CZ_READ) < 0:
                 raise OSError(errno, "cannot watch the listening socket")
         self.accepting = True
 
@@ -75,7 +90,7 @@ cdef class Server:
         if not self.accepting:
             return
         for fd in self.listen_fds:
-            cz_poller_del(self.ctx.pfd, fd, CZ_READ)
+            cz_poller_del(self.table.pfd, fd, CZ_READ)
         self.accepting = False
 
     def adopt(self, int fd):
@@ -85,11 +100,11 @@ cdef class Server:
         self.add_connection(fd)
 
     cdef Connection add_connection(self, int fd):
-        cdef Connection conn = Connection(self.ctx, fd)
-        if cz_poller_add(self.ctx.pfd, fd, CZ_READ) < 0:
+        cdef Connection conn = Connection(self.lim, self.svc, self.table, fd)
+        if cz_poller_add(self.table.pfd, fd, CZ_READ) < 0:
             close(fd)
             return None
-        self.ctx.conns[fd] = conn
+        self.table.conns[fd] = conn
         return conn
 
     cdef int accept_all(self, int lfd) except -1:
@@ -105,25 +120,26 @@ cdef class Server:
                 return 0
             if errno == EMFILE or errno == ENFILE or errno == ENOBUFS or errno == ENOMEM:
                 # Out of descriptors: leave new clients in the backlog and retry soon.
-                self.ctx.log.warning("accept: out of file descriptors (%d open connections); "
-                                     "pausing accept for 100 ms", len(self.ctx.conns))
+                self.svc.log.warning("accept: out of file descriptors (%d open connections); "
+                                     "pausing accept for 100 ms", len(self.table.conns))
                 self.pause_accepting()
-                self.ctx.loop.call_later(0.1, self.resume_accepting)
+                self.svc.loop.call_later(0.1, self.resume_accepting)
                 return 0
-            self.ctx.log.error("accept failed: errno %d", errno)
+            self.svc.log.error("accept failed: errno %d", errno)
             return 0
         return 0
 
     def on_poll(self):
-        cdef Context ctx = self.ctx
+        cdef Services svc = self.svc
+        cdef dict conns = self.table.conns
         cdef int n, i, fd
         cdef unsigned ev
         cdef Connection conn
-        n = cz_poller_wait(ctx.pfd, self.events, BATCH, 0)
+        n = cz_poller_wait(self.table.pfd, self.events, BATCH, 0)
         for i in range(n):
             fd = self.events[i].fd
             ev = self.events[i].events
-            conn = ctx.conns.get(fd)
+            conn = conns.get(fd)
             if conn is not None:
                 try:
                     if ev & CZ_WRITE:
@@ -131,13 +147,13 @@ cdef class Server:
                     if ev & (CZ_READ | CZ_HUP) and not conn.closed:
                         conn.on_readable()
                 except Exception:
-                    ctx.log.exception("connection failed; closing it")
+                    svc.log.exception("connection failed; closing it")
                     conn.abort()
-            elif fd == ctx.wake_fd:
+            elif fd == svc.wake_fd:
                 try:
-                    ctx.run_ready()
+                    svc.run_ready()
                 except Exception:
-                    ctx.log.exception("stream hand-off failed")
+                    svc.log.exception("stream hand-off failed")
             elif fd in self.listen_fds:
                 self.accept_all(fd)
 
@@ -146,13 +162,13 @@ cdef class Server:
         cdef Connection conn
         cdef double now = cz_monotonic()
         update_date()
-        for conn in list(self.ctx.conns.values()):
+        for conn in list(self.table.conns.values()):
             try:
                 conn.check_timeouts(now)
             except Exception:
-                self.ctx.log.exception("timeout check failed; closing the connection")
+                self.svc.log.exception("timeout check failed; closing the connection")
                 conn.abort()
-        self.timer = self.ctx.loop.call_later(1.0, self.tick)
+        self.timer = self.svc.loop.call_later(1.0, self.tick)
 
     def stop_listening(self):
         self.pause_accepting()
@@ -165,36 +181,43 @@ cdef class Server:
         """Graceful stop: no new connections, idle ones closed, in-flight
         requests and streams get `timeout` seconds to finish, then are closed
         (their generators' finally: blocks run)."""
-        cdef Context ctx = self.ctx
+        cdef ConnectionTable table = self.table
         cdef Connection conn
         self.stop_listening()
-        ctx.draining = True
-        for conn in list(ctx.conns.values()):
+        table.draining = True
+        for conn in list(table.conns.values()):
             conn.shutdown_idle()
         deadline = cz_monotonic() + timeout
-        while ctx.conns and cz_monotonic() < deadline:
+        while table.conns and cz_monotonic() < deadline:
             await asyncio.sleep(0.05)
         tasks = []
-        for conn in list(ctx.conns.values()):
+        for conn in list(table.conns.values()):
             tasks.extend(conn.cancel_work())
+        tasks.extend(self.svc.background_tasks())
         if tasks:                       # let cancelled handlers and streams run their cleanup
             await asyncio.wait(tasks, timeout=5.0)
         self.close()
+        # worker threads close their generators once their next() returns
+        self.blocked_threads = await self.svc.loop.run_in_executor(
+            None, self.svc.pool.shutdown, CLOSE_GRACE)
+        if self.blocked_threads:
+            self.svc.log.warning("%d stream generator(s) still blocked %.3g s after the shutdown "
+                                 "deadline; their finally: blocks may not run",
+                                 self.blocked_threads, CLOSE_GRACE)
 
     def close(self):
-        cdef Context ctx = self.ctx
+        """Close every connection and the poller (no waiting)."""
         cdef Connection conn
         self.stop_listening()
-        for conn in list(ctx.conns.values()):
+        for conn in list(self.table.conns.values()):
             conn.abort()
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        if ctx.pfd >= 0:
+        if self.table.pfd >= 0:
             try:
-                ctx.loop.remove_reader(ctx.pfd)
+                self.svc.loop.remove_reader(self.table.pfd)
             except Exception:
                 pass
-            close(ctx.pfd)
-            ctx.pfd = -1
-        ctx.shutdown_executor()
+            close(self.table.pfd)
+            self.table.pfd = -1

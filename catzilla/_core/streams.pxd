@@ -1,21 +1,32 @@
-# Stream pumps: pull a response body's iterable and frame each item into the
-# transport, respecting back-pressure (pull only below the high-water mark).
+# Stream pumps: pull a response body's iterable, encode and frame each item
+# into the transport, respecting back-pressure (pull only below the high-water
+# mark), with keep-alive pings on idle streams.
 from catzilla._core.buffer cimport Buffer
-from catzilla._core.context cimport Context
+from catzilla._core.context cimport Services
 from catzilla._core.transport cimport Transport
 
 cdef int frame(Buffer out, object chunk, bint chunked) except -1
 
 cdef class Pump:
-    cdef Context ctx
+    cdef Services svc
     cdef Transport t
     cdef object content
+    cdef object encode           # item -> bytes/str before framing, or None (items are the bytes)
     cdef object on_done          # on_done(ok): ok False means abort the connection
     cdef bint chunked
     cdef bint cancelled
     cdef bint finished
+    cdef double ping             # seconds of silence before ping_bytes is sent; 0: never
+    cdef bytes ping_bytes
+    cdef double last_out         # when the last item or ping was queued
+    cdef object timer            # the ping timer handle
     cdef int start(self) except -1
     cdef void cancel(self)       # the client is gone: stop pulling, close the iterator
     cdef int finish(self, object exc) except -1
+    cdef int queued(self) except -1   # an item reached the transport: the ping clock restarts
+    cdef int start_pings(self) except -1
+    cdef void stop_pings(self)
 
-cdef Pump make_pump(Context ctx, Transport t, object content, bint chunked, object on_done)
+cdef Pump make_pump(Services svc, Transport t, object content, bint chunked, object encode,
+                    double ping, bytes ping_bytes, object on_done)
+cdef int close_unsent(Services svc, object content) except -1   # a body that will never be sent (HEAD)

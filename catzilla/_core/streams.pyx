@@ -1,17 +1,22 @@
-"""Stream pumps.
+"""Stream pumps: the one engine behind every streamed body (StreamingResponse,
+server-sent events).
 
 - Lists and tuples are pulled inline on the loop (they cannot block).
 - Any other sync iterable (generators) is pulled on a worker thread, so a
   generator that sleeps between items never stalls other connections. The
-  worker frames items into its own buffer and wakes the loop when the buffer
-  goes from empty to non-empty: items produced back-to-back coalesce into one
-  write, and an item is never held back behind a slow next().
+  worker encodes and frames items into its own buffer and wakes the loop when
+  the buffer goes from empty to non-empty: items produced back-to-back
+  coalesce into one write, and an item is never held back behind a slow next().
 - Async iterables run as a task on the loop.
 
 Back-pressure: a pump pulls only while the connection's pending output plus
 its own buffer is below the high-water mark, and resumes when the socket has
 drained below the low-water mark; memory per stream is bounded by about
 high_water + one item, whatever the body size or the client's speed.
+
+Pings: when `ping` > 0 and nothing was queued for that long, `ping_bytes` (an
+SSE comment) is framed on the loop between items; the source is never
+interrupted for it.
 """
 import asyncio
 import threading
@@ -20,9 +25,9 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExa
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from libc.stdio cimport snprintf
 from catzilla._core.buffer cimport Buffer
-from catzilla._core.context cimport Context
+from catzilla._core.context cimport Services
 from catzilla._core.transport cimport Transport
-
+from catzilla.includes.clock cimport cz_monotonic
 from catzilla.includes.python cimport PyUnicode_AsUTF8AndSize
 
 cdef bytes _LAST_CHUNK = b"0\r\n\r\n"
@@ -35,6 +40,8 @@ cdef int _frame_raw(Buffer out, const char *p, Py_ssize_t n, bint chunked) excep
         return 0          # an empty chunk would end a chunked body: skip it
     if chunked:
         k = snprintf(size_line, sizeof(size_line), "%zx\r\n", <size_t>n)
+        if k <= 0 or k >= <int>sizeof(size_line):
+            raise ValueError("chunk size line")
         out.reserve(k + n + 2)
         out.append(size_line, k)
         out.append(p, n)
@@ -69,6 +76,7 @@ cdef class Pump:
 
     cdef void cancel(self):
         self.cancelled = True
+        self.stop_pings()
 
     def running_task(self):
         """The asyncio task pulling this stream, if it runs as one."""
@@ -79,14 +87,47 @@ cdef class Pump:
         if self.finished:
             return 0
         self.finished = True
+        self.stop_pings()
         if exc is not None:
-            self.ctx.log.error("stream aborted: the response body raised", exc_info=exc)
+            self.svc.log.error("stream aborted: the response body raised", exc_info=exc)
             self.on_done(False)
             return 0
         if self.chunked:
             self.t.out.append(PyBytes_AS_STRING(_LAST_CHUNK), 5)
         self.on_done(True)
         return 0
+
+    cdef int queued(self) except -1:
+        if self.ping > 0:
+            self.last_out = cz_monotonic()
+        return 0
+
+    cdef int start_pings(self) except -1:
+        if self.ping > 0:
+            self.last_out = cz_monotonic()
+            self.timer = self.svc.loop.call_later(self.ping, self.on_ping)
+        return 0
+
+    cdef void stop_pings(self):
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def on_ping(self):
+        cdef Transport t = self.t
+        cdef double idle
+        self.timer = None
+        if self.finished or self.cancelled or t.closed:
+            return
+        idle = cz_monotonic() - self.last_out
+        if idle >= self.ping * 0.99:     # timers may fire a hair early
+            frame(t.out, self.ping_bytes, self.chunked)
+            t.flush()
+            if t.closed:
+                return
+            self.last_out = cz_monotonic()
+            idle = 0
+        self.timer = self.svc.loop.call_later(self.ping - idle, self.on_ping)
 
 
 cdef class InlinePump(Pump):
@@ -99,20 +140,18 @@ cdef class InlinePump(Pump):
 
     def resume(self):
         cdef Transport t = self.t
-        cdef Py_ssize_t high = self.ctx.high_water
+        cdef Py_ssize_t high = t.high_water
         while not self.cancelled and not t.closed:
             while t.pending() < high:
                 try:
                     chunk = next(self.it)
+                    if self.encode is not None:
+                        chunk = self.encode(chunk)
+                    frame(t.out, chunk, self.chunked)
                 except StopIteration:
                     self.finish(None)
                     return
                 except BaseException as exc:
-                    self.finish(exc)
-                    return
-                try:
-                    frame(t.out, chunk, self.chunked)
-                except TypeError as exc:
                     self.finish(exc)
                     return
             t.flush()
@@ -133,13 +172,14 @@ cdef class ThreadPump(Pump):
         self.pend = Buffer()
         self.gate = threading.Lock()
         self.gate.acquire()
-        self.ctx.submit(self.work)
+        self.svc.pool.submit(self.work)
+        self.start_pings()
         return 0
 
     def work(self):
         """Runs on a worker thread."""
-        cdef Context ctx = self.ctx
-        cdef Py_ssize_t high = ctx.high_water
+        cdef Services svc = self.svc
+        cdef Py_ssize_t high = self.t.high_water
         it = None
         try:
             it = iter(self.content)
@@ -150,10 +190,12 @@ cdef class ThreadPump(Pump):
                     break
                 if self.cancelled:
                     break
+                if self.encode is not None:
+                    chunk = self.encode(chunk)
                 frame(self.pend, chunk, self.chunked)
                 if not self.notified:
                     self.notified = True
-                    ctx.post(self)
+                    svc.post(self)
                 if self.pend.size() + self.t.pending() >= high and not self.cancelled:
                     self.waiting = True
                     self.gate.acquire()
@@ -164,11 +206,11 @@ cdef class ThreadPump(Pump):
                 try:
                     it.close()       # runs the generator's finally: blocks
                 except BaseException as exc:
-                    ctx.log.warning("closing a stream's generator raised", exc_info=exc)
+                    svc.log.warning("closing a stream's generator raised", exc_info=exc)
             self.done = True
             if not self.notified:
                 self.notified = True
-                ctx.post(self)
+                svc.post(self)
 
     def on_worker(self):
         """On the loop: take what the worker framed, write it, release the worker when drained."""
@@ -185,6 +227,7 @@ cdef class ThreadPump(Pump):
             else:
                 t.out.append(self.pend.data + self.pend.start, self.pend.size())
                 self.pend.clear()
+            self.queued()
         if self.done:
             self.finish(self.exc)
             return
@@ -192,7 +235,7 @@ cdef class ThreadPump(Pump):
         if t.closed:
             return
         if self.waiting:
-            if t.pending() <= self.ctx.low_water:
+            if t.pending() <= t.low_water:
                 self.release()
             else:
                 t.drain_waiter = self.release
@@ -203,7 +246,7 @@ cdef class ThreadPump(Pump):
             self.gate.release()
 
     cdef void cancel(self):
-        self.cancelled = True
+        Pump.cancel(self)
         if self.waiting:
             self.release()
 
@@ -214,7 +257,8 @@ cdef class AsyncPump(Pump):
     cdef bint flush_scheduled
 
     cdef int start(self) except -1:
-        self.task = self.ctx.loop.create_task(self.run())
+        self.task = self.svc.loop.create_task(self.run())
+        self.start_pings()
         return 0
 
     def running_task(self):
@@ -231,7 +275,7 @@ cdef class AsyncPump(Pump):
 
     async def run(self):
         cdef Transport t = self.t
-        cdef Py_ssize_t high = self.ctx.high_water
+        cdef Py_ssize_t high = t.high_water
         ait = None
         exc = None
         try:
@@ -240,7 +284,7 @@ cdef class AsyncPump(Pump):
                 if t.pending() >= high:
                     t.flush()
                     if t.pending() >= high and not t.closed:
-                        self.drained = self.ctx.loop.create_future()
+                        self.drained = self.svc.loop.create_future()
                         t.drain_waiter = self.on_drain
                         await self.drained
                         self.drained = None
@@ -250,10 +294,13 @@ cdef class AsyncPump(Pump):
                     chunk = await ait.__anext__()
                 except StopAsyncIteration:
                     break
+                if self.encode is not None:
+                    chunk = self.encode(chunk)
                 frame(t.out, chunk, self.chunked)
+                self.queued()
                 if not self.flush_scheduled:
                     self.flush_scheduled = True
-                    self.ctx.loop.call_soon(self.flush_now)
+                    self.svc.loop.call_soon(self.flush_now)
         except asyncio.CancelledError:
             self.cancelled = True
         except Exception as e:
@@ -262,19 +309,20 @@ cdef class AsyncPump(Pump):
             try:
                 await ait.aclose()
             except BaseException as e:
-                self.ctx.log.warning("closing a stream's async generator raised", exc_info=e)
+                self.svc.log.warning("closing a stream's async generator raised", exc_info=e)
         if not self.cancelled and not t.closed:
             self.finish(exc)
             if not t.closed:
                 t.flush()
 
     cdef void cancel(self):
-        self.cancelled = True
+        Pump.cancel(self)
         if self.task is not None and not self.task.done():
             self.task.cancel()
 
 
-cdef Pump make_pump(Context ctx, Transport t, object content, bint chunked, object on_done):
+cdef Pump make_pump(Services svc, Transport t, object content, bint chunked, object encode,
+                    double ping, bytes ping_bytes, object on_done):
     cdef Pump p
     if hasattr(content, "__aiter__"):
         p = AsyncPump.__new__(AsyncPump)
@@ -282,9 +330,28 @@ cdef Pump make_pump(Context ctx, Transport t, object content, bint chunked, obje
         p = InlinePump.__new__(InlinePump)
     else:
         p = ThreadPump.__new__(ThreadPump)
-    p.ctx = ctx
+    p.svc = svc
     p.t = t
     p.content = content
     p.chunked = chunked
+    p.encode = encode
+    p.ping = ping
+    p.ping_bytes = ping_bytes
     p.on_done = on_done
     return p
+
+
+async def _aclose(content):
+    try:
+        await content.aclose()
+    except BaseException as exc:
+        import logging
+        logging.getLogger("catzilla").warning("closing an unsent async body raised", exc_info=exc)
+
+
+cdef int close_unsent(Services svc, object content) except -1:
+    if hasattr(content, "aclose"):
+        svc.spawn(_aclose(content))
+    elif hasattr(content, "close"):
+        content.close()
+    return 0

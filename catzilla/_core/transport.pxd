@@ -1,6 +1,12 @@
-# Socket output side of one connection: an output buffer in C memory, an
-# optional zero-copy tail (a large bytes body, or a file region sent with
-# sendfile), write interest in the poller, and watermarks for back-pressure.
+# Socket output side of one connection: the response head rendered straight
+# into a C output buffer, an optional zero-copy tail (a large bytes body, or a
+# file region sent with sendfile), write interest in the poller, and
+# watermarks for back-pressure.
+#
+# The body protocol: a Response sends itself by calling write_head() and then
+# exactly one of write_body(), write_file() or start_stream(); write_body and
+# write_file end the response (response_sent), a stream ends it when its pump
+# finishes. The connection never asks a response which kind it is.
 from catzilla._core.buffer cimport Buffer
 
 cdef class Transport:
@@ -19,6 +25,10 @@ cdef class Transport:
     cdef Py_ssize_t low_water
     cdef object drain_waiter      # callable run once pending output falls below low_water
     cdef double write_since       # last write progress while output is pending (0: nothing pending)
+    # the exchange in progress, set by the connection for each request
+    cdef bint keep_alive
+    cdef bint http10
+    cdef bint head_only           # a HEAD request: the response's head, never its body
 
     cdef inline Py_ssize_t pending(self):
         cdef Py_ssize_t n = self.out.end - self.out.start
@@ -32,3 +42,17 @@ cdef class Transport:
     cdef int on_writable(self) except -1
     cdef void abort(self)                  # close now, dropping pending output
     cdef void on_closed(self)              # subclass hook, called once from abort
+
+    # -- the body protocol (see above) --
+    # status line, Server/Date, Content-Type (ct: validated bytes or None),
+    # Content-Length (length >= 0) or Transfer-Encoding: chunked, Connection,
+    # then `headers`: validated (lower-case name, value) str pairs.
+    cdef int write_head(self, int status, bytes ct, list headers, long long length,
+                        bint chunked) except -1
+    cdef int write_body(self, int status, object body) except -1      # bytes; none for HEAD
+    cdef int write_file(self, int status, object f, long long offset, long long length) except -1
+    cdef int start_stream(self, int status, object content, bint chunked, object encode,
+                          double ping, bytes ping_bytes) except -1
+    cdef int response_sent(self, int status, long long nbytes) except -1   # nbytes -1: streamed
+
+cpdef object update_date()        # refresh the cached Date header (the server does, once a second)

@@ -1,13 +1,76 @@
-from catzilla.includes.errno cimport errno, EAGAIN, EWOULDBLOCK, EINTR
+"""The output side of a connection: response heads rendered in C, buffered
+writev, zero-copy tails and sendfile, write interest, back-pressure."""
+import time
+from http import HTTPStatus
+
 from posix.unistd cimport close
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.string cimport memcpy
 from catzilla._core.buffer cimport Buffer
-from catzilla.includes.poller cimport CZ_READ, CZ_WRITE, cz_poller_mod, cz_poller_del
-
-from catzilla.includes.system cimport iovec, writev, cz_sendfile
-
-
 from catzilla.includes.clock cimport cz_monotonic
+from catzilla.includes.errno cimport errno, EAGAIN, EWOULDBLOCK, EINTR
+from catzilla.includes.poller cimport CZ_READ, CZ_WRITE, cz_poller_mod, cz_poller_del
+from catzilla.includes.python cimport PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND
+from catzilla.includes.system cimport iovec, writev, cz_sendfile, CZ_DATE_LEN, cz_http_date
+
+# Bodies up to this size are copied into the output buffer (one write with the
+# head); larger ones are sent from the bytes object itself.
+DEF COPY_MAX = 16384
+
+# "Server: catzilla\r\nDate: " + IMF-fixdate + "\r\n", refreshed once a second by the server.
+cdef char _common[64]
+cdef Py_ssize_t _common_len = 0
+cdef bytes _SERVER_DATE_PREFIX = b"Server: catzilla\r\nDate: "
+
+cpdef object update_date():
+    cdef char date[32]
+    cdef Py_ssize_t p = len(_SERVER_DATE_PREFIX)
+    global _common_len
+    if cz_http_date(<long>time.time(), date, sizeof(date)) != 0:
+        return None
+    memcpy(_common, PyBytes_AS_STRING(_SERVER_DATE_PREFIX), p)
+    memcpy(_common + p, date, CZ_DATE_LEN)
+    _common[p + CZ_DATE_LEN] = b'\r'
+    _common[p + CZ_DATE_LEN + 1] = b'\n'
+    _common_len = p + CZ_DATE_LEN + 2
+    return date[:CZ_DATE_LEN].decode("ascii")
+
+update_date()
+
+cdef list _STATUS_LINES = [None] * 600
+for _code in range(100, 600):
+    try:
+        _phrase = HTTPStatus(_code).phrase
+    except ValueError:
+        _phrase = "Unknown"
+    _STATUS_LINES[_code] = f"HTTP/1.1 {_code} {_phrase}\r\n".encode("ascii")
+
+cdef bytes _TE_CHUNKED = b"Transfer-Encoding: chunked\r\n"
+cdef bytes _CONN_CLOSE = b"Connection: close\r\n"
+cdef bytes _CONN_KEEP = b"Connection: keep-alive\r\n"
+
+
+cdef int _append_decimal(Buffer out, long long v) except -1:
+    cdef char tmp[24]
+    cdef int i = 24
+    if v < 0:
+        raise ValueError("negative length")
+    while True:
+        i -= 1
+        tmp[i] = <char>(48 + v % 10)
+        v //= 10
+        if v == 0:
+            break
+    out.append(tmp + i, 24 - i)
+    return 0
+
+
+cdef inline int _append_latin1(Buffer out, str s) except -1:
+    # Header names and values are validated latin-1 when set, so their
+    # storage is one byte per character: copied without encoding.
+    if PyUnicode_KIND(s) != 1:
+        raise ValueError(f"header text {s!r} is not latin-1")
+    return out.append(<const char *>PyUnicode_DATA(s), PyUnicode_GET_LENGTH(s))
 
 
 cdef class Transport:
@@ -18,8 +81,6 @@ cdef class Transport:
         self.out = Buffer()
         self.tail = None
         self.drain_waiter = None
-        self.high_water = 256 * 1024
-        self.low_water = 64 * 1024
 
     cdef int set_interest(self, unsigned events) except -1:
         if self.closed or events == self.events:
@@ -132,3 +193,63 @@ cdef class Transport:
 
     cdef void on_closed(self):
         pass
+
+    # -- the body protocol -------------------------------------------------
+
+    cdef int write_head(self, int status, bytes ct, list headers, long long length,
+                        bint chunked) except -1:
+        cdef Buffer out = self.out
+        cdef bytes line = <bytes>_STATUS_LINES[status]
+        cdef tuple h
+        out.append(PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line))
+        out.append(_common, _common_len)
+        if ct is not None:
+            out.append(b"Content-Type: ", 14)
+            out.append(PyBytes_AS_STRING(ct), PyBytes_GET_SIZE(ct))
+            out.append(b"\r\n", 2)
+        if chunked:
+            out.append(PyBytes_AS_STRING(_TE_CHUNKED), PyBytes_GET_SIZE(_TE_CHUNKED))
+        elif length >= 0:
+            out.append(b"Content-Length: ", 16)
+            _append_decimal(out, length)
+            out.append(b"\r\n", 2)
+        if not self.keep_alive:
+            out.append(PyBytes_AS_STRING(_CONN_CLOSE), PyBytes_GET_SIZE(_CONN_CLOSE))
+        elif self.http10:
+            out.append(PyBytes_AS_STRING(_CONN_KEEP), PyBytes_GET_SIZE(_CONN_KEEP))
+        if headers is not None:
+            for h in headers:
+                _append_latin1(out, <str>h[0])
+                out.append(b": ", 2)
+                _append_latin1(out, <str>h[1])
+                out.append(b"\r\n", 2)
+        out.append(b"\r\n", 2)
+        return 0
+
+    cdef int write_body(self, int status, object body) except -1:
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(body)
+        if self.head_only or n == 0:
+            return self.response_sent(status, 0)
+        if n <= COPY_MAX or self.tail is not None:
+            self.out.append(PyBytes_AS_STRING(body), n)
+        else:
+            self.tail = body
+            self.tail_off = 0
+        return self.response_sent(status, n)
+
+    cdef int write_file(self, int status, object f, long long offset, long long length) except -1:
+        if self.head_only or length <= 0:
+            f.close()
+            return self.response_sent(status, 0)
+        self.file_obj = f
+        self.file_fd = f.fileno()
+        self.file_off = offset
+        self.file_left = length
+        return self.response_sent(status, length)
+
+    cdef int start_stream(self, int status, object content, bint chunked, object encode,
+                          double ping, bytes ping_bytes) except -1:
+        raise NotImplementedError
+
+    cdef int response_sent(self, int status, long long nbytes) except -1:
+        return 0

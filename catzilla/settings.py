@@ -1,0 +1,71 @@
+"""Server settings: one typed, validated object, read by the app and the compiled core.
+
+`Catzilla(max_body=..., ...)` builds one; every default lives here and nowhere else."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Dict, Tuple
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_request_line: int = 8192        # bytes; longer -> 414
+    max_head_bytes: int = 65536         # whole request head; larger -> 431
+    max_headers: int = 100              # header fields; more -> 431
+    max_body: int = 1024 * 1024         # bytes; larger -> 413 before reading it
+    header_timeout: float = 10.0        # s to receive a whole head (slowloris) -> 408 and close
+    body_timeout: float = 30.0          # s to receive a whole body -> 408 and close
+    keepalive_timeout: float = 5.0      # s an idle keep-alive connection is kept
+    write_timeout: float = 60.0         # s a finished response may wait for a client that stopped reading
+    high_water: int = 256 * 1024        # back-pressure: stop pulling a stream above this many pending bytes
+    low_water: int = 64 * 1024          # ... and resume below this
+    stream_threads: int = 64            # worker threads pulling sync generators
+    debug: bool = False                 # tracebacks in 500 bodies
+    access_log: bool = False            # one line per response on the "catzilla.access" logger
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            kind = _KINDS[f.type]
+            ok = isinstance(value, bool) if kind is bool else \
+                isinstance(value, kind) and not isinstance(value, bool)
+            if not ok:
+                raise TypeError(f"setting {f.name} must be {f.type}, not {type(value).__name__}")
+            if kind is not bool:
+                object.__setattr__(self, f.name, _CAST[f.type](value))
+        if self.max_request_line < 64 or self.max_head_bytes < 256 or self.max_headers < 1 \
+                or self.max_body < 0:
+            raise ValueError("limits too small: max_request_line >= 64, max_head_bytes >= 256, "
+                             "max_headers >= 1, max_body >= 0")
+        if self.max_head_bytes >= 1 << 32:
+            raise ValueError("max_head_bytes must be below 4 GiB")   # header offsets are 32-bit
+        for name in ("header_timeout", "body_timeout", "keepalive_timeout", "write_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0")
+        if not 0 <= self.low_water <= self.high_water or self.high_water < 1024:
+            raise ValueError("need 0 <= low_water <= high_water and high_water >= 1024")
+        if self.stream_threads < 1:
+            raise ValueError("stream_threads must be >= 1")
+
+    @classmethod
+    def names(cls) -> Tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> "Settings":
+        """Like Settings(**kwargs), with a clear message for unknown names."""
+        unknown = set(kwargs) - set(cls.names())
+        if unknown:
+            raise TypeError(f"unknown Catzilla settings: {', '.join(sorted(unknown))} "
+                            f"(known: {', '.join(cls.names())})")
+        return cls(**kwargs)
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+# With `from __future__ import annotations` field types are the strings below.
+# float settings accept an int too; bool is never taken for a number.
+_KINDS: Dict[str, Any] = {"int": int, "float": (int, float), "bool": bool}
+_CAST: Dict[str, Any] = {"int": int, "float": float}
