@@ -7,6 +7,7 @@ from catzilla.request import Request
 from catzilla.response import (HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response,
                                StreamingResponse)
 from catzilla.router import Route, RouteError, Router
+from catzilla.settings import Settings
 from catzilla.sse import EventSourceResponse, ServerSentEvent
 
 RouterGroup = Router  # the reference release's name for a prefixed group of routes
@@ -17,5 +18,5 @@ __all__ = [
     "Catzilla", "Request", "Response", "JSONResponse", "HTMLResponse", "PlainTextResponse",
     "RedirectResponse", "StreamingResponse", "FileResponse", "EventSourceResponse", "ServerSentEvent",
     "HTTPException", "Router", "RouterGroup", "Route",
-    "RouteError", "Headers", "QueryParams", "FormData", "UploadFile", "__version__",
+    "RouteError", "Settings", "Headers", "QueryParams", "FormData", "UploadFile", "__version__",
 ]

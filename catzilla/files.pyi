@@ -28,19 +28,15 @@ class FileResponse(Response):
     """Send a file with sendfile(2): ETag (strong, from size and mtime_ns),
     Last-Modified, 304/412 for conditional requests, 206/416 for one byte
     Range (several ranges: 200 with the whole file), Content-Disposition when
-    `filename` is given. Missing file or directory: 404; unreadable: 403."""
+    `filename` is given. Missing file or directory: 404; unreadable: 403. The
+    file is opened for each request answered: one object can answer many."""
 
-    sendfile: bool
     path: Union[str, bytes]
     filename: Optional[str]
     content_disposition_type: str
-    stat_result: Optional[os.stat_result]
 
-    def __init__(self, path: Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"], *,
-                 filename: Optional[str] = None, content_type: Optional[str] = None, status: int = 200,
-                 headers: _Headers = None, content_disposition_type: str = "attachment",
-                 status_code: Optional[int] = None) -> None: ...
-
-    def prepare(self, request: Any) -> Optional[Tuple[_OpenFile, int, int]]:
-        """Called once by the connection: None (send .body: 304, 412, 416) or
-        (open file, offset, length) to send with sendfile(2)."""
+    def __init__(self, path: Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"],
+                 status_code: Optional[int] = None, headers: _Headers = None,
+                 media_type: Optional[str] = None, *, filename: Optional[str] = None,
+                 content_type: Optional[str] = None, content_disposition_type: str = "attachment",
+                 status: Optional[int] = None) -> None: ...

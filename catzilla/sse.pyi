@@ -1,13 +1,10 @@
 """Type stub for catzilla/sse.pyx: server-sent events."""
-from concurrent.futures import Executor
 from typing import Any, AsyncIterable, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from catzilla.response import StreamingResponse
 
 _Headers = Union[Mapping[str, str], Sequence[Tuple[str, str]], None]
 _Item = Union["ServerSentEvent", Mapping[str, Any], str, bytes]
-
-SYNC_THREADS: int
 
 class ServerSentEvent:
     """One event. data: str/bytes (UTF-8) as is, anything else as JSON; split on
@@ -30,14 +27,14 @@ def encode_item(item: _Item) -> bytes:
     """A ServerSentEvent, a dict of its fields, or str/bytes data, on the wire."""
 
 class EventSourceResponse(StreamingResponse):
-    """text/event-stream from a sync or async iterable of events, with
+    """text/event-stream from a sync or async iterable of events (streamed by the
+    same pumps as any StreamingResponse, each item encoded as an event), with
     Cache-Control: no-cache, X-Accel-Buffering: no, and `ping_message` sent
     whenever the source has been silent for `ping` seconds (None/0: never)."""
 
     source: Any
-    ping: float
 
-    def __init__(self, content: Union[Iterable[_Item], AsyncIterable[_Item], _Item], *,
-                 ping: Optional[float] = 15.0, status: int = 200, headers: _Headers = None,
-                 ping_message: str = ": ping", status_code: Optional[int] = None,
-                 executor: Optional[Executor] = None) -> None: ...
+    def __init__(self, content: Union[Iterable[_Item], AsyncIterable[_Item], _Item],
+                 status_code: Optional[int] = None, headers: _Headers = None, *,
+                 ping: Optional[float] = 15.0, ping_message: str = ": ping",
+                 status: Optional[int] = None) -> None: ...

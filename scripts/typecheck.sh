@@ -54,9 +54,6 @@ catzilla\..*\.__reduce_cython__
 catzilla\..*\.__setstate_cython__
 catzilla\..*\.__test__
 catzilla\..*\.__pyx_capi__
-# A cdef class's __init__ is a slot wrapper: its runtime signature is opaque
-# (*args, **kwargs); the stub spells out the real keyword arguments.
-catzilla\.context\.Context\.__init__
 # Request() and Route() always raise TypeError (made by the server / Router.add).
 catzilla\.request\.Request\.__init__
 catzilla\.router\.Route\.__init__

@@ -1,32 +1,24 @@
-"""Type stub for catzilla/_core/server.pyx: the loop. One epoll/kqueue set registered
-with the running asyncio loop as a single reader; accept, read and write are
-handled in C, handlers and async generators run as asyncio tasks.
+"""Type stub for catzilla/_core/server.pyx (private): the loop. One epoll/kqueue
+set registered with the running asyncio loop as a single reader; accept, read
+and write are handled in C, handlers and async generators run as asyncio tasks.
 """
 import asyncio
 import socket
 from collections.abc import Iterable
-
-from typing_extensions import Unpack
+from typing import Any
 
 from catzilla.app import Catzilla
-from catzilla._core.context import Context, _ServerConfig
-from catzilla.router import Router
+from catzilla.settings import Settings
 
 class Server:
-    def __init__(
-        self,
-        app: Catzilla,
-        router: Router,
-        sockets: Iterable[socket.socket],
-        *,
-        loop: asyncio.AbstractEventLoop | None = None,
-        **config: Unpack[_ServerConfig],
-    ) -> None:
-        """`sockets`: bound, listening sockets (made non-blocking); `config`: the
-        Context settings (see Catzilla.server_config()). OSError when the poller
-        cannot be created; ValueError for bad limits."""
+    settings: Settings
+    blocked_threads: int
+    def __init__(self, app: Catzilla, sockets: Iterable[socket.socket], *,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Serve `app` (its settings; its dispatcher compiled now) on bound,
+        listening `sockets`. OSError when the poller cannot be created."""
     @property
-    def context(self) -> Context: ...
+    def services(self) -> Any: ...
     @property
     def connections(self) -> int:
         """Number of open connections."""
@@ -34,17 +26,12 @@ class Server:
         """Start watching the listening sockets on the loop (call from the loop's thread)."""
     def resume_accepting(self) -> None: ...
     def adopt(self, fd: int) -> None:
-        """Serve an already connected socket fd (the TestClient's socketpair end).
-        The server owns and closes it."""
-    def on_poll(self) -> None:
-        """The loop's reader callback: handle every ready socket in one batch."""
-    def tick(self) -> None:
-        """Once a second: refresh the Date header, enforce timeouts."""
-    def stop_listening(self) -> None:
-        """Stop accepting and close the listening sockets."""
+        """Serve an already connected socket fd (the TestClient's socketpair end)."""
+    def on_poll(self) -> None: ...
+    def tick(self) -> None: ...
+    def stop_listening(self) -> None: ...
     async def shutdown(self, timeout: float = 10.0) -> None:
-        """Graceful stop: no new connections, idle ones closed, in-flight
-        requests and streams get `timeout` seconds to finish, then are closed
-        (their generators' finally: blocks run)."""
+        """Graceful stop: in-flight requests and streams get `timeout` seconds,
+        then are closed; the worker threads are joined (bounded)."""
     def close(self) -> None:
-        """Close every connection, the poller, and stop the stream threads."""
+        """Close every connection and the poller (no waiting)."""
