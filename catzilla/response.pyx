@@ -260,7 +260,12 @@ cdef class Response:
         cdef int status = self.status_code
         cdef object body = self.body
         if not PyBytes_CheckExact(body):         # `body` is a public attribute: normalise what was set
-            body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+            if isinstance(body, str):
+                body = (<str>body).encode("utf-8")
+            elif isinstance(body, (bytes, bytearray, memoryview)):
+                body = bytes(body)
+            else:
+                raise TypeError(f"Response.body must be bytes or str, not {type(body).__name__}")
         if status == 204 or status == 304 or status < 200:
             t.write_head(status, self._ct, self._headers, -1, False)
             return t.response_sent(status, 0)

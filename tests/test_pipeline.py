@@ -54,15 +54,22 @@ def test_a_response_that_fails_to_send_becomes_a_500_and_the_connection_lives(se
     def missing(request):
         return FileResponse(tmp_path / "nope.bin")    # raises while sending: nothing written yet
 
+    @app.get("/bad-body")
+    def bad_body(request):
+        resp = Response("fine")
+        resp.body = 123                               # a public attribute, set to nonsense
+        return resp
+
     @app.get("/ok")
     def ok(request):
         return "ok"
 
     with RawClient(serve(app)) as c:
-        c.send(build_request("GET", "/missing") + build_request("GET", "/ok"))
-        first, second = c.read_response(), c.read_response()
+        c.send(build_request("GET", "/missing") + build_request("GET", "/bad-body") + build_request("GET", "/ok"))
+        first, second, third = c.read_response(), c.read_response(), c.read_response()
     assert first.status == 404
-    assert (second.status, second.body) == (200, b"ok")
+    assert (second.status, second.body) == (500, b"Internal Server Error")
+    assert (third.status, third.body) == (200, b"ok")
 
 
 # -- the dispatcher ------------------------------------------------------------------------

@@ -320,12 +320,12 @@ cdef class Connection(Transport):
             return 0
         if is_awaitable(result):
             return self.await_result(result)
-        mark = self.out.end
+        mark = self.out.size()
         try:
             resp = to_response(result)
             resp.send(self, self.req)
         except Exception as exc:
-            self.out.end = mark                  # a response fails before it writes its head out
+            self.out.end = self.out.start + mark     # a response fails before its head is complete
             result = self.svc.dispatcher.error(self.req, exc)
             if is_awaitable(result):
                 return self.await_result(result)
