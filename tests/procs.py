@@ -1,15 +1,17 @@
-"""Running Catzilla (or any program) as a subprocess in the tests that go
-through the real command line: test_cli, test_shutdown, test_workers and
-test_nginx. A plain module, imported by those tests (pytest puts tests/ on
-sys.path).
+"""Running Catzilla (or any program) as a subprocess, for the tests whose
+server runs in its own process: test_cli, test_shutdown, test_workers,
+test_nginx, test_streaming, test_files, test_fd_limit and test_locust. A plain
+module, imported by those tests (pytest puts tests/ on sys.path).
 
     with launcher(tmp_path) as run:
-        server = run("czapp:app", "--workers", "2")    # waits for the banner
-        status = fetch(server.port, "/")
+        server = run("czapp:app", "--workers", "2")    # `python -m catzilla run`; waits for the banner
+        other = run.start([sys.executable, "app.py"])  # any command; waits for the banner
+        status, head, body = get(server.port, "/")
         assert server.stop() == 0                       # SIGTERM, then the exit status
 
 Every wait has a deadline and fails with the process's output; close() kills
 the process and its children and joins the reader threads (bounded).
+wait_until() is the one polling loop for the conditions these tests wait for.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Set
+from typing import Any, Callable, Iterator, List, Optional, Set, Tuple
 
 import psutil
 
@@ -31,6 +33,26 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: The first line Catzilla prints (on stdout) once it listens; group 1 is the port.
 BANNER = r"serving on http://[^ ]+:(\d+)"
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll predicate() until it returns something true, and return that; fails
+    after `timeout` seconds, naming `what` was awaited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on now (for programs that cannot be given port 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def catzilla_env(**extra: str) -> dict:
@@ -77,21 +99,30 @@ class Proc:
 
     # -- waiting --------------------------------------------------------------------
 
+    def _wait(self, predicate: Callable[[], Any], timeout: float, what: str, until_exit: bool = False) -> Any:
+        """wait_until(), failing with this process's output; with until_exit, also
+        as soon as the process has exited (after a last look, once the readers
+        took in its last lines)."""
+        def check() -> Any:
+            if until_exit and self.proc.poll() is not None:
+                for t in self.readers:
+                    t.join(1.0)
+                value = predicate()
+                if not value:
+                    raise AssertionError(f"exited before {what}")
+                return value
+            return predicate()
+        try:
+            return wait_until(check, timeout, what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc} {self._report()}") from None
+
     def wait_banner(self, timeout: float = 15.0) -> int:
         """The port from the banner; fails as soon as the process has exited without one."""
-        deadline = time.monotonic() + timeout
-        while True:
-            exited = self.proc.poll() is not None
-            if exited:                    # let the readers take in its last lines
-                for t in self.readers:
-                    t.join(max(0.0, min(1.0, deadline - time.monotonic())))
-            m = next((m for line in list(self.out) for m in [re.search(BANNER, line)] if m), None)
-            if m:
-                self.port = int(m.group(1))
-                return self.port
-            if exited or time.monotonic() >= deadline:
-                raise AssertionError(f"no banner{'' if exited else f' within {timeout} s'} {self._report()}")
-            time.sleep(0.02)
+        m = self._wait(lambda: next((m for line in list(self.out) for m in [re.search(BANNER, line)] if m), None),
+                       timeout, "the banner", until_exit=True)
+        self.port = int(m.group(1))
+        return self.port
 
     def wait_ready(self, workers: int = 1, timeout: float = 15.0) -> int:
         """The banner, and with workers > 1 a "worker N serving" line from each
@@ -107,14 +138,22 @@ class Proc:
         """Wait for `count` lines matching pattern (in stderr unless `stream` is
         given); the last match."""
         sink = self.err if stream is None else stream
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [m for line in list(sink) for m in [re.search(pattern, line)] if m]
-            if len(found) >= count:
-                return found[-1]
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"{pattern!r} x{count} not seen in {timeout:.3g} s {self._report()}")
-            time.sleep(0.02)
+
+        def found() -> Optional["re.Match"]:
+            matches = [m for line in list(sink) for m in [re.search(pattern, line)] if m]
+            return matches[-1] if len(matches) >= count else None
+        return self._wait(found, timeout, f"{pattern!r} x{count}")
+
+    def wait_port(self, port: int, timeout: float = 10.0) -> None:
+        """Wait until something accepts connections on `port` (for a program
+        without a banner); fails as soon as the process has exited."""
+        def listening() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        self._wait(listening, timeout, f"a listener on port {port}", until_exit=True)
 
     def workers(self) -> Set[int]:
         """The pids of the live (not zombie) children."""
@@ -127,10 +166,31 @@ class Proc:
     # -- ending -----------------------------------------------------------------------
 
     def wait_exit(self, timeout: float) -> int:
+        """The exit status, which must come within `timeout`; then the output
+        is complete (the readers are joined, bounded, as long as no child
+        that outlived the process holds the pipes)."""
         try:
-            return self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError(f"still running {timeout} s later; stderr:\n{self.stderr}") from None
+        for t in self.readers:
+            t.join(5)
+        return code
+
+    def send(self, sig: int, timeout: float = 5.0) -> None:
+        """Send `sig` and wait until the process has taken it (it is no longer
+        pending in /proc/PID/status), so a signal sent next is not merged with it."""
+        self.proc.send_signal(sig)
+        bit = 1 << (sig - 1)
+
+        def taken() -> bool:
+            try:
+                with open(f"/proc/{self.proc.pid}/status") as f:
+                    fields = dict(line.split(":", 1) for line in f if ":" in line)
+            except FileNotFoundError:
+                return True                   # gone: nothing is pending any more
+            return not (int(fields["ShdPnd"], 16) | int(fields["SigPnd"], 16)) & bit
+        wait_until(taken, timeout, f"pid {self.proc.pid} to take signal {sig}")
 
     def stop(self, timeout: float = 15.0) -> int:
         """SIGTERM; the exit status, which must come within `timeout`."""
@@ -161,25 +221,50 @@ class Proc:
             t.join(5)
 
 
-@contextlib.contextmanager
-def launcher(cwd: Path) -> Iterator[Callable[..., Proc]]:
-    """For a fixture: `run(target, *options, ready=True, workers=1, **env)` starts
-    Proc.catzilla(cwd, ...) and (with ready) waits for wait_ready(workers); every
-    process started is closed at the end, even one that never got ready."""
-    procs: List[Proc] = []
+class Launcher:
+    """Starts processes in `cwd` and closes them all (last started first) at the end:
 
-    def run(target: str, *options: str, ready: bool = True, workers: int = 1, **env: str) -> Proc:
-        p = Proc.catzilla(cwd, target, *options, **env)
-        procs.append(p)
+    run(target, *options, ready=True, workers=1, **env): Proc.catzilla(cwd, ...),
+        with ready, once wait_ready(workers) saw the banner (and the workers);
+    run.start(argv, ready=True, **env): any command, `env` added to catzilla_env(),
+        with ready, once wait_banner() saw the banner (a Catzilla server that is
+        not started through the command line prints it too)."""
+
+    def __init__(self, cwd: Path, grace: float = 0.0) -> None:
+        self.cwd = cwd
+        self.grace = grace
+        self.procs: List[Proc] = []
+
+    def __call__(self, target: str, *options: str, ready: bool = True, workers: int = 1, **env: str) -> Proc:
+        p = self._add(Proc.catzilla(self.cwd, target, *options, **env))
         if ready:
             p.wait_ready(workers)
         return p
 
+    def start(self, argv: List[str], ready: bool = True, **env: str) -> Proc:
+        p = self._add(Proc(argv, self.cwd, catzilla_env(**env)))
+        if ready:
+            p.wait_banner()
+        return p
+
+    def _add(self, p: Proc) -> Proc:
+        self.procs.append(p)
+        return p
+
+    def close(self) -> None:
+        for p in reversed(self.procs):
+            p.close(self.grace)
+
+
+@contextlib.contextmanager
+def launcher(cwd: Path, grace: float = 0.0) -> Iterator[Launcher]:
+    """For a fixture: a Launcher in `cwd`; every process it started is closed at
+    the end (see Proc.close for `grace`), even one that never got ready."""
+    run = Launcher(cwd, grace)
     try:
         yield run
     finally:
-        for p in procs:
-            p.close()
+        run.close()
 
 
 def fetch(port: int, path: str, *, host: str = "t", headers: str = "", timeout: float = 5.0) -> bytes:
@@ -194,3 +279,13 @@ def fetch(port: int, path: str, *, host: str = "t", headers: str = "", timeout: 
                 break
             data += part
     return data
+
+
+def get(port: int, path: str, **kw: Any) -> Tuple[int, bytes, bytes]:
+    """fetch(), split: (status, head, body); ConnectionError when the server
+    closed without answering."""
+    data = fetch(port, path, **kw)
+    if not data:
+        raise ConnectionError(f"GET {path}: closed without a response")
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), head, body

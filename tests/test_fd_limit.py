@@ -1,16 +1,10 @@
 """Out of file descriptors: new clients wait in the listen backlog, the server
 neither crashes nor drops the clients it already has (design.md §4)."""
-import os
-import re
-import resource
-import signal
 import socket
-import subprocess
 import sys
 import textwrap
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from procs import launcher
 
 APP = """
 import resource, sys
@@ -37,12 +31,9 @@ def read_response(s):
 
 def test_clients_beyond_the_fd_limit_wait_and_are_served(tmp_path):
     (tmp_path / "fdapp.py").write_text(textwrap.dedent(APP))
-    proc = subprocess.Popen([sys.executable, str(tmp_path / "fdapp.py")], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": ROOT})
-    try:
-        m = re.search(r":(\d+) ", proc.stdout.readline())
-        assert m, proc.stderr.read()
-        port = int(m.group(1))
+    with launcher(tmp_path) as run:
+        server = run.start([sys.executable, "fdapp.py"])
+        port = server.port
         # 120 clients at once: more than the server's 48 descriptors can hold
         clients = []
         for _ in range(120):
@@ -56,15 +47,9 @@ def test_clients_beyond_the_fd_limit_wait_and_are_served(tmp_path):
             assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"ok"), data[:200]
             answered += 1
         assert answered == 120
-        assert proc.poll() is None                      # still serving
+        assert server.proc.poll() is None               # still serving
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
             s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
             assert read_response(s).endswith(b"ok")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    assert "out of file descriptors" in proc.stderr.read()
+        assert server.stop(10) == 0
+    assert "out of file descriptors" in server.stderr

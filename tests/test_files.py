@@ -8,7 +8,6 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from urllib.parse import unquote
@@ -19,6 +18,7 @@ import pytest
 from catzilla import Catzilla
 from catzilla.files import FileResponse, content_disposition, http_date, parse_http_date
 from catzilla.testing import TestClient
+from procs import launcher, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.urandom(1024 * 1024 + 17)
@@ -487,31 +487,10 @@ def big_dir(tmp_path_factory):
     return d
 
 
-def start_server(d, prefix=()):
-    env = {**os.environ, "CATZILLA_ROOT": ROOT, "FILES_ROOT": str(d), "PYTHONPATH": ROOT}
-    # stderr to a file: a pipe nobody reads could fill up and stall the server
-    with open(d / "server.log", "ab") as log:
-        proc = subprocess.Popen([*prefix, sys.executable, str(d / "app.py")], stdout=subprocess.PIPE,
-                                stderr=log, text=True, env=env)
-    line = proc.stdout.readline()
-    m = re.search(r"http://127\.0\.0\.1:(\d+) .*pid (\d+)", line)
-    if not m:
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
-        raise AssertionError(f"no banner: {line!r} {(d / 'server.log').read_text()[-2000:]}")
-    return proc, int(m.group(1)), int(m.group(2))
-
-
-def stop_server(proc, pid=None):
-    # the server itself (not strace, when it runs under it) drains and exits
-    os.kill(pid or proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    proc.stdout.close()
+def start_server(run, d, prefix=()):
+    """app.py in d, through `run` (a procs.Launcher), under `prefix` (a wrapper
+    such as strace) if given; once its banner is seen."""
+    return run.start([*prefix, sys.executable, str(d / "app.py")], CATZILLA_ROOT=ROOT, FILES_ROOT=str(d))
 
 
 class Conn:
@@ -546,13 +525,12 @@ class Conn:
 
 @pytest.fixture(scope="module")
 def big_server(big_dir):
-    proc, port, pid = start_server(big_dir)
-    yield proc, port
-    stop_server(proc)
+    with launcher(big_dir) as run:
+        yield start_server(run, big_dir)
 
 
 def test_10gib_sparse_file_range_near_the_end(big_server):
-    _, port = big_server
+    port = big_server.port
     c = Conn(port)
     try:
         c.request("GET", "/files/big.bin", f"Range: bytes={BIG - 100}-\r\n")
@@ -572,8 +550,8 @@ def test_10gib_sparse_file_range_near_the_end(big_server):
 
 
 def test_10gib_sparse_file_partial_download_keeps_rss_flat(big_server, big_dir):
-    proc, port = big_server
-    server = psutil.Process(proc.pid)
+    port = big_server.port
+    server = psutil.Process(big_server.proc.pid)
     warm = Conn(port)
     warm.request("GET", "/files/four.bin")
     status, h = warm.head()
@@ -609,10 +587,8 @@ def test_10gib_sparse_file_partial_download_keeps_rss_flat(big_server, big_dir):
     assert peak - base < 20 * 1024 * 1024, f"server RSS grew by {(peak - base) >> 20} MiB"
     assert time.monotonic() - t0 < 15
     # the file is closed once the client is gone, and the server still serves
-    deadline = time.monotonic() + 2
-    while time.monotonic() < deadline and any(f.path.endswith("big.bin") for f in server.open_files()):
-        time.sleep(0.05)
-    assert not any(f.path.endswith("big.bin") for f in server.open_files())
+    wait_until(lambda: not any(f.path.endswith("big.bin") for f in server.open_files()), 2,
+               "big.bin to be closed")
     c = Conn(port)
     c.request("GET", "/")
     status, h = c.head()
@@ -626,12 +602,12 @@ def test_body_is_sent_with_sendfile(big_dir, tmp_path):
     if strace is None:
         pytest.skip("strace is not installed")
     log = tmp_path / "strace.log"
-    try:
-        proc, port, pid = start_server(big_dir, (strace, "-f", "-qq", "-e", "trace=sendfile", "-o", str(log)))
-    except AssertionError as exc:
-        pytest.skip(f"cannot run the server under strace: {exc}")
-    try:
-        c = Conn(port)
+    with launcher(big_dir) as run:
+        try:
+            server = start_server(run, big_dir, (strace, "-f", "-qq", "-e", "trace=sendfile", "-o", str(log)))
+        except AssertionError as exc:
+            pytest.skip(f"cannot run the server under strace: {exc}")
+        c = Conn(server.port)
         c.request("GET", "/files/four.bin")
         status, h = c.head()
         size = 4 * 1024 * 1024
@@ -641,8 +617,10 @@ def test_body_is_sent_with_sendfile(big_dir, tmp_path):
         status, h = c.head()
         assert status == 206 and c.body(1000) == (big_dir / "four.bin").read_bytes()[1000:2000]
         c.close()
-    finally:
-        stop_server(proc, pid)
+        # the server itself (not strace) drains and exits; then strace ends too
+        pid = int(server.wait_output(r"serving on .*pid (\d+)", stream=server.out).group(1))
+        os.kill(pid, signal.SIGTERM)
+        assert server.wait_exit(10) == 0
     text = log.read_text()
     if "Operation not permitted" in text or "PTRACE" in text:
         pytest.skip("ptrace is not permitted here")

@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from procs import launcher
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOCUSTFILE = os.path.join(ROOT, "loadtests", "locustfile.py")
 TOKENS = 20   # chunks the test app's /stream/tokens sends
@@ -23,7 +25,6 @@ APP = textwrap.dedent(f"""
     sys.path.insert(0, {ROOT!r})
 
     from catzilla import Catzilla, StreamingResponse
-    from catzilla.runner import bind_socket, run
 
     app = Catzilla()
 
@@ -47,38 +48,16 @@ APP = textwrap.dedent(f"""
         return StreamingResponse(generate())
 
 
-    sock = bind_socket("127.0.0.1", 0)
-    with open(sys.argv[1] + ".tmp", "w") as f:
-        f.write(str(sock.getsockname()[1]))
-    import os
-    os.replace(sys.argv[1] + ".tmp", sys.argv[1])
-    run(app, sock=sock, banner=False)
+    app.listen(0, "127.0.0.1", banner=True)
 """)
 
 
 @pytest.fixture
 def server_url(tmp_path):
-    script = tmp_path / "locust_target.py"
-    script.write_text(APP)
-    port_file = tmp_path / "port"
-    log_path = tmp_path / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, str(script), str(port_file)], stdout=log,
-                                stderr=subprocess.STDOUT, cwd=str(tmp_path))
-    try:
-        deadline = time.monotonic() + 15
-        while not port_file.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the test server did not start: {log_path.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port_file.read_text()}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    (tmp_path / "locust_target.py").write_text(APP)
+    with launcher(tmp_path) as run:
+        server = run.start([sys.executable, "locust_target.py"])
+        yield f"http://127.0.0.1:{server.port}"
 
 
 def read_stats(path: str) -> dict:

@@ -24,7 +24,8 @@ from typing import List, Tuple
 
 import pytest
 
-from procs import ROOT, Proc, fetch
+import procs
+from procs import ROOT, free_port, launcher
 CONFIG = ROOT / "examples" / "deploy" / "nginx.conf"
 NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx")
                                        if os.access(p, os.X_OK)), None)
@@ -62,12 +63,6 @@ def stream_buffered(request):
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def nginx_has(module: str) -> bool:
     info = subprocess.run([NGINX, "-V"], capture_output=True, text=True, timeout=10).stderr
     return f"--without-http_{module}_module" not in info
@@ -101,50 +96,27 @@ def render_config(tmp_path: Path, upstreams: List[int], listen: int, buffering: 
     return path
 
 
-def wait_port(port: int, proc: Proc, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.proc.poll() is not None:
-            raise AssertionError(f"process exited ({proc.proc.returncode}):\n{proc.text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listening on {port} after {timeout} s:\n{proc.text()}")
-
-
 @pytest.fixture(params=["off", "on"], ids=["proxy_buffering-off", "proxy_buffering-on"])
 def stack(request, tmp_path):
     """Two Catzilla instances (A and B, with access logs) and nginx in front."""
     buffering = request.param
     (tmp_path / "czapp.py").write_text(textwrap.dedent(APP))
-    procs: List[Proc] = []
-    try:
-        ports = []
-        for name in ("A", "B"):
-            p = Proc.catzilla(tmp_path, "czapp:app", "--access-log", INSTANCE=name)
-            procs.append(p)
-            ports.append(p.wait_banner())
+    with launcher(tmp_path, grace=15) as run:
+        apps = [run("czapp:app", "--access-log", INSTANCE=name) for name in ("A", "B")]
         listen = free_port()
-        conf = render_config(tmp_path, ports, listen, buffering)
+        conf = render_config(tmp_path, [app.port for app in apps], listen, buffering)
         argv = [NGINX, "-p", f"{tmp_path}/", "-c", str(conf), "-e", str(tmp_path / "logs" / "error.log"),
                 "-g", "daemon off;"]
         if os.geteuid() == 0:
             argv[-1] += " user root;"     # workers otherwise drop to `nobody`, who cannot enter tmp_path
-        nginx = Proc(argv, tmp_path, dict(os.environ))
-        procs.append(nginx)
-        wait_port(listen, nginx)
-        yield {"port": listen, "apps": procs[:2], "buffering": buffering, "nginx": nginx, "dir": tmp_path}
-    finally:
-        for p in reversed(procs):
-            p.close(grace=15)
+        nginx = run.start(argv, ready=False)
+        nginx.wait_port(listen)
+        yield {"port": listen, "apps": apps, "buffering": buffering, "nginx": nginx, "dir": tmp_path}
 
 
 def request(port: int, path: str, headers: str = "", timeout: float = 10.0) -> Tuple[int, str, bytes]:
     """One HTTP/1.1 request on a fresh connection (Connection: close); (status, head, decoded body)."""
-    data = fetch(port, path, host="example.test", headers=headers, timeout=timeout)
-    head, _, body = data.partition(b"\r\n\r\n")
+    status, head, body = procs.get(port, path, host="example.test", headers=headers, timeout=timeout)
     head_text = head.decode("latin-1")
     if "transfer-encoding: chunked" in head_text.lower():
         out, rest = b"", body
@@ -155,7 +127,7 @@ def request(port: int, path: str, headers: str = "", timeout: float = 10.0) -> T
                 break
             out, rest = out + rest[:size], rest[size + 2:]
         body = out
-    return int(head_text.split(" ", 2)[1]), head_text, body
+    return status, head_text, body
 
 
 def timed_stream(port: int, path: str, gzip: bool = False, timeout: float = 10.0):
@@ -220,12 +192,8 @@ def test_requests_are_balanced_over_both_instances_with_upstream_keepalive(stack
     # Upstream keep-alive: each instance saw its requests on fewer connections
     # than requests (one per nginx worker at most), not one connection each.
     for app, name in zip(stack["apps"], ("A", "B")):
-        deadline = time.monotonic() + 5
-        while True:
-            lines = [line for line in app.err if '"GET /who HTTP/1.1" 200' in line]
-            if len(lines) >= seen[name] or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        app.wait_output(r'"GET /who HTTP/1\.1" 200', count=seen[name], timeout=5)
+        lines = [line for line in app.err if '"GET /who HTTP/1.1" 200' in line]
         assert len(lines) == seen[name]
         peers = {re.search(r"127\.0\.0\.1:(\d+) - ", line).group(1) for line in lines}
         assert len(peers) < len(lines), f"instance {name}: a new upstream connection per request ({peers})"
@@ -255,16 +223,24 @@ def test_control_a_buffered_compressed_stream_is_held_back(stack):
 
 
 def test_stopping_one_instance_is_invisible_to_clients(stack):
-    """A rolling restart: SIGTERM to instance A stops it accepting at once, nginx
-    moves on to B, and no client request fails."""
+    """A rolling restart: SIGTERM to instance A, and clients keep asking while it
+    stops and after it has exited: nginx moves on to B, and no request fails."""
     a = stack["apps"][0]
-    served = []
-    for i in range(40):
-        if i == 10:
-            a.proc.send_signal(signal.SIGTERM)
+
+    def who(i: int) -> str:
         status, head, body = request(stack["port"], "/who")
         assert status == 200, (i, head, body)
-        served.append(json.loads(body)["instance"])
-        time.sleep(0.02)
-    assert a.proc.wait(10) == 0
-    assert "A" in served[:10] and set(served[20:]) == {"B"}, served
+        return json.loads(body)["instance"]
+
+    before = [who(i) for i in range(10)]
+    a.proc.send_signal(signal.SIGTERM)
+    during = []
+    deadline = time.monotonic() + 10
+    while True:                                    # from the signal until A has exited
+        during.append(who(len(before) + len(during)))
+        if a.proc.poll() is not None:
+            break
+        assert time.monotonic() < deadline, "instance A did not exit within 10 s of SIGTERM"
+    after = [who(len(before) + len(during) + i) for i in range(10)]
+    assert a.wait_exit(1) == 0
+    assert "A" in before and set(after) == {"B"}, (before, during, after)

@@ -18,7 +18,7 @@ from typing import List, Optional
 import psutil
 import pytest
 
-from procs import Proc, launcher
+from procs import Proc, launcher, wait_until
 
 APP = '''
 import asyncio, os, time
@@ -88,6 +88,7 @@ async def aendless(request):
 
 @app.get("/slow-handler")
 async def slow_handler(request):
+    mark("handler-started")
     try:
         await asyncio.sleep(30)
         return "late"
@@ -232,8 +233,7 @@ def test_sigterm_mid_stream_lets_the_stream_finish(start, tmp_path, mode, path):
     server.proc.send_signal(signal.SIGTERM)
 
     assert closed_within(idle, 1.5), "an idle keep-alive connection was not closed on shutdown"
-    time.sleep(0.3)
-    assert refused(server.port), "still accepting new connections while draining"
+    wait_until(lambda: refused(server.port), 3, "new connections to be refused while draining")
 
     stream.wait(10)
     assert stream.status == 200
@@ -250,11 +250,10 @@ def test_repeated_signals_do_not_cut_the_drain(start, mode):
     server = start(*mode)
     stream = Stream(server.port, "/stream")
     assert stream.first.wait(5)
-    server.proc.send_signal(signal.SIGTERM)
-    time.sleep(0.2)
-    server.proc.send_signal(signal.SIGINT)
-    time.sleep(0.2)
-    server.proc.send_signal(signal.SIGTERM)
+    server.send(signal.SIGTERM)
+    server.wait_output(r"SIGTERM received|stopping \d+ worker", timeout=5)     # draining
+    server.send(signal.SIGINT)                  # each taken before the next: none merged
+    server.send(signal.SIGTERM)
     stream.wait(10)
     assert stream.complete and stream.body == FULL_BODY
     assert server.wait_exit(10) == 0
@@ -283,7 +282,7 @@ def test_streams_past_the_deadline_are_cut_and_their_generators_closed(start, tm
         assert s.first.wait(5) and s.chunks
     handler = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     handler.sendall(b"GET /slow-handler HTTP/1.1\r\nHost: t\r\n\r\n")
-    time.sleep(0.3)
+    wait_until((tmp_path / "handler-started").exists, 5, "the handler to start")
     sent = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
     for s in streams:

@@ -3,9 +3,7 @@ running in its own process (its RSS and GIL are its own)."""
 import asyncio
 import json
 import os
-import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -14,25 +12,19 @@ import time
 import psutil
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-APP = os.path.join(ROOT, "tests", "apps", "stream_app.py")
+from procs import ROOT, launcher, wait_until
+
+APP = str(ROOT / "tests" / "apps" / "stream_app.py")
 
 
 @pytest.fixture(scope="module")
 def server():
-    proc = subprocess.Popen([sys.executable, APP], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PORT": "0", "PYTHONPATH": ROOT})
-    line = proc.stdout.readline()
-    m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-    assert m, f"no banner: {line!r} {proc.stderr.read() if proc.poll() is not None else ''}"
-    yield proc, int(m.group(1))
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    proc.stderr_text = proc.stderr.read()
+    """stream_app.py in its own process (a procs.Proc, its port from the banner)."""
+    with launcher(ROOT) as run:
+        yield run.start([sys.executable, APP], PORT="0")
+
+
+HIGH_WATER = 256 * 1024       # stream_app's Catzilla(high_water=...)
 
 
 def connect(port, rcvbuf=None):
@@ -119,7 +111,7 @@ def timed_plain_request(port):
 
 
 def test_chunks_arrive_as_a_paced_generator_yields_them_and_others_are_not_stalled(server):
-    _, port = server
+    port = server.port
     s = connect(port)
     t0 = time.perf_counter()
     send_get(s, "/paced?n=5&gap=0.5&tag=timing")
@@ -144,7 +136,7 @@ def test_chunks_arrive_as_a_paced_generator_yields_them_and_others_are_not_stall
 
 
 def test_async_generator_chunks_are_paced_too(server):
-    _, port = server
+    port = server.port
     s = connect(port)
     t0 = time.perf_counter()
     send_get(s, "/apaced?n=4&gap=0.3")
@@ -161,14 +153,23 @@ def test_async_generator_chunks_are_paced_too(server):
 
 
 def test_slow_reader_keeps_memory_flat_and_the_generator_is_not_run_ahead(server):
-    proc, port = server
-    ps = psutil.Process(proc.pid)
+    port = server.port
+    ps = psutil.Process(server.proc.pid)
     _, before = get_json(port, "/state")
     s = connect(port, rcvbuf=65536)
     send_get(s, "/endless")
     r = Reader(s)
     assert r.head()[0] == 200
-    time.sleep(0.3)
+    # The baseline once the unread stream has filled the buffers up to the high-water
+    # mark and the generator is held back (pulled no longer grows).
+    seen = [before["pulled"]]
+
+    def held_back() -> bool:
+        pulled = get_json(port, "/state")[1]["pulled"]
+        steady = pulled == seen[-1] and pulled - before["pulled"] >= HIGH_WATER
+        seen.append(pulled)
+        return steady
+    wait_until(held_back, 5, "the unread stream to be held back")
     rss0 = ps.memory_info().rss
     read = 0
     peak = rss0
@@ -182,15 +183,15 @@ def test_slow_reader_keeps_memory_flat_and_the_generator_is_not_run_ahead(server
     pulled = after["pulled"] - before["pulled"]
     assert read > 3 * 1024 * 1024                  # the client really read for 10 s
     assert peak - rss0 < 4 * 1024 * 1024, (rss0, peak)
-    # pulled <= read + high-water mark + what the kernel buffers on both ends
-    sndbuf = s.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) if False else 4 * 1024 * 1024
-    slack = 256 * 1024 + 65536 + sndbuf + 256 * 1024
+    # pulled <= read + high-water mark + a 64 KiB block + what the kernel buffers on both ends
+    kernel = 4 * 1024 * 1024 + 256 * 1024
+    slack = HIGH_WATER + 65536 + kernel
     assert pulled <= read + slack, (pulled, read, slack)
 
 
 @pytest.mark.parametrize("route", ["/paced?n=1000&gap=0.05", "/apaced?n=1000&gap=0.05"])
 def test_client_disconnect_closes_the_generator_promptly(server, route):
-    _, port = server
+    port = server.port
     tag = "disc-" + route[1:3] + str(time.monotonic_ns())
     s = connect(port)
     send_get(s, f"{route}&tag={tag}")
@@ -199,18 +200,13 @@ def test_client_disconnect_closes_the_generator_promptly(server, route):
     assert r.chunk() == b"chunk 0\n"
     assert r.chunk() == b"chunk 1\n"
     s.close()
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 1.0:
-        if tag in get_json(port, "/state")[1]["finally"]:
-            break
-        time.sleep(0.02)
-    else:
-        pytest.fail("the generator's finally: did not run within 1 s of the disconnect")
+    wait_until(lambda: tag in get_json(port, "/state")[1]["finally"], 1.0,
+               "the generator's finally: to run after the disconnect")
     assert timed_plain_request(port)[:2] == (200, b"ok")
 
 
 def test_exception_mid_stream_aborts_without_the_last_chunk(server):
-    _, port = server
+    port = server.port
     for route in ("/fails", "/afails"):
         s = connect(port)
         send_get(s, route)
@@ -224,7 +220,7 @@ def test_exception_mid_stream_aborts_without_the_last_chunk(server):
 
 
 def test_http10_client_gets_the_raw_body_and_a_close(server):
-    _, port = server
+    port = server.port
     with connect(port) as s:
         send_get(s, "/lines?n=1000", version="1.0")
         data = Reader(s).until_close()
@@ -234,7 +230,7 @@ def test_http10_client_gets_the_raw_body_and_a_close(server):
 
 
 def test_head_on_a_stream_sends_headers_only(server):
-    _, port = server
+    port = server.port
     with connect(port) as s:
         s.sendall(b"HEAD /paced?n=3&gap=0.01 HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n")
         r = Reader(s)
@@ -245,7 +241,7 @@ def test_head_on_a_stream_sends_headers_only(server):
 
 
 def test_returned_generator_and_list_stream(server):
-    _, port = server
+    port = server.port
     for path, expected in (("/returned-generator", b"item 0\nitem 1\nitem 2\n"), ("/list", b"abc")):
         with connect(port) as s:
             send_get(s, path)
@@ -258,7 +254,7 @@ def test_returned_generator_and_list_stream(server):
 
 
 def test_million_lines_byte_exact_through_curl(server):
-    _, port = server
+    port = server.port
     curl = shutil.which("curl")
     if curl is None:
         pytest.skip("curl not installed (scripts/system-deps.sh installs it)")
@@ -286,7 +282,7 @@ def test_million_lines_byte_exact_through_curl(server):
 
 
 def test_million_lines_through_the_test_client():
-    sys.path.insert(0, os.path.join(ROOT, "tests", "apps"))
+    sys.path.insert(0, str(ROOT / "tests" / "apps"))
     import stream_app
     from catzilla.testing import TestClient
     with TestClient(stream_app.app) as client:
@@ -298,7 +294,7 @@ def test_million_lines_through_the_test_client():
 
 
 def test_thousand_concurrent_async_streams_progress_together(server):
-    _, port = server
+    port = server.port
 
     async def one():
         reader, writer = await asyncio.open_connection("127.0.0.1", port)

@@ -15,7 +15,8 @@ from typing import List, Set
 import psutil
 import pytest
 
-from procs import Proc, fetch, launcher
+import procs
+from procs import Proc, launcher, wait_until
 
 APP = '''
 import os
@@ -29,13 +30,9 @@ def home(request):
 '''
 
 
-def get(port: int, path: str = "/", timeout: float = 5.0) -> tuple:
-    """One GET on a fresh connection (Connection: close); (status, body)."""
-    data = fetch(port, path, timeout=timeout)
-    if not data:
-        raise ConnectionError("closed without a response")
-    head, _, body = data.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
+def get(port: int) -> tuple:
+    """One GET / on a fresh connection; (status, body)."""
+    status, _, body = procs.get(port, "/")
     return status, body.decode()
 
 
@@ -50,20 +47,10 @@ def start(tmp_path):
         yield run
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def test_killed_workers_are_replaced_while_requests_keep_succeeding(start):
     server = start(APP, "--workers", "2")
     server.wait_output(r"worker \d+ serving", count=2, timeout=10)
-    original = wait_for(lambda: (lambda w: w if len(w) == 2 else None)(server.workers()), 5, "two workers")
+    original = wait_until(lambda: (lambda w: w if len(w) == 2 else None)(server.workers()), 5, "two workers")
 
     served_by: Set[int] = set()
     for _ in range(20):
@@ -122,17 +109,21 @@ def test_workers_serve_concurrent_clients_during_a_kill(start):
                 status = repr(exc)
             results.append((t, time.monotonic(), status))
 
+    def answered_since(t0: float) -> int:
+        return sum(1 for start, _, _ in list(results) if start > t0)
+
     threads = [threading.Thread(target=client) for _ in range(4)]
     for t in threads:
         t.start()
     try:
-        time.sleep(0.5)
+        wait_until(lambda: answered_since(0) >= 20, 5, "the clients to be answered")
         victim = min(server.workers())
         killed_at = time.monotonic()
         os.kill(victim, signal.SIGKILL)
-        wait_for(lambda: len(server.workers() - {victim}) == 2 and victim not in server.workers(), 8,
-                 "a replacement worker")
-        time.sleep(0.5)
+        wait_until(lambda: len(server.workers() - {victim}) == 2 and victim not in server.workers(), 8,
+                   "a replacement worker")
+        replaced_at = time.monotonic()
+        wait_until(lambda: answered_since(replaced_at) >= 20, 5, "answers after the replacement")
     finally:
         stop.set()
         for t in threads:
