@@ -224,12 +224,17 @@ def test_exception_handler_for_custom_exception(serve):
         app.exception_handler("not a class")
 
 
-def test_exception_handler_that_fails_gives_500(serve):
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_exception_handler_that_fails_gives_500(serve, kind):
     app = Catzilla()
 
-    @app.exception_handler(LookupError)
     def bad_handler(request, exc):
         raise RuntimeError("handler broke")
+
+    async def bad_async_handler(request, exc):
+        raise RuntimeError("handler broke")
+
+    app.exception_handler(LookupError)(bad_handler if kind == "sync" else bad_async_handler)
 
     @app.get("/x")
     def x(request):
