@@ -3,12 +3,14 @@
 
     python benchmarks/run.py                       # every peer, every scenario, 3 rounds of 10 s
     python benchmarks/run.py --quick               # smoke test: catzilla + uvicorn-starlette, 1 short round
+    python benchmarks/run.py --before main         # + catzilla-before: main as `git archive` has it, built
     python benchmarks/run.py --duration 10 --rounds 3 \
-        --peers catzilla,uvicorn-starlette --scenarios plain,json,params,post4k,stream10k,stream64m
+        --peers catzilla,uvicorn-starlette --scenarios plain,plain16,json,params,post4k,stream10k,stream64m
 
 Each peer gets its own venv under benchmarks/.venvs/<peer> (installed from PyPI; catzilla's
 is installed from this repository's source with pip, so the measured code is the built
-package). One worker each; the server runs on CPU 0 (taskset -c 0), the load generator
+package; catzilla-before's, with --before REV, from `git archive REV` of this repository).
+One worker each; the server runs on CPU 0 (taskset -c 0), the load generator
 (wrk -t1 -c64, or for stream64m one reading client in this process) on CPU 1.
 Rounds are interleaved (round -> scenario -> peer), each measurement on a freshly
 started server after a short warm-up, and the table shows the median of the rounds.
@@ -32,6 +34,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -72,6 +75,7 @@ class Peer:
     scenarios: Optional[Tuple[str, ...]] = None       # None: all; others show "n/a"
     show_versions: Tuple[str, ...] = ()
     notes: str = ""
+    in_defaults: bool = True        # False: only when asked for (catzilla-before comes with --before)
 
 
 def _venv_bin(venv: Optional[Path], exe: str) -> str:
@@ -107,11 +111,21 @@ http {{
     return [shutil.which("nginx") or "nginx", "-p", str(workdir), "-c", str(conf), "-e", "stderr"]
 
 
+def _catzilla_command(venv: Optional[Path], port: int, workdir: Path) -> List[str]:
+    # catzilla and catzilla-before both run this tree's apps/catzilla_app.py (cwd is APPS)
+    return [_venv_bin(venv, "python"), "catzilla_app.py", str(port)]
+
+
+CATZILLA_PEERS = ("catzilla", "catzilla-before")   # venvs built from this repository, not from PyPI
+
 PEERS: Dict[str, Peer] = {p.name: p for p in [
-    Peer("catzilla", "catzilla", ["<repo>[fast]"],
-         lambda v, port, w: [_venv_bin(v, "python"), "catzilla_app.py", str(port)],
+    Peer("catzilla", "catzilla", ["<repo>[fast]"], _catzilla_command,
          show_versions=("catzilla", "uvloop", "orjson"),
          notes="this repository, pip-installed with its [fast] extra (uvloop, orjson)"),
+    Peer("catzilla-before", "catzilla (before)", ["<git archive REV>[fast]"], _catzilla_command,
+         show_versions=("catzilla", "uvloop", "orjson"), in_defaults=False,
+         notes="the --before revision (git archive), pip-installed with its [fast] extra; "
+               "runs this tree's apps/catzilla_app.py"),
     Peer("uvicorn-starlette", "uvicorn+starlette", ["uvicorn[standard]", "starlette"],
          lambda v, port, w: [_venv_bin(v, "uvicorn"), "starlette_app:app", "--port", str(port), *UVICORN_FLAGS],
          show_versions=("uvicorn", "starlette", "uvloop", "httptools"),
@@ -132,10 +146,15 @@ PEERS: Dict[str, Peer] = {p.name: p for p in [
     Peer("socketify", "socketify", ["socketify"],
          lambda v, port, w: [_venv_bin(v, "python"), "socketify_app.py", str(port)],
          show_versions=("socketify",)),
+    Peer("uvloop-proto", "uvloop protocol (canned)", ["uvloop"],
+         lambda v, port, w: [_venv_bin(v, "python"), "uvloop_proto_app.py", str(port)],
+         scenarios=("plain", "plain16"), show_versions=("uvloop",),
+         notes="a bare asyncio.Protocol on uvloop answering every request head with one canned response, "
+               "no HTTP parsing: the event loop's ceiling"),
     Peer("nginx", "nginx", [], _nginx_command, scenarios=("plain",),
          notes="static `return 200`, 1 worker: the ceiling for tiny responses"),
 ]}
-DEFAULT_PEERS = list(PEERS)
+DEFAULT_PEERS = [p.name for p in PEERS.values() if p.in_defaults]
 
 # ----------------------------------------------------------------------------------------
 # Scenarios
@@ -156,6 +175,7 @@ class Scenario:
     timeout: str = "10s"               # wrk's per-request timeout
     check: Optional[Callable[[int, bytes], Optional[str]]] = None   # -> error text or None
     body: Optional[bytes] = None
+    pipeline: int = 1                  # requests per write (the lua script's depth); the check sends as many
 
 
 def _expect(status: int, body: bytes, want: bytes) -> Optional[str]:
@@ -179,6 +199,8 @@ def _expect_json(status: int, body: bytes, want) -> Optional[str]:
 SCENARIOS: Dict[str, Scenario] = {s.name: s for s in [
     Scenario("plain", 'GET / (text "Hello, World!")', "/",
              check=lambda st, b: _expect(st, b, b"Hello, World!")),
+    Scenario("plain16", "GET /, pipelined 16 deep (16 requests per write)", "/", lua="pipeline16.lua",
+             pipeline=16, check=lambda st, b: _expect(st, b, b"Hello, World!")),
     Scenario("json", "GET /json", "/json",
              check=lambda st, b: _expect_json(st, b, {"message": "Hello, World!"})),
     Scenario("params", "GET /users/{id}", "/users/42",
@@ -230,6 +252,82 @@ def fetch(port: int, method: str, path: str, body: Optional[bytes] = None, timeo
         conn.close()
 
 
+class _SocketReader:
+    """Buffered reads from a socket for parsing back-to-back (pipelined) responses."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = bytearray()
+
+    def _fill(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise RuntimeError("connection closed")
+        self.buf += data
+
+    def until(self, marker: bytes, limit: int = 65536) -> bytes:
+        """Bytes up to and including marker."""
+        while True:
+            i = self.buf.find(marker)
+            if i >= 0:
+                out = bytes(self.buf[:i + len(marker)])
+                del self.buf[:i + len(marker)]
+                return out
+            if len(self.buf) > limit:
+                raise RuntimeError(f"no {marker!r} in the first {limit} bytes")
+            self._fill()
+
+    def exactly(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self._fill()
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+
+def _read_response(reader: _SocketReader) -> Tuple[int, bytes]:
+    """One HTTP/1.1 response (Content-Length or chunked body) -> (status, body)."""
+    lines = reader.until(b"\r\n\r\n").decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers: Dict[str, str] = {}
+    for ln in lines[1:]:
+        if ":" in ln:
+            k, v = ln.split(":", 1)
+            headers[k.strip().lower()] = v.strip().lower()
+    if "content-length" in headers:
+        return status, reader.exactly(int(headers["content-length"]))
+    if "chunked" in headers.get("transfer-encoding", ""):
+        parts: List[bytes] = []
+        while True:
+            size = int(reader.until(b"\r\n").split(b";")[0].strip(), 16)
+            if size == 0:
+                while reader.until(b"\r\n") != b"\r\n":   # trailers, if any
+                    pass
+                return status, b"".join(parts)
+            parts.append(reader.exactly(size))
+            if reader.exactly(2) != b"\r\n":
+                raise RuntimeError("bad chunk framing")
+    raise RuntimeError("a pipelined response without Content-Length or chunked framing")
+
+
+def fetch_pipelined(port: int, path: str, depth: int, timeout: float = 10.0) -> List[Tuple[int, bytes]]:
+    """`depth` GET requests written at once on one connection (as lua/pipeline16.lua does);
+    -> the (status, body) of each answer, in order."""
+    request = f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode()
+    with socket.create_connection((HOST, port), timeout=timeout) as sock:
+        sock.sendall(request * depth)
+        reader = _SocketReader(sock)
+        answers = []
+        for i in range(depth):
+            try:
+                answers.append(_read_response(reader))
+            except (RuntimeError, ValueError, IndexError, OSError) as exc:
+                raise RuntimeError(f"pipelined answer {i + 1} of {depth}: {exc}") from None
+        if reader.buf:
+            raise RuntimeError(f"{len(reader.buf)} bytes after the {depth} pipelined answers")
+        return answers
+
+
 # ----------------------------------------------------------------------------------------
 # Installing the peers
 # ----------------------------------------------------------------------------------------
@@ -270,15 +368,66 @@ def install_catzilla(venv: Path, reinstall: bool) -> str:
             dest = Path(stage) / f.relative_to(ROOT)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(f, dest)
-        r = subprocess.run([_venv_bin(venv, "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                            "--force-reinstall", f"{stage}[fast]"], capture_output=True, text=True, timeout=1800)
-        if r.returncode != 0:
-            raise RuntimeError(f"pip install of the repository failed: {tail(r.stderr + r.stdout)}")
+        _pip_install_stage(venv, Path(stage), "the repository")
     stamp.write_text(stamp_value)
     return "installed from source"
 
 
-def ensure_peer(peer: Peer, reinstall: bool) -> Tuple[Optional[Path], str]:
+def _pip_install_stage(venv: Path, stage: Path, what: str) -> None:
+    r = subprocess.run([_venv_bin(venv, "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        "--force-reinstall", f"{stage}[fast]"], capture_output=True, text=True, timeout=1800)
+    if r.returncode != 0:
+        raise RuntimeError(f"pip install of {what} failed: {tail(r.stderr + r.stdout)}")
+
+
+@dataclass
+class Revision:
+    """What --before names: the ref as given, and the commit and tree it resolves to."""
+    rev: str
+    commit: str
+    short: str
+    tree: str
+
+
+def resolve_revision(rev: str) -> Revision:
+    def git(*a: str) -> str:
+        r = subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"git {' '.join(a)}: {tail(r.stderr) or 'failed'}")
+        return r.stdout.strip()
+    commit = git("rev-parse", "--verify", "--end-of-options", f"{rev}^{{commit}}")
+    return Revision(rev, commit, git("rev-parse", "--short", commit), git("rev-parse", f"{commit}^{{tree}}"))
+
+
+def install_catzilla_revision(venv: Path, revision: Revision, reinstall: bool) -> str:
+    """pip install catzilla as it was at a git revision: `git archive` of it unpacked into a
+    staging folder and installed from that tree's own packaging files (its pyproject/setup.py,
+    whatever layout it has). Reinstalls only when the revision's tree hash changes."""
+    stamp = venv / ".bench-stamp"
+    stamp_value = f"tree {revision.tree}"
+    if not reinstall and stamp.exists() and stamp.read_text() == stamp_value:
+        return f"up to date ({revision.short})"
+    with tempfile.TemporaryDirectory(prefix="catzilla-before-stage-") as stage:
+        archive = Path(stage) / "rev.tar"
+        r = subprocess.run(["git", "archive", "--format=tar", "-o", str(archive), revision.commit],
+                           cwd=ROOT, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"git archive {revision.commit} failed: {tail(r.stderr)}")
+        tree = Path(stage) / "tree"
+        tree.mkdir()
+        with tarfile.open(archive) as tar:
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(tree, filter="data")
+            else:   # Python < 3.10.12 / 3.11.4: git archive writes no links out of the tree anyway
+                tar.extractall(tree)
+        if not (tree / "pyproject.toml").exists() and not (tree / "setup.py").exists():
+            raise RuntimeError(f"{revision.rev} ({revision.short}) has no pyproject.toml or setup.py at its top")
+        _pip_install_stage(venv, tree, f"{revision.rev} ({revision.short})")
+    stamp.write_text(stamp_value)
+    return f"installed from git archive {revision.short}"
+
+
+def ensure_peer(peer: Peer, reinstall: bool, before: Optional[Revision] = None) -> Tuple[Optional[Path], str]:
     """-> (venv or None, status). Raises RuntimeError with the reason when it can't be had."""
     if not peer.requirements:   # nginx
         exe = shutil.which("nginx")
@@ -293,6 +442,10 @@ def ensure_peer(peer: Peer, reinstall: bool) -> Tuple[Optional[Path], str]:
             raise RuntimeError(f"python -m venv failed: {tail(r.stderr + r.stdout)}")
     if peer.name == "catzilla":
         status = install_catzilla(venv, reinstall)
+    elif peer.name == "catzilla-before":
+        if before is None:
+            raise RuntimeError("catzilla-before needs --before REV")
+        status = install_catzilla_revision(venv, before, reinstall)
     else:
         stamp = venv / ".bench-stamp"
         want = json.dumps(peer.requirements)
@@ -646,13 +799,20 @@ def measure(peer: Peer, venv: Optional[Path], sc: Scenario, duration: float, war
             if sc.kind == "download":
                 res = run_download(server, sc, duration)
             else:
-                status, body = fetch(server.port, sc.method, sc.path, sc.body, timeout=60)
-                problem = sc.check(status, body) if sc.check else None
-                if problem:
-                    return {"error": f"wrong answer: {problem}"}
+                if sc.pipeline > 1:
+                    answers = fetch_pipelined(server.port, sc.path, sc.pipeline, timeout=60)
+                else:
+                    answers = [fetch(server.port, sc.method, sc.path, sc.body, timeout=60)]
+                for i, (status, body) in enumerate(answers):
+                    problem = sc.check(status, body) if sc.check else None
+                    if problem:
+                        where = f" (pipelined answer {i + 1} of {len(answers)})" if len(answers) > 1 else ""
+                        return {"error": f"wrong answer{where}: {problem}"}
                 if warmup > 0:
                     run_wrk(server.port, sc, warmup, connections)
                 res = run_wrk(server.port, sc, duration, connections)
+                if sc.pipeline > 1:
+                    res["pipeline"] = sc.pipeline   # wrk counts every response: rps is responses/s
         except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as exc:
             return {"error": f"{type(exc).__name__}: {exc}"[:400] + (f" (server log: {server.log_tail()})"
                                                                       if server.log_tail() else "")}
@@ -702,7 +862,8 @@ def median_of(runs: List[Dict], key: str) -> float:
 
 
 def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Dict, failed: Dict[str, str],
-                 versions: Dict[str, str], baseline: List[Dict], info: Dict[str, str], py_version: str) -> str:
+                 versions: Dict[str, str], baseline: List[Dict], info: Dict[str, str], py_version: str,
+                 before: Optional[Revision] = None) -> str:
     ran = [p for p in peers if p.name not in failed]
     out: List[str] = []
     out.append("# Catzilla benchmark")
@@ -713,6 +874,11 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
                f"`wrk -t1 -c{args.connections} -d{args.duration:g}s` after a {args.warmup:g} s warm-up, "
                f"a fresh server per measurement")
     out.append(f"- {args.rounds} interleaved round(s) (round → scenario → peer); each cell is the median of the rounds")
+    if before is not None:
+        out.append(f"- before = {before.rev} ({before.short})")
+    if any(sc.pipeline > 1 for sc in scenarios):
+        out.append("- " + ", ".join(sc.name for sc in scenarios if sc.pipeline > 1)
+                   + ": requests written in pipelined batches; requests/s counts every response")
     out.append("- stream64m: one client in the runner (CPU 1) reading back-to-back downloads for the duration; "
                "MB = 10^6 bytes")
     out.append("")
@@ -746,10 +912,17 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
     have_cz = any(p.name == "catzilla" for p in ran)
     have_uvs = any(p.name == "uvicorn-starlette" for p in ran)
     have_nginx = any(p.name == "nginx" for p in ran)
+    have_before = any(p.name == "catzilla-before" for p in ran)
+    have_uvp = any(p.name == "uvloop-proto" for p in ran)
+    not_others = ("catzilla", "catzilla-before", "uvloop-proto", "nginx")   # not frameworks to compare with
     if have_cz:
         headers.append("catzilla / best other")
+        if have_before:
+            headers.append("catzilla / before")
         if have_uvs:
             headers.append("catzilla / uvicorn+starlette")
+        if have_uvp:
+            headers.append("catzilla / uvloop protocol")
         if have_nginx:
             headers.append("catzilla / nginx")
     out.append("Requests/s (stream64m: MB/s of one client). ⚠ = errors during the run, see notes.")
@@ -765,12 +938,14 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
             values[p.name] = v
         if have_cz:
             cz = values.get("catzilla")
-            others = [(v, PEERS[n].label) for n, v in values.items() if v and n not in ("catzilla", "nginx")]
+            others = [(v, PEERS[n].label) for n, v in values.items() if v and n not in not_others]
             if others and cz:
                 best, label = max(others)
                 row.append(f"{cz / best:.2f}× (vs {label})")
             else:
                 row.append("–")
+            if have_before:
+                row.append(fmt_ratio(cz, values.get("catzilla-before")))
             if have_uvs:
                 uvs = values.get("uvicorn-starlette")
                 if cz and not uvs and zero_finished("uvicorn-starlette", sc.name):
@@ -778,6 +953,8 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
                     row.append(f"> {cz / (args.connections / args.duration):.0f}×")
                 else:
                     row.append(fmt_ratio(cz, uvs))
+            if have_uvp:
+                row.append(fmt_ratio(cz, values.get("uvloop-proto")))
             if have_nginx:
                 row.append(fmt_ratio(cz, values.get("nginx")))
         out.append("| " + " | ".join(row) + " |")
@@ -814,19 +991,25 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
             good = [r for r in results.get((p.name, "stream64m"), []) if "error" not in r]
             if not good:
                 continue
-            before = median_of(good, "rss_before") / 2 ** 20
+            rss0 = median_of(good, "rss_before") / 2 ** 20
             peak = median_of(good, "rss_peak") / 2 ** 20
             out.append(f"| {p.label} | {fmt_num(median_of(good, 'mb_per_s'))} | "
-                       f"{fmt_num(median_of(good, 'downloads'))} | {before:,.1f} MiB | {peak:,.1f} MiB | "
-                       f"{peak - before:+,.1f} MiB |")
+                       f"{fmt_num(median_of(good, 'downloads'))} | {rss0:,.1f} MiB | {peak:,.1f} MiB | "
+                       f"{peak - rss0:+,.1f} MiB |")
         out.append("")
 
     out.append("## Latency (wrk, median of rounds: p50 / p99)")
     out.append("")
+    pipelined = [sc.name for sc in scenarios if sc.kind == "wrk" and sc.pipeline > 1]
+    if pipelined:
+        out.append(f"Not for {', '.join(pipelined)}: wrk times a pipelined batch as one request, and its "
+                   "coordinated-omission correction (tuned to one response per round trip) makes those "
+                   "percentiles meaningless (p99 of 0.00us shows up); they are still in the JSON.")
+        out.append("")
     out.append("| scenario | " + " | ".join(p.label for p in ran) + " |")
     out.append("|---|" + "---:|" * len(ran))
     for sc in scenarios:
-        if sc.kind != "wrk":
+        if sc.kind != "wrk" or sc.pipeline > 1:
             continue
         row = [sc.name]
         for p in ran:
@@ -899,19 +1082,33 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: 3 s, 1 round, catzilla + uvicorn-starlette, plain/json/params")
     ap.add_argument("--reinstall", action="store_true", help="reinstall every peer's venv packages")
+    ap.add_argument("--before", metavar="REV", default=None,
+                    help="also measure catzilla as of git revision REV (peer catzilla-before, built from "
+                         "`git archive REV`), side by side with the working tree's")
     ap.add_argument("--output", default=str(RESULTS / "latest.md"), help="where to write the Markdown report")
     args = ap.parse_args(argv)
 
     if args.quick:
         args.duration = args.duration or 3.0
         args.rounds = 1
-        args.peers = args.peers or "catzilla,uvicorn-starlette"
+        args.peers = args.peers or "catzilla,uvicorn-starlette"   # (+ catzilla-before with --before)
         args.scenarios = args.scenarios or "plain,json,params"
     if args.duration is None:
         args.duration = 10.0
     if args.warmup is None:
         args.warmup = 1.0 if args.quick else 2.0
     peer_names = (args.peers or ",".join(DEFAULT_PEERS)).split(",")
+    before: Optional[Revision] = None
+    if args.before is not None:
+        try:
+            before = resolve_revision(args.before)
+        except RuntimeError as exc:
+            ap.error(f"--before {args.before!r}: {exc}")
+        if "catzilla-before" not in peer_names:   # right after the working tree's catzilla
+            at = peer_names.index("catzilla") + 1 if "catzilla" in peer_names else len(peer_names)
+            peer_names.insert(at, "catzilla-before")
+    elif "catzilla-before" in peer_names:
+        ap.error("peer catzilla-before needs --before REV")
     scenario_names = (args.scenarios or ",".join(DEFAULT_SCENARIOS)).split(",")
     for n in peer_names:
         if n not in PEERS:
@@ -937,18 +1134,24 @@ def main(argv: Optional[List[str]] = None) -> int:
     for p in peers:
         log(f"[setup] {p.name} ...")
         try:
-            venvs[p.name], status = ensure_peer(p, args.reinstall)
+            venvs[p.name], status = ensure_peer(p, args.reinstall, before)
             versions[p.name] = peer_versions(p, venvs[p.name])
             log(f"[setup] {p.name}: {status} ({versions[p.name]})")
         except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
             failed[p.name] = f"install failed: {exc}"
             log(f"[setup] {p.name}: FAILED: {exc}")
-    if "catzilla" in venvs:   # the measured catzilla must be the venv's, not the working tree's
-        r = subprocess.run([_venv_bin(venvs["catzilla"], "python"), "-c", "import catzilla; print(catzilla.__file__)"],
+    for name in CATZILLA_PEERS:   # the measured catzilla must be its own venv's, not the working tree's
+        venv = venvs.get(name)
+        if venv is None:
+            continue
+        r = subprocess.run([_venv_bin(venv, "python"), "-c", "import catzilla; print(catzilla.__file__)"],
                            cwd=APPS, env=clean_env(), capture_output=True, text=True)
-        if r.returncode != 0 or str(VENVS) not in r.stdout:
-            failed["catzilla"] = f"venv import check failed: {tail(r.stdout + r.stderr)}"
-            venvs.pop("catzilla")
+        if r.returncode != 0 or not r.stdout.strip().startswith(str(venv) + os.sep):
+            failed[name] = f"venv import check failed: {tail(r.stdout + r.stderr)}"
+            venvs.pop(name)
+            log(f"[setup] {name}: {failed[name]}")
+    if before is not None and "catzilla-before" in versions:
+        versions["catzilla-before"] += f"; {before.rev} = {before.commit}"
 
     # a peer that cannot start at all is reported once and dropped
     for p in peers:
@@ -993,17 +1196,18 @@ def main(argv: Optional[List[str]] = None) -> int:
                     log(f"    {res['mb_per_s']:,.0f} MB/s, RSS {res['rss_before'] / 2**20:.1f} -> "
                         f"{res['rss_peak'] / 2**20:.1f} MiB ({res['downloads']} downloads)")
                 else:
-                    log(f"    {res['rps']:,.0f} req/s, p99 {res['p99']}" +
+                    log(f"    {res['rps']:,.0f} req/s" + ("" if sc.pipeline > 1 else f", p99 {res['p99']}") +
                         (f"  [{res['problems']}]" if res.get("problems") else ""))
     log(f"[done] {time.monotonic() - t_start:.0f} s")
 
     info = machine_info()
-    report = build_report(args, peers, scenarios, results, failed, versions, baseline, info, py_version)
+    report = build_report(args, peers, scenarios, results, failed, versions, baseline, info, py_version, before)
     print(report)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report + "\n")
     raw = {"machine": info, "python": py_version, "args": vars(args), "failed": failed, "versions": versions,
+           "before": vars(before) if before is not None else None,
            "baseline_stream10k": baseline,
            "results": [{"peer": p, "scenario": s, "rounds": runs} for (p, s), runs in results.items()]}
     out.with_suffix(".json").write_text(json.dumps(raw, indent=1) + "\n")
