@@ -1,6 +1,6 @@
 """Catzilla: a Cython-compiled Python web micro-framework with real HTTP streaming."""
 from catzilla.app import Catzilla
-from catzilla.datastructures import FormData, Headers, QueryParams, UploadFile
+from catzilla.datastructures import FormData, Headers, MutableHeaders, QueryParams, UploadFile
 from catzilla.exceptions import HTTPException
 from catzilla.files import FileResponse
 from catzilla.request import Request
@@ -18,5 +18,6 @@ __all__ = [
     "Catzilla", "Request", "Response", "JSONResponse", "HTMLResponse", "PlainTextResponse",
     "RedirectResponse", "StreamingResponse", "FileResponse", "EventSourceResponse", "ServerSentEvent",
     "HTTPException", "Router", "RouterGroup", "Route",
-    "RouteError", "Settings", "Headers", "QueryParams", "FormData", "UploadFile", "__version__",
+    "RouteError", "Settings", "Headers", "MutableHeaders", "QueryParams", "FormData", "UploadFile",
+    "__version__",
 ]

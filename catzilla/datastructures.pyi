@@ -1,9 +1,10 @@
-"""Type stub for the compiled request-side data structures (catzilla/datastructures.pyx).
+"""Type stub for the compiled data structures (catzilla/datastructures.pyx).
 
-All mappings are immutable and order-preserving.  ``len``/``iter``/``keys()``
-cover DISTINCT keys (first-appearance order); ``values()``/``items()`` cover
-EVERY entry, repeated keys included.  ``Headers[name]`` is the FIRST value
-(case-insensitive); ``MultiDict[key]`` is the LAST value (case-sensitive).
+All mappings are order-preserving and, but for MutableHeaders, immutable.
+``len``/``iter``/``keys()`` cover DISTINCT keys (first-appearance order);
+``values()``/``items()`` cover EVERY entry, repeated keys included.
+``Headers[name]`` is the FIRST value (case-insensitive); ``MultiDict[key]`` is
+the LAST value (case-sensitive).
 """
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -47,6 +48,31 @@ class Headers:
         """Same names with the same per-name value lists; dicts/pair lists are converted."""
     def __ne__(self, other: object, /) -> bool: ...
     __hash__: None  # type: ignore[assignment]
+
+_HeaderValue = str | bytes | int
+_MutableHeaderSource = (Headers | Mapping[str, _HeaderValue | list[_HeaderValue] | tuple[_HeaderValue, ...]]
+                        | Mapping[bytes, _HeaderValue | list[_HeaderValue] | tuple[_HeaderValue, ...]]
+                        | Iterable[tuple[str | bytes, _HeaderValue]])
+
+class MutableHeaders(Headers):
+    """Headers that can be changed, validated when set: a name must be a
+    non-empty RFC 9110 token (stored lower-cased); a value is str, bytes
+    (latin-1) or int, latin-1 only, with no CR, LF, NUL or other control
+    character but HTAB.  ValueError (TypeError for a wrong type) otherwise,
+    and nothing changes."""
+
+    def __init__(self, source: _MutableHeaderSource | None = None) -> None:
+        """From a dict/Mapping (list/tuple values expand), pairs, or Headers; every pair validated."""
+    def __setitem__(self, name: str | bytes, value: _HeaderValue, /) -> None:
+        """Replace every value of `name` by `value` (at the place of the first one, else at the end)."""
+    def __delitem__(self, name: str, /) -> None:
+        """Remove every value of `name`; KeyError when there is none."""
+    def append(self, name: str | bytes, value: _HeaderValue) -> None:
+        """Add one more (name, value) entry at the end."""
+    def setdefault(self, name: str | bytes, value: _HeaderValue) -> str:
+        """The first value of `name`; when absent, append (name, value) and return the stored value."""
+    def update(self, source: _MutableHeaderSource | None = None) -> None:
+        """Each name given replaces all its old values with all the values given for it; all or nothing."""
 
 _MultiSource = MultiDict | Mapping[str, Any] | Iterable[tuple[str, Any]]
 

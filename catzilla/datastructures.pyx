@@ -1,30 +1,41 @@
 # cython: language_level=3
-"""Request-side data structures: Headers, MultiDict (QueryParams, FormData), UploadFile.
+"""Header and multi-valued mappings: Headers, MutableHeaders, MultiDict (QueryParams,
+FormData), UploadFile, and the header-field validators the response side uses.
 
-All mappings here are immutable and keep their entries in a plain list of
-(key, value) tuples, in the order they were received.  Lookups scan that list
-with a C loop (length/kind/memcmp string equality on borrowed pointers, about
-1 ns per entry), because building a dict costs ~70 ns per entry and a request
-typically carries 5-20 headers of which a handler reads 0-2.  Only a list longer
-than ``INDEX_MIN_ENTRIES`` that has already been scanned ``INDEX_AFTER_SCANS``
-times gets a per-key dict index (then lookups are O(1)), which bounds the cost
-of e.g. a handler reading every field of a 500-field form.
+Every mapping here keeps its entries in one plain list of (key, value) tuples,
+in the order they were received or set; ``_MultiMapping`` implements everything
+over that list once, and the subclasses only say how a key is normalised and
+which of several values ``m[key]`` means.  Lookups scan the list with a C loop
+(length/kind/memcmp string equality on borrowed pointers, about 1 ns per
+entry), because building a dict costs ~70 ns per entry and a request typically
+carries 5-20 headers of which a handler reads 0-2.  Only a list longer than
+``INDEX_MIN_ENTRIES`` that has already been scanned ``INDEX_AFTER_SCANS`` times
+gets a per-key dict index (then lookups are O(1)), which bounds the cost of e.g.
+a handler reading every field of a 500-field form.
 
 Mapping-view semantics (documented, deliberately multi-valued):
 
 * ``keys()`` / ``iter()`` / ``len()`` -- the DISTINCT keys, in first-appearance order.
 * ``values()`` / ``items()`` -- EVERY entry, in order, duplicates included, so
   ``items()`` is the full multi-valued content (``raw`` for Headers).
-* ``Headers[name]`` / ``Headers.get`` -- the FIRST value of a header.
+* ``Headers[name]`` / ``Headers.get`` -- the FIRST value of a header (names are
+  case-insensitive and stored lower-cased).
 * ``MultiDict[key]`` / ``MultiDict.get`` -- the LAST value of a key (what
   ``?page=1&page=2`` means to most frameworks, e.g. Starlette); use ``getlist`` for all.
+
+``MutableHeaders`` is the one mutable mapping: it edits its list in place (a
+Response can hand it its own list) and validates every name and value it is
+given, so nothing set through it can split a response.
 """
 from collections.abc import Mapping
 from os import fspath
 
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.unicode cimport PyUnicode_DecodeLatin1, PyUnicode_FromObject, PyUnicode_CheckExact
 from libc.string cimport memcmp
 
-from catzilla.includes.python cimport (PyObject, PyUnicode_IS_ASCII, PyUnicode_DATA, PyUnicode_GET_LENGTH,
+from catzilla.includes.python cimport (PyObject, PyUnicode_IS_ASCII, PyUnicode_KIND, PyUnicode_DATA,
+                                       PyUnicode_GET_LENGTH,
                                        borrowed_list_item as _list_item, borrowed_tuple_item as _tuple_item,
                                        borrowed_ulen as _ulen, borrowed_ukind as _ukind, borrowed_udata as _udata)
 
@@ -35,8 +46,107 @@ INDEX_MIN_ENTRIES = _INDEX_MIN_ENTRIES
 INDEX_AFTER_SCANS = _INDEX_AFTER_SCANS
 
 cdef object _MISSING = object()
-cdef list _EMPTY = []          # shared placeholder; never mutated
+cdef list _EMPTY = []          # shared placeholder of the immutable classes; never mutated
 
+
+# -- header-field validation (RFC 9110 §5.1 token names, §5.5 field values) --------
+
+cdef unsigned char _TCHAR[256]       # 1: allowed in a field name
+cdef unsigned char _BAD_VALUE[256]   # 1: never allowed in a field value (CTLs but HTAB, and DEL)
+cdef int _c
+for _c in range(256):
+    _TCHAR[_c] = 0
+    _BAD_VALUE[_c] = (_c < 0x20 and _c != 0x09) or _c == 0x7f
+for _c in b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ":
+    _TCHAR[_c] = 1
+
+
+cdef str header_name(object name):
+    """A field name as a lower-case str: str or bytes, a non-empty RFC 9110 token."""
+    cdef str s
+    cdef const unsigned char *p
+    cdef Py_ssize_t i, n
+    cdef bint upper = False
+    if isinstance(name, str):
+        s = <str>name
+    elif isinstance(name, bytes):
+        s = PyUnicode_DecodeLatin1(PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name), NULL)
+    else:
+        raise TypeError(f"header name must be str or bytes, not {type(name).__name__}")
+    n = PyUnicode_GET_LENGTH(s)
+    if n == 0:
+        raise ValueError("empty header name")
+    if not PyUnicode_IS_ASCII(s):     # tchar is ASCII; also makes the 1-byte read below valid
+        raise ValueError(f"invalid header name {name!r}: only RFC 9110 token characters are allowed")
+    p = <const unsigned char *>PyUnicode_DATA(s)
+    for i in range(n):
+        if not _TCHAR[p[i]]:
+            raise ValueError(f"invalid header name {name!r}: only RFC 9110 token characters are allowed")
+        if 65 <= p[i] <= 90:
+            upper = True
+    if upper:
+        return s.lower()
+    return s if PyUnicode_CheckExact(s) else PyUnicode_FromObject(s)
+
+
+cdef str header_value(object value):
+    """A field value as a str: str, bytes (latin-1) or int; latin-1 only, no CR/LF/NUL
+    or other control character but HTAB (the response-splitting guard)."""
+    cdef str s
+    cdef const unsigned char *p
+    cdef Py_ssize_t i, n
+    if isinstance(value, str):
+        s = <str>value
+        if PyUnicode_KIND(s) != 1:    # a code point above U+00FF
+            raise ValueError(f"header value {value!r} is not latin-1: percent-encode it")
+    elif isinstance(value, bytes):
+        s = PyUnicode_DecodeLatin1(PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value), NULL)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        return str(int(value))        # int(): an IntEnum's str() is its name
+    else:
+        raise TypeError(f"header value must be str, bytes or int, not {type(value).__name__}")
+    n = PyUnicode_GET_LENGTH(s)
+    p = <const unsigned char *>PyUnicode_DATA(s)
+    for i in range(n):
+        if _BAD_VALUE[p[i]]:
+            raise ValueError(f"invalid control character in header value {value!r}: "
+                             f"CR, LF, NUL and other controls except HTAB are not allowed")
+    return s if PyUnicode_CheckExact(s) else PyUnicode_FromObject(s)
+
+
+cdef list validated_pairs(object source):
+    """dict / Mapping / iterable of pairs / Headers -> a new [(lower-case name, value)]
+    list, every name and value validated; a list/tuple value in a mapping expands."""
+    cdef list out = []
+    cdef object k, v, item
+    if source is None:
+        return out
+    if isinstance(source, MutableHeaders):
+        return list((<MutableHeaders>source)._pairs)    # validated when they were set
+    if isinstance(source, _MultiMapping):
+        source = (<_MultiMapping>source)._pairs
+    elif isinstance(source, (str, bytes, bytearray)):
+        raise TypeError("headers must be a mapping or an iterable of (name, value) pairs")
+    elif hasattr(source, "keys"):
+        source = [(k, source[k]) for k in source.keys()]
+    for item in source:
+        k, v = item
+        k = header_name(k)
+        if _is_multi(v):
+            for item in v:
+                out.append((k, header_value(item)))
+        else:
+            out.append((k, header_value(v)))
+    return out
+
+
+cdef MutableHeaders mutable_headers_over(list pairs):
+    cdef MutableHeaders h = MutableHeaders.__new__(MutableHeaders)
+    h._pairs = pairs
+    return h
+
+
+# -- helpers ---------------------------------------------------------------------
 
 cdef inline str _lower(str name):
     """ASCII fast path: return `name` itself when it has no upper-case letter."""
@@ -75,7 +185,8 @@ cdef inline bint _is_multi(object v):
 
 
 cdef list _header_pairs(object source):
-    """Normalise a dict / Mapping / iterable of pairs / Headers into [(lower, value)]."""
+    """Headers(): a dict / Mapping / iterable of pairs / Headers -> [(lower, value)].
+    Lenient (any str name, str values), unlike validated_pairs: request-side data."""
     cdef list out = []
     cdef object k, v, item
     if source is None:
@@ -83,7 +194,7 @@ cdef list _header_pairs(object source):
     if isinstance(source, Headers):
         return list((<Headers>source)._pairs)
     if isinstance(source, MultiDict):
-        source = (<MultiDict>source)._items
+        source = (<MultiDict>source)._pairs
     elif isinstance(source, (str, bytes)):
         raise TypeError("Headers() expects a mapping or an iterable of (name, value) pairs")
     elif hasattr(source, "keys"):
@@ -106,7 +217,7 @@ cdef list _header_pairs(object source):
 
 
 cdef list _multidict_items(object source):
-    """Normalise a dict / Mapping / iterable of pairs / MultiDict into [(key, value)].
+    """MultiDict(): a dict / Mapping / iterable of pairs / MultiDict -> [(key, value)].
 
     A list or tuple value in a mapping expands into one entry per element, so
     ``MultiDict(md.to_dict()) == md``.
@@ -115,10 +226,8 @@ cdef list _multidict_items(object source):
     cdef object k, v, item
     if source is None:
         return out
-    if isinstance(source, MultiDict):
-        return list((<MultiDict>source)._items)
-    if isinstance(source, Headers):
-        return list((<Headers>source)._pairs)
+    if isinstance(source, _MultiMapping):
+        return list((<_MultiMapping>source)._pairs)
     if isinstance(source, (str, bytes)):
         raise TypeError("MultiDict() expects a mapping or an iterable of (key, value) pairs;"
                         " use catzilla.forms.parse_query() for a query string")
@@ -142,7 +251,7 @@ cdef list _multidict_items(object source):
 
 
 cdef dict _group(list pairs):
-    """key -> [values] in order; used for equality and to_dict()."""
+    """key -> [values] in order; used for the index, equality and to_dict()."""
     cdef dict d = {}
     cdef tuple t
     cdef list bucket
@@ -180,147 +289,162 @@ cdef list _distinct(list pairs):
     return names
 
 
-cdef class Headers:
-    """Immutable, case-insensitive, multi-valued, order-preserving str -> str mapping.
+# -- the shared implementation ------------------------------------------------------
 
-    ``Headers(source)`` accepts a dict/Mapping (a list/tuple value expands into
-    several entries), an iterable of ``(name, value)`` pairs, or another Headers;
-    names are lower-cased.  Values are returned exactly as given.
-
-    ``h[name]`` and ``h.get(name)`` return the FIRST value; ``getlist`` returns
-    all of them.  ``len(h)``, ``iter(h)`` and ``keys()`` cover the distinct
-    (lower-case) names in first-appearance order; ``values()``, ``items()`` and
-    ``raw`` cover every entry including repeated names.
-    """
+cdef class _MultiMapping:
+    """The list-of-pairs machinery shared by Headers and MultiDict (not public)."""
 
     def __cinit__(self):
         self._pairs = _EMPTY
 
     def __init__(self, source=None):
-        self._pairs = _header_pairs(source)
-        self._names = None      # drop caches in case __init__ is called again
+        self._pairs = self._convert(source)
+        self._changed()          # in case __init__ is called again
+
+    # what the subclasses supply
+    cdef str _key(self, object key):
+        return <str>key if isinstance(key, str) else None
+
+    cdef object _lookup(self, str key):
+        return self._first(key)
+
+    cdef list _convert(self, object source):
+        return _multidict_items(source)
+
+    # the machinery
+    cdef void _changed(self) noexcept:
+        self._names = None
         self._index = None
         self._scans = 0
-
-    @staticmethod
-    cdef Headers from_pairs(list pairs):
-        cdef Headers h = Headers.__new__(Headers)
-        h._pairs = pairs
-        return h
-
-    cdef dict _build_index(self):
-        self._index = _group(self._pairs)
-        return self._index
 
     cdef dict _use_index(self):
         """The index if it exists or is now worth building, else None (and count a scan)."""
         if self._index is not None:
             return self._index
         if len(self._pairs) > _INDEX_MIN_ENTRIES and self._scans >= _INDEX_AFTER_SCANS:
-            return self._build_index()
+            self._index = _group(self._pairs)
+            return self._index
         self._scans += 1
         return None
 
-    cdef list _build_names(self):
-        self._names = _distinct(self._pairs)
+    cdef list _distinct_keys(self):
+        if self._names is None:
+            self._names = _distinct(self._pairs)
         return self._names
 
-    cdef object _first(self, str lname):
+    cdef object _first(self, str key):
         cdef list pairs = self._pairs
         cdef Py_ssize_t i, n = len(pairs)
         cdef PyObject *t
         cdef dict index = self._use_index()
         cdef object bucket
         if index is not None:
-            bucket = index.get(lname)
+            bucket = index.get(key)
             return _MISSING if bucket is None else (<list>bucket)[0]
         for i in range(n):
             t = _list_item(pairs, i)
-            if _str_eq(_tuple_item(t, 0), <PyObject *>lname):
+            if _str_eq(_tuple_item(t, 0), <PyObject *>key):
                 return <object>_tuple_item(t, 1)
         return _MISSING
 
-    def __getitem__(self, name):
+    cdef object _last(self, str key):
+        cdef list pairs = self._pairs
+        cdef Py_ssize_t i = len(pairs)
+        cdef PyObject *t
+        cdef dict index = self._use_index()
+        cdef object bucket
+        if index is not None:
+            bucket = index.get(key)
+            return _MISSING if bucket is None else (<list>bucket)[len(<list>bucket) - 1]
+        while i > 0:
+            i -= 1
+            t = _list_item(pairs, i)
+            if _str_eq(_tuple_item(t, 0), <PyObject *>key):
+                return <object>_tuple_item(t, 1)
+        return _MISSING
+
+    def __getitem__(self, key):
+        cdef str k = self._key(key)
         cdef object v
-        if not isinstance(name, str):
-            raise KeyError(name)
-        v = self._first(_lower(name))
+        if k is None:
+            raise KeyError(key)
+        v = self._lookup(k)
         if v is _MISSING:
-            raise KeyError(name)
+            raise KeyError(key)
         return v
 
-    cpdef object get(self, object name, object default=None):
-        """First value of header `name` (case-insensitive), or `default`."""
+    cdef object _get(self, object key, object default):
+        cdef str k = self._key(key)
         cdef object v
-        if not isinstance(name, str):
+        if k is None:
             return default
-        v = self._first(_lower(name))
+        v = self._lookup(k)
         return default if v is _MISSING else v
 
-    cpdef list getlist(self, object name):
-        """All values of header `name` in received order ([] when absent)."""
+    cdef list _getlist(self, object key):
         cdef list pairs = self._pairs
         cdef list out
         cdef Py_ssize_t i, n = len(pairs)
         cdef PyObject *t
-        cdef str lname
+        cdef str k = self._key(key)
         cdef dict index
         cdef object bucket
-        if not isinstance(name, str):
+        if k is None:
             return []
-        lname = _lower(name)
         index = self._use_index()
         if index is not None:
-            bucket = index.get(lname)
+            bucket = index.get(k)
             return [] if bucket is None else list(<list>bucket)
         out = []
         for i in range(n):
             t = _list_item(pairs, i)
-            if _str_eq(_tuple_item(t, 0), <PyObject *>lname):
+            if _str_eq(_tuple_item(t, 0), <PyObject *>k):
                 out.append(<object>_tuple_item(t, 1))
         return out
 
-    def __contains__(self, name):
-        if not isinstance(name, str):
-            return False
-        return self._first(_lower(name)) is not _MISSING
+    cpdef object get(self, object key, object default=None):
+        """The value ``m[key]`` would give, or `default`."""
+        return self._get(key, default)
+
+    cpdef list getlist(self, object key):
+        """All values of `key` in order ([] when absent)."""
+        return self._getlist(key)
+
+    def __contains__(self, key):
+        cdef str k = self._key(key)
+        return k is not None and self._first(k) is not _MISSING
 
     def __len__(self):
-        return len(self._names if self._names is not None else self._build_names())
+        return len(self._distinct_keys())
 
     def __iter__(self):
-        return iter(self._names if self._names is not None else self._build_names())
+        return iter(self._distinct_keys())
 
     def keys(self):
-        """Distinct lower-case names in first-appearance order."""
-        return list(self._names if self._names is not None else self._build_names())
+        """Distinct keys in first-appearance order."""
+        return list(self._distinct_keys())
 
     def values(self):
-        """Every value, in order (repeated names included)."""
+        """Every value, in order (repeated keys included)."""
         return [(<tuple>t)[1] for t in self._pairs]
 
     def items(self):
-        """Every (name, value) pair, in order (repeated names included)."""
-        return list(self._pairs)
-
-    @property
-    def raw(self):
-        """A copy of the underlying [(lower-case name, value)] list."""
+        """Every (key, value) pair, in order (repeated keys included)."""
         return list(self._pairs)
 
     def __eq__(self, other):
-        """Equal when both have the same names with the same value lists.
+        """Equal when both have the same keys with the same value lists.
 
-        The order of values within one name matters; the relative order of
-        different names does not.  Dicts and lists of pairs are compared after
-        conversion to Headers.
+        The order of values within one key matters; the relative order of
+        different keys does not.  Dicts, lists of pairs and the other kind of
+        mapping are compared after conversion to this one's class.
         """
         cdef list other_pairs
-        if isinstance(other, Headers):
-            other_pairs = (<Headers>other)._pairs
-        elif isinstance(other, (dict, list, tuple)) or isinstance(other, Mapping):
+        if isinstance(other, _MultiMapping) and isinstance(self, Headers) == isinstance(other, Headers):
+            other_pairs = (<_MultiMapping>other)._pairs
+        elif isinstance(other, (_MultiMapping, dict, list, tuple)) or isinstance(other, Mapping):
             try:
-                other_pairs = _header_pairs(other)
+                other_pairs = self._convert(other)
             except (TypeError, ValueError):
                 return False
         else:
@@ -340,7 +464,160 @@ cdef class Headers:
         return (type(self), (list(self._pairs),))
 
 
-cdef class MultiDict:
+cdef class Headers(_MultiMapping):
+    """Immutable, case-insensitive, multi-valued, order-preserving str -> str mapping.
+
+    ``Headers(source)`` accepts a dict/Mapping (a list/tuple value expands into
+    several entries), an iterable of ``(name, value)`` pairs, or another Headers;
+    names are lower-cased.  Values are returned exactly as given.
+
+    ``h[name]`` and ``h.get(name)`` return the FIRST value; ``getlist`` returns
+    all of them.  ``len(h)``, ``iter(h)`` and ``keys()`` cover the distinct
+    (lower-case) names in first-appearance order; ``values()``, ``items()`` and
+    ``raw`` cover every entry including repeated names.
+    """
+
+    @staticmethod
+    cdef Headers from_pairs(list pairs):
+        cdef Headers h = Headers.__new__(Headers)
+        h._pairs = pairs
+        return h
+
+    cdef str _key(self, object key):
+        return _lower(<str>key) if isinstance(key, str) else None
+
+    cdef list _convert(self, object source):
+        return _header_pairs(source)
+
+    # the same as the base's, under the parameter names Headers always had
+    cpdef object get(self, object name, object default=None):
+        """First value of header `name` (case-insensitive), or `default`."""
+        return self._get(name, default)
+
+    cpdef list getlist(self, object name):
+        """All values of header `name` in received order ([] when absent)."""
+        return self._getlist(name)
+
+    @property
+    def raw(self):
+        """A copy of the underlying [(lower-case name, value)] list."""
+        return list(self._pairs)
+
+
+cdef class MutableHeaders(Headers):
+    """Headers that can be changed; every name and value is validated when set.
+
+    Names must be RFC 9110 tokens (str or bytes; stored lower-cased); values are
+    str, bytes (latin-1) or int, latin-1 only, without CR, LF, NUL or another
+    control character but HTAB -- so nothing set here can split a response.
+    A bad name or value is a ValueError (TypeError for a wrong type) and
+    changes nothing.
+
+    ``h[name] = value`` replaces every value of `name` (the new one takes the
+    place of the first); ``append`` adds one more; ``del h[name]`` removes all
+    (KeyError when there is none).  Reading works as for Headers.
+    """
+
+    def __cinit__(self):
+        self._pairs = []      # its own list: mutations must never reach _EMPTY
+
+    def __init__(self, source=None):
+        cdef list pairs = validated_pairs(source)
+        self._pairs[:] = pairs            # in place: someone may hold this list
+        self._changed()
+
+    cdef list _convert(self, object source):
+        return validated_pairs(source)
+
+    cdef Py_ssize_t _replace(self, str name, object value) except -1:
+        """Drop every entry of `name`; with `value`, the first becomes (name, value).
+        Returns how many entries `name` had.  Edits the list in place."""
+        cdef list pairs = self._pairs
+        cdef Py_ssize_t i, w = 0, found = 0, n = len(pairs)
+        cdef PyObject *t
+        for i in range(n):
+            t = _list_item(pairs, i)
+            if _str_eq(_tuple_item(t, 0), <PyObject *>name):
+                found += 1
+                if found > 1 or value is None:
+                    continue
+                pairs[w] = (name, value)
+            elif w != i:
+                pairs[w] = <object>t
+            w += 1
+        if w < n:
+            del pairs[w:]
+        if found:
+            self._changed()
+        return found
+
+    def __setitem__(self, name, value):
+        cdef str n = header_name(name)
+        cdef str v = header_value(value)
+        if self._replace(n, v) == 0:
+            self._pairs.append((n, v))
+            self._changed()
+
+    def __delitem__(self, name):
+        cdef str k = self._key(name)
+        if k is None or self._replace(k, None) == 0:
+            raise KeyError(name)
+
+    def append(self, name, value):
+        """Add one more (name, value) entry after the existing ones."""
+        cdef tuple pair = (header_name(name), header_value(value))
+        self._pairs.append(pair)
+        self._changed()
+
+    def setdefault(self, name, value):
+        """The first value of `name`; when there is none, append (name, value) and
+        return the value as stored (a str)."""
+        cdef str n = header_name(name)
+        cdef str v = header_value(value)
+        cdef object cur = self._first(n)
+        if cur is not _MISSING:
+            return cur
+        self._pairs.append((n, v))
+        self._changed()
+        return v
+
+    def update(self, source=None):
+        """Set headers from a mapping, pairs or Headers: each name given replaces
+        all of its old values (at the place of the first old one, else at the
+        end) with all the values given for it.  All or nothing: one bad name or
+        value raises before anything changes."""
+        cdef list new = validated_pairs(source)
+        cdef dict groups = {}
+        cdef set placed
+        cdef list out, bucket
+        cdef tuple t
+        cdef object k
+        if not new:
+            return
+        for t in new:
+            bucket = groups.get(t[0])
+            if bucket is None:
+                groups[t[0]] = [t]
+            else:
+                bucket.append(t)
+        out = []
+        placed = set()
+        for t in self._pairs:
+            k = t[0]
+            bucket = groups.get(k)
+            if bucket is None:
+                out.append(t)
+            elif k not in placed:           # first old entry of this name: the new ones go here
+                out.extend(bucket)
+                placed.add(k)
+        for k, bucket in groups.items():
+            if k not in placed:
+                out.extend(bucket)
+        self._pairs[:] = out
+        self._changed()
+
+
+cdef class MultiDict(_MultiMapping):
     """Immutable, order-preserving, multi-valued str -> value mapping (case-sensitive).
 
     ``md[key]`` and ``md.get(key)`` return the LAST value of `key`; ``getlist``
@@ -348,144 +625,12 @@ cdef class MultiDict:
     first-appearance order; ``values()``/``items()`` every entry.
     """
 
-    def __cinit__(self):
-        self._items = _EMPTY
-
-    def __init__(self, source=None):
-        self._items = _multidict_items(source)
-        self._keys = None       # drop caches in case __init__ is called again
-        self._index = None
-        self._scans = 0
-
-    cdef dict _build_index(self):
-        self._index = _group(self._items)
-        return self._index
-
-    cdef dict _use_index(self):
-        """The index if it exists or is now worth building, else None (and count a scan)."""
-        if self._index is not None:
-            return self._index
-        if len(self._items) > _INDEX_MIN_ENTRIES and self._scans >= _INDEX_AFTER_SCANS:
-            return self._build_index()
-        self._scans += 1
-        return None
-
-    cdef list _build_keys(self):
-        self._keys = _distinct(self._items)
-        return self._keys
-
-    cdef object _last(self, object key):
-        cdef list items = self._items
-        cdef Py_ssize_t i, n = len(items)
-        cdef PyObject *t
-        cdef object bucket
-        cdef list b
-        cdef dict index = self._use_index()
-        if index is not None:
-            bucket = index.get(key)
-            if bucket is None:
-                return _MISSING
-            b = <list>bucket
-            return b[len(b) - 1]
-        i = n
-        while i > 0:
-            i -= 1
-            t = _list_item(items, i)
-            if _str_eq(_tuple_item(t, 0), <PyObject *>key):
-                return <object>_tuple_item(t, 1)
-        return _MISSING
-
-    def __getitem__(self, key):
-        cdef object v
-        if not isinstance(key, str):
-            raise KeyError(key)
-        v = self._last(key)
-        if v is _MISSING:
-            raise KeyError(key)
-        return v
-
-    cpdef object get(self, object key, object default=None):
-        """Last value of `key`, or `default`."""
-        cdef object v
-        if not isinstance(key, str):
-            return default
-        v = self._last(key)
-        return default if v is _MISSING else v
-
-    cpdef list getlist(self, object key):
-        """All values of `key` in order ([] when absent)."""
-        cdef list items = self._items
-        cdef list out
-        cdef Py_ssize_t i, n = len(items)
-        cdef PyObject *t
-        cdef object bucket
-        cdef dict index
-        if not isinstance(key, str):
-            return []
-        index = self._use_index()
-        if index is not None:
-            bucket = index.get(key)
-            return [] if bucket is None else list(<list>bucket)
-        out = []
-        for i in range(n):
-            t = _list_item(items, i)
-            if _str_eq(_tuple_item(t, 0), <PyObject *>key):
-                out.append(<object>_tuple_item(t, 1))
-        return out
-
-    def __contains__(self, key):
-        if not isinstance(key, str):
-            return False
-        return self._last(key) is not _MISSING
-
-    def __len__(self):
-        return len(self._keys if self._keys is not None else self._build_keys())
-
-    def __iter__(self):
-        return iter(self._keys if self._keys is not None else self._build_keys())
-
-    def keys(self):
-        """Distinct keys in first-appearance order."""
-        return list(self._keys if self._keys is not None else self._build_keys())
-
-    def values(self):
-        """Every value, in order (repeated keys included)."""
-        return [(<tuple>t)[1] for t in self._items]
-
-    def items(self):
-        """Every (key, value) pair, in order (repeated keys included)."""
-        return list(self._items)
+    cdef object _lookup(self, str key):
+        return self._last(key)
 
     def to_dict(self):
         """{key: [values]} with keys in first-appearance order."""
-        return _group(self._items)
-
-    def __eq__(self, other):
-        """Equal when both have the same keys with the same value lists (per-key
-        order matters, order across keys does not).  Dicts/lists are converted."""
-        cdef list other_items
-        if isinstance(other, MultiDict):
-            other_items = (<MultiDict>other)._items
-        elif isinstance(other, (dict, list, tuple)) or isinstance(other, Mapping):
-            try:
-                other_items = _multidict_items(other)
-            except (TypeError, ValueError):
-                return False
-        else:
-            return NotImplemented
-        return _group(self._items) == _group(other_items)
-
-    def __ne__(self, other):
-        cdef object r = self.__eq__(other)
-        return r if r is NotImplemented else not r
-
-    __hash__ = None
-
-    def __repr__(self):
-        return f"{type(self).__name__}({self._items!r})"
-
-    def __reduce__(self):
-        return (type(self), (list(self._items),))
+        return _group(self._pairs)
 
 
 cdef class QueryParams(MultiDict):
@@ -498,7 +643,7 @@ cdef class FormData(MultiDict):
     def close(self):
         """Close every UploadFile value.  Idempotent."""
         cdef tuple t
-        for t in self._items:
+        for t in self._pairs:
             if isinstance(t[1], UploadFile):
                 (<UploadFile>t[1]).close()
 
@@ -558,19 +703,19 @@ cdef inline bytes _content(UploadFile f):
 
 cdef MultiDict new_multidict(list items):
     cdef MultiDict m = MultiDict.__new__(MultiDict)
-    m._items = items
+    m._pairs = items
     return m
 
 
 cdef QueryParams new_query_params(list items):
     cdef QueryParams q = QueryParams.__new__(QueryParams)
-    q._items = items
+    q._pairs = items
     return q
 
 
 cdef FormData new_form_data(list items):
     cdef FormData f = FormData.__new__(FormData)
-    f._items = items
+    f._pairs = items
     return f
 
 
@@ -584,5 +729,4 @@ cdef UploadFile new_upload_file(str filename, bytes data, str content_type, Head
     return u
 
 
-Mapping.register(Headers)
-Mapping.register(MultiDict)
+Mapping.register(_MultiMapping)

@@ -1,4 +1,5 @@
-"""Tests of catzilla.datastructures: Headers, MultiDict/QueryParams/FormData, UploadFile."""
+"""Tests of catzilla.datastructures: Headers, MutableHeaders, MultiDict/QueryParams/FormData, UploadFile."""
+import gc
 import os
 import pickle
 from collections.abc import Mapping
@@ -6,7 +7,7 @@ from collections.abc import Mapping
 import pytest
 
 from catzilla.datastructures import (
-    INDEX_AFTER_SCANS, INDEX_MIN_ENTRIES, FormData, Headers, MultiDict, QueryParams, UploadFile,
+    INDEX_AFTER_SCANS, INDEX_MIN_ENTRIES, FormData, Headers, MultiDict, MutableHeaders, QueryParams, UploadFile,
 )
 
 # ------------------------------------------------------------------ Headers
@@ -182,6 +183,174 @@ def test_headers_same_length_names_distinguished():
     assert h["x-aaab"] == "2"
     assert h["x-aaa"] == "3"
     assert h.get("x-aaac") is None
+
+
+# ------------------------------------------------------------------ MutableHeaders
+
+
+def _storage(h):
+    """The list a MutableHeaders keeps its pairs in (found through the GC's view
+    of the object), to check that it is edited in place, never replaced."""
+    lists = [x for x in gc.get_referents(h) if type(x) is list]
+    assert len(lists) == 1, lists      # no cached names on a fresh object
+    return lists[0]
+
+
+def test_mutable_headers_validate_and_lowercase_on_construction():
+    h = MutableHeaders({"Content-Type": "text/html", "X-Count": 5, b"X-Raw": b"caf\xe9", "Vary": ["a", "b"]})
+    assert h.items() == [("content-type", "text/html"), ("x-count", "5"), ("x-raw", "caf\xe9"),
+                         ("vary", "a"), ("vary", "b")]
+    assert isinstance(h, Headers) and isinstance(h, Mapping)
+    assert h == Headers(h.items())
+    assert repr(MutableHeaders({"A": "1"})) == "MutableHeaders([('a', '1')])"
+    assert MutableHeaders() == {} and MutableHeaders(None).items() == []
+
+
+def test_mutable_headers_edit_their_list_in_place():
+    h = MutableHeaders([("a", "1"), ("b", "2")])
+    pairs = _storage(h)
+    h["a"] = "x"
+    h.append("c", "3")
+    h.setdefault("d", "4")
+    del h["b"]
+    h.update({"e": "5", "a": "y"})
+    h.__init__({"z": "26"})
+    assert _storage(h) is pairs
+    assert pairs == [("z", "26")]
+    h["q"] = "1"
+    assert pairs == [("z", "26"), ("q", "1")]
+
+
+def test_mutable_headers_setitem_replaces_all_keeps_first_position():
+    h = MutableHeaders([("Set-Cookie", "a=1"), ("Vary", "x"), ("set-cookie", "b=2"), ("X-Last", "z")])
+    h["SET-COOKIE"] = "c=3"
+    assert h.items() == [("set-cookie", "c=3"), ("vary", "x"), ("x-last", "z")]
+    h["New"] = 7
+    assert h.items()[-1] == ("new", "7")
+    assert h.getlist("set-cookie") == ["c=3"]
+
+
+def test_mutable_headers_delitem():
+    h = MutableHeaders([("a", "1"), ("b", "2"), ("A", "3")])
+    del h["A"]
+    assert h.items() == [("b", "2")]
+    for missing in ("a", "nope", b"b", 1):
+        with pytest.raises(KeyError):
+            del h[missing]
+    assert h.items() == [("b", "2")]
+
+
+def test_mutable_headers_append_and_setdefault():
+    h = MutableHeaders({"Vary": "accept"})
+    h.append("VARY", "cookie")
+    assert h.getlist("vary") == ["accept", "cookie"]
+    assert h.setdefault("vary", "other") == "accept"
+    assert h.getlist("vary") == ["accept", "cookie"]
+    assert h.setdefault("X-Num", 42) == "42"
+    assert h["x-num"] == "42"
+    with pytest.raises(ValueError):
+        h.setdefault("vary", "bad\r\nvalue")    # the value is validated even when not needed
+
+
+def test_mutable_headers_update():
+    h = MutableHeaders([("a", "1"), ("b", "2"), ("a", "3"), ("c", "4")])
+    h.update([("A", "x"), ("d", "5"), ("a", "y")])
+    assert h.items() == [("a", "x"), ("a", "y"), ("b", "2"), ("c", "4"), ("d", "5")]
+    h.update({"c": ["p", "q"]})
+    assert h.items() == [("a", "x"), ("a", "y"), ("b", "2"), ("c", "p"), ("c", "q"), ("d", "5")]
+    h.update(Headers({"B": "h"}))
+    assert h["b"] == "h"
+    h.update(None)
+    h.update({})
+    before = h.items()
+    with pytest.raises(ValueError):
+        h.update([("e", "fine"), ("f", "bad\nvalue")])    # all or nothing
+    assert h.items() == before
+
+
+@pytest.mark.parametrize("name, exc", [
+    ("", ValueError), ("a b", ValueError), ("a:b", ValueError), ("x\r\ny", ValueError),
+    ("caf\xe9", ValueError), ("(x)", ValueError), (b"a b", ValueError),
+    (None, TypeError), (1, TypeError), (("a",), TypeError),
+])
+def test_mutable_headers_reject_bad_names(name, exc):
+    h = MutableHeaders({"keep": "1"})
+    for op in (lambda: h.__setitem__(name, "v"), lambda: h.append(name, "v"),
+               lambda: h.setdefault(name, "v"), lambda: h.update([(name, "v")]),
+               lambda: MutableHeaders([(name, "v")])):
+        with pytest.raises(exc):
+            op()
+    assert h.items() == [("keep", "1")]
+
+
+@pytest.mark.parametrize("value, exc, words", [
+    ("a\r\nX-Injected: 1", ValueError, "CR, LF, NUL"),
+    ("line\n", ValueError, "CR, LF, NUL"),
+    ("cr\r", ValueError, "CR, LF, NUL"),
+    ("nul\x00", ValueError, "CR, LF, NUL"),
+    ("bell\x07", ValueError, "CR, LF, NUL"),
+    ("del\x7f", ValueError, "CR, LF, NUL"),
+    (b"bytes\r\n", ValueError, "CR, LF, NUL"),
+    ("snow \u2603", ValueError, "percent-encode"),
+    (None, TypeError, "must be str"), (1.5, TypeError, "must be str"), (True, TypeError, "must be str"),
+    (["a"], TypeError, "must be str"),
+])
+def test_mutable_headers_reject_bad_values(value, exc, words):
+    h = MutableHeaders({"keep": "1"})
+    with pytest.raises(exc, match=words):
+        h["x"] = value
+    with pytest.raises(exc):
+        h.append("x", value)
+    assert h.items() == [("keep", "1")]
+
+
+def test_mutable_headers_accepted_values():
+    h = MutableHeaders()
+    h["tab"] = "a\tb"
+    h["latin"] = "caf\xe9 \xff"
+    h["raw"] = b"\xe9"
+    h["num"] = 0
+    h["empty"] = ""
+    assert h.items() == [("tab", "a\tb"), ("latin", "caf\xe9 \xff"), ("raw", "\xe9"), ("num", "0"), ("empty", "")]
+
+
+def test_mutable_headers_views_follow_mutations():
+    h = MutableHeaders([("a", "1"), ("b", "2"), ("a", "3")])
+    ref = Headers(h.items())
+    assert (len(h), list(h), h.keys(), h.values()) == (len(ref), list(ref), ref.keys(), ref.values())
+    assert len(h) == 2 and list(h) == ["a", "b"]       # distinct names, like Headers
+    h.append("c", "4")
+    assert len(h) == 3 and list(h) == ["a", "b", "c"] and h.keys() == ["a", "b", "c"]
+    del h["a"]
+    assert len(h) == 2 and list(h) == ["b", "c"] and "a" not in h
+
+
+def test_mutable_headers_index_dropped_on_mutation():
+    n = INDEX_MIN_ENTRIES * 2
+    h = MutableHeaders([(f"x-{i}", str(i)) for i in range(n)])
+    for _ in range(INDEX_AFTER_SCANS + 2):      # past the point where the index is built
+        assert h["x-0"] == "0"
+    h["x-0"] = "changed"
+    h.append("x-1", "again")
+    del h["x-2"]
+    h["x-new"] = "new"
+    for _ in range(INDEX_AFTER_SCANS + 2):
+        assert h["x-0"] == "changed"
+        assert h.getlist("x-1") == ["1", "again"]
+        assert "x-2" not in h and h.get("x-2") is None
+        assert h["x-new"] == "new"
+    assert len(h) == n
+
+
+def test_mutable_headers_pickle_and_equality():
+    h = MutableHeaders([("a", "1"), ("a", "2")])
+    r = pickle.loads(pickle.dumps(h))
+    assert type(r) is MutableHeaders and r == h and r.getlist("a") == ["1", "2"]
+    assert h == Headers([("A", "1"), ("a", "2")]) and Headers([("a", "1"), ("a", "2")]) == h
+    assert h == [("a", "1"), ("a", "2")]
+    assert h != [("bad name", "1")]           # not convertible: unequal, no exception
+    with pytest.raises(TypeError):
+        hash(h)
 
 
 # ------------------------------------------------------------------ MultiDict
