@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 from posix.unistd cimport close as c_close
 from catzilla._core.transport cimport Transport
+from catzilla.datastructures cimport Headers
 from catzilla.request cimport Request
 from catzilla.response cimport Response
 from catzilla.exceptions import HTTPException
@@ -322,13 +323,6 @@ cdef str _guess_type(str name):
     return ctype
 
 
-cdef object _get(list headers, str lname):
-    for n, v in headers:
-        if n == lname:
-            return v
-    return None
-
-
 cdef class FileResponse(Response):
     """FileResponse(path, status_code=200, headers=None, media_type=None, *,
     filename=None, content_disposition_type="attachment")
@@ -398,6 +392,7 @@ cdef class FileResponse(Response):
     cdef int send(self, Transport t, Request req) except -1:
         cdef _OpenFile f = self._open()
         cdef list user = self._headers
+        cdef Headers given = Headers.from_pairs(user)     # read-only view, no copy
         cdef list validators = []
         cdef list out
         cdef long long size, first, last
@@ -414,11 +409,11 @@ cdef class FileResponse(Response):
         size = st.st_size
         headers = req.headers if req is not None else None
 
-        etag = _get(user, "etag")
+        etag = given.get("etag")
         if etag is None:
             etag = f'"{size:x}-{st.st_mtime_ns:x}"'
             validators.append(("etag", etag))
-        lm_text = _get(user, "last-modified")
+        lm_text = given.get("last-modified")
         if lm_text is None:
             mtime = st.st_mtime_ns // 1000000000
             validators.append(("last-modified", http_date(mtime)))
@@ -447,9 +442,9 @@ cdef class FileResponse(Response):
                     return _answer(t, f, 304, user + validators, None)
 
         out = user + validators
-        if _get(user, "accept-ranges") is None:
+        if "accept-ranges" not in given:
             out.append(("accept-ranges", "bytes"))
-        if self.filename is not None and _get(user, "content-disposition") is None:
+        if self.filename is not None and "content-disposition" not in given:
             out.append(("content-disposition",
                         content_disposition(self.content_disposition_type, self.filename)))
 

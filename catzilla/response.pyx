@@ -8,6 +8,7 @@ from urllib.parse import quote
 from cpython.bytes cimport PyBytes_GET_SIZE, PyBytes_CheckExact
 
 from catzilla._core.transport cimport Transport
+from catzilla.datastructures cimport header_value, mutable_headers_over, validated_pairs
 from catzilla.request cimport Request
 
 try:
@@ -15,132 +16,6 @@ try:
 except ImportError:
     _orjson = None
 import json as _json
-
-# RFC 9110 tchar
-cdef bytes _TCHAR = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-cdef unsigned char _is_tchar[256]
-for _c in range(256):
-    _is_tchar[_c] = 0
-for _c in _TCHAR:
-    _is_tchar[_c] = 1
-
-
-cdef str _header_name(object name):
-    cdef str s
-    if isinstance(name, bytes):
-        s = (<bytes>name).decode("latin-1")
-    elif isinstance(name, str):
-        s = <str>name
-    else:
-        raise TypeError(f"header name must be str, not {type(name).__name__}")
-    if not s:
-        raise ValueError("empty header name")
-    for ch in s:
-        if ord(ch) > 255 or not _is_tchar[ord(ch)]:
-            raise ValueError(f"invalid character in header name {name!r}")
-    return s.lower()
-
-
-cdef str _header_value(object value):
-    cdef str s
-    if isinstance(value, bytes):
-        s = (<bytes>value).decode("latin-1")
-    elif isinstance(value, str):
-        s = <str>value
-    elif isinstance(value, int):
-        s = str(value)
-    else:
-        raise TypeError(f"header value must be str, not {type(value).__name__}")
-    for ch in s:
-        c = ord(ch)
-        if c > 255:
-            raise ValueError(f"header value {value!r} is not latin-1: percent-encode it")
-        if (c < 0x20 and c != 0x09) or c == 0x7f:
-            raise ValueError(f"invalid control character in header value {value!r} (CR, LF, NUL are never allowed)")
-    return s
-
-
-cdef class ResponseHeaders:
-    """Mutable, case-insensitive view of a response's headers (multi-valued
-    through append(); Content-Length and Transfer-Encoding are the server's)."""
-    cdef Response _r
-
-    def __cinit__(self, Response response):
-        self._r = response
-
-    def __getitem__(self, str name):
-        cdef str key = name.lower()
-        for n, v in self._r._headers:
-            if n == key:
-                return v
-        raise KeyError(name)
-
-    def get(self, str name, default=None):
-        try:
-            return self[name]
-        except KeyError:
-            return default
-
-    def getlist(self, str name):
-        cdef str key = name.lower()
-        return [v for n, v in self._r._headers if n == key]
-
-    def __setitem__(self, name, value):
-        cdef str n = _header_name(name)
-        cdef str v = _header_value(value)
-        self._r._headers[:] = [h for h in self._r._headers if h[0] != n]
-        self._r._headers.append((n, v))
-
-    def append(self, name, value):
-        self._r._headers.append((_header_name(name), _header_value(value)))
-
-    def setdefault(self, name, value):
-        cdef str n = _header_name(name)
-        for k, v in self._r._headers:
-            if k == n:
-                return v
-        self._r._headers.append((n, _header_value(value)))
-        return value
-
-    def __delitem__(self, str name):
-        cdef str key = name.lower()
-        before = len(self._r._headers)
-        self._r._headers[:] = [h for h in self._r._headers if h[0] != key]
-        if len(self._r._headers) == before:
-            raise KeyError(name)
-
-    def __contains__(self, name):
-        cdef str key = str(name).lower()
-        return any(n == key for n, _ in self._r._headers)
-
-    def __iter__(self):
-        return iter([n for n, _ in self._r._headers])
-
-    def __len__(self):
-        return len(self._r._headers)
-
-    def items(self):
-        return list(self._r._headers)
-
-    def keys(self):
-        return [n for n, _ in self._r._headers]
-
-    def values(self):
-        return [v for _, v in self._r._headers]
-
-    def __repr__(self):
-        return f"ResponseHeaders({self.items()!r})"
-
-
-cdef list _init_headers(object headers):
-    cdef list out = []
-    if headers is None:
-        return out
-    items = headers.items() if hasattr(headers, "items") else headers
-    for name, value in items:
-        out.append((_header_name(name), _header_value(value)))
-    return out
-
 
 cdef object _one(object given, str name, object alias, str alias_name, object default):
     """Starlette's argument names beside Catzilla's own: either, not both."""
@@ -199,7 +74,7 @@ cdef class Response:
             content_type = "application/octet-stream"
         self.body = content
         self.content_type = content_type
-        self._headers = _init_headers(headers) if headers is not None else []
+        self._headers = validated_pairs(headers)
 
     def render(self, content):
         raise TypeError(f"{type(self).__name__} body must be bytes or str, not {type(content).__name__}")
@@ -214,7 +89,7 @@ cdef class Response:
 
     @content_type.setter
     def content_type(self, value):
-        self._ct = None if value is None else _header_value(value).encode("latin-1")
+        self._ct = None if value is None else header_value(value).encode("latin-1")
 
     @property
     def media_type(self):
@@ -223,7 +98,8 @@ cdef class Response:
 
     @property
     def headers(self):
-        return ResponseHeaders(self)
+        """A live, validating view: changes apply to this response."""
+        return mutable_headers_over(self._headers)
 
     def set_cookie(self, str key, str value="", *, max_age=None, expires=None, str path="/",
                    domain=None, bint secure=False, bint httponly=False, samesite="lax"):
@@ -249,7 +125,7 @@ cdef class Response:
             if str(samesite).lower() not in ("strict", "lax", "none"):
                 raise ValueError("samesite must be 'strict', 'lax' or 'none'")
             morsel["samesite"] = samesite
-        self._headers.append(("set-cookie", _header_value(morsel.OutputString())))
+        self.headers.append("set-cookie", morsel.OutputString())
 
     def delete_cookie(self, str key, str path="/", domain=None, bint secure=False,
                       bint httponly=False, samesite="lax"):
