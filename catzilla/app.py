@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Seq
 
 from catzilla.exceptions import HTTPException
 from catzilla.response import PlainTextResponse, Response, to_response
-from catzilla.router import Router
+from catzilla.router import Match, Router
 
 log = logging.getLogger("catzilla")
 
@@ -59,7 +59,7 @@ class Catzilla:
     def route(self, path: str, methods: Union[str, Sequence[str]] = ("GET",), *,
               name: Optional[str] = None) -> Callable[[F], F]:
         def decorator(fn: F) -> F:
-            self.router.add(methods, path, fn, name=name)
+            self.router.add(path, fn, methods, name=name)
             return fn
         return decorator
 
@@ -77,6 +77,9 @@ class Catzilla:
 
     def delete(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:
         return self.route(path, ("DELETE",), name=name)
+
+    def head(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:
+        return self.route(path, ("HEAD",), name=name)
 
     def options(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:
         return self.route(path, ("OPTIONS",), name=name)
@@ -128,10 +131,10 @@ class Catzilla:
 
     # -- called by the compiled connection -------------------------------------
 
-    def _handle(self, request: Any, route: Any, params: Any) -> Any:
+    def _handle(self, request: Any, match: Match) -> Any:
         """Slow path, used when hooks exist: hooks around the endpoint."""
-        if self._async_hooks or (route is not None and route.is_async):
-            return self._handle_async(request, route, params)
+        if self._async_hooks or (match.route is not None and match.route.is_async):
+            return self._handle_async(request, match)
         try:
             for hook in self._before:
                 early = hook(request)
@@ -139,14 +142,15 @@ class Catzilla:
                     response = to_response(early)
                     break
             else:
-                response = to_response(self._call(request, route, params))
+                response = to_response(self._call(request, match))
         except Exception as exc:
             response = self._error(request, exc)
         return self._after_hooks(request, response)
 
-    def _call(self, request: Any, route: Any, params: Any) -> Any:
+    def _call(self, request: Any, match: Match) -> Any:
+        route, params = match.route, match.params
         if route is None:
-            return self._not_found(request, params)
+            return self._not_found(request, match.allowed)
         request.path_params = params
         if params is not None and route.params_as_kwargs:
             return route.endpoint(request, **params)
@@ -159,7 +163,7 @@ class Catzilla:
                 response = to_response(replaced)
         return response
 
-    async def _handle_async(self, request: Any, route: Any, params: Any) -> Response:
+    async def _handle_async(self, request: Any, match: Match) -> Response:
         try:
             for hook in self._before:
                 early = hook(request)
@@ -169,7 +173,7 @@ class Catzilla:
                     response = to_response(early)
                     break
             else:
-                result = self._call(request, route, params)
+                result = self._call(request, match)
                 if inspect.isawaitable(result):
                     result = await result
                 response = to_response(result)

@@ -57,9 +57,9 @@ catzilla\..*\.__pyx_capi__
 # A cdef class's __init__ is a slot wrapper: its runtime signature is opaque
 # (*args, **kwargs); the stub spells out the real keyword arguments.
 catzilla\.context\.Context\.__init__
-# Request() and Route() always raise TypeError (made by the server / Router.add).
+# Request() and Match() always raise TypeError (made by the server / Router.find).
 catzilla\.request\.Request\.__init__
-catzilla\.router\.Route\.__init__
+catzilla\.router\.Match\.__init__
 EOF
 # Every compiled module of the wheel, so a new one without a stub shows up here.
 modules=""

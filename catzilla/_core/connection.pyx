@@ -21,7 +21,7 @@ from catzilla.response cimport Response, StreamingResponse, to_response
 from catzilla._core.streams cimport Pump, make_pump
 from catzilla._core.transport cimport Transport
 from catzilla.forms cimport c_unquote
-from catzilla.router cimport Router
+from catzilla.router cimport Match, Router
 from catzilla.includes.clock cimport cz_monotonic
 from catzilla.response import PlainTextResponse
 from catzilla.exceptions import HTTPException
@@ -288,7 +288,8 @@ cdef class Connection(Transport):
         cdef const char *base = self.rbuf.data + self.req_start
         cdef const char *t = base + self.target_off
         cdef Py_ssize_t plen = 0
-        cdef object route, params, result
+        cdef Match match
+        cdef object result
         while plen < self.target_len and t[plen] != b'?':
             plen += 1
         req.buf = self.rbuf
@@ -322,17 +323,17 @@ cdef class Connection(Transport):
                 req.path = c_unquote(target, len(target), False)
             else:
                 req.path = c_unquote(t, plen, False)
-            route, params = (<Router>ctx.router).find(req.method, req.path)
+            match = (<Router>ctx.router).find(req.method, req.path)
             if ctx.slow:
-                result = ctx.app._handle(req, route, params)
-            elif route is None:
-                result = ctx.app._not_found(req, params)
+                result = ctx.app._handle(req, match)
+            elif match.route is None:
+                result = ctx.app._not_found(req, match.allowed)
             else:
-                req.path_params = params
-                if params is not None and route.params_as_kwargs:
-                    result = route.endpoint(req, **params)
+                req.path_params = match.params
+                if match.params is not None and match.route.params_as_kwargs:
+                    result = match.route.endpoint(req, **match.params)
                 else:
-                    result = route.endpoint(req)
+                    result = match.route.endpoint(req)
         except Exception as exc:
             result = ctx.app._error(req, exc)
         if PyCoro_CheckExact(result) or (
