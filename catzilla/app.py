@@ -39,7 +39,7 @@ class Catzilla:
     def route(self, path: str, methods: Union[str, Sequence[str]] = ("GET",), *,
               name: Optional[str] = None) -> Callable[[F], F]:
         def decorator(fn: F) -> F:
-            self.router.add(methods, path, fn, name=name)
+            self.router.add(path, fn, methods, name=name)
             return fn
         return decorator
 
@@ -57,6 +57,9 @@ class Catzilla:
 
     def delete(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:
         return self.route(path, ("DELETE",), name=name)
+
+    def head(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:
+        return self.route(path, ("HEAD",), name=name)
 
     def options(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:
         return self.route(path, ("OPTIONS",), name=name)

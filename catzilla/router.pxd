@@ -1,5 +1,5 @@
 # Declarations of the compiled router (router.pyx), so other compiled modules
-# (the connection) can cimport Router and call find() at C level.
+# (the connection) can cimport Router, call find() and read the Match at C level.
 cimport cython
 
 cdef enum:
@@ -18,6 +18,14 @@ cdef class Route:
     cdef tuple _segments                # ((kind, text), ...) kind 0 = static text, else converter code
     cdef int _nparams
     cdef int _convs[CZ_ROUTER_MAX_PARAMS]
+
+
+@cython.final
+cdef class Match:
+    # the result of Router.find(): route (+ params) on a hit, else allowed
+    cdef readonly Route route           # None when nothing answers the method
+    cdef readonly dict params           # None for a route without parameters (and no match)
+    cdef readonly tuple allowed         # no match: () is 404, otherwise 405 with these methods
 
 
 @cython.final
@@ -50,8 +58,8 @@ cdef class Router:
     cdef list _routes
     cdef dict _names                    # route name -> [Route, ...] in registration order
 
-    cpdef tuple find(self, str method, str path)
+    cpdef Match find(self, str method, str path)
     cdef tuple _allowed(self, str path)
     cdef _Leaf _locate(self, tuple segments, str full, bint create)
-    cdef tuple _prepare(self, tuple methods, str full, object endpoint, str name)
-    cdef Route _commit(self, tuple prepared)
+    cdef int _check_conflict(self, Route route) except -1
+    cdef Route _commit(self, Route route)

@@ -16,7 +16,16 @@ class RouteError(ValueError):
 
 @final
 class Route:
-    """A registered route (created by Router.add; read-only)."""
+    """One route, checked like Router.add checks it; read-only once made."""
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        methods: str | Iterable[str] = ("GET",),
+        *,
+        name: str | None = None,
+    ) -> None: ...
 
     @property
     def path(self) -> str: ...
@@ -36,20 +45,38 @@ class Route:
     @property
     def name(self) -> str: ...
 
+@final
+class Match:
+    """What Router.find returns (made only by find)."""
+
+    @property
+    def route(self) -> Route | None:
+        """The route answering the request; None when no route does."""
+    @property
+    def params(self) -> dict[str, Any] | None:
+        """The converted path parameters; None for a route without any (or no route)."""
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        """Without a route: the methods the path accepts, () meaning 404 and
+        anything else 405 with Allow. () when there is a route."""
+
 class Router:
-    def __init__(self, prefix: str = "") -> None: ...
+    def __init__(self, prefix: str = "", *, routes: Iterable[Route] | None = None) -> None: ...
     @property
     def prefix(self) -> str: ...
     @property
     def routes(self) -> list[Route]: ...
     def add(
         self,
-        methods: str | Iterable[str],
         path: str,
         endpoint: Callable[..., Any],
+        methods: str | Iterable[str] = ("GET",),
         *,
         name: str | None = None,
     ) -> Route: ...
+    def add_route(self, route: Route) -> Route:
+        """Register ``route`` under this router's prefix; returns the registered
+        Route (``route`` itself without a prefix, else a prefixed copy)."""
     def route(
         self,
         path: str,
@@ -67,10 +94,6 @@ class Router:
     def include(self, other: Router, prefix: str = "") -> None:
         """Copy every route of ``other`` (already carrying other's prefix) under
         this router's prefix + ``prefix``; all or nothing."""
-    def find(
-        self, method: str, path: str
-    ) -> tuple[Route, dict[str, Any] | None] | tuple[None, tuple[str, ...]]:
-        """``(route, params)`` on a match (params None when the route has no
-        parameters); ``(None, allowed)`` otherwise: allowed non-empty means 405,
-        empty means 404. ``path`` is already percent-decoded."""
+    def find(self, method: str, path: str) -> Match:
+        """The Match for ``method`` and ``path`` (already percent-decoded)."""
     def url_path_for(self, name: str, /, **params: Any) -> str: ...

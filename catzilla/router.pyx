@@ -36,11 +36,12 @@ The search backtracks: when a higher-precedence branch fails further down,
 the next candidate at that position is tried. The first route (in this order)
 whose pattern matches the path *and* which has a handler for the request
 method wins. A route for GET also answers HEAD unless the same pattern has an
-explicit HEAD route. When a pattern matches but no route has the method,
-``find`` returns ``(None, allowed)`` with every method the matching patterns
-accept (the server answers 405 with ``Allow``); when nothing matches, allowed
-is ``()`` (404). Methods are compared case-sensitively: the caller passes the
-request method as received (HTTP methods are case-sensitive).
+explicit HEAD route. ``find`` returns a ``Match``: on a hit its ``route`` and
+``params`` (None for a route without parameters); otherwise ``route`` is None
+and ``allowed`` holds every method the matching patterns accept (the server
+answers 405 with ``Allow``), or ``()`` when nothing matches (404). Methods are
+compared case-sensitively: the caller passes the request method as received
+(HTTP methods are case-sensitive).
 
 Two routes with the same method and the same *shape* (literal text and
 converter per position, parameter names ignored) conflict: ``/u/{id}`` and
@@ -50,6 +51,13 @@ precedence above.
 
 Definitions
 -----------
+``Router.add(path, endpoint, methods=("GET",), *, name=None)`` registers a
+route; ``Route(path, endpoint, methods=("GET",), *, name=None)`` makes one
+with the same checks, to pass to ``Router.add_route`` or
+``Router(routes=[...])`` (the router's prefix is put in front of its path).
+The former order ``add(methods, path, endpoint)`` raises TypeError: a str
+endpoint, a non-str path or a path that is a method name gives it away.
+
 Methods are given as a str or an iterable of str, upper-cased, de-duplicated
 and must be RFC 9110 tokens from ``KNOWN_METHODS`` (RFC 9110, PATCH, WebDAV);
 anything else is a ``RouteError`` (a typo like "GTE" would otherwise define a
@@ -65,13 +73,13 @@ as they are at that moment, all or none.
 Implementation
 --------------
 Fully literal patterns live in one dict ``path -> {method: Route}``, so a
-static hit costs two dict lookups and a tuple. Parameterised patterns live in
-a segment tree walked with C loops over the str's code units: no regex, no
-split; literal children are compared in place (a substring is only made for
-a dict lookup when a node has more than 8 literal children); only the winning
-route's parameter values are converted, once, after the match. The
-``allowed`` tuple is computed only when nothing matched. ``find`` receives an
-already percent-decoded path.
+static hit costs two dict lookups and a Match (taken from a freelist).
+Parameterised patterns live in a segment tree walked with C loops over the
+str's code units: no regex, no split; literal children are compared in place
+(a substring is only made for a dict lookup when a node has more than 8
+literal children); only the winning route's parameter values are converted,
+once, after the match. The ``allowed`` tuple is computed only when nothing
+matched. ``find`` receives an already percent-decoded path.
 """
 import functools
 import inspect
@@ -219,7 +227,7 @@ cdef inline unsigned int _hex_value(Py_UCS4 c) noexcept nogil:
 
 cdef bint _fast_uuid = False     # set at import by _check_fast_uuid()
 cdef object _SAFE_UNKNOWN = _uuid_module.SafeUUID.unknown
-cdef object _EMPTY_TUPLE = ()
+cdef tuple _EMPTY_TUPLE = ()
 
 
 cdef object _uuid_value(str path, unsigned int kind, void *data, Py_ssize_t start, Py_ssize_t end):
@@ -622,21 +630,34 @@ cdef str _format_value(Route route, int conv, str pname, object value):
 
 # ---------------------------------------------------------------------------
 
-cdef class Route:
-    """One registered route. Created by Router.add(); read-only."""
+cdef int _check_order(object path, object endpoint, str what) except -1:
+    """TypeError for a call in the former order (methods, path, endpoint)."""
+    cdef str problem
+    if not isinstance(path, str):
+        problem = f"path must be a str, got {path!r}"
+    elif not path.startswith("/") and path.upper() in KNOWN_METHODS:
+        problem = f"path {path!r} is an HTTP method"
+    elif isinstance(endpoint, str):
+        problem = f"route {path!r}: endpoint must be callable, got the str {endpoint!r}"
+    else:
+        return 0
+    raise TypeError(f"{what}: {problem}; the arguments are (path, endpoint, methods=...), "
+                    f"methods no longer come first")
 
-    def __init__(self, *args, **kwargs):
-        raise TypeError("Route objects are created by Router.add()")
 
-    def __repr__(self):
-        return f"<Route {','.join(self.methods)} {self.path!r} name={self.name!r}>"
-
-
-cdef Route _new_route(str path, tuple methods, object endpoint, str name,
-                      tuple segments, tuple names, tuple convs):
-    cdef Route r = Route.__new__(Route)
+cdef int _init_route(Route r, str full, tuple methods, object endpoint, str name) except -1:
+    """Check and fill a blank Route; on error nothing is assigned."""
     cdef Py_ssize_t i
-    r.path = path
+    segments, names, convs = _parse_pattern(full)
+    if not callable(endpoint):
+        raise TypeError(f"route {full!r}: endpoint must be callable, got {endpoint!r}")
+    if name is None:
+        name = _default_name(endpoint)
+    elif not name:
+        raise RouteError(f"route {full!r}: route name must not be empty")
+    is_async = _detect_async(endpoint)
+    as_kwargs = _detect_kwargs(endpoint, names)
+    r.path = full
     r.methods = methods
     r.endpoint = endpoint
     r.name = name
@@ -645,9 +666,56 @@ cdef Route _new_route(str path, tuple methods, object endpoint, str name,
     r._nparams = len(names)
     for i in range(r._nparams):
         r._convs[i] = convs[i]
-    r.is_async = _detect_async(endpoint)
-    r.params_as_kwargs = _detect_kwargs(endpoint, names)
+    r.is_async = is_async
+    r.params_as_kwargs = as_kwargs
+    return 0
+
+
+cdef Route _copy_route(Route route, str full):
+    """route moved to the path `full` (params_as_kwargs recomputed for its parameters)."""
+    cdef Route r = Route.__new__(Route)
+    _init_route(r, full, route.methods, route.endpoint, route.name)
     return r
+
+
+cdef class Route:
+    """``Route(path, endpoint, methods=("GET",), *, name=None)``: one route,
+    checked exactly as Router.add() checks it, read-only once made. Register it
+    with Router.add_route() or Router(routes=[...])."""
+
+    def __init__(self, path, endpoint, methods=("GET",), *, str name=None):
+        if self.path is not None:
+            # routers hold this object in their tables: it must not change under them
+            raise TypeError("a Route is read-only: __init__ cannot run twice")
+        _check_order(path, endpoint, "Route")
+        _init_route(self, path, _normalize_methods(methods, path), endpoint, name)
+
+    def __repr__(self):
+        return f"<Route {','.join(self.methods or ())} {self.path!r} name={self.name!r}>"
+
+
+@cython.freelist(16)
+cdef class Match:
+    """The result of Router.find(): ``route`` and ``params`` on a hit; otherwise
+    route is None and ``allowed`` lists the methods the path accepts (``()``
+    means 404, anything else 405). Made only by find()."""
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("Match objects are made by Router.find()")
+
+    def __repr__(self):
+        if self.route is not None:
+            return f"<Match {self.route!r} params={self.params!r}>"
+        return f"<Match allowed={self.allowed!r}>"
+
+
+cdef Match _new_match(Route route, dict params, tuple allowed):
+    # Match.__new__ compiles to a direct tp_new call, which takes from the freelist
+    cdef Match m = Match.__new__(Match)
+    m.route = route
+    m.params = params
+    m.allowed = allowed
+    return m
 
 
 cdef class Router:
@@ -661,11 +729,17 @@ cdef class Router:
         self._routes = []
         self._names = {}
 
-    def __init__(self, str prefix=""):
-        if prefix is None:
-            raise TypeError("Router prefix must be a str")
+    def __init__(self, prefix="", *, routes=None):
+        """Router(prefix="", *, routes=None): routes are Route objects, added
+        with add_route() in order."""
+        if not isinstance(prefix, str):
+            raise TypeError(f"Router prefix must be a str, got {prefix!r} "
+                            f"(routes are passed as Router(routes=[...]))")
         _check_prefix(prefix, "router prefix")
         self.prefix = prefix
+        if routes is not None:
+            for route in routes:
+                self.add_route(route)
 
     def __repr__(self):
         return f"<Router prefix={self.prefix!r} routes={len(self._routes)}>"
@@ -739,55 +813,63 @@ cdef class Router:
             self._has_dynamic = True
         return node.leaf
 
-    cdef tuple _prepare(self, tuple methods, str full, object endpoint, str name):
-        """Parse and check one route without changing the router."""
-        cdef _Leaf leaf
-        segments, names, convs = _parse_pattern(full)
-        if not callable(endpoint):
-            raise TypeError(f"route {full!r}: endpoint must be callable, got {endpoint!r}")
-        if name is None:
-            name = _default_name(endpoint)
-        elif not name:
-            raise RouteError(f"route {full!r}: route name must not be empty")
-        leaf = self._locate(segments, full, False)
+    cdef int _check_conflict(self, Route route) except -1:
+        cdef _Leaf leaf = self._locate(route._segments, route.path, False)
         if leaf is not None:
-            for m in methods:
+            for m in route.methods:
                 if m in leaf.explicit:
                     raise RouteError(
-                        f"route conflict: {m} {full!r} has the same shape as the "
+                        f"route conflict: {m} {route.path!r} has the same shape as the "
                         f"already registered {m} {(<Route>leaf.explicit[m]).path!r}")
-        return (full, methods, endpoint, name, segments, names, convs)
+        return 0
 
-    cdef Route _commit(self, tuple prepared):
-        full, methods, endpoint, name, segments, names, convs = prepared
-        cdef Route route = _new_route(full, methods, endpoint, name, segments, names, convs)
-        cdef _Leaf leaf = self._locate(segments, full, True)
-        for m in methods:
+    cdef Route _commit(self, Route route):
+        cdef _Leaf leaf = self._locate(route._segments, route.path, True)
+        for m in route.methods:
             leaf.explicit[m] = route
             leaf.table[m] = route
             if m == "GET" and "HEAD" not in leaf.explicit:
                 leaf.table["HEAD"] = route
         self._routes.append(route)
-        self._names.setdefault(name, []).append(route)
+        self._names.setdefault(route.name, []).append(route)
         return route
 
-    def add(self, methods, str path not None, endpoint, *, str name=None):
+    def add(self, path, endpoint, methods=("GET",), *, str name=None):
         """Register endpoint for methods (a str or an iterable of str) at path.
 
         path is relative to the router's prefix ("" means the prefix itself).
         Returns the Route. Raises RouteError for a bad pattern, method or a
-        conflict with an existing route.
+        conflict with an existing route, TypeError for a non-callable endpoint
+        or arguments in the former order (methods, path, endpoint).
         """
+        _check_order(path, endpoint, "Router.add")
         full = self.prefix + path
         if (path and not path.startswith("/")) or not full:
             raise RouteError(f"route path {path!r} must start with '/'")
-        mtuple = _normalize_methods(methods, full)
-        return self._commit(self._prepare(mtuple, full, endpoint, name))
+        cdef Route route = Route.__new__(Route)
+        _init_route(route, full, _normalize_methods(methods, full), endpoint, name)
+        self._check_conflict(route)
+        return self._commit(route)
+
+    def add_route(self, route):
+        """Register a Route made with Route(...) under this router's prefix.
+
+        Returns the registered Route: `route` itself when the router has no
+        prefix, else a copy whose path carries the prefix. RouteError on a
+        conflict.
+        """
+        if not isinstance(route, Route) or (<Route>route).path is None:
+            raise TypeError(f"add_route() needs a Route made with Route(path, endpoint, ...), got {route!r}")
+        cdef Route r = <Route>route
+        if self.prefix:
+            r = _copy_route(r, self.prefix + r.path)
+        self._check_conflict(r)
+        return self._commit(r)
 
     def route(self, str path not None, methods=("GET",), *, name=None):
         """Decorator form of add(); returns the endpoint unchanged."""
         def decorator(endpoint):
-            self.add(methods, path, endpoint, name=name)
+            self.add(path, endpoint, methods, name=name)
             return endpoint
         return decorator
 
@@ -821,32 +903,32 @@ cdef class Router:
         at call time: routes added to `other` afterwards are not mounted. Either
         every route is mounted or, on error (RouteError), none is.
         """
-        cdef Route r
+        cdef Route r, copy
         if prefix is None:
             raise TypeError("include() prefix must be a str")
         _check_prefix(prefix, "include prefix")
-        cdef list prepared = []
+        cdef list copies = []
         cdef set seen = set()
         for r in list(other._routes):
-            full = self.prefix + prefix + r.path
-            p = self._prepare(r.methods, full, r.endpoint, r.name)
+            copy = _copy_route(r, self.prefix + prefix + r.path)
+            self._check_conflict(copy)
             # routes of `other` cannot conflict with each other, but check the
             # batch anyway (a router may be included into itself)
-            for m in r.methods:
-                key = (m, tuple(k if k != K_STATIC else t for k, t in p[4]))
+            for m in copy.methods:
+                key = (m, tuple(k if k != K_STATIC else t for k, t in copy._segments))
                 if key in seen:
-                    raise RouteError(f"route conflict: {m} {full!r} is included twice")
+                    raise RouteError(f"route conflict: {m} {copy.path!r} is included twice")
                 seen.add(key)
-            prepared.append(p)
-        for p in prepared:
-            self._commit(p)
+            copies.append(copy)
+        for copy in copies:
+            self._commit(copy)
 
     # -- request time -------------------------------------------------------
 
-    cpdef tuple find(self, str method, str path):
-        """(route, params) on a match, params None for a route without
-        parameters; (None, allowed) otherwise, allowed being the methods the
-        path accepts (empty: 404, non-empty: 405)."""
+    cpdef Match find(self, str method, str path):
+        """The Match for method and path (already percent-decoded): route and
+        params (None for a route without parameters) on a hit; otherwise route
+        None and allowed, the methods the path accepts (empty: 404, else 405)."""
         cdef PyObject *hit
         cdef PyObject *hit2
         cdef Route route
@@ -861,7 +943,7 @@ cdef class Router:
         if hit is not NULL:
             hit2 = PyDict_GetItem((<_Leaf>hit).table, method)
             if hit2 is not NULL:
-                return (<object>hit2, None)
+                return _new_match(<Route>hit2, None, _EMPTY_TUPLE)
         if self._has_dynamic:
             n = PyUnicode_GET_LENGTH(path)
             if n:
@@ -870,8 +952,9 @@ cdef class Router:
                 if PyUnicode_READ(kind, data, 0) == 47:
                     route = _match(self._root, path, kind, data, 0, n, method, starts, ends, 0)
                     if route is not None:
-                        return (route, _build_params(route, path, kind, data, starts, ends))
-        return (None, self._allowed(path))
+                        return _new_match(route, _build_params(route, path, kind, data, starts, ends),
+                                          _EMPTY_TUPLE)
+        return _new_match(None, None, self._allowed(path))
 
     cdef tuple _allowed(self, str path):
         cdef set out = set()

@@ -11,7 +11,7 @@ import traceback
 from catzilla.includes.python cimport PyCoro_CheckExact
 from catzilla.request cimport Request
 from catzilla.response cimport Response, to_response
-from catzilla.router cimport Router, Route
+from catzilla.router cimport Match, Route, Router
 from catzilla.response import PlainTextResponse
 from catzilla.exceptions import HTTPException
 
@@ -48,16 +48,15 @@ cdef class Dispatcher:
 
     cdef object call(self, Request req):
         """Route lookup and the endpoint (or the 404/405 answer)."""
-        cdef Route route
-        found, params = self.router.find(req.method, req.path)
-        if found is None:
-            if params:
-                return PlainTextResponse("Method Not Allowed", 405, {"allow": ", ".join(params)})
+        cdef Match match = self.router.find(req.method, req.path)
+        cdef Route route = match.route
+        if route is None:
+            if match.allowed:
+                return PlainTextResponse("Method Not Allowed", 405, {"allow": ", ".join(match.allowed)})
             return PlainTextResponse("Not Found", 404)
-        route = <Route>found
-        req.path_params = params
-        if params is not None and route.params_as_kwargs:
-            return route.endpoint(req, **params)
+        req.path_params = match.params
+        if match.params is not None and route.params_as_kwargs:
+            return route.endpoint(req, **match.params)
         return route.endpoint(req)
 
     cdef object with_hooks(self, Request req):
