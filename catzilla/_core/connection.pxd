@@ -11,11 +11,10 @@ cdef class Connection(Transport):
     cdef Buffer rbuf                 # bytes read; start stays 0, Requests keep it alive
     cdef Py_ssize_t req_start        # first byte of the request being read in rbuf
     cdef int state
-    # the head being read (offsets from req_start), handed to the Request at dispatch
+    # the head being read (offsets from req_start)
     cdef Py_ssize_t head_len
-    cdef unsigned int *hdr
-    cdef Py_ssize_t nheaders
-    cdef Py_ssize_t method_off, method_len, target_off, target_len
+    cdef Request incoming            # made by new_request() once its head is parsed
+    cdef Py_ssize_t target_off, target_len
     cdef bint http10
     cdef bint keep_alive
     cdef bint chunked_body

@@ -6,7 +6,6 @@ which keeps responses in order without a queue."""
 import inspect
 import socket
 
-from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.unicode cimport PyUnicode_DecodeLatin1
 from catzilla.includes.errno cimport errno, EAGAIN, EWOULDBLOCK, EINTR
 from libc.string cimport memcpy, memmove
@@ -16,12 +15,12 @@ from catzilla.includes.http cimport (cz_request, cz_parse_request, cz_chunked_in
                              CZ_F_CONN_KEEP_ALIVE, CZ_F_EXPECT_CONTINUE)
 from catzilla._core.context cimport Context
 from catzilla.includes.poller cimport CZ_READ, CZ_WRITE
-from catzilla.request cimport Request
+from catzilla.request cimport Request, new_request
 from catzilla.response cimport Response, StreamingResponse, to_response
 from catzilla._core.streams cimport Pump, make_pump
 from catzilla._core.transport cimport Transport
 from catzilla.forms cimport c_unquote
-from catzilla.router cimport Router
+from catzilla.router cimport Route, Router
 from catzilla.includes.clock cimport cz_monotonic
 from catzilla.response import PlainTextResponse
 from catzilla.exceptions import HTTPException
@@ -29,8 +28,6 @@ from catzilla.exceptions import HTTPException
 
 from catzilla.includes.system cimport recv, shutdown, SHUT_WR
 from catzilla.includes.python cimport PyCoro_CheckExact
-cdef extern from "Python.h":
-    Py_ssize_t Py_REFCNT(object o)   # replaced by pin counts below
 
 cdef enum:
     ST_HEAD = 0          # reading a request head (or idle between requests)
@@ -68,13 +65,9 @@ cdef class Connection(Transport):
         self.pfd = ctx.pfd
         self.events = CZ_READ
         self.rbuf = Buffer()
-        self.hdr = NULL
         self.high_water = ctx.high_water
         self.low_water = ctx.low_water
         self.last_io = cz_monotonic()
-
-    def __dealloc__(self):
-        PyMem_Free(self.hdr)
 
     def peer(self):
         if self.peer_cache is None and not self.closed:
@@ -142,7 +135,7 @@ cdef class Connection(Transport):
             return 0
         live = old.end - self.req_start
         if self.req_start > 0:
-            if Py_REFCNT(old) > 2:               # a Request still reads it
+            if old.pins > 0:                     # a Request still reads it
                 nb = Buffer()
                 nb.reserve(live + n)
                 if live > 0:
@@ -163,7 +156,7 @@ cdef class Connection(Transport):
         cdef Buffer b = self.rbuf
         if self.req_start < b.end:
             return 0
-        if Py_REFCNT(b) > 2:
+        if b.pins > 0:
             self.rbuf = Buffer()
         else:
             b.clear()
@@ -178,7 +171,7 @@ cdef class Connection(Transport):
         cdef Context ctx = self.ctx
         cdef cz_request r
         cdef int rc
-        cdef Py_ssize_t avail, i, total
+        cdef Py_ssize_t avail, total
         cdef size_t consumed, produced
         cdef const char *base
         while not self.closed and (self.state == ST_HEAD or self.state == ST_BODY):
@@ -207,8 +200,6 @@ cdef class Connection(Transport):
                 if rc == CZ_ERROR:
                     return self.send_error(r.error_status, r.error_reason.decode("latin-1"))
                 self.head_len = rc
-                self.method_off = r.method - base
-                self.method_len = r.method_len
                 self.target_off = r.target - base
                 self.target_len = r.target_len
                 self.http10 = r.minor_version == 0
@@ -218,16 +209,7 @@ cdef class Connection(Transport):
                     self.keep_alive = (r.flags & CZ_F_CONN_CLOSE) == 0
                 if ctx.draining:
                     self.keep_alive = False
-                self.nheaders = r.num_headers
-                PyMem_Free(self.hdr)
-                self.hdr = <unsigned int *>PyMem_Malloc(sizeof(unsigned int) * 4 * (r.num_headers + 1))
-                if self.hdr == NULL:
-                    raise MemoryError()
-                for i in range(<Py_ssize_t>r.num_headers):
-                    self.hdr[4 * i] = <unsigned int>(r.headers[i].name - base)
-                    self.hdr[4 * i + 1] = <unsigned int>r.headers[i].name_len
-                    self.hdr[4 * i + 2] = <unsigned int>(r.headers[i].value - base)
-                    self.hdr[4 * i + 3] = <unsigned int>r.headers[i].value_len
+                self.incoming = new_request(self.rbuf, self.req_start, &r, _method_str(r.method, r.method_len), self)
                 self.chunked_body = (r.flags & CZ_F_CHUNKED) != 0
                 self.expect_continue = (r.flags & CZ_F_EXPECT_CONTINUE) != 0 and not self.http10
                 if self.chunked_body:
@@ -284,25 +266,18 @@ cdef class Connection(Transport):
 
     cdef int dispatch(self, Py_ssize_t total) except -1:
         cdef Context ctx = self.ctx
-        cdef Request req = Request.__new__(Request)
+        cdef Request req = self.incoming
         cdef const char *base = self.rbuf.data + self.req_start
         cdef const char *t = base + self.target_off
         cdef Py_ssize_t plen = 0
         cdef object route, params, result
         while plen < self.target_len and t[plen] != b'?':
             plen += 1
-        req.buf = self.rbuf
-        req.base = self.req_start
-        req.target_off = self.target_off
-        req.target_len = self.target_len
+        self.incoming = None
+        if req.buf is not self.rbuf or req.base != self.req_start:
+            req.rebase(self.rbuf, self.req_start)        # make_room moved the bytes during the body
         req.body_off = self.head_len
         req.body_len = <Py_ssize_t>self.body_len
-        req.hdr = self.hdr
-        self.hdr = NULL
-        req.nheaders = self.nheaders
-        req.http10 = self.http10
-        req.method = _method_str(base + self.method_off, self.method_len)
-        req.conn = self
         req.app = ctx.app
         self.is_head = req.method is _HEAD
         self.req_start += total
@@ -323,6 +298,8 @@ cdef class Connection(Transport):
             else:
                 req.path = c_unquote(t, plen, False)
             route, params = (<Router>ctx.router).find(req.method, req.path)
+            if route is not None:
+                req.async_api = (<Route>route).is_async
             if ctx.slow:
                 result = ctx.app._handle(req, route, params)
             elif route is None:
@@ -493,6 +470,7 @@ cdef class Connection(Transport):
         cdef Response resp = PlainTextResponse(f"{status} {reason}\n", status)
         self.keep_alive = False
         self.is_head = False
+        self.incoming = None
         self.req_start = self.rbuf.end
         resp.render_head(self.out, False, False, len(resp.body), False)
         self.out.append_obj(resp.body)
@@ -541,7 +519,7 @@ cdef class Connection(Transport):
 
     cdef int release_idle_memory(self) except -1:
         cdef Buffer b = self.rbuf
-        if Py_REFCNT(b) <= 2 and b.cap > 0:
+        if b.pins == 0 and b.cap > 0:
             b.shrink(0)
         if self.out.cap > 0 and self.pending() == 0:
             self.out.shrink(0)
@@ -571,6 +549,7 @@ cdef class Connection(Transport):
         cdef Pump pump = self.pump
         self.ctx.conns.pop(self.fd, None)
         self.fd = -1
+        self.incoming = None
         if pump is not None:
             self.pump = None
             pump.cancel()
