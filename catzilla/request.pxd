@@ -1,25 +1,47 @@
+from libc.stdint cimport uint32_t
 from catzilla._core.buffer cimport Buffer
 from catzilla.includes.http cimport cz_request
 
+# Where one header field lies, as offsets from the Request's buf.data + base.
+# 32 bits suffice: a head is bounded by max_head_bytes (new_request checks).
+cdef struct HeaderSpan:
+    uint32_t name_off
+    uint32_t name_len
+    uint32_t value_off
+    uint32_t value_len
+
+
 cdef class Request:
-    # Set by the connection: everything is an offset into `buf` from `base`,
-    # so the Request stays valid after the connection moves on (it keeps the
-    # buffer alive; the connection never rewrites a buffer someone holds).
+    # Everything is an offset into `buf` from `base`, so the Request stays
+    # valid however the buffer's memory moves. A Request PINS its buffer
+    # (buf.pins += 1, undone in __dealloc__): the connection never rewrites
+    # or reuses a buffer whose pins > 0. Set `buf` only through new_request()
+    # or rebase(), which keep the pin count right.
     cdef Buffer buf
     cdef Py_ssize_t base
     cdef Py_ssize_t target_off, target_len
-    cdef Py_ssize_t body_off, body_len
-    cdef unsigned int *hdr              # 4 per header: name off, name len, value off, value len
+    cdef Py_ssize_t body_off, body_len     # set by the connection once the body is read
+    cdef HeaderSpan *spans                 # nheaders entries, owned (PyMem)
     cdef Py_ssize_t nheaders
     cdef bint http10
+    cdef bint async_api                    # endpoint is a coroutine function: json()/form() return awaitables
     cdef readonly str method
-    cdef readonly str path
+    cdef readonly str path                 # set by the connection (percent-decoded, no query)
     cdef public dict path_params
-    cdef object conn                    # for the client address
+    cdef object conn                       # for the client address (None: see _client)
     cdef public object app
+    cdef object _client                    # the client address of a Request built by Request(...)
     cdef object _state, _query_string, _query_params, _headers, _cookies, _body, _json, _form, _url
 
-    cdef object header_value(self, const char *lname, Py_ssize_t n)   # first value of a lower-case name, or None
     cdef bytes raw_query(self)
+    cdef bytes raw_body(self)              # a new exact-bytes copy of the body
+    # The connection moved this request's bytes (same layout from `base`) into
+    # `buf`: move the pin there.
+    cdef int rebase(self, Buffer buf, Py_ssize_t base) except -1
 
+
+# A Request over the head `r` just parsed from buf.data + base (the pointers in
+# `r` point there): copies the header and target offsets, pins `buf`. The
+# caller sets body_off/body_len, path, app (and async_api) before handing it
+# to the application.
 cdef Request new_request(Buffer buf, Py_ssize_t base, const cz_request *r, str method, object conn)

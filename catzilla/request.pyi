@@ -1,14 +1,38 @@
 """Type stub for catzilla/request.pyx: the Request, lazy cached views over the
-bytes the connection read. Requests are made by the server (Request() raises
-TypeError); use catzilla.testing.TestClient in tests.
+bytes of one request.
+
+Body API by the kind of endpoint (the server sets it when it dispatches):
+in a ``def`` endpoint ``request.json()`` / ``request.form()`` return the parsed
+value; in an ``async def`` endpoint they return awaitables of it (Starlette
+style: ``await request.json()``). ``request.body`` is a RequestBody in both: a
+bytes object whose call gives an awaitable of the body as plain bytes, so
+``request.body`` and ``await request.body()`` both work everywhere.
 """
+from collections.abc import Awaitable, Iterable, Mapping
 from types import SimpleNamespace
 from typing import Any
 
 from catzilla.app import Catzilla
-from catzilla.datastructures import FormData, Headers, QueryParams
+from catzilla.datastructures import Headers, QueryParams
+
+class RequestBody(bytes):
+    """The request body: bytes, and callable for the async API."""
+    def __call__(self) -> Awaitable[bytes]:
+        """An awaitable of the body as plain (exact) bytes."""
+
+_HeaderValue = str | bytes | int
 
 class Request:
+    def __init__(self, method: str = "GET", url: str = "/",
+                 headers: Headers | Mapping[str, _HeaderValue | list[_HeaderValue]]
+                 | Iterable[tuple[str | bytes, _HeaderValue]] | None = None,
+                 body: bytes | bytearray | memoryview | str = b"", *,
+                 http_version: str = "1.1", client: Any = None) -> None:
+        """A request for unit tests, parsed by the server's own parser from the
+        bytes these make: `url` is an origin-form path with an optional query
+        ("/a?b=1"), an absolute URL or "*"; a Host ("testserver" or the URL's
+        authority) and a Content-Length for a non-empty body are added unless
+        given; a str body is UTF-8. Bad input is a ValueError. Uses the sync body API."""
     @property
     def method(self) -> str:
         """As received, e.g. "GET" (methods are case-sensitive)."""
@@ -18,7 +42,7 @@ class Request:
     path_params: dict[str, Any] | None
     """The converted path parameters of the matched route; None when it has none."""
     app: Catzilla
-    """The application serving this request."""
+    """The application serving this request (None for a Request made in a test)."""
 
     @property
     def http_version(self) -> str:
@@ -37,12 +61,15 @@ class Request:
     def content_type(self) -> str | None:
         """The Content-Type header, or None."""
     @property
-    def body(self) -> bytes:
-        """The whole body (already read and de-chunked by the server)."""
+    def body(self) -> RequestBody:
+        """The whole body (already read and de-chunked by the server); also
+        ``await request.body()``."""
     def json(self) -> Any:
-        """The body parsed as JSON (cached); invalid JSON is a 400 for the client."""
-    def form(self) -> FormData:
-        """The body as FormData: urlencoded or multipart/form-data (cached)."""
+        """The body parsed as JSON (cached); invalid JSON is a 400 for the client.
+        In an async endpoint an awaitable of it."""
+    def form(self) -> Any:
+        """The body as FormData: urlencoded or multipart/form-data (cached); a
+        400 when malformed. In an async endpoint an awaitable of the FormData."""
     @property
     def client(self) -> tuple[Any, ...] | str | None:
         """The peer address (socket.getpeername(): (host, port) for IPv4, a

@@ -1,11 +1,15 @@
-"""The Request: lazy, cached views over the bytes the connection read."""
+"""The Request: lazy, cached views over the bytes of one request head and body."""
+cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from catzilla.includes.http cimport cz_request
-from cpython.unicode cimport PyUnicode_DecodeLatin1
-from libc.string cimport memchr
+from cpython.unicode cimport PyUnicode_1BYTE_DATA, PyUnicode_DecodeLatin1, PyUnicode_New
+from libc.stdint cimport uint32_t, UINT32_MAX
+from libc.string cimport memchr, memset
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from catzilla._core.buffer cimport Buffer
-from catzilla.datastructures cimport Headers
+from catzilla.datastructures cimport Headers, validated_pairs
+from catzilla.forms cimport c_unquote
+from catzilla.includes.http cimport cz_header, cz_limits, cz_request, cz_parse_request, CZ_ERROR
 from catzilla.forms import parse_query, parse_cookies, parse_form, FormError
 from catzilla.exceptions import HTTPException
 
@@ -17,36 +21,262 @@ except ImportError:
 from types import SimpleNamespace
 
 
-cdef inline unsigned char _lower(unsigned char c):
-    return c + 32 if 65 <= c <= 90 else c
+class RequestBody(bytes):
+    """The request body: a bytes object that can also be called, for the async API.
+
+    ``request.body == b"..."``, ``len(request.body)`` and slicing work as for
+    bytes; ``await request.body()`` resolves to the same content as a plain
+    ``bytes`` (what libraries that insist on exact bytes, e.g. orjson, need).
+    """
+    __slots__ = ()
+
+    def __call__(self):
+        return _resolved(bytes(self))
 
 
+cdef object _EMPTY_BODY = RequestBody()
+
+
+async def _resolved(value):
+    return value
+
+
+async def _json_later(Request req):
+    return _json_value(req)
+
+
+async def _form_later(Request req):
+    return _form_value(req)
+
+
+cdef str _lower_name(const char *p, Py_ssize_t n):
+    """A field name, lower-cased, decoded in one allocation (names are ASCII tokens)."""
+    cdef str s = PyUnicode_New(n, 127)
+    cdef unsigned char *d = <unsigned char *>PyUnicode_1BYTE_DATA(s)
+    cdef Py_ssize_t i
+    cdef unsigned char c
+    for i in range(n):
+        c = <unsigned char>p[i]
+        if c >= 0x80:                 # not from our parser: the general path
+            return PyUnicode_DecodeLatin1(p, n, NULL).lower()
+        d[i] = c + 32 if 65 <= c <= 90 else c
+    return s
+
+
+cdef int _fill(Request req, Buffer buf, Py_ssize_t base, const cz_request *r, str method,
+               object conn) except -1:
+    """Copy what `r` (parsed from buf.data + base) says into `req` as offsets; pin `buf`."""
+    cdef const char *p = buf.data + base
+    cdef Py_ssize_t limit = buf.end - base
+    cdef Py_ssize_t i, n = <Py_ssize_t>r.num_headers
+    cdef Py_ssize_t name_off, value_off
+    cdef const cz_header *h
+    cdef HeaderSpan *spans
+    cdef size_t cap
+    if req.buf is not None:
+        raise TypeError("this Request is already initialised")
+    if limit < 0 or <size_t>n > <size_t>PY_SSIZE_T_MAX / sizeof(HeaderSpan):
+        raise MemoryError()
+    cap = <size_t>limit if <size_t>limit < <size_t>UINT32_MAX else <size_t>UINT32_MAX   # offsets are 32-bit
+    spans = <HeaderSpan *>PyMem_Malloc(sizeof(HeaderSpan) * <size_t>(n if n > 0 else 1))
+    if spans == NULL:
+        raise MemoryError()
+    PyMem_Free(req.spans)
+    req.spans = spans
+    req.nheaders = 0
+    for i in range(n):
+        h = &r.headers[i]
+        name_off = h.name - p
+        value_off = h.value - p
+        # the parser's pointers lie in the buffer, and 32 bits hold the offsets
+        if name_off < 0 or value_off < 0 or h.name_len > cap or h.value_len > cap \
+                or <size_t>name_off > cap - h.name_len or <size_t>value_off > cap - h.value_len:
+            raise ValueError("header field outside the request buffer or too far into it")
+        spans[i].name_off = <uint32_t>name_off
+        spans[i].name_len = <uint32_t>h.name_len
+        spans[i].value_off = <uint32_t>value_off
+        spans[i].value_len = <uint32_t>h.value_len
+    req.nheaders = n
+    if r.target < p or r.target_len > <size_t>limit or <size_t>(r.target - p) > <size_t>limit - r.target_len:
+        raise ValueError("request-target outside the request buffer")
+    req.target_off = r.target - p
+    req.target_len = <Py_ssize_t>r.target_len
+    req.http10 = r.minor_version == 0
+    req.method = method
+    req.conn = conn
+    req.base = base
+    req.buf = buf
+    buf.pins += 1
+    return 0
+
+
+cdef Request new_request(Buffer buf, Py_ssize_t base, const cz_request *r, str method, object conn):
+    cdef Request req = Request.__new__(Request)
+    _fill(req, buf, base, r, method, conn)
+    return req
+
+
+cdef bytes _absolute_path(bytes target):
+    # "http://host[:port]/path" -> "/path" (query already cut)
+    cdef Py_ssize_t i = target.find(b"://")
+    if i < 0:
+        raise ValueError("invalid request target")
+    i = target.find(b"/", i + 3)
+    return b"/" if i < 0 else target[i:]
+
+
+cdef inline const char *_data(Request req) except NULL:
+    """Start of the request's bytes (a Request made by Request.__new__ alone has none)."""
+    if req.buf is None:
+        raise RuntimeError("this Request was not initialised")
+    return req.buf.data + req.base
+
+
+cdef bytes _exact_body(Request req):
+    # the cached body when it is plain bytes (parsers such as orjson want exactly bytes)
+    return req._body if type(req._body) is bytes else req.raw_body()
+
+
+cdef object _json_value(Request req):
+    if req._json is None:
+        try:
+            req._json = (_json_loads(_exact_body(req)),)    # a 1-tuple: the body may be `null`
+        except ValueError as exc:
+            raise HTTPException(400, f"invalid JSON body: {exc}") from None
+    return (<tuple>req._json)[0]
+
+
+cdef object _form_value(Request req):
+    if req._form is None:
+        try:
+            req._form = parse_form(_exact_body(req), req.content_type or "")
+        except FormError as exc:
+            raise HTTPException(400, str(exc)) from None
+    return req._form
+
+
+@cython.no_gc_clear   # __dealloc__ must still see `buf` to unpin it when a cycle is collected
 cdef class Request:
+    """One HTTP request: method, path, query, headers, cookies and body, as lazy
+    cached views over the bytes the server read (nothing is decoded until asked).
+
+    Body API, by the kind of endpoint (the server sets it when it dispatches):
+
+    * ``def`` endpoint: ``request.body`` is the body (bytes), ``request.json()``
+      and ``request.form()`` return the parsed value.
+    * ``async def`` endpoint (Starlette style): ``await request.body()``,
+      ``await request.json()``, ``await request.form()``; ``request.body`` is
+      still usable as bytes.
+
+    ``request.body`` is a RequestBody: a bytes subclass whose call returns an
+    awaitable of the body as plain bytes, so both spellings work in both kinds
+    of endpoint. Invalid JSON or form data raises HTTPException(400) (when
+    awaited, in the async API).
+
+    ``Request(method, url, headers, body, *, http_version, client)`` builds a
+    request for unit tests: the raw bytes are made and parsed by the server's
+    own parser, so every view behaves as for a served request. A Host header
+    ("testserver", or the authority of an absolute `url`) and a Content-Length
+    for a non-empty body are added unless given; bad input is a ValueError.
+    Such a request uses the synchronous body API.
+    """
+
     def __cinit__(self):
-        self.hdr = NULL
+        self.spans = NULL
 
     def __dealloc__(self):
-        PyMem_Free(self.hdr)
+        PyMem_Free(self.spans)
         if self.buf is not None:
             self.buf.pins -= 1
 
-    def __init__(self):
-        raise TypeError("Requests are made by the server; use catzilla.testing.TestClient in tests")
+    def __init__(self, str method not None="GET", str url not None="/", headers=None, body=b"", *,
+                 str http_version not None="1.1", client=None):
+        cdef bytes content, head
+        cdef list pairs
+        cdef set names
+        cdef str authority = "testserver"
+        cdef Buffer buf
+        cdef cz_request r
+        cdef cz_limits limits
+        cdef cz_header *fields
+        cdef int rc
+        cdef Py_ssize_t q
+        if self.buf is not None:
+            raise TypeError("this Request is already initialised")
+        if http_version != "1.1" and http_version != "1.0":
+            raise ValueError(f"http_version must be '1.1' or '1.0', not {http_version!r}")
+        if isinstance(body, str):
+            content = (<str>body).encode("utf-8")
+        elif isinstance(body, (bytes, bytearray, memoryview)):
+            content = bytes(body)
+        else:
+            raise TypeError(f"body must be bytes or str, not {type(body).__name__}")
+        if not method.isascii() or not url.isascii():
+            raise ValueError("method and url must be ASCII (percent-encode the url)")
+        if not (url.startswith("/") or url == "*" or "://" in url):
+            raise ValueError(f"url must be a path ('/...'), an absolute URL or '*', not {url!r}")
+        pairs = validated_pairs(headers)
+        names = {(<tuple>t)[0] for t in pairs}
+        if "transfer-encoding" in names:
+            raise ValueError("Request() takes the decoded body: Transfer-Encoding is not supported")
+        if "host" not in names:
+            if "://" in url:
+                authority = url.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0]
+            pairs.insert(0, ("host", authority))
+        if content and "content-length" not in names:
+            pairs.append(("content-length", str(len(content))))
+        head = (f"{method} {url} HTTP/{http_version}\r\n"
+                + "".join([f"{(<tuple>t)[0]}: {(<tuple>t)[1]}\r\n" for t in pairs])
+                + "\r\n").encode("latin-1")       # values were checked to be latin-1
+        buf = Buffer()
+        buf.append_obj(head)
+        buf.append_obj(content)
+        fields = <cz_header *>PyMem_Malloc(sizeof(cz_header) * <size_t>(len(pairs) + 1))
+        if fields == NULL:
+            raise MemoryError()
+        try:
+            memset(&r, 0, sizeof(r))
+            r.headers = fields
+            limits.max_request_line = <size_t>len(head)
+            limits.max_head_bytes = <size_t>len(head)
+            limits.max_headers = <size_t>(len(pairs) + 1)
+            rc = cz_parse_request(buf.data, <size_t>buf.end, &r, &limits)
+            if rc == CZ_ERROR:
+                raise ValueError(f"invalid request: {r.error_reason.decode('latin-1')} "
+                                 f"(a server answers {r.error_status})")
+            # each part must be exactly what was given: e.g. a CR/LF in method
+            # or url would make the parser see a different request
+            if rc != len(head) or r.method != buf.data or r.method_len != <size_t>len(method) \
+                    or r.target_len != <size_t>len(url) or r.num_headers != <size_t>len(pairs):
+                raise ValueError("invalid request: method or url is not a single token")
+            if r.content_length >= 0 and r.content_length != len(content):
+                raise ValueError(f"Content-Length {r.content_length} does not match the body "
+                                 f"({len(content)} bytes)")
+            _fill(self, buf, 0, &r, method, None)
+        finally:
+            PyMem_Free(fields)
+        self.body_off = len(head)
+        self.body_len = len(content)
+        self._client = client
+        target = url.encode("ascii")
+        q = target.find(b"?")
+        if q >= 0:
+            target = target[:q]
+        if url == "*":
+            self.path = "*"
+        elif url.startswith("/"):
+            self.path = c_unquote(target, len(target), False)
+        else:
+            target = _absolute_path(target)
+            self.path = c_unquote(target, len(target), False)
 
-    cdef object header_value(self, const char *lname, Py_ssize_t n):
-        cdef Py_ssize_t i, j
-        cdef const char *p = self.buf.data + self.base
-        cdef const unsigned char *name
-        for i in range(self.nheaders):
-            if self.hdr[4 * i + 1] != <unsigned int>n:
-                continue
-            name = <const unsigned char *>(p + self.hdr[4 * i])
-            for j in range(n):
-                if _lower(name[j]) != <unsigned char>lname[j]:
-                    break
-            else:
-                return PyUnicode_DecodeLatin1(p + self.hdr[4 * i + 2], self.hdr[4 * i + 3], NULL)
-        return None
+    cdef int rebase(self, Buffer buf, Py_ssize_t base) except -1:
+        buf.pins += 1
+        if self.buf is not None:
+            self.buf.pins -= 1
+        self.buf = buf
+        self.base = base
+        return 0
 
     @property
     def http_version(self):
@@ -54,9 +284,12 @@ cdef class Request:
 
     cdef bytes raw_query(self):
         """The bytes after the first '?' of the target ("" when there is none)."""
-        cdef const char *t = self.buf.data + self.base + self.target_off
+        cdef const char *t = _data(self) + self.target_off
         cdef const char *q = <const char *>memchr(t, b'?', <size_t>self.target_len)
         return b"" if q == NULL else q[1:self.target_len - (q - t)]
+
+    cdef bytes raw_body(self):
+        return PyBytes_FromStringAndSize(_data(self) + self.body_off, self.body_len)
 
     @property
     def query_string(self):
@@ -76,14 +309,14 @@ cdef class Request:
         cdef list pairs
         cdef Py_ssize_t i
         cdef const char *p
+        cdef HeaderSpan *s
         if self._headers is None:
-            p = self.buf.data + self.base
+            p = _data(self)
             pairs = []
             for i in range(self.nheaders):
-                pairs.append((
-                    PyUnicode_DecodeLatin1(p + self.hdr[4 * i], self.hdr[4 * i + 1], NULL).lower(),
-                    PyUnicode_DecodeLatin1(p + self.hdr[4 * i + 2], self.hdr[4 * i + 3], NULL),
-                ))
+                s = &self.spans[i]
+                pairs.append((_lower_name(p + s.name_off, s.name_len),
+                              PyUnicode_DecodeLatin1(p + s.value_off, s.value_len, NULL)))
             self._headers = Headers.from_pairs(pairs)
         return self._headers
 
@@ -91,41 +324,44 @@ cdef class Request:
     def cookies(self):
         cdef list parts
         if self._cookies is None:
-            parts = self.headers.getlist("cookie")
+            parts = (<Headers>self.headers).getlist("cookie")
             self._cookies = parse_cookies("; ".join(parts)) if parts else {}
         return self._cookies
 
     @property
     def content_type(self):
-        return self.header_value("content-type", 12)
+        return (<Headers>self.headers).get("content-type")
 
     @property
     def body(self):
+        """The body as bytes; for an async endpoint a RequestBody, so that
+        `await request.body()` works too (plain bytes stay the fast, exact type
+        for def handlers and for libraries such as orjson)."""
         if self._body is None:
-            self._body = PyBytes_FromStringAndSize(self.buf.data + self.base + self.body_off, self.body_len)
+            self._body = self.raw_body()
+        if self.async_api and type(self._body) is bytes:
+            self._body = _EMPTY_BODY if self.body_len == 0 else RequestBody(self._body)
         return self._body
 
     def json(self):
-        """The body parsed as JSON (cached); invalid JSON is a 400 for the client."""
-        if self._json is None:
-            try:
-                self._json = _json_loads(self.body)
-            except ValueError as exc:
-                raise HTTPException(400, f"invalid JSON body: {exc}") from None
-        return self._json
+        """The body parsed as JSON (cached); invalid JSON is a 400 for the client.
+        An awaitable of it when the endpoint is async."""
+        if self.async_api:
+            return _json_later(self)
+        return _json_value(self)
 
     def form(self):
-        """The body as FormData: urlencoded or multipart/form-data (cached)."""
-        if self._form is None:
-            try:
-                self._form = parse_form(self.body, self.content_type or "")
-            except FormError as exc:
-                raise HTTPException(400, str(exc)) from None
-        return self._form
+        """The body as FormData: urlencoded or multipart/form-data (cached).
+        An awaitable of it when the endpoint is async."""
+        if self.async_api:
+            return _form_later(self)
+        return _form_value(self)
 
     @property
     def client(self):
-        return self.conn.peer() if self.conn is not None else None
+        if self.conn is not None:
+            return self.conn.peer()
+        return self._client
 
     @property
     def state(self):
@@ -139,9 +375,9 @@ cdef class Request:
         cdef str target, origin
         cdef Py_ssize_t i
         if self._url is None:
-            target = PyUnicode_DecodeLatin1(self.buf.data + self.base + self.target_off, self.target_len, NULL)
+            target = PyUnicode_DecodeLatin1(_data(self) + self.target_off, self.target_len, NULL)
             if target.startswith("/"):
-                origin = "http://" + (self.header_value(b"host", 4) or "localhost")
+                origin = "http://" + ((<Headers>self.headers).get("host") or "localhost")
             else:
                 # absolute-form: its authority wins over Host (RFC 9112 §3.2.2)
                 i = target.find("/", target.find("://") + 3)
@@ -152,27 +388,3 @@ cdef class Request:
 
     def __repr__(self):
         return f"<Request {self.method} {self.path}>"
-
-
-cdef Request new_request(Buffer buf, Py_ssize_t base, const cz_request *r, str method, object conn):
-    cdef Request req = Request.__new__(Request)
-    cdef const char *p = buf.data + base
-    cdef Py_ssize_t i
-    req.hdr = <unsigned int *>PyMem_Malloc(sizeof(unsigned int) * 4 * (r.num_headers + 1))
-    if req.hdr == NULL:
-        raise MemoryError()
-    for i in range(<Py_ssize_t>r.num_headers):
-        req.hdr[4 * i] = <unsigned int>(r.headers[i].name - p)
-        req.hdr[4 * i + 1] = <unsigned int>r.headers[i].name_len
-        req.hdr[4 * i + 2] = <unsigned int>(r.headers[i].value - p)
-        req.hdr[4 * i + 3] = <unsigned int>r.headers[i].value_len
-    req.nheaders = r.num_headers
-    req.buf = buf
-    buf.pins += 1
-    req.base = base
-    req.target_off = r.target - p
-    req.target_len = r.target_len
-    req.http10 = r.minor_version == 0
-    req.method = method
-    req.conn = conn
-    return req

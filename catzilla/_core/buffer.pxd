@@ -8,7 +8,8 @@ cdef class Buffer:
     cdef Py_ssize_t start      # first live byte
     cdef Py_ssize_t end        # one past the last live byte
     cdef Py_ssize_t cap
-    cdef Py_ssize_t pins       # Requests reading this buffer: while > 0 it is never rewritten
+    cdef Py_ssize_t pins       # Requests reading this buffer (catzilla/request.pyx): while
+                               # > 0 its bytes are never moved within it or reused
 
     cdef int reserve(self, Py_ssize_t n) except -1     # room for n more bytes after end
     cdef int append(self, const char *p, Py_ssize_t n) except -1

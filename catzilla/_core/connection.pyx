@@ -139,16 +139,12 @@ cdef class Connection(Transport):
                     memcpy(nb.data, old.data + self.req_start, <size_t>live)
                 nb.end = live
                 self.rbuf = nb
-                if moving is not None:
-                    old.pins -= 1
-                    moving.buf = nb
-                    nb.pins += 1
             else:
                 if live > 0:
                     memmove(old.data, old.data + self.req_start, <size_t>live)
                 old.end = live
             if moving is not None:
-                moving.base = 0
+                moving.rebase(self.rbuf, 0)
             self.req_start = 0
         self.rbuf.reserve(n)
         return 0

@@ -55,6 +55,7 @@ cdef class Dispatcher:
                 return PlainTextResponse("Method Not Allowed", 405, {"allow": ", ".join(match.allowed)})
             return PlainTextResponse("Not Found", 404)
         req.path_params = match.params
+        req.async_api = route.is_async      # await request.json() & co. in async endpoints
         if match.params is not None and route.params_as_kwargs:
             return route.endpoint(req, **match.params)
         return route.endpoint(req)
