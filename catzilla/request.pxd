@@ -45,3 +45,7 @@ cdef class Request:
 # caller sets body_off/body_len, path, app (and async_api) before handing it
 # to the application.
 cdef Request new_request(Buffer buf, Py_ssize_t base, const cz_request *r, str method, object conn)
+
+# The path of an absolute-form request-target ("http://host[:port]/path" ->
+# "/path", query already cut); ValueError when it has no "://".
+cdef bytes absolute_path(bytes target)

@@ -62,8 +62,9 @@ class Request:
         """The Content-Type header, or None."""
     @property
     def body(self) -> RequestBody:
-        """The whole body (already read and de-chunked by the server); also
-        ``await request.body()``."""
+        """The whole body (already read and de-chunked by the server): plain bytes
+        for a def endpoint; for an async endpoint a RequestBody, so that
+        ``await request.body()`` works too."""
     def json(self) -> Any:
         """The body parsed as JSON (cached); invalid JSON is a 400 for the client.
         In an async endpoint an awaitable of it."""

@@ -116,8 +116,8 @@ cdef Request new_request(Buffer buf, Py_ssize_t base, const cz_request *r, str m
     return req
 
 
-cdef bytes _absolute_path(bytes target):
-    # "http://host[:port]/path" -> "/path" (query already cut)
+cdef bytes absolute_path(bytes target):
+    # "http://host[:port]/path" -> "/path" (query already cut), RFC 9112 §3.2.2
     cdef Py_ssize_t i = target.find(b"://")
     if i < 0:
         raise ValueError("invalid request target")
@@ -267,7 +267,7 @@ cdef class Request:
         elif url.startswith("/"):
             self.path = c_unquote(target, len(target), False)
         else:
-            target = _absolute_path(target)
+            target = absolute_path(target)
             self.path = c_unquote(target, len(target), False)
 
     cdef int rebase(self, Buffer buf, Py_ssize_t base) except -1:

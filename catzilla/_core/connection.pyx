@@ -22,7 +22,7 @@ from catzilla.includes.http cimport (cz_request, cz_parse_request, cz_chunked_in
                                      CZ_F_CONN_KEEP_ALIVE, CZ_F_EXPECT_CONTINUE)
 from catzilla.includes.poller cimport CZ_READ
 from catzilla.includes.system cimport recv, shutdown, SHUT_WR
-from catzilla.request cimport Request, new_request
+from catzilla.request cimport Request, absolute_path, new_request
 from catzilla.response cimport Response, to_response
 from catzilla.response import PlainTextResponse
 from catzilla.exceptions import HTTPException
@@ -302,9 +302,9 @@ cdef class Connection(Transport):
             return self.respond(PlainTextResponse("asterisk-form is for OPTIONS only", 400))
         else:
             try:                                             # absolute-form (RFC 9112 §3.2.2)
-                target = _absolute_path(t[:plen])
-            except HTTPException as exc:
-                return self.respond(self.svc.dispatcher.error(req, exc))
+                target = absolute_path(t[:plen])
+            except ValueError:
+                return self.respond(self.svc.dispatcher.error(req, HTTPException(400, "invalid request target")))
             req.path = c_unquote(target, len(target), False)
         return self.respond(self.svc.dispatcher.handle(req))
 
@@ -500,11 +500,3 @@ cdef class Connection(Transport):
             task.cancel()
         self.req = None
 
-
-cdef bytes _absolute_path(bytes target):
-    # "http://host[:port]/path" -> "/path" (query already cut by the caller)
-    cdef Py_ssize_t i = target.find(b"://")
-    if i < 0:
-        raise HTTPException(400, "invalid request target")
-    i = target.find(b"/", i + 3)
-    return b"/" if i < 0 else target[i:]
