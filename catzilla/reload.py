@@ -18,7 +18,7 @@ import subprocess
 import time
 from typing import Callable, Dict, Iterable, List, Optional
 
-from catzilla.runner import STREAM_CLOSE_GRACE
+from catzilla._core.workers import CLOSE_GRACE
 
 log = logging.getLogger("catzilla")
 
@@ -96,7 +96,7 @@ class Reloader:
             return
         child.send_signal(signal.SIGTERM)
         try:
-            child.wait(self.shutdown_timeout + STREAM_CLOSE_GRACE + 2.0)
+            child.wait(self.shutdown_timeout + CLOSE_GRACE + 2.0)
         except subprocess.TimeoutExpired:
             log.warning("the server (pid %d) did not stop in time; killing it", child.pid)
             child.kill()

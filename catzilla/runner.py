@@ -38,10 +38,6 @@ log = logging.getLogger("catzilla")
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-#: After the shutdown deadline, how long cancelled tasks and the worker threads
-#: get to run their cleanup (the server's own bound, reused here).
-STREAM_CLOSE_GRACE = CLOSE_GRACE
-
 #: Exit status of a worker whose app failed before it started serving.
 BOOT_FAILURE = 3
 
@@ -214,15 +210,15 @@ def _serve(app: Any, sockets: List[socket.socket], shutdown_timeout: float, loop
         loop.run_until_complete(app.serve(sockets, shutdown_timeout=shutdown_timeout, stop=stop, ready=ready))
     finally:
         try:
-            _finish_tasks(loop, STREAM_CLOSE_GRACE)
+            _finish_tasks(loop, CLOSE_GRACE)
             loop.run_until_complete(loop.shutdown_asyncgens())
             if hasattr(loop, "shutdown_default_executor"):      # run_in_executor() jobs, bounded
                 try:
                     loop.run_until_complete(asyncio.wait_for(loop.shutdown_default_executor(),
-                                                             STREAM_CLOSE_GRACE))
+                                                             CLOSE_GRACE))
                 except asyncio.TimeoutError:
                     log.warning("run_in_executor() jobs still running after %.3g s; not waiting",
-                                STREAM_CLOSE_GRACE)
+                                CLOSE_GRACE)
         finally:
             loop.close()
             asyncio.set_event_loop(None)
@@ -478,7 +474,7 @@ class Supervisor:
         self.sock.close()                    # the workers hold their own copies
         for pid in list(self.children):
             self.signal(pid, signal.SIGTERM)
-        deadline = time.monotonic() + self.shutdown_timeout + STREAM_CLOSE_GRACE + 2.0
+        deadline = time.monotonic() + self.shutdown_timeout + CLOSE_GRACE + 2.0
         while self.children:
             left = deadline - time.monotonic()
             if left <= 0:

@@ -195,7 +195,7 @@ cdef class Server:
             tasks.extend(conn.cancel_work())
         tasks.extend(self.svc.background_tasks())
         if tasks:                       # let cancelled handlers and streams run their cleanup
-            await asyncio.wait(tasks, timeout=5.0)
+            await asyncio.wait(tasks, timeout=CLOSE_GRACE)
         self.close()
         # worker threads close their generators once their next() returns
         self.blocked_threads = await self.svc.loop.run_in_executor(

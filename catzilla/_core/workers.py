@@ -12,9 +12,9 @@ from typing import Callable, List
 
 log = logging.getLogger("catzilla")
 
-#: After the shutdown deadline, how long the threads get to notice the stop and
-#: close their generators: one blocked inside a generator's next() can only be
-#: reclaimed when that returns.
+#: After the shutdown deadline, how long cancelled tasks and the worker threads
+#: get to run their cleanup: a thread blocked inside a generator's next() can
+#: only be reclaimed when that returns.
 CLOSE_GRACE = 5.0
 
 
