@@ -38,14 +38,14 @@ cdef class Request:
     # The connection moved this request's bytes (same layout from `base`) into
     # `buf`: move the pin there.
     cdef int rebase(self, Buffer buf, Py_ssize_t base) except -1
+    # `path` from the request-target: percent-decoded, query cut; "*" for the
+    # asterisk form; an absolute-form target ("http://host/p") gives "/p".
+    # ValueError for any other target.
+    cdef int set_path(self) except -1
 
 
 # A Request over the head `r` just parsed from buf.data + base (the pointers in
 # `r` point there): copies the header and target offsets, pins `buf`. The
-# caller sets body_off/body_len, path, app (and async_api) before handing it
+# caller sets body_off/body_len, app (and async_api), and calls set_path() before handing it
 # to the application.
 cdef Request new_request(Buffer buf, Py_ssize_t base, const cz_request *r, str method, object conn)
-
-# The path of an absolute-form request-target ("http://host[:port]/path" ->
-# "/path", query already cut); ValueError when it has no "://".
-cdef bytes absolute_path(bytes target)

@@ -116,15 +116,6 @@ cdef Request new_request(Buffer buf, Py_ssize_t base, const cz_request *r, str m
     return req
 
 
-cdef bytes absolute_path(bytes target):
-    # "http://host[:port]/path" -> "/path" (query already cut), RFC 9112 §3.2.2
-    cdef Py_ssize_t i = target.find(b"://")
-    if i < 0:
-        raise ValueError("invalid request target")
-    i = target.find(b"/", i + 3)
-    return b"/" if i < 0 else target[i:]
-
-
 cdef inline const char *_data(Request req) except NULL:
     """Start of the request's bytes (a Request made by Request.__new__ alone has none)."""
     if req.buf is None:
@@ -258,17 +249,28 @@ cdef class Request:
         self.body_off = len(head)
         self.body_len = len(content)
         self._client = client
-        target = url.encode("ascii")
-        q = target.find(b"?")
-        if q >= 0:
-            target = target[:q]
-        if url == "*":
+        self.set_path()
+
+    cdef int set_path(self) except -1:
+        cdef const char *t = _data(self) + self.target_off
+        cdef Py_ssize_t plen = 0, i
+        cdef bytes target
+        while plen < self.target_len and t[plen] != b'?':
+            plen += 1
+        if plen > 0 and t[0] == b'/':
+            self.path = c_unquote(t, plen, False)
+            return 0
+        if self.target_len == 1 and t[0] == b'*':
             self.path = "*"
-        elif url.startswith("/"):
-            self.path = c_unquote(target, len(target), False)
-        else:
-            target = absolute_path(target)
-            self.path = c_unquote(target, len(target), False)
+            return 0
+        # absolute-form, RFC 9112 §3.2.2: "http://host[:port]/path" -> "/path"
+        target = t[:plen]
+        i = target.find(b"://")
+        if i < 0:
+            raise ValueError("invalid request target")
+        i = target.find(b"/", i + 3)
+        self.path = "/" if i < 0 else c_unquote(t + i, plen - i, False)
+        return 0
 
     cdef int rebase(self, Buffer buf, Py_ssize_t base) except -1:
         buf.pins += 1

@@ -14,7 +14,6 @@ from catzilla._core.context cimport ConnectionTable, Limits, Services
 from catzilla._core.dispatch cimport Dispatcher, is_awaitable
 from catzilla._core.streams cimport Pump, make_pump, close_unsent
 from catzilla._core.transport cimport Transport
-from catzilla.forms cimport c_unquote
 from catzilla.includes.clock cimport cz_monotonic
 from catzilla.includes.errno cimport errno, EAGAIN, EWOULDBLOCK, EINTR
 from catzilla.includes.http cimport (cz_request, cz_parse_request, cz_chunked_init, cz_chunked_decode,
@@ -22,7 +21,7 @@ from catzilla.includes.http cimport (cz_request, cz_parse_request, cz_chunked_in
                                      CZ_F_CONN_KEEP_ALIVE, CZ_F_EXPECT_CONTINUE)
 from catzilla.includes.poller cimport CZ_READ
 from catzilla.includes.system cimport recv, shutdown, SHUT_WR
-from catzilla.request cimport Request, absolute_path, new_request
+from catzilla.request cimport Request, new_request
 from catzilla.response cimport Response, to_response
 from catzilla.response import PlainTextResponse
 from catzilla.exceptions import HTTPException
@@ -282,30 +281,20 @@ cdef class Connection(Transport):
 
     cdef int dispatch(self, Py_ssize_t total) except -1:
         cdef Request req = self.req
-        cdef const char *t = req.buf.data + req.base + req.target_off
-        cdef Py_ssize_t plen = 0
-        cdef object result
-        while plen < req.target_len and t[plen] != b'?':
-            plen += 1
         req.body_off = self.head_len
         req.body_len = <Py_ssize_t>self.body_len
         self.head_only = req.method is _HEAD
         self.req_start += total
         self.state = ST_HANDLING
         self.started = cz_monotonic() if self.svc.access_log is not None else 0
-        if t[0] == b'/':
-            req.path = c_unquote(t, plen, False)
-        elif req.target_len == 1 and t[0] == b'*':          # asterisk-form: OPTIONS * only
-            req.path = "*"
+        try:
+            req.set_path()
+        except ValueError:
+            return self.respond(self.svc.dispatcher.error(req, HTTPException(400, "invalid request target")))
+        if req.path == "*":                                  # asterisk-form: OPTIONS * only
             if req.method == "OPTIONS":
                 return self.respond(Response(b"", 204, {"allow": _SERVER_METHODS}))
             return self.respond(PlainTextResponse("asterisk-form is for OPTIONS only", 400))
-        else:
-            try:                                             # absolute-form (RFC 9112 §3.2.2)
-                target = absolute_path(t[:plen])
-            except ValueError:
-                return self.respond(self.svc.dispatcher.error(req, HTTPException(400, "invalid request target")))
-            req.path = c_unquote(target, len(target), False)
         return self.respond(self.svc.dispatcher.handle(req))
 
     cdef int respond(self, object result) except -1:
