@@ -116,27 +116,13 @@ cdef str header_value(object value):
 
 cdef list validated_pairs(object source):
     """dict / Mapping / iterable of pairs / Headers -> a new [(lower-case name, value)]
-    list, every name and value validated; a list/tuple value in a mapping expands."""
+    list, every name and value validated; a list/tuple value expands."""
     cdef list out = []
-    cdef object k, v, item
-    if source is None:
-        return out
+    cdef tuple t
     if isinstance(source, MutableHeaders):
         return list((<MutableHeaders>source)._pairs)    # validated when they were set
-    if isinstance(source, _MultiMapping):
-        source = (<_MultiMapping>source)._pairs
-    elif isinstance(source, (str, bytes, bytearray)):
-        raise TypeError("headers must be a mapping or an iterable of (name, value) pairs")
-    elif hasattr(source, "keys"):
-        source = [(k, source[k]) for k in source.keys()]
-    for item in source:
-        k, v = item
-        k = header_name(k)
-        if _is_multi(v):
-            for item in v:
-                out.append((k, header_value(item)))
-        else:
-            out.append((k, header_value(v)))
+    for t in _given_pairs(source, True, "headers must be a mapping or an iterable of (name, value) pairs"):
+        out.append((header_name(t[0]), header_value(t[1])))
     return out
 
 
@@ -184,35 +170,47 @@ cdef inline bint _is_multi(object v):
     return type(v) is list or type(v) is tuple
 
 
-cdef list _header_pairs(object source):
-    """Headers(): a dict / Mapping / iterable of pairs / Headers -> [(lower, value)].
-    Lenient (any str name, str values), unlike validated_pairs: request-side data."""
+cdef list _given_pairs(object source, bint expand_pairs, str bad_source):
+    """The (key, value) pairs a constructor was given, as a new list: from a
+    mapping (a list/tuple value expands into one pair per element), an iterable
+    of pairs (expanded too when expand_pairs) or another multi-mapping."""
     cdef list out = []
     cdef object k, v, item
     if source is None:
         return out
-    if isinstance(source, Headers):
-        return list((<Headers>source)._pairs)
-    if isinstance(source, MultiDict):
-        source = (<MultiDict>source)._pairs
-    elif isinstance(source, (str, bytes)):
-        raise TypeError("Headers() expects a mapping or an iterable of (name, value) pairs")
+    if isinstance(source, _MultiMapping):
+        source = (<_MultiMapping>source)._pairs
+    elif isinstance(source, (str, bytes, bytearray)):
+        raise TypeError(bad_source)
     elif hasattr(source, "keys"):
         source = [(k, source[k]) for k in source.keys()]
+        expand_pairs = True
     for item in source:
         k, v = item
-        if not isinstance(k, str):
-            raise TypeError(f"header name must be str, not {type(k).__name__}")
-        k = (<str>k).lower()
-        if _is_multi(v):
+        if expand_pairs and _is_multi(v):
             for item in v:
-                if not isinstance(item, str):
-                    raise TypeError(f"header value must be str, not {type(item).__name__}")
                 out.append((k, item))
-        elif isinstance(v, str):
-            out.append((k, v))
         else:
-            raise TypeError(f"header value must be str, not {type(v).__name__}")
+            out.append((k, v))
+    return out
+
+
+cdef list _header_pairs(object source):
+    """Headers(): a dict / Mapping / iterable of pairs / Headers -> [(lower, value)].
+    Lenient (any str name, str values), unlike validated_pairs: request-side data."""
+    cdef list out
+    cdef tuple t
+    cdef Py_ssize_t i
+    if isinstance(source, Headers):
+        return list((<Headers>source)._pairs)
+    out = _given_pairs(source, True, "Headers() expects a mapping or an iterable of (name, value) pairs")
+    for i in range(len(out)):
+        t = <tuple>out[i]
+        if not isinstance(t[0], str):
+            raise TypeError(f"header name must be str, not {type(t[0]).__name__}")
+        if not isinstance(t[1], str):
+            raise TypeError(f"header value must be str, not {type(t[1]).__name__}")
+        out[i] = ((<str>t[0]).lower(), t[1])
     return out
 
 
@@ -222,31 +220,15 @@ cdef list _multidict_items(object source):
     A list or tuple value in a mapping expands into one entry per element, so
     ``MultiDict(md.to_dict()) == md``.
     """
-    cdef list out = []
-    cdef object k, v, item
-    if source is None:
-        return out
+    cdef list out
+    cdef tuple t
     if isinstance(source, _MultiMapping):
         return list((<_MultiMapping>source)._pairs)
-    if isinstance(source, (str, bytes)):
-        raise TypeError("MultiDict() expects a mapping or an iterable of (key, value) pairs;"
-                        " use catzilla.forms.parse_query() for a query string")
-    if hasattr(source, "keys"):
-        for k in source.keys():
-            v = source[k]
-            if not isinstance(k, str):
-                raise TypeError(f"key must be str, not {type(k).__name__}")
-            if _is_multi(v):
-                for item in v:
-                    out.append((k, item))
-            else:
-                out.append((k, v))
-        return out
-    for item in source:
-        k, v = item
-        if not isinstance(k, str):
-            raise TypeError(f"key must be str, not {type(k).__name__}")
-        out.append((k, v))
+    out = _given_pairs(source, False, "MultiDict() expects a mapping or an iterable of (key, value) "
+                                      "pairs; use catzilla.forms.parse_query() for a query string")
+    for t in out:
+        if not isinstance(t[0], str):
+            raise TypeError(f"key must be str, not {type(t[0]).__name__}")
     return out
 
 
