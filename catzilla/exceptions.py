@@ -24,3 +24,8 @@ class HTTPException(Exception):
 
     def __repr__(self) -> str:
         return f"HTTPException({self.status_code}, {self.detail!r})"
+
+
+class ClientDisconnect(Exception):
+    """Raised by `request.stream()` / `await request.body()` when the client went away
+    before sending the whole body."""
