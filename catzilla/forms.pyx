@@ -604,6 +604,8 @@ cdef class MultipartParser:
             self._close_files()
 
     cdef int _check_open(self) except -1:
+        if self._hdr == NULL:
+            raise FormError("MultipartParser.__init__ was not called")
         if self._state == _FINISHED:
             raise FormError("multipart parser already finished")
         if self._state == _FAILED:
