@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator, Iterator
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from catzilla import Catzilla, Request, StreamingResponse  # noqa: E402
+from catzilla import Catzilla, Request, StreamingResponse, UploadFile  # noqa: E402
 from catzilla.files import FileResponse  # noqa: E402
 from catzilla.sse import EventSourceResponse, ServerSentEvent  # noqa: E402
 
@@ -58,6 +58,24 @@ async def upload(request: Request) -> dict[str, Any]:
         digest.update(chunk)
         size += len(chunk)
     return {"bytes": size, "sha256": digest.hexdigest()}
+
+
+@app.post("/upload/form")
+async def upload_form(request: Request) -> dict[str, Any]:
+    """multipart/form-data parsed as it arrives: file parts spool to temporary
+    files on disk (deleted when the request ends), fields stay in memory."""
+    form = await request.form()
+    out: dict[str, Any] = {}
+    for name, value in form.items():
+        if isinstance(value, UploadFile):
+            digest = hashlib.sha256()
+            value.seek(0)
+            while chunk := value.read(1 << 20):
+                digest.update(chunk)
+            out[name] = {"filename": value.filename, "size": value.size, "sha256": digest.hexdigest()}
+        else:
+            out[name] = value
+    return out
 
 
 @app.get("/stream/lines")

@@ -556,6 +556,8 @@ cdef class Connection(Transport):
                 self.keep_alive = False      # the unread rest is discarded by the lingering close
             self.body_waiter = None
         self.resume_reading()
+        if self.req is not None:
+            self.req.close_files()
         self.req = None
         self.last_io = cz_monotonic()
         if not self.keep_alive:
