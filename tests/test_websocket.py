@@ -741,3 +741,79 @@ def test_public_api_shape() -> None:
     assert (exc.code, exc.reason) == (1001, "away")
     import catzilla
     assert catzilla.WebSocket is WebSocket and catzilla.WebSocketDisconnect is WebSocketDisconnect
+
+
+# -- permessage-deflate (RFC 7692) ---------------------------------------------------------------
+
+def deflate(data: bytes) -> bytes:
+    import zlib
+    c = zlib.compressobj(wbits=-15)
+    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(b"\x00\x00\xff\xff")
+    return out[:-4]
+
+
+def inflate(data: bytes) -> bytes:
+    import zlib
+    return zlib.decompressobj(wbits=-15).decompress(data + b"\x00\x00\xff\xff")
+
+
+PMD_OFFER = "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; " \
+            "server_no_context_takeover\r\n"
+
+
+def test_permessage_deflate_raw(serve):
+    addr = serve(echo_app(ws_ping_interval=None, ws_max_message_size=100_000))
+    with WSClient(addr) as c:
+        resp = c.open(extra=PMD_OFFER)
+        assert resp.header("sec-websocket-extensions").startswith("permessage-deflate")
+        text = "κόσμε " * 1000
+        c.send(ws_frame(TEXT, deflate(text.encode()), rsv=0x40))
+        fin, op, payload = c.frame()
+        assert op == TEXT | 0x40 and inflate(payload) == text.encode()     # RSV1: compressed reply
+        packed = deflate(b"\x01" * 5000)                                     # fragmented, compressed
+        c.send(ws_frame(BINARY, packed[:3], rsv=0x40, fin=False) + ws_frame(CONT, packed[3:]))
+        fin, op, payload = c.frame()
+        assert inflate(payload) == b"\x01" * 5000
+        c.send(ws_frame(TEXT, b"plain too"))                                  # RSV1 unset: not compressed
+        assert inflate(c.frame()[2]) == b"plain too"
+
+    cases = [
+        (ws_frame(TEXT, deflate(b"ab")[:1], rsv=0x40, fin=False) + ws_frame(CONT, b"x", rsv=0x40), 1002),
+        (ws_frame(PING, b"", rsv=0x40), 1002),
+        (ws_frame(BINARY, b"\xff\xff\xff\xff", rsv=0x40), 1007),               # not deflate data
+        (ws_frame(TEXT, deflate(b"ok \xed\xa0\x80"), rsv=0x40), 1007),          # UTF-8 checked after inflating
+        (ws_frame(BINARY, deflate(b"\x00" * 200_000), rsv=0x40), 1009),        # small on the wire, too big
+    ]
+    for frames, code in cases:
+        with WSClient(addr) as c:
+            c.open(extra=PMD_OFFER)
+            c.send(frames)
+            c.expect_close(code)
+
+
+def test_permessage_deflate_off_and_not_offered(serve):
+    addr = serve(echo_app(ws_ping_interval=None, ws_per_message_deflate=False))
+    with WSClient(addr) as c:
+        resp = c.open(extra=PMD_OFFER)
+        assert resp.header("sec-websocket-extensions") is None
+        c.send(ws_frame(TEXT, deflate(b"x"), rsv=0x40))                       # not agreed: RSV1 is an error
+        c.expect_close(1002)
+
+
+def test_permessage_deflate_with_websockets_library(serve):
+    import websockets
+
+    addr = serve(echo_app(ws_ping_interval=None))
+
+    async def main() -> None:
+        async with websockets.connect(f"ws://{addr[0]}:{addr[1]}/ws") as c:      # offers deflate by default
+            assert "permessage-deflate" in c.response.headers["sec-websocket-extensions"]
+            for i in range(50):                                                # context carried over
+                message = f"message {i} " + "repetitive text " * 100
+                await c.send(message)
+                assert await c.recv() == message
+            await c.send([b"a" * 1000, b"b" * 1000])
+            assert await c.recv() == b"a" * 1000 + b"b" * 1000
+
+    asyncio.run(asyncio.wait_for(main(), 30))

@@ -5,6 +5,7 @@
 from libc.stdint cimport uint32_t, uint64_t
 from catzilla._core.buffer cimport Buffer
 from catzilla._core.context cimport Limits, Services
+from catzilla._core.pmd cimport PerMessageDeflate
 from catzilla._core.transport cimport Transport
 from catzilla.includes.ws cimport cz_ws_frame
 from catzilla.request cimport Request
@@ -40,7 +41,7 @@ cdef class WSProtocol:
     cdef unsigned char ctl[125]      # the control frame being read
     cdef Py_ssize_t ctl_n
     cdef unsigned rsv_allowed
-    cdef object pmd                  # PerMessageDeflate, or None when not negotiated
+    cdef PerMessageDeflate pmd       # permessage-deflate, None when not negotiated
     # delivery
     cdef object queue                # deque of str / bytes
     cdef object waiter               # Future a receive() waits on

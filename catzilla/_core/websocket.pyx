@@ -27,6 +27,8 @@ from libc.string cimport memcpy
 from catzilla._core.buffer cimport Buffer
 from catzilla._core.context cimport Limits, Services
 from catzilla._core.dispatch cimport Dispatcher
+from catzilla._core.pmd cimport PerMessageDeflate
+from catzilla._core.pmd import negotiate as _pmd_negotiate
 from catzilla._core.transport cimport Transport
 from catzilla.includes.clock cimport cz_monotonic
 from catzilla.includes.errno cimport errno, EAGAIN, EWOULDBLOCK, EINTR
@@ -197,6 +199,12 @@ cdef class WSProtocol:
             if subprotocol not in self.subprotocols:
                 raise ValueError(f"subprotocol {subprotocol!r} was not offered by the client")
             lines.append(f"Sec-WebSocket-Protocol: {subprotocol}")
+        if self.lim.ws_deflate and self.offered is not None:
+            agreed = _pmd_negotiate(self.offered)
+            if agreed is not None:
+                self.pmd = PerMessageDeflate(agreed[1], <Py_ssize_t>self.lim.ws_max_message)
+                self.rsv_allowed = CZ_WS_RSV1
+                lines.append(f"Sec-WebSocket-Extensions: {agreed[0]}")
         for name, value in pairs:
             if name in ("upgrade", "connection", "sec-websocket-accept", "sec-websocket-protocol",
                         "sec-websocket-extensions", "content-length", "transfer-encoding"):
@@ -332,6 +340,9 @@ cdef class WSProtocol:
         self.msg_len = 0
         if self.msg_compressed:
             data = self.pmd_finish()
+            if data is None:
+                return self.fail(self.pmd.error or 1007, "invalid compressed message"
+                                 if self.pmd.error != 1009 else "message too big")
             if op == CZ_WS_OP_TEXT:
                 if not cz_utf8_valid(<const unsigned char *>PyBytes_AS_STRING(data), <size_t>PyBytes_GET_SIZE(data)):
                     return self.fail(1007, "invalid UTF-8 in a text message")
@@ -355,10 +366,11 @@ cdef class WSProtocol:
         return self.deliver(message)
 
     cdef int pmd_feed(self, unsigned char *p, Py_ssize_t n) except -1:
-        return 1002                                  # RSV1 is refused until an extension allows it
+        # RSV1 passes the header check only when permessage-deflate was agreed
+        return self.pmd.feed(p, n)
 
     cdef object pmd_finish(self):
-        return b""
+        return self.pmd.finish()
 
     cdef int control(self) except -1:
         cdef int op = self.f.opcode
@@ -496,7 +508,12 @@ cdef class WSProtocol:
         return 0
 
     cdef int send_data(self, int opcode, const unsigned char *p, Py_ssize_t n) except -1:
-        return self.send_frame(opcode, p, n, 0)
+        cdef bytes packed
+        if self.pmd is None:
+            return self.send_frame(opcode, p, n, 0)
+        packed = self.pmd.compress(p, n)
+        return self.send_frame(opcode, <const unsigned char *>PyBytes_AS_STRING(packed),
+                               PyBytes_GET_SIZE(packed), CZ_WS_RSV1)
 
     cdef int check_sendable(self) except -1:
         if self.state == WS_CONNECTING:
