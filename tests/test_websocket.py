@@ -817,3 +817,27 @@ def test_permessage_deflate_with_websockets_library(serve):
             assert await c.recv() == b"a" * 1000 + b"b" * 1000
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_example_echo_and_chat() -> None:
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "app.py")
+    spec = importlib.util.spec_from_file_location("catzilla_example_app", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with TestClient(module.app) as client:
+        with client.websocket_connect("/ws/echo") as ws:
+            ws.send_text("ping")
+            assert ws.receive_text() == "ping"
+            ws.send_bytes(b"\x00")
+            assert ws.receive_bytes() == b"\x00"
+        with client.websocket_connect("/ws/chat") as alice, client.websocket_connect("/ws/chat") as bob:
+            bob.send_text("warm-up")                       # both are members once this went round
+            assert bob.receive_text() == "warm-up"
+            assert alice.receive_text() == "warm-up"
+            alice.send_text("hi all")
+            assert bob.receive_text() == "hi all"
+            assert alice.receive_text() == "hi all"
+        assert not module.chat_members or all(m.client_state != WebSocketState.CONNECTED
+                                              for m in module.chat_members)
