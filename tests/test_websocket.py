@@ -841,3 +841,38 @@ def test_example_echo_and_chat() -> None:
             assert alice.receive_text() == "hi all"
         assert not module.chat_members or all(m.client_state != WebSocketState.CONNECTED
                                               for m in module.chat_members)
+
+
+def test_hangup_while_reading_is_paused_does_not_spin(serve):
+    """A peer that sends a flood and half-closes while the handler is not
+    reading: the server neither spins on the hang-up nor loses the messages."""
+    app = Catzilla(ws_ping_interval=None)
+    go = threading.Event()
+    got: List[Any] = []
+
+    @app.websocket("/ws")
+    async def slow(ws: WebSocket) -> None:
+        await ws.accept()
+        while not go.is_set():
+            await asyncio.sleep(0.01)
+        try:
+            async for message in ws:
+                got.append(len(message))
+        except WebSocketDisconnect as exc:
+            got.append(("disconnect", exc.code))
+
+    addr = serve(app)
+    with WSClient(addr) as c:
+        c.open()
+        frames = ws_frame(BINARY, b"y" * 1000) * 200          # more than the queue holds
+        c.send(frames)
+        c.shutdown_write()
+        time.sleep(0.3)
+        cpu = time.process_time()
+        time.sleep(1.5)
+        assert time.process_time() - cpu < 0.75                # no busy loop on the hang-up
+        go.set()
+        deadline = time.monotonic() + 10
+        while (not got or got[-1] != ("disconnect", 1006)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert got[:-1] == [1000] * 200 and got[-1] == ("disconnect", 1006)

@@ -225,11 +225,15 @@ cdef class WSProtocol:
         cdef Transport t = self.t
         cdef Py_ssize_t read_size = self.lim.read_size
         cdef unsigned char *scratch = <unsigned char *>self.svc.scratch
-        while not t.closed and not self.input_done and (t.events & CZ_READ):
+        while not t.closed:
             n = recv(t.fd, scratch, <size_t>read_size, 0)
             if n > 0:
-                self.data_received(scratch, n)
-                if n < read_size:
+                if not self.input_done:              # after a close or an error: discarded
+                    self.data_received(scratch, n)
+                # With read interest off (the queue is full, or input is done)
+                # only a hang-up wakes us: one slice per wake-up, so it makes
+                # progress towards the EOF without buffering a flood.
+                if n < read_size or not (t.events & CZ_READ):
                     break
                 continue
             if n == 0:
@@ -590,6 +594,10 @@ cdef class WSProtocol:
             if now - self.close_sent_at > lim.ws_close_timeout:
                 t.abort()                            # the peer never answered our close
             return 0
+        if t.pending() == 0 and t.out.cap > 16384:
+            t.out.shrink(0)                          # idle connections keep no output memory
+        if self.msg_op == 0 and self.msg.cap > 16384:
+            self.msg.shrink(0)
         if self.state != WS_OPEN or self.input_done:
             return 0
         if self.ping_due:
