@@ -29,3 +29,18 @@ class HTTPException(Exception):
 class ClientDisconnect(Exception):
     """Raised by `request.stream()` / `await request.body()` when the client went away
     before sending the whole body."""
+
+
+class WebSocketDisconnect(Exception):
+    """Raised by a WebSocket's receive (and send) once the peer is gone: `code` is
+    the close code it sent (1005 when its close frame had none), 1006 when the
+    connection dropped without a close frame, or the code the server failed the
+    connection with (1002 protocol error, 1007 invalid data, 1009 too big)."""
+
+    def __init__(self, code: int = 1000, reason: Optional[str] = None) -> None:
+        super().__init__(code, reason or "")
+        self.code = code
+        self.reason = reason or ""
+
+    def __repr__(self) -> str:
+        return f"WebSocketDisconnect({self.code}, {self.reason!r})"

@@ -11,6 +11,7 @@ ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 
   || need+=(libclang-rt-14-dev)
 command -v wrk >/dev/null || need+=(wrk)
 command -v curl >/dev/null || need+=(curl)
+[ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)   # permessage-deflate (include/cz_pmd.c)
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null; then
   echo "system-deps: please install: ${need[*]}" >&2

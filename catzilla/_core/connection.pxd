@@ -25,6 +25,8 @@ cdef class Connection(Transport):
     cdef object peer_cache
     cdef double started              # for the access log
     cdef int stream_status
+    cdef bint upgrade                # the request carries Connection: upgrade
+    cdef object ws                   # WSProtocol once a WebSocket handshake was read (ST_UPGRADED after accept)
     # A body streamed to an async endpoint as it arrives (request.stream()): the
     # Request keeps the head's buffer; rbuf holds only body bytes and what follows.
     cdef bint body_streaming         # the handler reads this request's body from the socket
@@ -62,6 +64,7 @@ cdef class Connection(Transport):
     cdef int response_done(self) except -1
     cdef int send_error(self, int status, str reason) except -1
     cdef int log_access(self, int status, long long nbytes) except -1
+    cdef int start_websocket(self, object result) except -1
     # lifecycle
     cdef int check_timeouts(self, double now) except -1
     cdef int close_when_idle(self) except -1
