@@ -5,7 +5,8 @@
 Reads REPORT_DIR/index.json (agent -> case id -> {behavior, behaviorClose,
 reportfile, ...}), prints a table of behaviours per case group (the case id's
 first number), then every case that did not pass with the suite's own
-description, expectation and observed result (from the per-case JSON report).
+description, expectation, observed result and the expected and received
+events (from the per-case JSON report).
 Exits 1 if any case's behavior is FAILED, NON-STRICT or UNIMPLEMENTED or its
 behaviorClose is anything but OK or INFORMATIONAL, and 2 if the report is
 missing or holds no case.
@@ -74,6 +75,11 @@ def details(report_dir: str, case_id: str, result: Dict[str, Any]) -> List[str]:
         text = " ".join(str(case.get(key, "")).split())
         if text:
             lines.append(f"  {key}: {text}")
+    # The events the suite expected (per outcome) and those it saw, cut short.
+    for key in ("expected", "received", "expectedClose"):
+        if key in case:
+            text = json.dumps(case[key], ensure_ascii=False)
+            lines.append(f"  {key}: {text if len(text) <= 300 else text[:300] + ' ...'}")
     return lines
 
 

@@ -49,7 +49,7 @@ def test_autobahn_ci_subset_passes(autobahn_installed, tmp_path):
 
     # The summary table: every case group of the subset, no bad behaviour.
     rows = {int(m.group(1)): [int(n) for n in m.group(2).split()]
-            for m in re.finditer(r"^\s*(\d+)((?:\s+\d+)+)$", done.stdout, re.M)}
+            for m in re.finditer(r"^ *(\d+)((?: +\d+)+)$", done.stdout, re.M)}
     assert set(rows) == {1, 2, 3, 4, 5, 6, 7, 10}, done.stdout
     header = re.search(r"^group (.*)$", done.stdout, re.M).group(1).split()
     for group, counts in rows.items():
