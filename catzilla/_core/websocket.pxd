@@ -18,6 +18,10 @@ cdef class WSProtocol:
     cdef bint close_sent
     cdef bint close_rcvd
     cdef bint input_done             # nothing more is parsed (close received, protocol error)
+    cdef bint end_pending            # our close waits for the handler to take the queued messages
+    cdef double end_since
+    cdef int reply_code              # the close frame to send once it may (0: empty)
+    cdef bytes reply_reason
     cdef readonly int close_code     # what receive() raises with once the queue is empty
     cdef readonly str close_reason
     # frame parsing
@@ -65,7 +69,8 @@ cdef class WSProtocol:
     cdef int fail(self, int code, str reason) except -1
     cdef int send_frame(self, int opcode, const unsigned char *p, Py_ssize_t n, unsigned rsv) except -1
     cdef int send_close(self, int code, bytes reason) except -1
-    cdef int both_closed(self) except -1
+    cdef int end_input(self, int code, bytes reason) except -1
+    cdef int finish_close(self) except -1
     cdef int check_timeouts(self, double now) except -1
     cdef void connection_lost(self)
     cdef int shutdown(self) except -1        # graceful server stop: close with 1001

@@ -85,9 +85,9 @@ cdef object ws_upgrade(object conn, Transport t, Request req, Services svc, Limi
     match = d.ws_router.find("GET", req.path)
     route = match.route
     if route is None:
-        if match.allowed:
-            return _refusal(405, "a WebSocket handshake is a GET request", {"allow": "GET"})
         return None
+    if req.method != "GET":
+        return _refusal(405, "a WebSocket handshake is a GET request", {"allow": "GET"})
     req.app = d.app
     if req.http_version != "1.1":
         return _refusal(400, "a WebSocket handshake needs HTTP/1.1")
@@ -374,9 +374,7 @@ cdef class WSProtocol:
             self.close_rcvd = True
             self.close_code = code
             self.close_reason = (<char *>self.ctl)[2:self.ctl_n].decode("utf-8") if self.ctl_n > 2 else ""
-            if not self.close_sent:
-                self.send_close(0 if code == 1005 else code, b"")   # echo the peer's code
-            self.both_closed()
+            self.end_input(0 if code == 1005 else code, b"")   # echo the peer's code
         return 0
 
     cdef int deliver(self, object message) except -1:
@@ -392,6 +390,8 @@ cdef class WSProtocol:
     cdef object take(self):
         cdef Transport t = self.t
         if not self.queue:
+            if self.end_pending:
+                self.finish_close()      # the handler has answered what it was given
             return None
         message = self.queue.popleft()
         if self.paused and len(self.queue) <= QUEUE_MAX // 2:
@@ -412,19 +412,31 @@ cdef class WSProtocol:
         then the TCP connection closes; nothing more is read."""
         if self.input_done:
             return 0
-        self.input_done = True
         self.close_code = code
         self.close_reason = reason
-        if not self.close_sent:
-            self.send_close(code, reason.encode("utf-8")[:123])
-        self.wake()
-        if self.conn is not None:
-            self.conn.ws_close_tcp()
-        return 0
+        return self.end_input(code, reason.encode("utf-8")[:123])
 
-    cdef int both_closed(self) except -1:
+    cdef int end_input(self, int code, bytes reason) except -1:
+        """Nothing more is read (a close frame arrived, or a protocol error).
+        Our close frame (`code`, 0 for none) goes out and the TCP connection
+        closes -- once the handler has taken the messages queued before, so
+        its answers to them are sent first (bounded: check_timeouts)."""
         self.input_done = True
-        self.state = WS_CLOSING
+        self.reply_code = code
+        self.reply_reason = reason
+        if self.queue and not self.close_sent:
+            self.end_pending = True
+            self.end_since = cz_monotonic()
+            self.t.set_interest(self.t.events & ~CZ_READ)
+            return 0
+        return self.finish_close()
+
+    cdef int finish_close(self) except -1:
+        self.end_pending = False
+        if not self.close_sent:
+            self.send_close(self.reply_code, self.reply_reason)
+        if self.state == WS_OPEN:
+            self.state = WS_CLOSING
         self.wake()
         if self.conn is not None:
             self.conn.ws_close_tcp()                 # the server closes the TCP connection first
@@ -489,7 +501,7 @@ cdef class WSProtocol:
     cdef int check_sendable(self) except -1:
         if self.state == WS_CONNECTING:
             raise RuntimeError('WebSocket is not connected: call "accept" first')
-        if self.input_done or self.t.closed:
+        if self.t.closed or (self.input_done and not self.end_pending):
             raise WebSocketDisconnect(self.close_code, self.close_reason)
         if self.close_sent:
             raise RuntimeError("cannot send once a close message has been sent")
@@ -522,6 +534,9 @@ cdef class WSProtocol:
         raw = reason.encode("utf-8") if isinstance(reason, str) else bytes(reason)
         if len(raw) > 123:
             raise ValueError("a close reason is at most 123 bytes of UTF-8")
+        if self.end_pending:
+            self.finish_close()                      # the peer's close (or an error) came first
+            return
         if self.close_sent or self.input_done or self.t.closed:
             return
         self.send_close(code, raw)
@@ -549,6 +564,10 @@ cdef class WSProtocol:
         cdef Transport t = self.t
         cdef bytes data
         if t.closed:
+            return 0
+        if self.end_pending:
+            if now - self.end_since > 1.0:
+                self.finish_close()                  # the handler did not come back for its messages
             return 0
         if self.close_sent:
             if now - self.close_sent_at > lim.ws_close_timeout:
