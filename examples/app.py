@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator, Iterator
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from catzilla import Catzilla, Request, StreamingResponse, UploadFile  # noqa: E402
+from catzilla import Catzilla, HTMLResponse, Request, StreamingResponse, UploadFile  # noqa: E402
 from catzilla.files import FileResponse  # noqa: E402
 from catzilla.sse import EventSourceResponse, ServerSentEvent  # noqa: E402
 from catzilla.websocket import WebSocket, WebSocketDisconnect  # noqa: E402
@@ -126,6 +126,46 @@ def clock(request: Request) -> EventSourceResponse:
 def download(request: Request) -> FileResponse:
     """1 GiB with sendfile(2), Range and ETag support, flat memory."""
     return FileResponse(BIG_FILE, filename="big.bin")
+
+
+# A page whose script talks to the echo endpoint /ws/echo: it sends two text
+# messages and one binary message on open, lists each echo, then closes
+# (tests/test_browser.py drives it in a real Chromium); the form sends more.
+WS_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Catzilla WebSocket echo</title></head>
+<body>
+<h1>WebSocket echo</h1>
+<p>Status: <span id="status">connecting</span></p>
+<form id="form"><input id="text" value="typed by hand"> <button>Send</button></form>
+<ul id="log"></ul>
+<script>
+const status = document.getElementById("status"), log = document.getElementById("log");
+const show = (text) => { const li = document.createElement("li"); li.textContent = text; log.append(li); };
+const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join(" ");
+const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/echo");
+ws.binaryType = "arraybuffer";
+const sent = ["hello", "héllo ✓ 🐈", new Uint8Array([0, 1, 2, 127, 128, 255])];
+let echoes = 0;
+ws.onopen = () => { status.textContent = "open"; sent.forEach((m) => ws.send(m)); };
+ws.onmessage = (e) => {
+  show(typeof e.data === "string" ? "text: " + e.data : "binary: " + hex(e.data));
+  if (++echoes === sent.length) ws.close(1000, "done");
+};
+ws.onclose = (e) => { status.textContent = "closed " + e.code + (e.wasClean ? " clean" : " unclean"); };
+ws.onerror = () => { show("error"); };
+document.getElementById("form").onsubmit = (e) => {
+  e.preventDefault();
+  if (ws.readyState === WebSocket.OPEN) ws.send(document.getElementById("text").value);
+};
+</script>
+</body></html>
+"""
+
+
+@app.get("/ws")
+def ws_page(request: Request) -> HTMLResponse:
+    """A browser page that echoes text and binary messages over /ws/echo."""
+    return HTMLResponse(WS_PAGE)
 
 
 @app.websocket("/ws/echo")
