@@ -254,6 +254,24 @@ def test_a_fast_client_is_paused_by_tcp_not_buffered(serve):
         assert c.read_response().json() == {"bytes": total}
 
 
+def test_many_small_chunks_through_a_paused_reader(serve):
+    """The framing of chunks already decoded is dropped as the handler reads: with
+    it counted, 8,000+ chunks of a paused upload never fell below the low-water
+    mark again and the server stopped reading for good."""
+    app, state = make_app()
+    state["release"] = threading.Event()
+    addr = serve(app)
+    parts = [bytes([i % 251]) * 16 for i in range(60_000)]
+    raw = head("/gated") + chunked(*parts)
+    with RawClient(addr) as c:
+        sender = threading.Thread(target=c.send, args=(raw,))
+        sender.start()
+        time.sleep(0.3)                                # the server pauses at its high-water mark
+        state["release"].set()
+        sender.join(20)
+        assert c.read_response().json() == {"bytes": 16 * 60_000}
+
+
 def test_full_duplex_ndjson_echo(serve):
     app, _ = make_app()
     addr = serve(app)

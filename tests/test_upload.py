@@ -46,7 +46,7 @@ class PeakRSS:
 def upload(port, total, chunked):
     """POST total bytes (a repeating 1 MiB pattern) to /upload; the parsed JSON
     answer and the sha256 the client computed."""
-    block = bytes(range(256)) * 4096
+    block = bytes(range(256)) * (256 if chunked else 4096)   # chunked: 64 KiB chunks, as curl -T sends
     digest = hashlib.sha256()
     framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {total}"
     with socket.create_connection(("127.0.0.1", port), timeout=60) as s:

@@ -363,10 +363,12 @@ cdef class Connection(Transport):
         if self.chunked_body:
             self.raw_pos -= n
             self.body_len -= n
-            if self.body_last and self.body_len == 0:
-                self.req_start += self.raw_pos   # the trailer section; what follows is the next request
+            if self.body_len == 0:
+                # Nothing decoded waits: drop the chunk framing read so far (at the
+                # end, the trailers too: what follows is the next request).
+                self.req_start += self.raw_pos
                 self.raw_pos = 0
-                self.body_done = True
+                self.body_done = self.body_last
         else:
             self.body_left -= n
             self.body_done = self.body_left == 0
