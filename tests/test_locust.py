@@ -1,6 +1,7 @@
 """loadtests/locustfile.py against a real Catzilla server: Locust runs headless for a few
-seconds with every user type, and its CSV stats must show traffic for each, no failures,
-and the streaming metrics (time to first chunk, chunks per response)."""
+seconds with the HTTP user types (then, in a second run, the upload and WebSocket users), and
+its CSV stats must show traffic for each, no failures, and the streaming metrics (time to
+first chunk, chunks per response)."""
 from __future__ import annotations
 
 import csv
@@ -12,6 +13,7 @@ import time
 
 import pytest
 
+import catzilla
 from procs import launcher
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,12 +54,63 @@ APP = textwrap.dedent(f"""
 """)
 
 
-@pytest.fixture
-def server_url(tmp_path):
-    (tmp_path / "locust_target.py").write_text(APP)
+UPLOAD_BYTES = 1_000_003   # not a multiple of the 64 KiB pieces: the last one is short
+
+# POST /upload and /ws/echo as the demo app has them (examples/app.py)
+APP_UPLOAD_WS = textwrap.dedent(f"""
+    import hashlib
+    import sys
+
+    sys.path.insert(0, {ROOT!r})
+
+    from catzilla import Catzilla
+
+    app = Catzilla()
+
+
+    @app.get("/")
+    def home(request):
+        return "Hello, World!"
+
+
+    @app.post("/upload")
+    async def upload(request):
+        digest = hashlib.sha256()
+        n = 0
+        async for chunk in request.stream():
+            digest.update(chunk)
+            n += len(chunk)
+        return {{"bytes": n, "sha256": digest.hexdigest()}}
+
+
+    @app.websocket("/ws/echo")
+    async def echo(ws):
+        await ws.accept()
+        async for message in ws:
+            await ws.send(message)
+
+
+    app.listen(0, "127.0.0.1", banner=True)
+""")
+
+
+def _serve(tmp_path, source: str):
+    (tmp_path / "locust_target.py").write_text(source)
     with launcher(tmp_path) as run:
         server = run.start([sys.executable, "locust_target.py"])
         yield f"http://127.0.0.1:{server.port}"
+
+
+@pytest.fixture
+def server_url(tmp_path):
+    yield from _serve(tmp_path, APP)
+
+
+@pytest.fixture
+def upload_ws_url(tmp_path):
+    if not hasattr(catzilla.Catzilla, "websocket") or not hasattr(catzilla.Request, "stream"):
+        pytest.skip("this catzilla has no WebSockets or request.stream() yet")
+    yield from _serve(tmp_path, APP_UPLOAD_WS)
 
 
 def read_stats(path: str) -> dict:
@@ -65,19 +118,27 @@ def read_stats(path: str) -> dict:
         return {(row["Type"], row["Name"]): row for row in csv.DictReader(f)}
 
 
-@pytest.mark.timeout(60)
-def test_locust_headless_run(server_url, tmp_path):
-    prefix = str(tmp_path / "run")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCUST_", "STREAM_", "CATZILLA_HOST"))}
+def run_locust(url: str, prefix: str, users: list, extra_env: dict) -> str:
+    """Locust headless for 8 s against url with the named user classes; -> its output (checked: exit 0)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LOCUST_", "STREAM_", "UPLOAD_", "WS_", "CATZILLA_HOST"))}
+    env.update(extra_env)
     cmd = [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", "-u", "6", "-r", "6", "-t", "8s",
-           "--host", server_url, "--exit-code-on-error", "1", "--csv", prefix, "--only-summary",
-           "--stop-timeout", "5", "--loglevel", "WARNING"]
+           "--host", url, "--exit-code-on-error", "1", "--csv", prefix, "--only-summary",
+           "--stop-timeout", "5", "--loglevel", "WARNING", *users]
     t0 = time.monotonic()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=45, cwd=ROOT, env=env)
     elapsed = time.monotonic() - t0
     output = (r.stdout + r.stderr)[-3000:]
     assert r.returncode == 0, f"locust exited with {r.returncode}:\n{output}"
     assert elapsed < 40, f"locust took {elapsed:.1f} s"
+    return output
+
+
+@pytest.mark.timeout(60)
+def test_locust_headless_run(server_url, tmp_path):
+    prefix = str(tmp_path / "run")
+    output = run_locust(server_url, prefix, ["PlainUser", "JsonUser", "StreamUser"], {})
 
     stats = read_stats(prefix + "_stats.csv")
     for key in [("GET", "/"), ("GET", "/json"), ("GET", "/stream/tokens"), ("TTFC", "ttfc /stream/tokens")]:
@@ -94,3 +155,21 @@ def test_locust_headless_run(server_url, tmp_path):
     assert float(ttfc["Average Content Size"]) >= TOKENS / 2, ttfc
     assert float(ttfc["Average Response Time"]) < float(stream["Average Response Time"]), (ttfc, stream)
     assert float(stream["Average Response Time"]) >= TOKENS * 10 * 0.9, stream
+
+
+@pytest.mark.timeout(60)
+def test_locust_upload_and_websocket_users(upload_ws_url, tmp_path):
+    prefix = str(tmp_path / "run")
+    output = run_locust(upload_ws_url, prefix, ["UploadUser", "WebSocketUser"],
+                        {"UPLOAD_BYTES": str(UPLOAD_BYTES), "WS_MESSAGE_BYTES": "100"})
+    stats = read_stats(prefix + "_stats.csv")
+    for key in [("POST", "/upload"), ("WS", "/ws/echo"), ("WS", "connect /ws/echo")]:
+        assert key in stats, f"no stats row {key}; rows: {sorted(stats)}\n{output}"
+        assert int(stats[key]["Request Count"]) > 0, f"{key}: no requests"
+        assert int(stats[key]["Failure Count"]) == 0, f"{key}: failures\n{output}"
+    assert int(stats[("", "Aggregated")]["Failure Count"]) == 0
+    # size conventions: an upload row counts the bytes sent, an echo row the message size
+    assert float(stats[("POST", "/upload")]["Average Content Size"]) == UPLOAD_BYTES
+    assert float(stats[("WS", "/ws/echo")]["Average Content Size"]) == 100
+    # each user holds one socket: one handshake per WebSocketUser (3 of the 6 users), no reconnects
+    assert int(stats[("WS", "connect /ws/echo")]["Request Count"]) == 3, stats[("WS", "connect /ws/echo")]
