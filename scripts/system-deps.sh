@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the test suite and benchmarks use: nginx (reverse-proxy
 # test), clang + its sanitizer runtime (parser fuzzing), wrk (benchmarks),
-# curl. Installs only what is missing; needs root or sudo.
+# curl, gcc (the benchmarks' WebSocket/upload load generator). Installs only
+# what is missing; needs root or sudo.
 set -euo pipefail
 need=()
 command -v nginx >/dev/null || need+=(nginx-light)
@@ -11,6 +12,7 @@ ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 
   || need+=(libclang-rt-14-dev)
 command -v wrk >/dev/null || need+=(wrk)
 command -v curl >/dev/null || need+=(curl)
+command -v gcc >/dev/null || need+=(gcc)
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null; then
   echo "system-deps: please install: ${need[*]}" >&2

@@ -56,8 +56,9 @@ APP = textwrap.dedent(f"""
 
 UPLOAD_BYTES = 1_000_003   # not a multiple of the 64 KiB pieces: the last one is short
 
-# POST /upload and /ws/echo as the demo app has them (examples/app.py)
-APP_UPLOAD_WS = textwrap.dedent(f"""
+# POST /upload and /ws/echo as the demo app has them (examples/app.py), each in its own app so
+# that each test needs only its own feature
+APP_HEAD = textwrap.dedent(f"""
     import hashlib
     import sys
 
@@ -71,8 +72,9 @@ APP_UPLOAD_WS = textwrap.dedent(f"""
     @app.get("/")
     def home(request):
         return "Hello, World!"
+""")
 
-
+UPLOAD_ROUTE = textwrap.dedent("""
     @app.post("/upload")
     async def upload(request):
         digest = hashlib.sha256()
@@ -80,18 +82,18 @@ APP_UPLOAD_WS = textwrap.dedent(f"""
         async for chunk in request.stream():
             digest.update(chunk)
             n += len(chunk)
-        return {{"bytes": n, "sha256": digest.hexdigest()}}
+        return {"bytes": n, "sha256": digest.hexdigest()}
+""")
 
-
+WS_ROUTE = textwrap.dedent("""
     @app.websocket("/ws/echo")
     async def echo(ws):
         await ws.accept()
         async for message in ws:
             await ws.send(message)
-
-
-    app.listen(0, "127.0.0.1", banner=True)
 """)
+
+LISTEN = '\napp.listen(0, "127.0.0.1", banner=True)\n'
 
 
 def _serve(tmp_path, source: str):
@@ -107,10 +109,17 @@ def server_url(tmp_path):
 
 
 @pytest.fixture
-def upload_ws_url(tmp_path):
-    if not hasattr(catzilla.Catzilla, "websocket") or not hasattr(catzilla.Request, "stream"):
-        pytest.skip("this catzilla has no WebSockets or request.stream() yet")
-    yield from _serve(tmp_path, APP_UPLOAD_WS)
+def upload_url(tmp_path):
+    if not hasattr(catzilla.Request, "stream"):
+        pytest.skip("this catzilla has no request.stream() yet")
+    yield from _serve(tmp_path, APP_HEAD + UPLOAD_ROUTE + LISTEN)
+
+
+@pytest.fixture
+def ws_url(tmp_path):
+    if not hasattr(catzilla.Catzilla, "websocket"):
+        pytest.skip("this catzilla has no WebSockets yet")
+    yield from _serve(tmp_path, APP_HEAD + WS_ROUTE + LISTEN)
 
 
 def read_stats(path: str) -> dict:
@@ -158,18 +167,26 @@ def test_locust_headless_run(server_url, tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_locust_upload_and_websocket_users(upload_ws_url, tmp_path):
+def test_locust_upload_user(upload_url, tmp_path):
     prefix = str(tmp_path / "run")
-    output = run_locust(upload_ws_url, prefix, ["UploadUser", "WebSocketUser"],
-                        {"UPLOAD_BYTES": str(UPLOAD_BYTES), "WS_MESSAGE_BYTES": "100"})
+    output = run_locust(upload_url, prefix, ["UploadUser"], {"UPLOAD_BYTES": str(UPLOAD_BYTES)})
     stats = read_stats(prefix + "_stats.csv")
-    for key in [("POST", "/upload"), ("WS", "/ws/echo"), ("WS", "connect /ws/echo")]:
+    row = stats.get(("POST", "/upload"))
+    assert row is not None, f"no upload row; rows: {sorted(stats)}\n{output}"
+    assert int(row["Request Count"]) > 0, row
+    assert int(row["Failure Count"]) == 0, f"failures\n{output}"
+    assert float(row["Average Content Size"]) == UPLOAD_BYTES   # convention: the bytes uploaded
+
+
+@pytest.mark.timeout(60)
+def test_locust_websocket_user(ws_url, tmp_path):
+    prefix = str(tmp_path / "run")
+    output = run_locust(ws_url, prefix, ["WebSocketUser"], {"WS_MESSAGE_BYTES": "100"})
+    stats = read_stats(prefix + "_stats.csv")
+    for key in [("WS", "/ws/echo"), ("WS", "connect /ws/echo")]:
         assert key in stats, f"no stats row {key}; rows: {sorted(stats)}\n{output}"
         assert int(stats[key]["Request Count"]) > 0, f"{key}: no requests"
         assert int(stats[key]["Failure Count"]) == 0, f"{key}: failures\n{output}"
-    assert int(stats[("", "Aggregated")]["Failure Count"]) == 0
-    # size conventions: an upload row counts the bytes sent, an echo row the message size
-    assert float(stats[("POST", "/upload")]["Average Content Size"]) == UPLOAD_BYTES
-    assert float(stats[("WS", "/ws/echo")]["Average Content Size"]) == 100
-    # each user holds one socket: one handshake per WebSocketUser (3 of the 6 users), no reconnects
-    assert int(stats[("WS", "connect /ws/echo")]["Request Count"]) == 3, stats[("WS", "connect /ws/echo")]
+    assert float(stats[("WS", "/ws/echo")]["Average Content Size"]) == 100   # the message size
+    # every user holds one socket for the whole run: 6 handshakes, no reconnects
+    assert int(stats[("WS", "connect /ws/echo")]["Request Count"]) == 6, stats[("WS", "connect /ws/echo")]
