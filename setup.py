@@ -23,6 +23,7 @@ C_SOURCES = {
     "_core.server": ["cz_poller.c"],
     "_core.transport": ["cz_poller.c", "cz_date.c"],
     "request": ["cz_http.c"],            # Request(...) parses what it is given
+    "_core.websocket": ["cz_ws.c"],
 }
 
 

@@ -8,7 +8,7 @@ import signal
 import socket
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Type, TypeVar, Union
 
-from catzilla.router import Router
+from catzilla.router import Route, Router
 from catzilla.settings import Settings
 
 log = logging.getLogger("catzilla")
@@ -22,6 +22,7 @@ class Catzilla:
         """Settings by keyword (see catzilla.settings.Settings); TypeError for an unknown name."""
         self.settings = Settings.from_kwargs(**settings)
         self.router = Router()
+        self.ws_router = Router()    # WebSocket routes: looked up for upgrade requests only
         # The dispatcher reads these lists and this map directly: hooks and
         # handlers added at any time take effect.
         self._before: List[Callable[..., Any]] = []
@@ -63,6 +64,20 @@ class Catzilla:
 
     def options(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:
         return self.route(path, ("OPTIONS",), name=name)
+
+    def websocket(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:
+        """@app.websocket("/ws") async def handler(ws, **path_params): a WebSocket endpoint."""
+        def decorator(fn: F) -> F:
+            self.add_websocket_route(path, fn, name=name)
+            return fn
+        return decorator
+
+    def add_websocket_route(self, path: str, endpoint: Callable[..., Any], *, name: Optional[str] = None) -> None:
+        route = Route(path, endpoint, ("GET",), name=name)
+        if not route.is_async:
+            raise TypeError(f"WebSocket route {path!r}: the endpoint must be an async function "
+                            f"(async def {getattr(endpoint, '__name__', 'handler')}(ws): ...)")
+        self.ws_router.add_route(route)
 
     def include_router(self, router: Router, prefix: str = "") -> None:
         """Mount a route group (a Router with its own prefix) under `prefix`."""

@@ -24,3 +24,18 @@ class HTTPException(Exception):
 
     def __repr__(self) -> str:
         return f"HTTPException({self.status_code}, {self.detail!r})"
+
+
+class WebSocketDisconnect(Exception):
+    """Raised by a WebSocket's receive (and send) once the peer is gone: `code` is
+    the close code it sent (1005 when its close frame had none), 1006 when the
+    connection dropped without a close frame, or the code the server failed the
+    connection with (1002 protocol error, 1007 invalid data, 1009 too big)."""
+
+    def __init__(self, code: int = 1000, reason: Optional[str] = None) -> None:
+        super().__init__(code, reason or "")
+        self.code = code
+        self.reason = reason or ""
+
+    def __repr__(self) -> str:
+        return f"WebSocketDisconnect({self.code}, {self.reason!r})"

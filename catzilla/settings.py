@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 
 @dataclass(frozen=True)
@@ -23,17 +23,25 @@ class Settings:
     stream_threads: int = 64            # worker threads pulling sync generators
     debug: bool = False                 # tracebacks in 500 bodies
     access_log: bool = False            # one line per response on the "catzilla.access" logger
+    ws_max_message_size: int = 16 * 1024 * 1024   # bytes in one WebSocket message; bigger -> close 1009
+    ws_ping_interval: Optional[float] = 20.0      # s between automatic pings (None or 0: none)
+    ws_ping_timeout: float = 20.0       # s to wait for the pong, then close with 1011
+    ws_close_timeout: float = 5.0       # s to wait for the peer's close frame, then drop the connection
+    ws_per_message_deflate: bool = True  # accept permessage-deflate when a client offers it
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            kind = _KINDS[f.type]
+            base = f.type.removeprefix("Optional[").removesuffix("]")   # Optional: None allowed
+            if value is None and base != f.type:
+                continue
+            kind = _KINDS[base]
             ok = isinstance(value, bool) if kind is bool else \
                 isinstance(value, kind) and not isinstance(value, bool)
             if not ok:
                 raise TypeError(f"setting {f.name} must be {f.type}, not {type(value).__name__}")
             if kind is not bool:
-                object.__setattr__(self, f.name, _CAST[f.type](value))
+                object.__setattr__(self, f.name, _CAST[base](value))
         if self.max_request_line < 64 or self.max_head_bytes < 256 or self.max_headers < 1 \
                 or self.max_body < 0:
             raise ValueError("limits too small: max_request_line >= 64, max_head_bytes >= 256, "
@@ -47,6 +55,13 @@ class Settings:
             raise ValueError("need 0 <= low_water <= high_water and high_water >= 1024")
         if self.stream_threads < 1:
             raise ValueError("stream_threads must be >= 1")
+        if self.ws_max_message_size < 1:
+            raise ValueError("ws_max_message_size must be >= 1")
+        if self.ws_ping_interval is not None and self.ws_ping_interval < 0:
+            raise ValueError("ws_ping_interval must be >= 0 (None or 0: no pings)")
+        for name in ("ws_ping_timeout", "ws_close_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0")
 
     @classmethod
     def names(cls) -> Tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""Catzilla demo: plain, JSON and path-param routes plus every kind of stream.
+"""Catzilla demo: plain, JSON and path-param routes, every kind of stream, WebSockets.
 
     make demo            # builds, then serves on http://127.0.0.1:8000
     HOST=0.0.0.0 PORT=9000 python examples/app.py
@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from catzilla import Catzilla, Request, StreamingResponse  # noqa: E402
 from catzilla.files import FileResponse  # noqa: E402
 from catzilla.sse import EventSourceResponse, ServerSentEvent  # noqa: E402
+from catzilla.websocket import WebSocket, WebSocketDisconnect  # noqa: E402
 
 app = Catzilla()
 BIG_FILE = os.path.join(tempfile.gettempdir(), "catzilla-demo-1GiB.bin")
@@ -94,6 +95,34 @@ def clock(request: Request) -> EventSourceResponse:
 def download(request: Request) -> FileResponse:
     """1 GiB with sendfile(2), Range and ETag support, flat memory."""
     return FileResponse(BIG_FILE, filename="big.bin")
+
+
+@app.websocket("/ws/echo")
+async def ws_echo(ws: WebSocket) -> None:
+    """Every message back as it came: text as text, binary as binary."""
+    await ws.accept()
+    async for message in ws:
+        await ws.send(message)
+
+
+chat_members: set[WebSocket] = set()
+
+
+@app.websocket("/ws/chat")
+async def ws_chat(ws: WebSocket) -> None:
+    """A tiny chat room: each text message goes to everyone connected."""
+    await ws.accept()
+    chat_members.add(ws)
+    try:
+        async for message in ws:
+            if isinstance(message, str):
+                # a slow member makes its own send wait, not the others'
+                await asyncio.gather(*(member.send(message) for member in list(chat_members)),
+                                     return_exceptions=True)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        chat_members.discard(ws)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ cdef class Connection(Transport):
     cdef object peer_cache
     cdef double started              # for the access log
     cdef int stream_status
+    cdef bint upgrade                # the request carries Connection: upgrade
+    cdef object ws                   # WSProtocol once a WebSocket handshake was read (ST_UPGRADED after accept)
 
     cdef int on_readable(self) except -1
     cdef int serve_buffered(self) except -1
@@ -43,6 +45,7 @@ cdef class Connection(Transport):
     cdef int response_done(self) except -1
     cdef int send_error(self, int status, str reason) except -1
     cdef int log_access(self, int status, long long nbytes) except -1
+    cdef int start_websocket(self, object result) except -1
     # lifecycle
     cdef int check_timeouts(self, double now) except -1
     cdef int close_when_idle(self) except -1

@@ -14,11 +14,12 @@ from catzilla._core.context cimport ConnectionTable, Limits, Services
 from catzilla._core.dispatch cimport Dispatcher, is_awaitable
 from catzilla._core.streams cimport Pump, make_pump, close_unsent
 from catzilla._core.transport cimport Transport
+from catzilla._core.websocket cimport WSProtocol, ws_upgrade
 from catzilla.includes.clock cimport cz_monotonic
 from catzilla.includes.errno cimport errno, EAGAIN, EWOULDBLOCK, EINTR
 from catzilla.includes.http cimport (cz_request, cz_parse_request, cz_chunked_init, cz_chunked_decode,
                                      CZ_ERROR, CZ_INCOMPLETE, CZ_F_CHUNKED, CZ_F_CONN_CLOSE,
-                                     CZ_F_CONN_KEEP_ALIVE, CZ_F_EXPECT_CONTINUE)
+                                     CZ_F_CONN_KEEP_ALIVE, CZ_F_EXPECT_CONTINUE, CZ_F_UPGRADE)
 from catzilla.includes.poller cimport CZ_READ
 from catzilla.includes.system cimport recv, shutdown, SHUT_WR
 from catzilla.request cimport Request, new_request
@@ -31,6 +32,7 @@ cdef enum:
     ST_BODY = 1          # reading a request body
     ST_HANDLING = 2      # a handler, a stream or a large write is in progress
     ST_CLOSING = 3       # the last response is queued; close once it is written
+    ST_UPGRADED = 4      # a WebSocket after 101: every byte read goes to self.ws
 
 cdef str _GET = "GET"
 cdef str _POST = "POST"
@@ -80,6 +82,8 @@ cdef class Connection(Transport):
         cdef ssize_t n
         cdef Services svc = self.svc
         cdef Py_ssize_t read_size = self.lim.read_size
+        if self.state == ST_UPGRADED:
+            return (<WSProtocol>self.ws).on_readable()
         while not self.closed:
             n = recv(self.fd, svc.scratch, <size_t>read_size, 0)
             if n > 0:
@@ -218,6 +222,7 @@ cdef class Connection(Transport):
         if self.table.draining:
             self.keep_alive = False
         self.req = new_request(self.rbuf, self.req_start, &r, _method_str(r.method, r.method_len), self)
+        self.upgrade = (r.flags & CZ_F_UPGRADE) != 0
         self.chunked_body = (r.flags & CZ_F_CHUNKED) != 0
         if self.chunked_body:
             cz_chunked_init(&self.dec, lim.parser.max_head_bytes)
@@ -291,6 +296,10 @@ cdef class Connection(Transport):
             req.set_path()
         except ValueError:
             return self.respond(self.svc.dispatcher.error(req, HTTPException(400, "invalid request target")))
+        if self.upgrade:
+            result = ws_upgrade(self, self, req, self.svc, self.lim)
+            if result is not None:
+                return self.start_websocket(result)
         if req.path == "*":                                  # asterisk-form: OPTIONS * only
             if req.method == "OPTIONS":
                 return self.respond(Response(b"", 204, {"allow": _SERVER_METHODS}))
@@ -408,6 +417,46 @@ cdef class Connection(Transport):
         (<Response>PlainTextResponse(f"{status} {reason}\n", status)).send(self, None)
         return 0
 
+    # -- WebSockets (the protocol is in websocket.pyx) ------------------------
+
+    cdef int start_websocket(self, object result) except -1:
+        """A WebSocket handshake was read: run its handler, or send the refusal."""
+        self.keep_alive = False                  # no HTTP request follows a handshake
+        if isinstance(result, WSProtocol):
+            self.ws = result
+            result.start()
+            return 0
+        return self.respond(result)
+
+    def ws_upgraded(self, WSProtocol ws):
+        """The handler accepted (the 101 head is queued): from now on the bytes
+        read are frames, starting with any the client sent behind its handshake."""
+        cdef Py_ssize_t n
+        self.log_access(101, -1)
+        self.state = ST_UPGRADED
+        self.req = None
+        while self.req_start < self.rbuf.end and not self.closed and self.state == ST_UPGRADED:
+            n = min(self.rbuf.end - self.req_start, self.lim.read_size)
+            memcpy(self.svc.scratch, self.rbuf.data + self.req_start, <size_t>n)
+            self.req_start += n
+            ws.data_received(<unsigned char *>self.svc.scratch, n)
+        self.release_consumed()
+        if not self.closed and self.state == ST_UPGRADED:
+            self.set_interest(self.events | CZ_READ)   # reading may have paused before the accept
+
+    def ws_refused(self, response):
+        """The handler answered the handshake with HTTP (returned or closed before accept)."""
+        self.ws = None
+        if not self.closed:
+            self.respond(response)
+            if not self.closed:
+                self.flush()
+
+    def ws_close_tcp(self):
+        """Both close frames are out (or the connection failed): close after the output."""
+        if not self.closed and self.state == ST_UPGRADED:
+            self.close_when_idle()
+
     cdef int log_access(self, int status, long long nbytes) except -1:
         cdef Request req = self.req
         log = self.svc.access_log
@@ -432,6 +481,11 @@ cdef class Connection(Transport):
         if self.state == ST_CLOSING:
             if now - self.last_io > 2.0:
                 self.abort()
+        elif self.state == ST_UPGRADED:
+            (<WSProtocol>self.ws).check_timeouts(now)      # pings, the close handshake
+            if not self.closed and self.pending() > 0 and self.write_since \
+                    and now - self.write_since > lim.write_timeout:
+                self.abort()                 # the peer stopped reading
         elif self.pending() > 0 and self.write_since and now - self.write_since > lim.write_timeout \
                 and self.pump is None:
             self.abort()                     # no write progress: the client stopped reading
@@ -461,13 +515,16 @@ cdef class Connection(Transport):
         if self.closed:
             return
         self.keep_alive = False
-        if self.state == ST_HEAD and self.rbuf.end == self.req_start and self.pending() == 0:
+        if self.ws is not None:
+            (<WSProtocol>self.ws).shutdown()      # close 1001; the peer's close ends the connection
+        elif self.state == ST_HEAD and self.rbuf.end == self.req_start and self.pending() == 0:
             self.abort()
 
     def cancel_work(self):
         """Deadline passed: stop the handler or stream and close. Returns the
         tasks that were cancelled, for the caller to wait on their cleanup."""
-        tasks = [t for t in (self.task, self.pump.running_task() if self.pump is not None else None)
+        tasks = [t for t in (self.task, self.pump.running_task() if self.pump is not None else None,
+                             (<WSProtocol>self.ws).task if self.ws is not None else None)
                  if t is not None and not t.done()]
         self.abort()
         return tasks
@@ -487,5 +544,9 @@ cdef class Connection(Transport):
             task = self.task
             self.task = None
             task.cancel()
+        if self.ws is not None:
+            ws = self.ws
+            self.ws = None
+            (<WSProtocol>ws).connection_lost()    # the handler's receive raises WebSocketDisconnect
         self.req = None
 

@@ -16,6 +16,12 @@ cdef class Limits:
     cdef Py_ssize_t high_water       # back-pressure: stop producing above this many pending bytes
     cdef Py_ssize_t low_water        # ... resume below this
     cdef Py_ssize_t read_size        # bytes taken from a socket per recv()
+    # WebSockets
+    cdef long long ws_max_message    # bytes; a bigger message is closed with 1009
+    cdef double ws_ping_interval     # s between automatic pings; 0: none
+    cdef double ws_ping_timeout      # s to wait for the pong before closing (1011)
+    cdef double ws_close_timeout     # s to wait for the peer's close frame, then drop the TCP connection
+    cdef bint ws_deflate             # offer permessage-deflate when the client asks for it
 
 
 cdef class Services:

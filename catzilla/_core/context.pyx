@@ -23,6 +23,11 @@ cdef class Limits:
         self.high_water = settings.high_water
         self.low_water = settings.low_water
         self.read_size = 64 * 1024
+        self.ws_max_message = settings.ws_max_message_size
+        self.ws_ping_interval = settings.ws_ping_interval or 0.0
+        self.ws_ping_timeout = settings.ws_ping_timeout
+        self.ws_close_timeout = settings.ws_close_timeout
+        self.ws_deflate = settings.ws_per_message_deflate
 
     @property
     def max_headers(self):

@@ -7,6 +7,7 @@ from catzilla.router cimport Router
 cdef class Dispatcher:
     cdef readonly object app
     cdef Router router
+    cdef readonly Router ws_router   # WebSocket routes (consulted for upgrade requests and on a 404)
     cdef list before                 # the app's own hook lists and handler map, shared, so
     cdef list after                  # hooks registered after start take effect
     cdef dict handlers               # exception class -> handler(request, exc)

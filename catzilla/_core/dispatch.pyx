@@ -29,6 +29,7 @@ cdef class Dispatcher:
     def __init__(self, app):
         self.app = app
         self.router = app.router
+        self.ws_router = getattr(app, "ws_router", None)
         self.before = app._before
         self.after = app._after
         self.handlers = app._exception_handlers
@@ -53,6 +54,10 @@ cdef class Dispatcher:
         if route is None:
             if match.allowed:
                 return PlainTextResponse("Method Not Allowed", 405, {"allow": ", ".join(match.allowed)})
+            if self.ws_router is not None and self.ws_router.find("GET", req.path).route is not None:
+                return PlainTextResponse("Upgrade Required: this is a WebSocket endpoint", 426,
+                                         {"upgrade": "websocket", "connection": "Upgrade",
+                                          "sec-websocket-version": "13"})
             return PlainTextResponse("Not Found", 404)
         req.path_params = match.params
         req.async_api = route.is_async      # await request.json() & co. in async endpoints

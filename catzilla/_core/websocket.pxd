@@ -1,0 +1,81 @@
+# The WebSocket protocol on an upgraded connection (RFC 6455): frames parsed,
+# unmasked and UTF-8-checked in C as bytes arrive, control frames answered
+# here, whole messages queued for the handler, sends bounded by the
+# transport's watermarks, pings and the close handshake on the server's timer.
+from libc.stdint cimport uint32_t, uint64_t
+from catzilla._core.buffer cimport Buffer
+from catzilla._core.context cimport Limits, Services
+from catzilla._core.transport cimport Transport
+from catzilla.includes.ws cimport cz_ws_frame
+from catzilla.request cimport Request
+
+cdef class WSProtocol:
+    cdef Transport t
+    cdef object conn                 # the Connection: upgraded(), refuse(), close_tcp() (rare events)
+    cdef Services svc
+    cdef Limits lim
+    cdef readonly int state          # WS_CONNECTING, WS_OPEN, WS_CLOSING, WS_CLOSED
+    cdef bint close_sent
+    cdef bint close_rcvd
+    cdef bint input_done             # nothing more is parsed (close received, protocol error)
+    cdef readonly int close_code     # what receive() raises with once the queue is empty
+    cdef readonly str close_reason
+    # frame parsing
+    cdef unsigned char hbuf[14]      # a header split across reads
+    cdef Py_ssize_t hn
+    cdef cz_ws_frame f
+    cdef bint in_frame               # reading the payload of self.f
+    cdef uint64_t remaining          # payload bytes of the frame still to come
+    cdef uint64_t frame_off          # payload bytes of the frame seen (the mask position)
+    cdef int msg_op                  # opcode of the open data message, 0 when none
+    cdef bint msg_compressed         # RSV1: permessage-deflate
+    cdef long long msg_len           # payload bytes of the open message so far
+    cdef uint32_t utf8               # validator state of the open text message
+    cdef Buffer msg                  # the open message's payload
+    cdef object direct               # a single-frame message taken straight from the read slice
+    cdef unsigned char ctl[125]      # the control frame being read
+    cdef Py_ssize_t ctl_n
+    cdef unsigned rsv_allowed
+    cdef object pmd                  # PerMessageDeflate, or None when not negotiated
+    # delivery
+    cdef object queue                # deque of str / bytes
+    cdef object waiter               # Future a receive() waits on
+    cdef object drain_fut            # Future senders wait on above the high-water mark
+    cdef bint paused                 # read interest off: the handler is behind
+    # timers
+    cdef double last_ping            # when the last automatic ping went out
+    cdef double ping_due             # a ping waits for its pong since then (0: none)
+    cdef double close_sent_at
+    cdef readonly object task        # the handler's task
+    cdef public str key              # Sec-WebSocket-Key
+    cdef public object offered       # Sec-WebSocket-Extensions, or None
+    cdef public list subprotocols    # Sec-WebSocket-Protocol offers, in order
+    cdef public object handler       # the handler's coroutine, until start()
+
+    cdef int on_readable(self) except -1     # the connection's socket is readable
+    cdef int data_received(self, unsigned char *p, Py_ssize_t n) except -1
+    cdef int begin_frame(self) except -1
+    cdef int payload(self, unsigned char *p, Py_ssize_t n) except -1
+    cdef int end_frame(self) except -1
+    cdef int control(self) except -1
+    cdef int pmd_feed(self, unsigned char *p, Py_ssize_t n) except -1
+    cdef object pmd_finish(self)
+    cdef void wake(self)
+    cdef int deliver(self, object message) except -1
+    cdef int fail(self, int code, str reason) except -1
+    cdef int send_frame(self, int opcode, const unsigned char *p, Py_ssize_t n, unsigned rsv) except -1
+    cdef int send_close(self, int code, bytes reason) except -1
+    cdef int both_closed(self) except -1
+    cdef int check_timeouts(self, double now) except -1
+    cdef void connection_lost(self)
+    cdef int shutdown(self) except -1        # graceful server stop: close with 1001
+    cdef int write_message(self, object data) except -1
+    cdef int send_data(self, int opcode, const unsigned char *p, Py_ssize_t n) except -1
+    cdef int check_sendable(self) except -1
+    cdef object take(self)                   # the next queued message, or None
+
+
+# The handshake for an upgrade request the connection read: None (not a
+# WebSocket request for a WebSocket route: answer it as HTTP), a Response
+# refusing it, or a WSProtocol whose start() runs the handler.
+cdef object ws_upgrade(object conn, Transport t, Request req, Services svc, Limits lim)

@@ -1,0 +1,585 @@
+"""The WebSocket protocol (RFC 6455) on an upgraded connection.
+
+The handshake (`ws_upgrade`) runs when the connection has read an upgrade
+request for a WebSocket route: it is validated, a WSProtocol is made and the
+handler starts as a task. The connection stays HTTP until the handler calls
+accept(): the 101 head is written and from then on every byte read goes to
+WSProtocol.on_readable. Frames are parsed, unmasked and UTF-8-checked in C
+(include/cz_ws.c) as the bytes arrive, so a bad byte fails the connection at
+once; pings and close frames are answered here without waking the handler;
+whole messages (at most ws_max_message_size) are queued for receive(), and
+reading stops while the handler is behind. Sends append to the transport's
+output and wait for it to drain below the low-water mark when it is above the
+high-water mark. Pings, pong and close-handshake timeouts run from the
+server's once-a-second tick."""
+import asyncio
+import binascii
+import hashlib
+import logging
+import struct
+from base64 import b64encode, b64decode
+from collections import deque
+
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.string cimport memcpy
+from catzilla._core.buffer cimport Buffer
+from catzilla._core.context cimport Limits, Services
+from catzilla._core.dispatch cimport Dispatcher
+from catzilla._core.transport cimport Transport
+from catzilla.includes.clock cimport cz_monotonic
+from catzilla.includes.errno cimport errno, EAGAIN, EWOULDBLOCK, EINTR
+from catzilla.includes.poller cimport CZ_READ
+from catzilla.includes.python cimport PyUnicode_AsUTF8AndSize
+from catzilla.includes.system cimport recv
+from catzilla.includes.ws cimport (cz_ws_frame, cz_ws_parse_header, cz_ws_unmask, cz_utf8_feed,
+                                   cz_utf8_complete, cz_utf8_valid, cz_ws_check_close,
+                                   cz_ws_close_code_valid, cz_ws_write_header, CZ_WS_ERROR,
+                                   CZ_WS_INCOMPLETE, CZ_WS_OP_CONT, CZ_WS_OP_TEXT, CZ_WS_OP_BINARY,
+                                   CZ_WS_OP_CLOSE, CZ_WS_OP_PING, CZ_WS_OP_PONG, CZ_WS_RSV1,
+                                   CZ_WS_MAX_HEADER, CZ_UTF8_ACCEPT)
+from catzilla.request cimport Request
+from catzilla.router cimport Match, Route
+from catzilla.datastructures cimport validated_pairs
+from catzilla.response import PlainTextResponse
+from catzilla.exceptions import HTTPException, WebSocketDisconnect
+
+cdef enum:
+    WS_CONNECTING = 0    # handshake read, the handler has not accepted yet
+    WS_OPEN = 1
+    WS_CLOSING = 2       # a close frame was sent or received
+    WS_CLOSED = 3        # the TCP connection is gone
+
+DEF QUEUE_MAX = 32       # undelivered messages before reading pauses
+
+cdef bytes _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+cdef object _log = logging.getLogger("catzilla")
+cdef object _public_websocket = None      # catzilla.websocket.WebSocket, imported on first use
+
+# connection-token / upgrade-token lists: "a, b" -> {"a", "b"} (lower-case)
+cdef set _tokens(object value):
+    if value is None:
+        return set()
+    return {t.strip().lower() for t in value.split(",")}
+
+
+cdef object _refusal(int status, str text, dict headers=None):
+    return PlainTextResponse(text, status, headers)
+
+
+cdef object ws_upgrade(object conn, Transport t, Request req, Services svc, Limits lim):
+    """The handshake for an upgrade request: None when it is no WebSocket
+    request for a WebSocket route (answer it as HTTP), a Response refusing
+    it, or a WSProtocol whose start() runs the handler."""
+    global _public_websocket
+    cdef Dispatcher d = svc.dispatcher
+    cdef Match match
+    cdef Route route
+    cdef WSProtocol proto
+    if d.ws_router is None:
+        return None
+    headers = req.headers
+    if "websocket" not in _tokens(headers.get("upgrade")):
+        return None
+    match = d.ws_router.find("GET", req.path)
+    route = match.route
+    if route is None:
+        if match.allowed:
+            return _refusal(405, "a WebSocket handshake is a GET request", {"allow": "GET"})
+        return None
+    req.app = d.app
+    if req.http_version != "1.1":
+        return _refusal(400, "a WebSocket handshake needs HTTP/1.1")
+    if req.body_len > 0 or "transfer-encoding" in headers or headers.get("content-length", "0") != "0":
+        return _refusal(400, "a WebSocket handshake has no body")
+    if headers.getlist("sec-websocket-version") != ["13"]:
+        return _refusal(426, "unsupported WebSocket version", {"sec-websocket-version": "13"})
+    keys = headers.getlist("sec-websocket-key")
+    try:
+        if len(keys) != 1 or len(b64decode(keys[0].encode("ascii"), validate=True)) != 16:
+            raise ValueError
+    except (ValueError, binascii.Error, UnicodeError):
+        return _refusal(400, "invalid Sec-WebSocket-Key")
+    if _public_websocket is None:
+        from catzilla.websocket import WebSocket as _ws_class
+        _public_websocket = _ws_class
+    proto = WSProtocol(conn, t, svc, lim)
+    proto.key = keys[0]
+    proto.offered = headers.get("sec-websocket-extensions")
+    proto.subprotocols = [s.strip() for v in headers.getlist("sec-websocket-protocol")
+                          for s in v.split(",") if s.strip()]
+    ws = _public_websocket(proto, req, match.params)
+    if match.params is not None and route.params_as_kwargs:
+        proto.handler = route.endpoint(ws, **match.params)
+    else:
+        proto.handler = route.endpoint(ws)
+    return proto
+
+
+cdef class WSProtocol:
+    def __cinit__(self, object conn, Transport t, Services svc, Limits lim):
+        self.conn = conn
+        self.t = t
+        self.svc = svc
+        self.lim = lim
+        self.state = WS_CONNECTING
+        self.close_code = 1006
+        self.close_reason = ""
+        self.msg = Buffer()
+        self.queue = deque()
+        self.pmd = None
+        self.rsv_allowed = 0
+        self.utf8 = CZ_UTF8_ACCEPT
+
+    def start(self):
+        """Run the handler (as a task on the loop)."""
+        coro = self.handler
+        self.handler = None
+        self.task = self.svc.task_factory(self.run(coro))
+
+    async def run(self, coro):
+        try:
+            await coro
+        except WebSocketDisconnect:
+            pass                                     # the peer left; nothing to answer
+        except HTTPException as exc:
+            if self.state == WS_CONNECTING:
+                self.refuse(PlainTextResponse(exc.detail, exc.status_code, exc.headers))
+            else:
+                _log.error("WebSocket handler raised after accept", exc_info=exc)
+                self.close_after_handler(1011)
+            return
+        except Exception as exc:
+            _log.error("WebSocket handler raised", exc_info=exc)
+            if self.state == WS_CONNECTING:
+                self.refuse(_refusal(403, "Forbidden"))
+            else:
+                self.close_after_handler(1011)
+            return
+        if self.state == WS_CONNECTING:
+            self.refuse(_refusal(403, "Forbidden"))  # returned without accepting
+        else:
+            self.close_after_handler(1000)
+
+    def refuse(self, response):
+        """Answer the handshake with an HTTP response instead of switching."""
+        if self.state != WS_CONNECTING:
+            return
+        self.state = WS_CLOSED
+        self.input_done = True
+        conn = self.conn
+        self.conn = None
+        if conn is not None:
+            conn.ws_refused(response)
+
+    def close_after_handler(self, int code):
+        if not self.close_sent and not self.input_done and not self.t.closed:
+            self.send_close(code, b"")
+            self.t.flush()
+
+    # -- the handshake ------------------------------------------------------
+
+    def accept(self, subprotocol=None, headers=None):
+        cdef Buffer out
+        if self.state != WS_CONNECTING:
+            raise RuntimeError("accept() was already called" if self.state != WS_CLOSED
+                               else "the WebSocket is closed")
+        if self.t.closed or self.conn is None:
+            raise WebSocketDisconnect(1006)
+        pairs = validated_pairs(headers) if headers is not None else []
+        accept = b64encode(hashlib.sha1(self.key.encode("ascii") + _GUID).digest()).decode("ascii")
+        lines = ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade",
+                 f"Sec-WebSocket-Accept: {accept}"]
+        if subprotocol is not None:
+            if not isinstance(subprotocol, str):
+                raise TypeError("subprotocol must be a str")
+            if subprotocol not in self.subprotocols:
+                raise ValueError(f"subprotocol {subprotocol!r} was not offered by the client")
+            lines.append(f"Sec-WebSocket-Protocol: {subprotocol}")
+        for name, value in pairs:
+            if name in ("upgrade", "connection", "sec-websocket-accept", "sec-websocket-protocol",
+                        "sec-websocket-extensions", "content-length", "transfer-encoding"):
+                raise ValueError(f"header {name!r} is set by the WebSocket handshake")
+            lines.append(f"{name}: {value}")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        out = self.t.out
+        out.append(PyBytes_AS_STRING(head), PyBytes_GET_SIZE(head))
+        self.state = WS_OPEN
+        self.last_ping = cz_monotonic()
+        self.conn.ws_upgraded(self)                 # frames read behind the handshake go in now
+        self.t.flush()
+
+    # -- reading -------------------------------------------------------------
+
+    cdef int on_readable(self) except -1:
+        cdef ssize_t n
+        cdef Transport t = self.t
+        cdef Py_ssize_t read_size = self.lim.read_size
+        cdef unsigned char *scratch = <unsigned char *>self.svc.scratch
+        while not t.closed and not self.input_done and (t.events & CZ_READ):
+            n = recv(t.fd, scratch, <size_t>read_size, 0)
+            if n > 0:
+                self.data_received(scratch, n)
+                if n < read_size:
+                    break
+                continue
+            if n == 0:
+                t.abort()                            # EOF without a close frame: 1006
+                return 0
+            if errno == EINTR:
+                continue
+            if errno == EAGAIN or errno == EWOULDBLOCK:
+                break
+            t.abort()
+            return 0
+        if not t.closed:
+            t.flush()
+        return 0
+
+    cdef int data_received(self, unsigned char *p, Py_ssize_t n) except -1:
+        """Frames from p[0, n) (writable: payloads are unmasked in place)."""
+        cdef Py_ssize_t k
+        cdef int rc
+        cdef long long room
+        while not self.input_done:
+            if not self.in_frame:
+                if n == 0:
+                    return 0
+                k = CZ_WS_MAX_HEADER - self.hn
+                if k > n:
+                    k = n
+                memcpy(self.hbuf + self.hn, p, <size_t>k)
+                room = self.lim.ws_max_message - self.msg_len
+                rc = cz_ws_parse_header(self.hbuf, <size_t>(self.hn + k), self.rsv_allowed,
+                                        self.msg_op != 0, 1, <uint64_t>room if room > 0 else 0, &self.f)
+                if rc == CZ_WS_INCOMPLETE:
+                    self.hn += k                     # k == n: a header is at most 14 bytes
+                    return 0
+                if rc == CZ_WS_ERROR:
+                    return self.fail(self.f.error_code, self.f.error_reason.decode("ascii"))
+                p += rc - self.hn
+                n -= rc - self.hn
+                self.hn = 0
+                self.begin_frame()
+                continue
+            if self.remaining > 0:
+                if n == 0:
+                    return 0
+                k = <Py_ssize_t>self.remaining if self.remaining < <uint64_t>n else n
+                if self.f.masked:
+                    cz_ws_unmask(p, <size_t>k, self.f.mask, self.frame_off)
+                self.payload(p, k)
+                if self.input_done:
+                    return 0
+                p += k
+                n -= k
+                self.remaining -= <uint64_t>k
+                self.frame_off += <uint64_t>k
+            if self.remaining == 0:
+                self.in_frame = False
+                self.end_frame()
+        return 0
+
+    cdef int begin_frame(self) except -1:
+        cdef int op = self.f.opcode
+        self.in_frame = True
+        self.remaining = self.f.length
+        self.frame_off = 0
+        if op & 0x8:
+            self.ctl_n = 0
+        elif op != CZ_WS_OP_CONT:
+            self.msg_op = op
+            self.msg_compressed = (self.f.rsv & CZ_WS_RSV1) != 0
+            self.msg_len = 0
+            self.utf8 = CZ_UTF8_ACCEPT
+        return 0
+
+    cdef int payload(self, unsigned char *p, Py_ssize_t n) except -1:
+        cdef int rc
+        if self.f.opcode & 0x8:
+            memcpy(self.ctl + self.ctl_n, p, <size_t>n)      # <= 125 bytes in all (checked in C)
+            self.ctl_n += n
+            return 0
+        self.msg_len += n
+        if self.msg_compressed:
+            rc = self.pmd_feed(p, n)
+            if rc != 0:
+                return self.fail(rc, "invalid compressed message" if rc == 1007 else "message too big")
+            return 0
+        if self.msg_op == CZ_WS_OP_TEXT and cz_utf8_feed(&self.utf8, p, <size_t>n) != 0:
+            return self.fail(1007, "invalid UTF-8 in a text message")
+        if self.f.fin and self.frame_off == 0 and <uint64_t>n == self.remaining and self.msg.size() == 0:
+            # a whole single-frame message in this read: no copy into the message buffer
+            if self.msg_op == CZ_WS_OP_TEXT:
+                if cz_utf8_complete(self.utf8):
+                    self.direct = PyUnicode_DecodeUTF8(<char *>p, n, NULL)
+            else:
+                self.direct = PyBytes_FromStringAndSize(<char *>p, n)
+            return 0
+        self.msg.append(<char *>p, n)
+        return 0
+
+    cdef int end_frame(self) except -1:
+        cdef object message
+        cdef Buffer m = self.msg
+        if self.f.opcode & 0x8:
+            return self.control()
+        if not self.f.fin:
+            return 0
+        op = self.msg_op
+        self.msg_op = 0
+        self.msg_len = 0
+        if self.msg_compressed:
+            data = self.pmd_finish()
+            if op == CZ_WS_OP_TEXT:
+                if not cz_utf8_valid(<const unsigned char *>PyBytes_AS_STRING(data), <size_t>PyBytes_GET_SIZE(data)):
+                    return self.fail(1007, "invalid UTF-8 in a text message")
+                message = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), NULL)
+            else:
+                message = data
+            return self.deliver(message)
+        if op == CZ_WS_OP_TEXT and not cz_utf8_complete(self.utf8):
+            m.clear()
+            return self.fail(1007, "text message ends inside a UTF-8 sequence")
+        if self.direct is not None:
+            message = self.direct
+            self.direct = None
+        elif op == CZ_WS_OP_TEXT:
+            message = PyUnicode_DecodeUTF8(m.data + m.start, m.size(), NULL)
+        else:
+            message = PyBytes_FromStringAndSize(m.data + m.start, m.size())
+        m.clear()
+        if m.cap > 1024 * 1024:
+            m.shrink(0)
+        return self.deliver(message)
+
+    cdef int pmd_feed(self, unsigned char *p, Py_ssize_t n) except -1:
+        return 1002                                  # RSV1 is refused until an extension allows it
+
+    cdef object pmd_finish(self):
+        return b""
+
+    cdef int control(self) except -1:
+        cdef int op = self.f.opcode
+        cdef int code = 0
+        if op == CZ_WS_OP_PING:
+            if not self.close_sent:
+                self.send_frame(CZ_WS_OP_PONG, self.ctl, self.ctl_n, 0)
+        elif op == CZ_WS_OP_PONG:
+            self.ping_due = 0                        # the peer is alive
+        elif op == CZ_WS_OP_CLOSE:
+            if cz_ws_check_close(self.ctl, <size_t>self.ctl_n, &code) != 0:
+                return self.fail(1002, "invalid close frame")
+            self.close_rcvd = True
+            self.close_code = code
+            self.close_reason = (<char *>self.ctl)[2:self.ctl_n].decode("utf-8") if self.ctl_n > 2 else ""
+            if not self.close_sent:
+                self.send_close(0 if code == 1005 else code, b"")   # echo the peer's code
+            self.both_closed()
+        return 0
+
+    cdef int deliver(self, object message) except -1:
+        if self.close_sent:
+            return 0                                 # closing: data frames are discarded
+        self.queue.append(message)
+        self.wake()
+        if len(self.queue) >= QUEUE_MAX and not self.paused:
+            self.paused = True
+            self.t.set_interest(self.t.events & ~CZ_READ)
+        return 0
+
+    cdef object take(self):
+        cdef Transport t = self.t
+        if not self.queue:
+            return None
+        message = self.queue.popleft()
+        if self.paused and len(self.queue) <= QUEUE_MAX // 2:
+            self.paused = False
+            if not t.closed and not self.input_done:
+                t.set_interest(t.events | CZ_READ)
+        return message
+
+    cdef void wake(self):
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    cdef int fail(self, int code, str reason) except -1:
+        """Fail the connection (RFC 6455 §7.1.7): a close frame with `code`,
+        then the TCP connection closes; nothing more is read."""
+        if self.input_done:
+            return 0
+        self.input_done = True
+        self.close_code = code
+        self.close_reason = reason
+        if not self.close_sent:
+            self.send_close(code, reason.encode("utf-8")[:123])
+        self.wake()
+        if self.conn is not None:
+            self.conn.ws_close_tcp()
+        return 0
+
+    cdef int both_closed(self) except -1:
+        self.input_done = True
+        self.state = WS_CLOSING
+        self.wake()
+        if self.conn is not None:
+            self.conn.ws_close_tcp()                 # the server closes the TCP connection first
+        return 0
+
+    # -- writing ---------------------------------------------------------------
+
+    cdef int send_frame(self, int opcode, const unsigned char *p, Py_ssize_t n, unsigned rsv) except -1:
+        cdef unsigned char head[14]
+        cdef size_t hl = cz_ws_write_header(head, 1, rsv, opcode, <uint64_t>n)
+        cdef Buffer out = self.t.out
+        if self.t.closed:
+            return 0
+        out.reserve(<Py_ssize_t>hl + n)
+        out.append(<char *>head, <Py_ssize_t>hl)
+        if n > 0:
+            out.append(<const char *>p, n)
+        return 0
+
+    cdef int send_close(self, int code, bytes reason) except -1:
+        """code 0: an empty close frame (the peer sent one without a code)."""
+        cdef unsigned char payload[125]
+        cdef Py_ssize_t n = 0, rn = len(reason)
+        if self.close_sent:
+            return 0
+        self.close_sent = True
+        self.close_sent_at = cz_monotonic()
+        if self.state == WS_OPEN:
+            self.state = WS_CLOSING
+        if code:
+            payload[0] = <unsigned char>(code >> 8)
+            payload[1] = <unsigned char>(code & 0xFF)
+            if rn > 123:
+                rn = 123
+            if rn > 0:
+                memcpy(payload + 2, PyBytes_AS_STRING(reason), <size_t>rn)
+            n = 2 + rn
+        return self.send_frame(CZ_WS_OP_CLOSE, payload, n, 0)
+
+    cdef int write_message(self, object data) except -1:
+        cdef Py_buffer view
+        cdef const char *p
+        cdef Py_ssize_t n
+        self.check_sendable()
+        if isinstance(data, str):
+            p = PyUnicode_AsUTF8AndSize(data, &n)
+            self.send_data(CZ_WS_OP_TEXT, <const unsigned char *>p, n)
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+            try:
+                self.send_data(CZ_WS_OP_BINARY, <const unsigned char *>view.buf, view.len)
+            finally:
+                PyBuffer_Release(&view)
+        else:
+            raise TypeError(f"a WebSocket message is str or bytes, not {type(data).__name__}")
+        self.t.flush()
+        return 0
+
+    cdef int send_data(self, int opcode, const unsigned char *p, Py_ssize_t n) except -1:
+        return self.send_frame(opcode, p, n, 0)
+
+    cdef int check_sendable(self) except -1:
+        if self.state == WS_CONNECTING:
+            raise RuntimeError('WebSocket is not connected: call "accept" first')
+        if self.input_done or self.t.closed:
+            raise WebSocketDisconnect(self.close_code, self.close_reason)
+        if self.close_sent:
+            raise RuntimeError("cannot send once a close message has been sent")
+        return 0
+
+    def send(self, data):
+        """Queue one message; returns an awaitable to wait on when the output
+        is above the high-water mark, else None."""
+        self.write_message(data)
+        if not self.t.closed and self.t.pending() > self.t.high_water:
+            if self.drain_fut is None:
+                self.drain_fut = self.svc.loop.create_future()
+                self.t.drain_waiter = self.drained
+            return self.drain_fut
+        return None
+
+    def drained(self):
+        fut = self.drain_fut
+        self.drain_fut = None
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    def close(self, int code=1000, reason=""):
+        """Start the closing handshake (or refuse the handshake with 403 before accept)."""
+        if self.state == WS_CONNECTING:
+            self.refuse(_refusal(403, "Forbidden"))
+            return
+        if not cz_ws_close_code_valid(code):
+            raise ValueError(f"{code} is not a close code an endpoint may send")
+        raw = reason.encode("utf-8") if isinstance(reason, str) else bytes(reason)
+        if len(raw) > 123:
+            raise ValueError("a close reason is at most 123 bytes of UTF-8")
+        if self.close_sent or self.input_done or self.t.closed:
+            return
+        self.send_close(code, raw)
+        self.t.flush()
+
+    def wait(self):
+        """A future resolved when a message is queued or the connection ends."""
+        if self.waiter is None or self.waiter.done():
+            self.waiter = self.svc.loop.create_future()
+        return self.waiter
+
+    def next_message(self):
+        """The next queued message, or None (see `finished`)."""
+        return self.take()
+
+    @property
+    def finished(self):
+        """Nothing more will arrive: raise WebSocketDisconnect once the queue is empty."""
+        return self.input_done or self.t.closed
+
+    # -- the connection's hooks ----------------------------------------------
+
+    cdef int check_timeouts(self, double now) except -1:
+        cdef Limits lim = self.lim
+        cdef Transport t = self.t
+        cdef bytes data
+        if t.closed:
+            return 0
+        if self.close_sent:
+            if now - self.close_sent_at > lim.ws_close_timeout:
+                t.abort()                            # the peer never answered our close
+            return 0
+        if self.state != WS_OPEN or self.input_done:
+            return 0
+        if self.ping_due:
+            if now - self.ping_due > lim.ws_ping_timeout:
+                self.fail(1011, "keepalive ping timeout")
+                t.flush()
+        elif lim.ws_ping_interval > 0 and now - self.last_ping >= lim.ws_ping_interval:
+            self.last_ping = now
+            self.ping_due = now
+            data = struct.pack("!d", now)
+            self.send_frame(CZ_WS_OP_PING, <const unsigned char *>PyBytes_AS_STRING(data), 8, 0)
+            t.flush()
+        return 0
+
+    cdef void connection_lost(self):
+        if self.state != WS_CONNECTING:
+            self.state = WS_CLOSED
+        if not self.input_done:
+            self.input_done = True
+            self.close_code = 1006
+        self.conn = None
+        self.wake()
+        self.drained()
+
+    cdef int shutdown(self) except -1:
+        if self.state == WS_OPEN and not self.close_sent and not self.input_done:
+            self.send_close(1001, b"server shutting down")
+            self.t.flush()
+        return 0
