@@ -284,6 +284,7 @@ static long parse_frames(int ep, struct conn *c, int measuring, double *t_cache)
             fail("server sent a close frame (code %u)", code);
         } else if (opcode == 0x2 || opcode == 0x1 || opcode == 0x0) {
             if ((opcode != 0) != (c->msg_got == 0)) fail("unexpected continuation/data frame order");
+            if (opcode == 0x1) fail("echo came back as a text message (sent binary)");
             if (c->msg_got + len > g_size) fail("echo longer than the %zu-byte message", g_size);
             if (memcmp(payload, g_payload + c->msg_got, (size_t)len) != 0) fail("echo differs from the message sent");
             c->msg_got += (size_t)len;

@@ -1191,10 +1191,12 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
         out.append("Medians of the rounds; \"vs best\" = this peer's messages/s over the best peer's in that "
                    "scenario. CPU is the share of one core over the measured run (server: CPU "
                    f"{SERVER_CPU}; client: loadgen.c on CPU {CLIENT_CPU} — well under 100 % means the client was "
-                   "not the bottleneck). Latency is one round trip, from the median round.")
+                   "not the bottleneck); \"per server CPU-s\" = messages/s over the server's CPU share (what one "
+                   "fully busy core would do at that cost; steadier than messages/s when other processes take "
+                   "CPU time). Latency is one round trip, from the median round.")
         out.append("")
-        out.append("| scenario | peer | messages/s | vs best | server CPU | client CPU | p50 / p99 |")
-        out.append("|---|---|---:|---:|---:|---:|---:|")
+        out.append("| scenario | peer | messages/s | vs best | server CPU | client CPU | per server CPU-s | p50 / p99 |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|")
         for sc in ws_scenarios:
             values: Dict[str, float] = {}
             rows = []
@@ -1210,18 +1212,20 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
             best = max(values.values(), default=0.0)
             for p, good in rows:
                 if good is None:
-                    out.append(f"| {sc.name} | {p.label} | error | – | – | – | – |")
+                    out.append(f"| {sc.name} | {p.label} | error | – | – | – | – | – |")
                     continue
                 mid = sorted(good, key=lambda r: r["msgs_per_s"])[len(good) // 2]
+                per_cpu = statistics.median(r["msgs_per_s"] / r["server_cpu"] for r in good if r["server_cpu"] > 0) \
+                    if any(r["server_cpu"] > 0 for r in good) else 0.0
                 out.append(f"| {sc.name} | {p.label} | {fmt_num(values[p.name])} | "
                            f"{fmt_ratio(values[p.name], best)} | {pct(median_of(good, 'server_cpu'))} | "
-                           f"{pct(median_of(good, 'client_cpu'))} | "
+                           f"{pct(median_of(good, 'client_cpu'))} | {fmt_num(per_cpu)} | "
                            f"{mid['p50_us'] / 1000:.2f} / {mid['p99_us'] / 1000:.2f} ms |")
             if values.get("catzilla"):
                 ob, label = others_best(values)
                 if ob:
                     out.append(f"| {sc.name} | **catzilla / best other** | {values['catzilla'] / ob:.2f}× (vs {label}) "
-                               "| | | | |")
+                               "| | | | | |")
         out.append("")
 
     up_scenarios = [sc for sc in all_scenarios if sc.kind == "upload"]
@@ -1229,11 +1233,12 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
         out.append("## Uploads (MB/s, peak RSS)")
         out.append("")
         out.append(f"{args.upload_mib} MiB bodies consumed chunk by chunk by the handler (it counts the bytes). "
-                   "Medians of the rounds; \"vs best\" as above; peak RSS is the server's VmHWM (summed over its "
+                   "Medians of the rounds; \"vs best\" and \"per server CPU-s\" as above; peak RSS is the server's VmHWM (summed over its "
                    "process tree), RSS before is its VmRSS just before the measured uploads.")
         out.append("")
-        out.append("| scenario | peer | MB/s | vs best | uploads per round | RSS before | peak RSS | server CPU | client CPU |")
-        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        out.append("| scenario | peer | MB/s | vs best | uploads per round | RSS before | peak RSS | server CPU | "
+                   "client CPU | MB per server CPU-s |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for sc in up_scenarios:
             values = {}
             rows = []
@@ -1247,17 +1252,19 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
             best = max(values.values(), default=0.0)
             for p, good in rows:
                 if good is None:
-                    out.append(f"| {sc.name} | {p.label} | error | – | – | – | – | – | – |")
+                    out.append(f"| {sc.name} | {p.label} | error | – | – | – | – | – | – | – |")
                     continue
+                per_cpu = statistics.median(r["mb_per_s"] / r["server_cpu"] for r in good if r["server_cpu"] > 0) \
+                    if any(r["server_cpu"] > 0 for r in good) else 0.0
                 out.append(f"| {sc.name} | {p.label} | {fmt_num(values[p.name])} | {fmt_ratio(values[p.name], best)} | "
                            f"{fmt_num(median_of(good, 'uploads'))} | {mib(median_of(good, 'rss_before'))} | "
                            f"{mib(median_of(good, 'hwm'))} | {pct(median_of(good, 'server_cpu'))} | "
-                           f"{pct(median_of(good, 'client_cpu'))} |")
+                           f"{pct(median_of(good, 'client_cpu'))} | {fmt_num(per_cpu)} |")
             if values.get("catzilla"):
                 ob, label = others_best(values)
                 if ob:
                     out.append(f"| {sc.name} | **catzilla / best other** | {values['catzilla'] / ob:.2f}× (vs {label}) "
-                               "| | | | | | |")
+                               "| | | | | | | |")
         out.append("")
 
     out.append("## All rounds")
