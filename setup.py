@@ -24,6 +24,7 @@ C_SOURCES = {
     "_core.transport": ["cz_poller.c", "cz_date.c"],
     "request": ["cz_http.c"],            # Request(...) parses what it is given
     "_core.websocket": ["cz_ws.c"],
+    "forms": ["cz_multipart.c"],
 }
 
 

@@ -1,7 +1,7 @@
 """Catzilla: a Cython-compiled Python web micro-framework with real HTTP streaming."""
 from catzilla.app import Catzilla
 from catzilla.datastructures import FormData, Headers, MutableHeaders, QueryParams, UploadFile
-from catzilla.exceptions import HTTPException
+from catzilla.exceptions import ClientDisconnect, HTTPException
 from catzilla.files import FileResponse
 from catzilla.request import Request
 from catzilla.response import (HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response,
@@ -17,7 +17,7 @@ __version__ = "0.3.0"
 __all__ = [
     "Catzilla", "Request", "Response", "JSONResponse", "HTMLResponse", "PlainTextResponse",
     "RedirectResponse", "StreamingResponse", "FileResponse", "EventSourceResponse", "ServerSentEvent",
-    "HTTPException", "Router", "RouterGroup", "Route",
+    "HTTPException", "ClientDisconnect", "Router", "RouterGroup", "Route",
     "RouteError", "Settings", "Headers", "MutableHeaders", "QueryParams", "FormData", "UploadFile",
     "__version__",
 ]

@@ -59,12 +59,14 @@ cdef class FormData(MultiDict):
     pass
 
 
+# UploadFile: `_file` is a binary file object (BytesIO, or the multipart parser's
+# SpooledTemporaryFile); the parser appends to it and keeps `size` in step.
 cdef class UploadFile:
     cdef readonly str filename
     cdef readonly str content_type
     cdef readonly Headers headers
     cdef readonly Py_ssize_t size
-    cdef bytes _data
+    cdef object _file
     cdef bint _closed
 
 
@@ -83,4 +85,5 @@ cdef MutableHeaders mutable_headers_over(list pairs)
 cdef MultiDict new_multidict(list items)
 cdef QueryParams new_query_params(list items)
 cdef FormData new_form_data(list items)
-cdef UploadFile new_upload_file(str filename, bytes data, str content_type, Headers headers)
+# An empty UploadFile over `file` (size 0): the caller writes the content and size.
+cdef UploadFile new_upload_file(str filename, object file, str content_type, Headers headers)

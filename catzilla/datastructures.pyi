@@ -8,7 +8,7 @@ the LAST value (case-sensitive).
 """
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, overload, TypeVar
+from typing import IO, Any, overload, TypeVar
 
 _T = TypeVar("_T")
 
@@ -130,7 +130,8 @@ class FormData(MultiDict):
         """Close every UploadFile value (idempotent)."""
 
 class UploadFile:
-    """An in-memory file part.  `filename` is client-controlled: never use it as a path."""
+    """A file part: content in `file` (BytesIO, or a SpooledTemporaryFile from the
+    multipart parser).  `filename` is client-controlled: never use it as a path."""
 
     @property
     def filename(self) -> str: ...
@@ -142,12 +143,18 @@ class UploadFile:
     def size(self) -> int: ...
     @property
     def closed(self) -> bool: ...
+    @property
+    def file(self) -> IO[bytes]:
+        """The underlying binary file object (positional)."""
     def __init__(self, filename: str, data: bytes = b"", content_type: str = "text/plain",
                  headers: _HeaderSource | None = None) -> None: ...
-    def read(self) -> bytes:
-        """The whole content (ValueError after close())."""
+    def read(self, size: int = -1) -> bytes:
+        """read(): the whole content, position kept; read(n): up to n bytes from the
+        position (ValueError after close())."""
+    def seek(self, offset: int, whence: int = 0) -> int: ...
+    def tell(self) -> int: ...
     def text(self, encoding: str = "utf-8", errors: str = "strict") -> str: ...
-    def save(self, path: str | os.PathLike[str]) -> int:
+    def save(self, path: str | os.PathLike[str], chunk_size: int = 1048576) -> int:
         """Write the content to `path`; returns the number of bytes written."""
     def close(self) -> None:
-        """Release the content (idempotent)."""
+        """Release the content, deleting a temporary file (idempotent)."""

@@ -28,6 +28,7 @@ Response can hand it its own list) and validates every name and value it is
 given, so nothing set through it can split a response.
 """
 from collections.abc import Mapping
+from io import BytesIO
 from os import fspath
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
@@ -631,56 +632,111 @@ cdef class FormData(MultiDict):
 
 
 cdef class UploadFile:
-    """A file part of a multipart/form-data body, held in memory.
+    """A file part of a multipart/form-data body.
 
-    Request bodies are already size-limited by the server, so the part's bytes
-    are kept as-is.  ``filename`` is exactly what the client sent: never use it
-    as a filesystem path without sanitising it (RFC 7578 section 4.2).
+    The content lives in a binary file object (``file``): an in-memory BytesIO
+    when built from bytes, a ``tempfile.SpooledTemporaryFile`` when the
+    multipart parser wrote it, so large uploads sit on disk, not in memory.
+    ``read()`` without a size, ``text()`` and ``save()`` work on the whole
+    content and leave the position alone; ``read(n)``, ``seek()`` and ``tell()``
+    are the positional file API.  ``close()`` releases the storage (a temporary
+    file is deleted); ``FormData.close()`` closes every file of a form.
+
+    ``filename`` is exactly what the client sent: never use it as a filesystem
+    path without sanitising it (RFC 7578 section 4.2).
     """
 
     def __init__(self, str filename not None, bytes data not None = b"",
                  str content_type not None = "text/plain", headers=None):
         self.filename = filename
-        self._data = data
+        self._file = BytesIO(data)
         self.size = len(data)
         self.content_type = content_type
         self.headers = headers if isinstance(headers, Headers) else Headers(headers)
         self._closed = False
 
-    def read(self):
-        """The whole content as bytes."""
-        return _content(self)
+    @property
+    def file(self):
+        """The underlying binary file object (positional; shared with seek/tell)."""
+        return self._file
+
+    def read(self, Py_ssize_t size=-1):
+        """read(): the whole content as bytes (the position does not matter and
+        is kept); read(n): at most n bytes from the current position."""
+        cdef object pos
+        _check_open(self)
+        if size >= 0:
+            return self._file.read(size)
+        pos = self._file.tell()
+        try:
+            self._file.seek(0)
+            return self._file.read()
+        finally:
+            self._file.seek(pos)
+
+    def seek(self, Py_ssize_t offset, int whence=0):
+        """Move the position (io whence values); returns the new position."""
+        _check_open(self)
+        return self._file.seek(offset, whence)
+
+    def tell(self):
+        """The current position."""
+        _check_open(self)
+        return self._file.tell()
 
     def text(self, str encoding="utf-8", str errors="strict"):
         """The content decoded with `encoding`."""
-        return _content(self).decode(encoding, errors)
+        return self.read().decode(encoding, errors)
 
-    def save(self, path):
-        """Write the content to `path` (str or os.PathLike), replacing any file there.
-        Returns the number of bytes written."""
-        cdef bytes data = _content(self)
-        with open(fspath(path), "wb") as f:
-            f.write(data)
-        return len(data)
+    def save(self, path, Py_ssize_t chunk_size=1 << 20):
+        """Write the content to `path` (str or os.PathLike), replacing any file
+        there, `chunk_size` bytes at a time.  Returns the number of bytes written."""
+        cdef object pos, block
+        cdef Py_ssize_t total = 0
+        _check_open(self)
+        if chunk_size <= 0:
+            raise ValueError("chunk_size must be positive")
+        pos = self._file.tell()
+        try:
+            self._file.seek(0)
+            with open(fspath(path), "wb") as out:
+                while True:
+                    block = self._file.read(chunk_size)
+                    if not block:
+                        break
+                    out.write(block)
+                    total += len(block)
+        finally:
+            self._file.seek(pos)
+        return total
 
     @property
     def closed(self):
         return self._closed
 
     def close(self):
-        """Release the content; later read()/text()/save() raise ValueError. Idempotent."""
+        """Release the content (a temporary file is deleted); later
+        read()/seek()/tell()/text()/save() raise ValueError.  Idempotent."""
+        if self._closed:
+            return
         self._closed = True
-        self._data = b""
+        f = self._file
+        self._file = _CLOSED_FILE
+        f.close()
 
     def __repr__(self):
         return (f"UploadFile(filename={self.filename!r}, content_type={self.content_type!r}, "
                 f"size={self.size})")
 
 
-cdef inline bytes _content(UploadFile f):
+_CLOSED_FILE = BytesIO()
+_CLOSED_FILE.close()
+
+
+cdef inline int _check_open(UploadFile f) except -1:
     if f._closed:
         raise ValueError("I/O operation on closed UploadFile")
-    return f._data
+    return 0
 
 
 cdef MultiDict new_multidict(list items):
@@ -701,11 +757,11 @@ cdef FormData new_form_data(list items):
     return f
 
 
-cdef UploadFile new_upload_file(str filename, bytes data, str content_type, Headers headers):
+cdef UploadFile new_upload_file(str filename, object file, str content_type, Headers headers):
     cdef UploadFile u = UploadFile.__new__(UploadFile)
     u.filename = filename
-    u._data = data
-    u.size = len(data)
+    u._file = file
+    u.size = 0
     u.content_type = content_type
     u.headers = headers
     return u

@@ -39,3 +39,8 @@ class WebSocketDisconnect(Exception):
 
     def __repr__(self) -> str:
         return f"WebSocketDisconnect({self.code}, {self.reason!r})"
+
+
+class ClientDisconnect(Exception):
+    """Raised by `request.stream()` / `await request.body()` when the client went away
+    before sending the whole body."""

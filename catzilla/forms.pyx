@@ -22,29 +22,49 @@ Policies
   makes user agents send the most specific cookie first); pieces without ``=`` or
   with an empty name are skipped; surrounding DQUOTEs are removed; no percent- or
   backslash-decoding is done (RFC 6265 defines none).
-* ``parse_multipart`` (RFC 7578) is strict about structure (boundary lines, part
-  header termination, Content-Disposition: form-data with a name) and tolerant
-  about details: transport padding after boundaries, folded header lines,
-  ``filename*`` (RFC 8187, UTF-8 or ISO-8859-1) preferred over ``filename`` when
-  it decodes, quoted-pairs ``\\"`` and ``\\\\`` unescaped (other backslashes are
-  kept, so ``C:\\path\\x`` survives), Content-Transfer-Encoding ignored (RFC 7578
-  section 4.7).  A part's Content-Type defaults to ``text/plain``
-  (section 4.4).  An empty body is an empty form.
+* ``MultipartParser`` / ``parse_multipart`` (RFC 7578) run the incremental C
+  parser (include/cz_multipart.c), fed chunk by chunk or with the whole body.
+  Strict about structure (boundary lines, CRLF line ends, part header
+  termination, Content-Disposition: form-data with a name) and tolerant about
+  details: preamble and epilogue, transport padding after boundaries (at most
+  64 SP/HTAB), folded header lines, ``filename*`` (RFC 8187, UTF-8 or
+  ISO-8859-1) preferred over ``filename`` when it decodes, quoted-pairs ``\\"``
+  and ``\\\\`` unescaped (other backslashes are kept, so ``C:\\path\\x``
+  survives), Content-Transfer-Encoding ignored (RFC 7578 section 4.7).  A
+  part's Content-Type defaults to ``text/plain`` (section 4.4).  An empty body
+  is an empty form.  Errors carry ``status_code``: 413 (FormLimitError) for the
+  part count and field/file/header size limits, 400 for malformed bodies.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdlib cimport malloc, free
 from libc.string cimport memchr
 
+from tempfile import SpooledTemporaryFile
+
 from catzilla.datastructures cimport (
-    FormData, Headers, QueryParams, new_form_data, new_query_params, new_upload_file,
+    FormData, Headers, QueryParams, UploadFile, new_form_data, new_query_params, new_upload_file,
+)
+from catzilla.includes.multipart cimport (
+    cz_mp, cz_mp_span, cz_mp_init, cz_mp_feed, cz_mp_finish, cz_mp_strerror,
+    CZ_MP_NEED_MORE, CZ_MP_PART_BEGIN, CZ_MP_HEADERS, CZ_MP_DATA, CZ_MP_PART_END,
+    CZ_MP_E_HEADER_TOO_LARGE,
 )
 
 from catzilla.includes.python cimport (PyUnicode_IS_ASCII, PyUnicode_DATA, PyUnicode_GET_LENGTH,
                                        PyUnicode_FindChar)
 
 class FormError(ValueError):
-    """A malformed or unsupported form body (also a ValueError)."""
+    """A malformed or unsupported form body (also a ValueError).
+
+    ``status_code`` is the HTTP status a server should answer with: 400 here,
+    413 for FormLimitError."""
+    status_code = 400
+
+
+class FormLimitError(FormError):
+    """A form body over a configured limit (parts, field/file/header size): 413."""
+    status_code = 413
 
 
 cdef enum:
@@ -360,8 +380,9 @@ cdef inline bint _is_bchar(Py_UCS4 c) noexcept:
         or c == u'-' or c == u'.' or c == u'/' or c == u':' or c == u'=' or c == u'?' or c == u' '
 
 
-cdef bytes _boundary(str content_type):
-    """The boundary of a multipart/form-data content type, validated (RFC 2046 5.1.1)."""
+cpdef bytes multipart_boundary(str content_type):
+    """The boundary of a multipart/form-data Content-Type value, validated
+    (RFC 2046 section 5.1.1); FormError (400) when missing or invalid."""
     cdef str boundary
     cdef Py_UCS4 c
     if content_type is None:
@@ -378,40 +399,6 @@ cdef bytes _boundary(str content_type):
         if not _is_bchar(c):
             raise FormError("invalid multipart boundary")
     return boundary.encode("ascii")
-
-
-cdef inline bint _delimiter_tail(const unsigned char *p, Py_ssize_t n, Py_ssize_t j,
-                                 Py_ssize_t *after, bint *closing) noexcept:
-    """Is p[j:] the rest of a boundary line ('--' or transport padding + CRLF)?"""
-    cdef Py_ssize_t k
-    if j + 1 < n and p[j] == 45 and p[j + 1] == 45:
-        closing[0] = True
-        after[0] = j + 2
-        return True
-    k = j
-    while k < n and (p[k] == 32 or p[k] == 9):
-        k += 1
-    if k + 1 < n and p[k] == 13 and p[k + 1] == 10:
-        closing[0] = False
-        after[0] = k + 2
-        return True
-    return False
-
-
-cdef Py_ssize_t _find_delimiter(bytes body, bytes delim, Py_ssize_t start,
-                                Py_ssize_t *after, bint *closing) except -2:
-    """Index of the next real delimiter (CRLF--boundary followed by '--' or
-    padding+CRLF) at or after `start`, or -1.  Look-alikes such as CRLF--boundaryX
-    inside content are skipped."""
-    cdef const unsigned char *p = <const unsigned char *>PyBytes_AS_STRING(body)
-    cdef Py_ssize_t n = PyBytes_GET_SIZE(body), dl = PyBytes_GET_SIZE(delim), i
-    while True:
-        i = body.find(delim, start)
-        if i < 0:
-            return -1
-        if _delimiter_tail(p, n, i + dl, after, closing):
-            return i
-        start = i + 1
 
 
 cdef Headers _parse_part_headers(bytes block):
@@ -462,7 +449,8 @@ cdef object _decode_ext_value(str ext):
     return None
 
 
-cdef str _decode_field(bytes content, object content_type):
+cdef str _decode_field(object content, object content_type):
+    """bytes or bytearray -> str by the part's charset (else UTF-8), errors="replace"."""
     cdef str charset = "utf-8"
     if content_type:
         charset = parse_options_header(content_type)[1].get("charset") or "utf-8"
@@ -476,9 +464,10 @@ cdef str _decode_field(bytes content, object content_type):
         return content.decode("utf-8", "replace")
 
 
-cdef tuple _make_field(Headers headers, bytes content):
+cdef tuple _disposition(Headers headers):
+    """(name, filename or None) of a part, from its Content-Disposition."""
     cdef object disposition = headers.get("content-disposition")
-    cdef object name, filename = None, ext, content_type
+    cdef object name, filename = None, ext
     if disposition is None:
         raise FormError("multipart part has no Content-Disposition header")
     kind, params = parse_options_header(disposition)
@@ -494,73 +483,255 @@ cdef tuple _make_field(Headers headers, bytes content):
         filename = params.get("filename")
         if filename is None and ext is not None:
             raise FormError("multipart part has an undecodable filename* parameter")
-    content_type = headers.get("content-type")
-    if filename is not None:
-        return (name, new_upload_file(filename, content,
-                                      content_type if content_type else "text/plain", headers))
-    return (name, _decode_field(content, content_type))
+    return name, filename
 
 
-def parse_multipart(bytes body, str content_type, *, int max_parts=1000,
-                    int max_header_bytes=16384):
-    """Parse a multipart/form-data body (RFC 7578) into FormData.
+cdef enum:
+    _OPEN = 0
+    _FINISHED = 1
+    _FAILED = 2
+
+
+cdef class MultipartParser:
+    """Incremental multipart/form-data parser (RFC 7578) over the C parser
+    (include/cz_multipart.c): ``feed()`` each chunk as it arrives, then
+    ``finish()`` for the FormData.
+
+    Memory stays flat: the C parser holds at most a boundary's worth of
+    look-behind plus one part's header block (max_header_size); a field (part
+    without a filename) is accumulated up to max_field_size; a file part goes
+    straight into a ``tempfile.SpooledTemporaryFile(max_size=spool_threshold)``,
+    so big uploads land on disk.  Errors are FormError: status_code 413
+    (FormLimitError) for more than max_parts parts, a field over max_field_size,
+    a file over max_file_size, or part headers over max_header_size; 400 for a
+    malformed body.  After an error, every temporary file made so far is closed
+    (deleted) and later calls raise the same error again; after ``finish()``
+    the returned FormData owns the files (call its ``close()``).  An empty body
+    is an empty form.
+    """
+    cdef cz_mp _mp
+    cdef char *_hdr
+    cdef Py_ssize_t _max_parts, _max_field_size, _max_file_size, _spool_threshold
+    cdef Py_ssize_t _max_header_size, _nparts, _fed
+    cdef int _state
+    cdef object _error              # (exception class, message) once failed
+    cdef list _items
+    # the current part
+    cdef object _name
+    cdef object _content_type
+    cdef bytearray _field           # content of a field, or None for a file part
+    cdef UploadFile _upload         # file part being written, or None
+
+    def __init__(self, bytes boundary not None, *, Py_ssize_t max_parts=1000,
+                 Py_ssize_t max_field_size=1 << 20, max_file_size=None,
+                 Py_ssize_t spool_threshold=1 << 20, Py_ssize_t max_header_size=16384):
+        cdef Py_ssize_t max_file = -1
+        if max_file_size is not None:
+            max_file = max_file_size
+            if max_file < 0:
+                raise ValueError("max_file_size must be >= 0 or None")
+        if max_parts < 0 or max_field_size < 0 or spool_threshold < 0 or max_header_size < 0:
+            raise ValueError("MultipartParser limits must be >= 0")
+        if self._hdr != NULL:                # __init__ called again
+            free(self._hdr)
+            self._hdr = NULL
+        self._hdr = <char *>malloc(<size_t>max_header_size + 4)
+        if self._hdr == NULL:
+            raise MemoryError()
+        if cz_mp_init(&self._mp, PyBytes_AS_STRING(boundary), <size_t>PyBytes_GET_SIZE(boundary),
+                      self._hdr, <size_t>max_header_size) != 0:
+            raise FormError("invalid multipart boundary")
+        self._max_parts = max_parts
+        self._max_field_size = max_field_size
+        self._max_file_size = max_file
+        self._spool_threshold = spool_threshold
+        self._max_header_size = max_header_size
+        self._nparts = 0
+        self._fed = 0
+        self._state = _OPEN
+        self._error = None
+        self._items = []
+        self._reset_part()
+
+    def __dealloc__(self):
+        free(self._hdr)
+        self._hdr = NULL
+
+    cdef void _reset_part(self):
+        self._name = None
+        self._content_type = None
+        self._field = None
+        self._upload = None
+
+    def feed(self, data):
+        """Parse the next chunk of the body (bytes, bytearray or memoryview)."""
+        if type(data) is not bytes:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError(f"feed() argument must be bytes-like, not {type(data).__name__}")
+            data = bytes(data)
+        self._check_open()
+        try:
+            self._feed(<bytes>data)
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+
+    def finish(self):
+        """End of the body: the FormData (file positions at 0), or FormError."""
+        cdef int rc
+        cdef tuple t
+        self._check_open()
+        try:
+            if self._fed > 0:
+                rc = cz_mp_finish(&self._mp)
+                if rc != 0:
+                    self._raise(rc)
+            for t in self._items:
+                if isinstance(t[1], UploadFile):
+                    (<UploadFile>t[1])._file.seek(0)
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+        self._state = _FINISHED
+        return new_form_data(self._items)
+
+    def close(self):
+        """Abandon the parse: close (delete) every file made so far.  Not needed
+        after finish(), whose FormData owns the files.  Idempotent."""
+        if self._state == _OPEN:
+            self._state = _FAILED
+            self._error = (FormError, "multipart parser was closed")
+            self._close_files()
+
+    cdef int _check_open(self) except -1:
+        if self._hdr == NULL:
+            raise FormError("MultipartParser.__init__ was not called")
+        if self._state == _FINISHED:
+            raise FormError("multipart parser already finished")
+        if self._state == _FAILED:
+            cls, msg = self._error
+            raise cls(msg)
+        return 0
+
+    cdef void _close_files(self):
+        cdef tuple t
+        if self._upload is not None:
+            self._upload.close()
+        for t in self._items:
+            if isinstance(t[1], UploadFile):
+                (<UploadFile>t[1]).close()
+
+    cdef void _fail(self, exc):
+        if self._state == _OPEN:
+            self._state = _FAILED
+            self._error = (type(exc), str(exc))
+            self._close_files()
+
+    cdef int _raise(self, int rc) except -1:
+        if rc == CZ_MP_E_HEADER_TOO_LARGE:
+            raise FormLimitError(f"multipart part headers exceed {self._max_header_size} bytes")
+        raise FormError(cz_mp_strerror(rc).decode("ascii"))
+
+    cdef int _feed(self, bytes data) except -1:
+        cdef const char *p = PyBytes_AS_STRING(data)
+        cdef size_t n = <size_t>PyBytes_GET_SIZE(data), pos = 0, used = 0
+        cdef cz_mp_span span
+        cdef int ev
+        cdef object view = None
+        self._fed += <Py_ssize_t>n
+        while True:
+            ev = cz_mp_feed(&self._mp, p + pos, n - pos, &used, &span)
+            pos += used
+            if ev == CZ_MP_NEED_MORE:
+                return 0
+            if ev < 0:
+                self._raise(ev)
+            elif ev == CZ_MP_DATA:
+                if span.at >= p and span.at + span.len <= p + n:
+                    if view is None:
+                        view = memoryview(data)
+                    self._content(view[span.at - p:span.at - p + <Py_ssize_t>span.len],
+                                  <Py_ssize_t>span.len)
+                else:                       # held look-behind bytes, in the C parser
+                    self._content(PyBytes_FromStringAndSize(span.at, <Py_ssize_t>span.len),
+                                  <Py_ssize_t>span.len)
+            elif ev == CZ_MP_PART_BEGIN:
+                self._nparts += 1
+                if self._nparts > self._max_parts:
+                    raise FormLimitError(f"multipart body has more than {self._max_parts} parts")
+            elif ev == CZ_MP_HEADERS:
+                self._begin_part(PyBytes_FromStringAndSize(span.at, <Py_ssize_t>span.len))
+            elif ev == CZ_MP_PART_END:
+                self._end_part()
+
+    cdef int _begin_part(self, bytes block) except -1:
+        cdef Headers headers = _parse_part_headers(block)
+        name, filename = _disposition(headers)
+        content_type = headers.get("content-type")
+        self._name = name
+        if filename is None:
+            self._content_type = content_type
+            self._field = bytearray()
+        else:
+            self._upload = new_upload_file(
+                filename, SpooledTemporaryFile(max_size=self._spool_threshold),
+                content_type if content_type else "text/plain", headers)
+            self._items.append((name, self._upload))   # listed now: closed on failure
+        return 0
+
+    cdef int _content(self, object chunk, Py_ssize_t n) except -1:
+        if self._upload is not None:
+            if self._max_file_size >= 0 and self._upload.size + n > self._max_file_size:
+                raise FormLimitError(
+                    f"multipart file part exceeds {self._max_file_size} bytes")
+            self._upload._file.write(chunk)
+            self._upload.size += n
+        else:
+            if len(self._field) + n > self._max_field_size:
+                raise FormLimitError(
+                    f"multipart field exceeds {self._max_field_size} bytes")
+            self._field += chunk
+        return 0
+
+    cdef int _end_part(self) except -1:
+        if self._upload is None:
+            self._items.append((self._name, _decode_field(self._field, self._content_type)))
+        self._reset_part()
+        return 0
+
+
+def parse_multipart(bytes body, str content_type, *, Py_ssize_t max_parts=1000,
+                    Py_ssize_t max_header_bytes=16384, Py_ssize_t max_field_size=1 << 20,
+                    max_file_size=None, Py_ssize_t spool_threshold=1 << 20):
+    """Parse a whole multipart/form-data body (RFC 7578) into FormData: the
+    body is fed once to a MultipartParser (same limits, same errors).
 
     Fields without a filename become str (decoded with the part's charset, else
-    UTF-8, errors="replace"); file parts become UploadFile.  Raises FormError for a
-    missing/invalid boundary, a missing opening or closing boundary, part headers
-    that are unterminated, malformed or larger than `max_header_bytes`, a part
-    that is not 'Content-Disposition: form-data; name=...', or more than
-    `max_parts` parts.
+    UTF-8, errors="replace"); file parts become UploadFile (spooled to a
+    temporary file past spool_threshold bytes).  Raises FormError (status_code
+    400) for a missing/invalid boundary, a missing opening or closing boundary,
+    part headers that are unterminated or malformed, a part that is not
+    'Content-Disposition: form-data; name=...'; FormLimitError (a FormError,
+    status_code 413) for more than `max_parts` parts, part headers over
+    `max_header_bytes`, a field over `max_field_size` or a file over
+    `max_file_size` bytes.
     """
-    cdef bytes boundary, dash, delim
-    cdef const unsigned char *p
-    cdef Py_ssize_t n, pos, hdr_end, content_start, end, limit, after = 0
-    cdef bint closing = False
-    cdef Py_ssize_t nparts = 0
-    cdef list items = []
-    cdef Headers headers
+    cdef MultipartParser parser
     if body is None:
         raise TypeError("parse_multipart() body must be bytes, not None")
-    boundary = _boundary(content_type)
-    n = PyBytes_GET_SIZE(body)
-    if n == 0:
-        return new_form_data(items)
-    p = <const unsigned char *>PyBytes_AS_STRING(body)
-    dash = b"--" + boundary
-    delim = b"\r\n" + dash
-    if not (body.startswith(dash)
-            and _delimiter_tail(p, n, PyBytes_GET_SIZE(dash), &after, &closing)):
-        if _find_delimiter(body, delim, 0, &after, &closing) < 0:
-            raise FormError("multipart body has no opening boundary")
-    pos = after
-    while not closing:
-        nparts += 1
-        if nparts > max_parts:
-            raise FormError(f"multipart body has more than {max_parts} parts")
-        if pos + 1 < n and p[pos] == 13 and p[pos + 1] == 10:
-            hdr_end = pos                                # empty header block
-            content_start = pos + 2
-        else:
-            limit = pos + (max_header_bytes if max_header_bytes > 0 else 0) + 4
-            hdr_end = body.find(b"\r\n\r\n", pos, limit)
-            if hdr_end < 0:
-                if n >= limit:
-                    raise FormError(
-                        f"multipart part headers exceed {max_header_bytes} bytes")
-                raise FormError("multipart part headers are not terminated by an empty line")
-            content_start = hdr_end + 4
-        headers = _parse_part_headers(body[pos:hdr_end])
-        end = _find_delimiter(body, delim, content_start, &after, &closing)
-        if end < 0:
-            raise FormError("multipart body is missing its closing boundary")
-        items.append(_make_field(headers, body[content_start:end]))
-        pos = after
-    return new_form_data(items)
+    parser = MultipartParser(multipart_boundary(content_type), max_parts=max_parts,
+                             max_field_size=max_field_size, max_file_size=max_file_size,
+                             spool_threshold=spool_threshold, max_header_size=max_header_bytes)
+    parser.feed(body)
+    return parser.finish()
 
 
-def parse_form(bytes body, content_type, *, int max_parts=1000, int max_header_bytes=16384):
+def parse_form(bytes body, content_type, *, Py_ssize_t max_parts=1000,
+               Py_ssize_t max_header_bytes=16384, Py_ssize_t max_field_size=1 << 20,
+               max_file_size=None, Py_ssize_t spool_threshold=1 << 20):
     """Parse a form body by its Content-Type: application/x-www-form-urlencoded or
-    multipart/form-data; anything else (including None) raises FormError."""
+    multipart/form-data (the limits apply to multipart, see parse_multipart);
+    anything else (including None) raises FormError."""
     if body is None:
         raise TypeError("parse_form() body must be bytes, not None")
     if content_type is None:
@@ -572,5 +743,6 @@ def parse_form(bytes body, content_type, *, int max_parts=1000, int max_header_b
         return parse_urlencoded(body)
     if media_type == "multipart/form-data":
         return parse_multipart(body, content_type, max_parts=max_parts,
-                               max_header_bytes=max_header_bytes)
+                               max_header_bytes=max_header_bytes, max_field_size=max_field_size,
+                               max_file_size=max_file_size, spool_threshold=spool_threshold)
     raise FormError(f"unsupported form content type: {media_type!r}")

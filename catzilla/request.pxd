@@ -25,6 +25,8 @@ cdef class Request:
     cdef Py_ssize_t nheaders
     cdef bint http10
     cdef bint async_api                    # endpoint is a coroutine function: json()/form() return awaitables
+    cdef bint body_streamed                # the connection hands the body over as it arrives (body_chunk)
+    cdef bint stream_used                  # stream() or the whole-body read has started
     cdef readonly str method
     cdef readonly str path                 # set by the connection (percent-decoded, no query)
     cdef public dict path_params

@@ -8,7 +8,7 @@ style: ``await request.json()``). ``request.body`` is a RequestBody in both: a
 bytes object whose call gives an awaitable of the body as plain bytes, so
 ``request.body`` and ``await request.body()`` both work everywhere.
 """
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from types import SimpleNamespace
 from typing import Any
 
@@ -62,9 +62,14 @@ class Request:
         """The Content-Type header, or None."""
     @property
     def body(self) -> RequestBody:
-        """The whole body (already read and de-chunked by the server): plain bytes
-        for a def endpoint; for an async endpoint a RequestBody, so that
-        ``await request.body()`` works too."""
+        """The whole body (read and de-chunked by the server): plain bytes for a
+        def endpoint; for an async endpoint a RequestBody, so that
+        ``await request.body()`` works too. While an async endpoint's body is
+        still arriving, only ``await request.body()`` reads it."""
+    def stream(self, max_size: int | None = None) -> AsyncIterator[bytes]:
+        """The body as chunks, as they arrive (async endpoints); the server stops
+        reading while they are not consumed. HTTPException(413) beyond max_size;
+        ClientDisconnect if the client goes away first."""
     def json(self) -> Any:
         """The body parsed as JSON (cached); invalid JSON is a 400 for the client.
         In an async endpoint an awaitable of it."""

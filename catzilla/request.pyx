@@ -11,7 +11,7 @@ from catzilla.datastructures cimport Headers, validated_pairs
 from catzilla.forms cimport c_unquote
 from catzilla.includes.http cimport cz_header, cz_limits, cz_request, cz_parse_request, CZ_ERROR
 from catzilla.forms import parse_query, parse_cookies, parse_form, FormError
-from catzilla.exceptions import HTTPException
+from catzilla.exceptions import ClientDisconnect, HTTPException
 
 try:
     from orjson import loads as _json_loads
@@ -42,11 +42,65 @@ async def _resolved(value):
 
 
 async def _json_later(Request req):
+    if req._body is None and req.body_streamed:
+        await _read_body(req)
     return _json_value(req)
 
 
 async def _form_later(Request req):
+    if req._body is None and req.body_streamed:
+        await _read_body(req)
     return _form_value(req)
+
+
+async def _read_body(Request req):
+    """A streamed body read whole, bounded by the server's max_body (413 beyond)."""
+    if req._body is None:
+        if req.stream_used:
+            raise RuntimeError("the request body was already consumed by request.stream()")
+        req.stream_used = True
+        parts = [chunk async for chunk in _streamed(req, req.conn.max_body)]
+        req._body = b"".join(parts)
+    return _exact_body(req)
+
+
+async def _streamed(Request req, long long limit):
+    """The body as it arrives from the connection (see Connection.body_chunk)."""
+    conn = req.conn
+    while True:
+        chunk = conn.body_chunk(req, limit)
+        if chunk is None:
+            return
+        if chunk:
+            yield chunk
+        else:
+            await conn.body_wait()
+
+
+async def _buffered(bytes body, long long limit):
+    if limit >= 0 and len(body) > limit:
+        raise HTTPException(413, "request body too large")
+    if body:
+        yield body
+
+
+class _UnreadBody:
+    """`request.body` of an async endpoint whose body is still arriving: only
+    `await request.body()` can read it."""
+    __slots__ = ("request",)
+
+    def __init__(self, request):
+        self.request = request
+
+    def __call__(self):
+        return _read_body(self.request)
+
+    def _unread(self, *args):
+        raise RuntimeError("the request body is still arriving: use `await request.body()` "
+                           "or `async for chunk in request.stream()`")
+
+    __bytes__ = __len__ = __iter__ = __getitem__ = __eq__ = _unread
+    __hash__ = None
 
 
 cdef str _lower_name(const char *p, Py_ssize_t n):
@@ -125,7 +179,11 @@ cdef inline const char *_data(Request req) except NULL:
 
 cdef bytes _exact_body(Request req):
     # the cached body when it is plain bytes (parsers such as orjson want exactly bytes)
-    return req._body if type(req._body) is bytes else req.raw_body()
+    if type(req._body) is bytes:
+        return req._body
+    if req.body_streamed and req._body is not None:
+        return bytes(req._body)
+    return req.raw_body()
 
 
 cdef object _json_value(Request req):
@@ -340,10 +398,34 @@ cdef class Request:
         `await request.body()` works too (plain bytes stay the fast, exact type
         for def handlers and for libraries such as orjson)."""
         if self._body is None:
+            if self.body_streamed:
+                return _UnreadBody(self)
             self._body = self.raw_body()
         if self.async_api and type(self._body) is bytes:
-            self._body = _EMPTY_BODY if self.body_len == 0 else RequestBody(self._body)
+            self._body = _EMPTY_BODY if len(self._body) == 0 else RequestBody(self._body)
         return self._body
+
+    def stream(self, max_size=None):
+        """The body as an async iterator of bytes chunks, in an async endpoint.
+
+        A body still arriving when the endpoint starts is handed over as it comes
+        off the socket: the server stops reading while the handler is not
+        consuming, so memory stays flat whatever the size. `max_size` bounds it
+        (default: no limit; HTTPException(413) beyond, raised before reading when
+        Content-Length already tells). `Expect: 100-continue` is answered at the
+        first read. A body already read whole (or by `await request.body()`)
+        comes as one chunk. ClientDisconnect if the client goes away first."""
+        cdef long long limit = -1
+        if max_size is not None:
+            limit = max_size
+            if limit < 0:
+                raise ValueError("max_size must be >= 0 or None")
+        if self._body is not None or not self.body_streamed:
+            return _buffered(_exact_body(self), limit)
+        if self.stream_used:
+            raise RuntimeError("the request body stream was already consumed")
+        self.stream_used = True
+        return _streamed(self, limit)
 
     def json(self):
         """The body parsed as JSON (cached); invalid JSON is a 400 for the client.

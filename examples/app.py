@@ -4,6 +4,7 @@
     HOST=0.0.0.0 PORT=9000 python examples/app.py
 """
 import asyncio
+import hashlib
 import os
 import sys
 import tempfile
@@ -46,6 +47,18 @@ def user(request: Request, user_id: int) -> dict[str, Any]:
 @app.post("/echo")
 def echo(request: Request) -> bytes:
     return request.body
+
+
+@app.post("/upload")
+async def upload(request: Request) -> dict[str, Any]:
+    """A body of any size hashed as it arrives: the server reads from the socket
+    only as fast as this loop consumes (try `curl -T big.iso localhost:8000/upload`)."""
+    digest = hashlib.sha256()
+    size = 0
+    async for chunk in request.stream():
+        digest.update(chunk)
+        size += len(chunk)
+    return {"bytes": size, "sha256": digest.hexdigest()}
 
 
 @app.get("/stream/lines")

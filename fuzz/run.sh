@@ -1,7 +1,8 @@
 #!/bin/sh
-# Build the libFuzzer target for include/cz_http.c and run it.
+# Build the libFuzzer targets (include/cz_http.c, include/cz_multipart.c) and
+# run each for an equal share of the time.
 #
-#   fuzz/run.sh [SECONDS]      (default 60; run from anywhere)
+#   fuzz/run.sh [SECONDS]      (default 60 in all; run from anywhere)
 #
 # Needs clang with the libFuzzer/sanitizer runtime (Debian/Ubuntu: packages
 # clang and libclang-rt-<version>-dev). The build and the growing corpus live
@@ -14,6 +15,10 @@ SECONDS_TO_RUN=${1:-60}
 case $SECONDS_TO_RUN in
     ''|*[!0-9]*) echo "usage: fuzz/run.sh [SECONDS]" >&2; exit 2 ;;
 esac
+
+TARGETS=2
+PER_TARGET=$(( SECONDS_TO_RUN / TARGETS ))
+[ "$PER_TARGET" -ge 1 ] || PER_TARGET=1
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CC=${CC:-clang}
@@ -39,7 +44,7 @@ fi
 set +e
 "$WORK/fuzz_parser" \
     -max_len=4096 \
-    -max_total_time="$SECONDS_TO_RUN" \
+    -max_total_time="$PER_TARGET" \
     -timeout=10 \
     -dict="$ROOT/fuzz/http.dict" \
     -artifact_prefix="$WORK/artifacts/" \
@@ -52,6 +57,34 @@ if [ "$status" -ne 0 ]; then
     echo "fuzz/run.sh: FAILED (exit $status); crashing input(s) in $WORK/artifacts/:" >&2
     ls -l "$WORK/artifacts/" >&2
     echo "reproduce with: $WORK/fuzz_parser <file>" >&2
+    exit 1
+fi
+
+# multipart/form-data parser: one feed vs. random splits vs. byte by byte
+mkdir -p "$WORK/corpus_multipart"
+if ! "$CC" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+        -I"$ROOT/include" \
+        "$ROOT/fuzz/fuzz_multipart.c" "$ROOT/include/cz_multipart.c" \
+        -o "$WORK/fuzz_multipart"; then
+    echo "fuzz/run.sh: build of fuzz_multipart failed" >&2
+    rm -rf "$WORK"
+    exit 2
+fi
+set +e
+"$WORK/fuzz_multipart" \
+    -max_len=4096 \
+    -max_total_time="$PER_TARGET" \
+    -timeout=10 \
+    -dict="$ROOT/fuzz/multipart.dict" \
+    -artifact_prefix="$WORK/artifacts/" \
+    -print_final_stats=1 \
+    "$WORK/corpus_multipart" "$ROOT/fuzz/corpus_multipart"
+status=$?
+set -e
+if [ "$status" -ne 0 ]; then
+    echo "fuzz/run.sh: fuzz_multipart FAILED (exit $status); crashing input(s) in $WORK/artifacts/:" >&2
+    ls -l "$WORK/artifacts/" >&2
+    echo "reproduce with: $WORK/fuzz_multipart <file>" >&2
     exit 1
 fi
 rm -rf "$WORK"

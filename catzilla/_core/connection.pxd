@@ -27,6 +27,17 @@ cdef class Connection(Transport):
     cdef int stream_status
     cdef bint upgrade                # the request carries Connection: upgrade
     cdef object ws                   # WSProtocol once a WebSocket handshake was read (ST_UPGRADED after accept)
+    # A body streamed to an async endpoint as it arrives (request.stream()): the
+    # Request keeps the head's buffer; rbuf holds only body bytes and what follows.
+    cdef bint body_streaming         # the handler reads this request's body from the socket
+    cdef bint body_done              # ... all of it has been handed out
+    cdef bint body_last              # chunked: the decoder has seen the last chunk
+    cdef bint continue_pending       # Expect: 100-continue, answered at the first read
+    cdef bint reading_paused         # read interest off: the handler is behind
+    cdef long long body_left         # Content-Length: payload bytes not yet handed out
+    cdef long long body_given        # payload bytes handed to the handler so far
+    cdef object body_waiter          # the future the handler awaits for more body
+    cdef object body_error           # what the next read raises (413, 408, 400)
 
     cdef int on_readable(self) except -1
     cdef int serve_buffered(self) except -1
@@ -37,6 +48,14 @@ cdef class Connection(Transport):
     cdef bint output_blocked(self) except -1
     cdef bint read_head(self) except -1
     cdef bint read_body(self) except -1
+    cdef bint streams_to_handler(self) except -1
+    cdef bint stream_body(self, bint expect_continue) except -1
+    cdef Py_ssize_t body_ready(self) except -2
+    cdef int body_taken(self, Py_ssize_t n) except -1
+    cdef int body_fail(self, int status, str reason) except -1
+    cdef int wake_body(self) except -1
+    cdef int pause_reading(self) except -1
+    cdef int resume_reading(self) except -1
     # answering
     cdef int dispatch(self, Py_ssize_t total) except -1
     cdef int respond(self, object result) except -1

@@ -8,6 +8,7 @@ and writes, and never asks a response what kind it is."""
 import socket
 
 from libc.string cimport memcpy, memmove
+from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_DecodeLatin1
 from catzilla._core.buffer cimport Buffer
 from catzilla._core.context cimport ConnectionTable, Limits, Services
@@ -25,7 +26,7 @@ from catzilla.includes.system cimport recv, shutdown, SHUT_WR
 from catzilla.request cimport Request, new_request
 from catzilla.response cimport Response, to_response
 from catzilla.response import PlainTextResponse
-from catzilla.exceptions import HTTPException
+from catzilla.exceptions import ClientDisconnect, HTTPException
 
 cdef enum:
     ST_HEAD = 0          # reading a request head (or idle between requests)
@@ -111,9 +112,17 @@ cdef class Connection(Transport):
         if self.closed or self.state == ST_CLOSING:
             return 0
         if self.state == ST_HANDLING:
-            # Keep watching for a disconnect, but do not buffer a flood.
+            if self.body_streaming and not self.body_done:
+                # A body the handler reads as it arrives: past the high-water mark
+                # TCP, not memory, holds the rest (body_taken resumes reading).
+                self.wake_body()
+                if self.rbuf.end - self.req_start >= self.lim.high_water:
+                    self.pause_reading()
+                return 0
+            # Keep watching for a disconnect, but do not buffer a flood
+            # (response_done reads again).
             if self.rbuf.end - self.req_start > <Py_ssize_t>self.lim.parser.max_head_bytes:
-                self.set_interest(self.events & ~CZ_READ)
+                self.pause_reading()
             return 0
         return self.serve_buffered()
 
@@ -224,6 +233,9 @@ cdef class Connection(Transport):
         self.req = new_request(self.rbuf, self.req_start, &r, _method_str(r.method, r.method_len), self)
         self.upgrade = (r.flags & CZ_F_UPGRADE) != 0
         self.chunked_body = (r.flags & CZ_F_CHUNKED) != 0
+        if (self.chunked_body or avail - self.head_len < r.content_length) and self.streams_to_handler():
+            self.body_left = r.content_length
+            return self.stream_body((r.flags & CZ_F_EXPECT_CONTINUE) != 0 and not self.http10)
         if self.chunked_body:
             cz_chunked_init(&self.dec, lim.parser.max_head_bytes)
             self.body_len = 0
@@ -236,6 +248,8 @@ cdef class Connection(Transport):
         else:
             self.body_len = 0
             self.phase_start = 0
+            self.req.body_off = self.head_len
+            self.req.body_len = 0
             self.dispatch(self.head_len)
             return True
         self.state = ST_BODY
@@ -274,8 +288,170 @@ cdef class Connection(Transport):
                 return False
             total = self.head_len + <Py_ssize_t>self.body_len
         self.phase_start = 0
+        self.req.body_off = self.head_len
+        self.req.body_len = <Py_ssize_t>self.body_len
         self.dispatch(total)
         return True
+
+    cdef bint streams_to_handler(self) except -1:
+        """An incomplete body for an async endpoint is handed over as it arrives."""
+        cdef Request req = self.req
+        try:
+            req.set_path()
+        except ValueError:
+            return False                 # dispatch answers 400
+        return self.svc.dispatcher.streams_body(req)
+
+    # -- request bodies streamed to the handler ----------------------------
+
+    cdef bint stream_body(self, bint expect_continue) except -1:
+        """Dispatch now; the body follows through body_chunk(). The Request keeps
+        the head's (pinned) buffer; the body bytes already read, and whatever
+        follows them, move to a fresh buffer that is compacted as the handler
+        consumes it."""
+        cdef Buffer nb = Buffer()
+        cdef Py_ssize_t rest = self.rbuf.end - self.req_start - self.head_len
+        cdef Request req = self.req
+        if rest > 0:
+            nb.reserve(rest)
+            memcpy(nb.data, self.rbuf.data + self.req_start + self.head_len, <size_t>rest)
+            nb.end = rest
+        self.rbuf = nb
+        self.req_start = 0
+        if self.chunked_body:
+            cz_chunked_init(&self.dec, self.lim.parser.max_head_bytes)
+            self.raw_pos = 0
+            self.body_len = 0                # decoded, not yet handed out
+            self.body_last = False
+        self.head_len = 0
+        self.body_streaming = True
+        self.body_done = False
+        self.body_given = 0
+        self.body_error = None
+        self.continue_pending = expect_continue and rest == 0
+        self.phase_start = 0
+        req.body_off = 0
+        req.body_len = 0
+        req.body_streamed = True
+        self.dispatch(0)
+        return True
+
+    cdef Py_ssize_t body_ready(self) except -2:
+        """Payload bytes ready at rbuf[req_start:] (chunked: decoded in place), or -1 on
+        a malformed chunked body."""
+        cdef Py_ssize_t avail = self.rbuf.end - self.req_start
+        cdef char *base = self.rbuf.data + self.req_start
+        cdef size_t consumed = 0, produced = 0
+        cdef int rc
+        if not self.chunked_body:
+            return avail if avail < self.body_left else <Py_ssize_t>self.body_left
+        if not self.body_last and avail > self.raw_pos:
+            rc = cz_chunked_decode(&self.dec, base + self.raw_pos, <size_t>(avail - self.raw_pos),
+                                   base + self.body_len, &consumed, &produced)
+            self.raw_pos += consumed
+            self.body_len += produced
+            if rc == CZ_ERROR:
+                return -1
+            self.body_last = rc == 1
+        return <Py_ssize_t>self.body_len
+
+    cdef int body_taken(self, Py_ssize_t n) except -1:
+        """n ready bytes were handed out: drop them, note the end of the body,
+        and read again once the handler has caught up."""
+        self.req_start += n
+        self.body_given += n
+        if self.chunked_body:
+            self.raw_pos -= n
+            self.body_len -= n
+            if self.body_last and self.body_len == 0:
+                self.req_start += self.raw_pos   # the trailer section; what follows is the next request
+                self.raw_pos = 0
+                self.body_done = True
+        else:
+            self.body_left -= n
+            self.body_done = self.body_left == 0
+        if self.req_start == self.rbuf.end and self.raw_pos == 0:
+            self.rbuf.clear()
+            self.req_start = 0
+        if self.reading_paused and (self.body_done or self.rbuf.end - self.req_start <= self.lim.low_water):
+            self.resume_reading()
+        return 0
+
+    cdef int pause_reading(self) except -1:
+        self.reading_paused = True
+        self.set_interest(self.events & ~CZ_READ)
+        return 0
+
+    cdef int resume_reading(self) except -1:
+        if self.reading_paused and not self.closed:
+            self.reading_paused = False
+            self.set_interest(self.events | CZ_READ)
+        return 0
+
+    cdef int body_fail(self, int status, str reason) except -1:
+        """The body will not be read to its end: the handler's next read raises, and the
+        connection closes after the response (RFC 9112 §9.6: the unread rest cannot be
+        told from the next request)."""
+        self.keep_alive = False
+        self.body_error = HTTPException(status, reason)
+        self.wake_body()
+        return 0
+
+    cdef int wake_body(self) except -1:
+        waiter = self.body_waiter
+        if waiter is not None:
+            self.body_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        return 0
+
+    def body_chunk(self, Request req, long long limit):
+        """The next piece of req's streamed body: bytes, b"" when none is ready yet (then
+        await body_wait()), None at its end. `limit` (-1: none) bounds the payload the
+        handler accepts: beyond it, HTTPException(413)."""
+        cdef Py_ssize_t n
+        cdef bytes chunk
+        if self.closed or req is not self.req or not self.body_streaming:
+            raise ClientDisconnect()
+        if self.body_error is not None:
+            raise self.body_error
+        if self.body_done:
+            return None
+        if limit >= 0 and not self.chunked_body and self.body_given + self.body_left > limit:
+            self.body_fail(413, "request body too large")   # known from Content-Length: read nothing
+            raise self.body_error
+        if self.continue_pending:
+            self.continue_pending = False
+            self.out.append(_CONTINUE, len(_CONTINUE))
+            self.flush()
+        n = self.body_ready()
+        if n < 0:
+            self.body_fail(400, "malformed chunked body")
+            raise self.body_error
+        # chunked: the announced size of the current chunk counts before its data arrives
+        if limit >= 0 and (self.body_given + n > limit or (self.chunked_body and
+                self.dec.remaining > <unsigned long long>(limit - self.body_given - n))):
+            self.body_fail(413, "request body too large")
+            raise self.body_error
+        if n > 0:
+            chunk = PyBytes_FromStringAndSize(self.rbuf.data + self.req_start, n)
+            self.body_taken(n)
+            return chunk
+        if self.chunked_body and self.body_last:
+            self.body_taken(0)
+            return None
+        return b""
+
+    def body_wait(self):
+        """A future resolved when more of the streamed body may be ready."""
+        if self.closed:
+            raise ClientDisconnect()
+        self.body_waiter = self.svc.loop.create_future()
+        return self.body_waiter
+
+    @property
+    def max_body(self):
+        return self.lim.max_body
 
     def resume(self):
         """Output drained below the low-water mark: go on with pipelined requests."""
@@ -286,14 +462,13 @@ cdef class Connection(Transport):
 
     cdef int dispatch(self, Py_ssize_t total) except -1:
         cdef Request req = self.req
-        req.body_off = self.head_len
-        req.body_len = <Py_ssize_t>self.body_len
         self.head_only = req.method is _HEAD
         self.req_start += total
         self.state = ST_HANDLING
         self.started = cz_monotonic() if self.svc.access_log is not None else 0
         try:
-            req.set_path()
+            if req.path is None:             # not yet set by streams_to_handler
+                req.set_path()
         except ValueError:
             return self.respond(self.svc.dispatcher.error(req, HTTPException(400, "invalid request target")))
         if self.upgrade:
@@ -384,6 +559,12 @@ cdef class Connection(Transport):
         return self.response_done()
 
     cdef int response_done(self) except -1:
+        if self.body_streaming:
+            self.body_streaming = False
+            if not self.body_done:
+                self.keep_alive = False      # the unread rest is discarded by the lingering close
+            self.body_waiter = None
+        self.resume_reading()
         self.req = None
         self.last_io = cz_monotonic()
         if not self.keep_alive:
@@ -500,6 +681,8 @@ cdef class Connection(Transport):
         elif self.state == ST_BODY:
             if now - self.phase_start > lim.body_timeout:
                 self.send_error(408, "request body timeout")
+        elif self.body_waiter is not None and now - self.last_io > lim.body_timeout:
+            self.body_fail(408, "request body timeout")   # a streamed body stopped arriving
         return 0
 
     cdef int release_idle_memory(self) except -1:
@@ -543,10 +726,12 @@ cdef class Connection(Transport):
         if self.task is not None:
             task = self.task
             self.task = None
-            task.cancel()
+            if self.body_waiter is None:     # else the pending body read raises ClientDisconnect
+                task.cancel()
         if self.ws is not None:
             ws = self.ws
             self.ws = None
             (<WSProtocol>ws).connection_lost()    # the handler's receive raises WebSocketDisconnect
+        self.wake_body()
         self.req = None
 

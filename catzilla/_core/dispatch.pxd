@@ -23,6 +23,8 @@ cdef class Dispatcher:
     # What to send for a request: a handler result (Response, str, dict, ...)
     # or an awaitable of one. Never raises for an exception of the app's.
     cdef object handle(self, Request req)
+    # Whether the endpoint for req (path set) is async, and so reads its body as it arrives.
+    cdef bint streams_body(self, Request req) except -1
     # The response for an exception: a Response, or an awaitable of one
     # (an async exception handler). Never raises.
     cdef object error(self, Request req, object exc)

@@ -47,6 +47,10 @@ cdef class Dispatcher:
         except Exception as exc:
             return self.error(req, exc)
 
+    cdef bint streams_body(self, Request req) except -1:
+        cdef Match match = self.router.find(req.method, req.path)
+        return match.route is not None and match.route.is_async
+
     cdef object call(self, Request req):
         """Route lookup and the endpoint (or the 404/405 answer)."""
         cdef Match match = self.router.find(req.method, req.path)

@@ -1,0 +1,81 @@
+"""Large uploads against the demo app in its own process (its RSS is its own):
+1 GiB streamed through `request.stream()` at flat memory, Content-Length and
+chunked."""
+import hashlib
+import socket
+import sys
+import threading
+
+import psutil
+import pytest
+
+from procs import ROOT, launcher
+
+MiB = 1 << 20
+GiB = 1 << 30
+
+
+@pytest.fixture(scope="module")
+def demo():
+    with launcher(ROOT) as run:
+        yield run.start([sys.executable, str(ROOT / "examples" / "app.py")], PORT="0")
+
+
+class PeakRSS:
+    """Samples a process's RSS on a thread until stopped."""
+
+    def __init__(self, pid):
+        self.proc = psutil.Process(pid)
+        self.peak = self.proc.memory_info().rss
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        while not self.done.wait(0.01):
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join(5)
+
+
+def upload(port, total, chunked):
+    """POST total bytes (a repeating 1 MiB pattern) to /upload; the parsed JSON
+    answer and the sha256 the client computed."""
+    block = bytes(range(256)) * 4096
+    digest = hashlib.sha256()
+    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {total}"
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        s.sendall(f"POST /upload HTTP/1.1\r\nHost: t\r\n{framing}\r\n\r\n".encode())
+        sent = 0
+        while sent < total:
+            part = block[:min(len(block), total - sent)]
+            digest.update(part)
+            s.sendall(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
+            sent += len(part)
+        if chunked:
+            s.sendall(b"0\r\n\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data or not data.endswith(b"}"):
+            part = s.recv(65536)
+            assert part, f"closed early: {data!r}"
+            data += part
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    import json
+    return json.loads(body), digest.hexdigest()
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_one_gib_upload_is_hashed_as_it_arrives_at_flat_memory(demo, chunked):
+    upload(demo.port, 8 * MiB, chunked)               # warm up: buffers and code paths touched once
+    start = psutil.Process(demo.proc.pid).memory_info().rss
+    with PeakRSS(demo.proc.pid) as rss:
+        answer, sha = upload(demo.port, GiB, chunked)
+    assert answer == {"bytes": GiB, "sha256": sha}
+    grown = (rss.peak - start) / MiB
+    assert grown < 8, f"server RSS grew {grown:.1f} MiB during a 1 GiB upload"
