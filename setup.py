@@ -23,8 +23,13 @@ C_SOURCES = {
     "_core.server": ["cz_poller.c"],
     "_core.transport": ["cz_poller.c", "cz_date.c"],
     "request": ["cz_http.c"],            # Request(...) parses what it is given
-    "_core.websocket": ["cz_ws.c"],
     "forms": ["cz_multipart.c"],
+    "_core.websocket": ["cz_ws.c"],
+    "_core.pmd": ["cz_pmd.c"],
+}
+# module -> system libraries it links
+LIBRARIES = {
+    "_core.pmd": ["z"],                  # zlib (zlib1g-dev)
 }
 
 
@@ -34,6 +39,7 @@ def extension(name):
         [f"catzilla/{name.replace('.', '/')}.pyx"] + [os.path.join(INCLUDE, c) for c in C_SOURCES.get(name, [])],
         include_dirs=[INCLUDE],
         define_macros=[("_GNU_SOURCE", None)],
+        libraries=LIBRARIES.get(name, []),
         extra_compile_args=cflags,
         extra_link_args=ldflags,
     )

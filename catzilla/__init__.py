@@ -9,6 +9,7 @@ from catzilla.response import (HTMLResponse, JSONResponse, PlainTextResponse, Re
 from catzilla.router import Route, RouteError, Router
 from catzilla.settings import Settings
 from catzilla.sse import EventSourceResponse, ServerSentEvent
+from catzilla.websocket import WebSocket, WebSocketDisconnect, WebSocketState
 
 RouterGroup = Router  # the reference release's name for a prefixed group of routes
 
@@ -19,5 +20,6 @@ __all__ = [
     "RedirectResponse", "StreamingResponse", "FileResponse", "EventSourceResponse", "ServerSentEvent",
     "HTTPException", "ClientDisconnect", "Router", "RouterGroup", "Route",
     "RouteError", "Settings", "Headers", "MutableHeaders", "QueryParams", "FormData", "UploadFile",
+    "WebSocket", "WebSocketDisconnect", "WebSocketState",
     "__version__",
 ]

@@ -26,6 +26,11 @@ class HTTPException(Exception):
         return f"HTTPException({self.status_code}, {self.detail!r})"
 
 
+class ClientDisconnect(Exception):
+    """Raised by `request.stream()` / `await request.body()` when the client went away
+    before sending the whole body."""
+
+
 class WebSocketDisconnect(Exception):
     """Raised by a WebSocket's receive (and send) once the peer is gone: `code` is
     the close code it sent (1005 when its close frame had none), 1006 when the
@@ -39,8 +44,3 @@ class WebSocketDisconnect(Exception):
 
     def __repr__(self) -> str:
         return f"WebSocketDisconnect({self.code}, {self.reason!r})"
-
-
-class ClientDisconnect(Exception):
-    """Raised by `request.stream()` / `await request.body()` when the client went away
-    before sending the whole body."""

@@ -37,6 +37,7 @@ cdef class Request:
 
     cdef bytes raw_query(self)
     cdef bytes raw_body(self)              # a new exact-bytes copy of the body
+    cdef int close_files(self) except -1   # the request is answered: delete its uploads' temp files
     # The connection moved this request's bytes (same layout from `base`) into
     # `buf`: move the pin there.
     cdef int rebase(self, Buffer buf, Py_ssize_t base) except -1

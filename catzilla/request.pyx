@@ -10,7 +10,8 @@ from catzilla._core.buffer cimport Buffer
 from catzilla.datastructures cimport Headers, validated_pairs
 from catzilla.forms cimport c_unquote
 from catzilla.includes.http cimport cz_header, cz_limits, cz_request, cz_parse_request, CZ_ERROR
-from catzilla.forms import parse_query, parse_cookies, parse_form, FormError
+from catzilla.forms import (parse_query, parse_cookies, parse_form, parse_options_header, multipart_boundary,
+                            FormError, MultipartParser)
 from catzilla.exceptions import ClientDisconnect, HTTPException
 
 try:
@@ -48,9 +49,36 @@ async def _json_later(Request req):
 
 
 async def _form_later(Request req):
-    if req._body is None and req.body_streamed:
-        await _read_body(req)
+    cdef str content_type
+    if req._form is None and req._body is None and req.body_streamed:
+        content_type = req.content_type or ""
+        if parse_options_header(content_type)[0] == "multipart/form-data":
+            req._form = await _stream_multipart(req, content_type)
+        else:
+            await _read_body(req)
     return _form_value(req)
+
+
+async def _stream_multipart(Request req, str content_type):
+    """multipart/form-data parsed as it arrives: file parts spool to temporary
+    files, so memory stays flat; the files are deleted when the request ends."""
+    try:
+        parser = MultipartParser(multipart_boundary(content_type))
+    except FormError as exc:
+        raise HTTPException(exc.status_code, str(exc)) from None
+    if req.stream_used:
+        raise RuntimeError("the request body was already consumed by request.stream()")
+    req.stream_used = True
+    try:
+        async for chunk in _streamed(req, -1):
+            parser.feed(chunk)
+        return parser.finish()
+    except FormError as exc:
+        parser.close()
+        raise HTTPException(exc.status_code, str(exc)) from None
+    except BaseException:
+        parser.close()
+        raise
 
 
 async def _read_body(Request req):
@@ -200,7 +228,7 @@ cdef object _form_value(Request req):
         try:
             req._form = parse_form(_exact_body(req), req.content_type or "")
         except FormError as exc:
-            raise HTTPException(400, str(exc)) from None
+            raise HTTPException(exc.status_code, str(exc)) from None
     return req._form
 
 
@@ -347,6 +375,11 @@ cdef class Request:
         cdef const char *t = _data(self) + self.target_off
         cdef const char *q = <const char *>memchr(t, b'?', <size_t>self.target_len)
         return b"" if q == NULL else q[1:self.target_len - (q - t)]
+
+    cdef int close_files(self) except -1:
+        if self._form is not None:
+            self._form.close()
+        return 0
 
     cdef bytes raw_body(self):
         return PyBytes_FromStringAndSize(_data(self) + self.body_off, self.body_len)

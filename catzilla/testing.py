@@ -6,10 +6,16 @@ loop itself, so tests need no threads, ports or sleeps."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json as _json
+import os
 import socket
+import struct
 from typing import Any, AsyncIterator, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import urlencode
+
+from catzilla.exceptions import WebSocketDisconnect
 
 HeadersArg = Union[Mapping[str, str], Sequence[Tuple[str, str]], None]
 
@@ -177,6 +183,168 @@ class StreamingTestResponse:
         self.close()
 
 
+class WebSocketRejected(WebSocketDisconnect):
+    """websocket_connect(): the server answered the handshake with HTTP, not 101."""
+
+    def __init__(self, response: TestResponse) -> None:
+        super().__init__(1006, f"handshake refused with HTTP {response.status_code}")
+        self.response = response
+        self.status_code = response.status_code
+
+
+def _mask(key: bytes, data: bytes) -> bytes:
+    n = len(data)
+    if n == 0:
+        return b""
+    k = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(k, "big")).to_bytes(n, "big")
+
+
+def ws_frame(opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0, mask: bool = True) -> bytes:
+    """A client frame (masked, as RFC 6455 requires of clients); rsv: bits 0x40/0x20/0x10."""
+    n = len(payload)
+    head = bytes([(0x80 if fin else 0) | rsv | opcode])
+    mbit = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([mbit | n])
+    elif n < 65536:
+        head += bytes([mbit | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([mbit | 127]) + struct.pack("!Q", n)
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + _mask(key, payload)
+
+
+class WebSocketTestSession:
+    """client.websocket_connect(path): one WebSocket over the real server. Pings
+    are answered; a close frame from the server raises WebSocketDisconnect."""
+    __test__ = False
+
+    def __init__(self, client: "TestClient", sock: socket.socket, reader: _Reader,
+                 head: Tuple[int, str, List[Tuple[str, str]], str]) -> None:
+        self._client = client
+        self._sock = sock
+        self._reader = reader
+        self.status_code, _, self.raw_headers, _ = head
+        self.headers = {k.lower(): v for k, v in self.raw_headers}
+        self.subprotocol: Optional[str] = self.headers.get("sec-websocket-protocol")
+        self.extensions: Optional[str] = self.headers.get("sec-websocket-extensions")
+        self.close_code: Optional[int] = None
+        self.close_reason = ""
+        self._close_sent = False
+
+    def send_raw(self, data: bytes) -> None:
+        """Bytes as they are (frames made with ws_frame, or anything else)."""
+        self._client._run(self._client.loop.sock_sendall(self._sock, data))
+
+    def send_frame(self, opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0) -> None:
+        self.send_raw(ws_frame(opcode, payload, fin=fin, rsv=rsv))
+
+    def send(self, data: Union[str, bytes]) -> None:
+        if isinstance(data, str):
+            self.send_frame(0x1, data.encode("utf-8"))
+        else:
+            self.send_frame(0x2, bytes(data))
+
+    def send_text(self, data: str) -> None:
+        self.send_frame(0x1, data.encode("utf-8"))
+
+    def send_bytes(self, data: bytes) -> None:
+        self.send_frame(0x2, bytes(data))
+
+    def send_json(self, data: Any, mode: str = "text") -> None:
+        text = _json.dumps(data, separators=(",", ":"))
+        self.send_text(text) if mode == "text" else self.send_bytes(text.encode("utf-8"))
+
+    async def _frame(self) -> Tuple[bool, int, bytes]:
+        r = self._reader
+        b0, b1 = await r.exactly(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", await r.exactly(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", await r.exactly(8))[0]
+        if b1 & 0x80:
+            raise ValueError("the server sent a masked frame")
+        return bool(b0 & 0x80), b0 & 0x0F, await r.exactly(n)
+
+    async def _message(self) -> Union[str, bytes]:
+        parts: List[bytes] = []
+        op = 0
+        while True:
+            try:
+                fin, opcode, payload = await self._frame()
+            except ConnectionError:
+                self.close_code = self.close_code or 1006
+                raise WebSocketDisconnect(self.close_code, self.close_reason) from None
+            if opcode == 0x9:
+                await self._client.loop.sock_sendall(self._sock, ws_frame(0xA, payload))
+                continue
+            if opcode == 0xA:
+                continue
+            if opcode == 0x8:
+                self.close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+                self.close_reason = payload[2:].decode("utf-8")
+                if not self._close_sent:
+                    self._close_sent = True
+                    await self._client.loop.sock_sendall(self._sock, ws_frame(0x8, payload[:2]))
+                raise WebSocketDisconnect(self.close_code, self.close_reason)
+            if opcode:
+                op = opcode
+            parts.append(payload)
+            if fin:
+                data = b"".join(parts)
+                return data.decode("utf-8") if op == 0x1 else data
+
+    def receive(self, timeout: float = 10.0) -> Union[str, bytes]:
+        """The next message (str or bytes); WebSocketDisconnect when the server closed."""
+        result: Union[str, bytes] = self._client._run(self._message(), timeout)
+        return result
+
+    def receive_text(self) -> str:
+        message = self.receive()
+        if not isinstance(message, str):
+            raise TypeError("expected a text message")
+        return message
+
+    def receive_bytes(self) -> bytes:
+        message = self.receive()
+        if not isinstance(message, bytes):
+            raise TypeError("expected a binary message")
+        return message
+
+    def receive_json(self) -> Any:
+        return _json.loads(self.receive())
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Send a close frame (unless the server closed first) and wait for the
+        server's close and the end of the connection."""
+        if self._sock.fileno() < 0:
+            return
+        try:
+            if not self._close_sent:
+                self._close_sent = True
+                self.send_frame(0x8, struct.pack("!H", code) + reason.encode("utf-8"))
+            if self.close_code is None:
+                try:
+                    while True:
+                        self.receive(5.0)
+                except WebSocketDisconnect:
+                    pass
+        except (ConnectionError, asyncio.TimeoutError):
+            pass
+        finally:
+            self._sock.close()
+
+    def __enter__(self) -> "WebSocketTestSession":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
 class TestClient:
     """client = TestClient(app); r = client.get("/"); assert r.status_code == 200"""
     __test__ = False
@@ -270,6 +438,38 @@ class TestClient:
             return self._run(read_all(), read_timeout)
         finally:
             sock.close()
+
+    def websocket_connect(self, path: str, subprotocols: Optional[Sequence[str]] = None,
+                          headers: HeadersArg = None) -> WebSocketTestSession:
+        """Open a WebSocket (use as a context manager). WebSocketRejected when the
+        server answers the handshake with an HTTP response instead of 101."""
+        key = base64.b64encode(os.urandom(16)).decode("ascii")
+        hdrs: List[Tuple[str, str]] = [("upgrade", "websocket"), ("connection", "Upgrade"),
+                                       ("sec-websocket-key", key), ("sec-websocket-version", "13")]
+        if subprotocols:
+            hdrs.append(("sec-websocket-protocol", ", ".join(subprotocols)))
+        hdrs += list(headers.items() if isinstance(headers, Mapping) else headers or [])
+        sock = self._open(self._encode("GET", path, None, hdrs, None, None, None, "1.1"))
+        reader = _Reader(self.loop, sock, False)
+        try:
+            head = self._run(reader.head())
+            if head[0] != 101:
+                async def body() -> bytes:
+                    parts = []
+                    while (piece := await reader.chunk()) is not None:
+                        parts.append(piece)
+                    return b"".join(parts)
+                raise WebSocketRejected(TestResponse(head[0], head[1], head[2], self._run(body()), head[3]))
+        except BaseException:
+            sock.close()
+            raise
+        session = WebSocketTestSession(self, sock, reader, head)
+        expected = base64.b64encode(hashlib.sha1(key.encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
+                                    .digest()).decode()
+        if session.headers.get("sec-websocket-accept") != expected:
+            sock.close()
+            raise ValueError("wrong Sec-WebSocket-Accept in the 101 response")
+        return session
 
     def get(self, path: str, **kw: Any) -> TestResponse:
         return self.request("GET", path, **kw)

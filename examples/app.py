@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator, Iterator
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from catzilla import Catzilla, Request, StreamingResponse  # noqa: E402
+from catzilla import Catzilla, HTMLResponse, Request, StreamingResponse, UploadFile  # noqa: E402
 from catzilla.files import FileResponse  # noqa: E402
 from catzilla.sse import EventSourceResponse, ServerSentEvent  # noqa: E402
 from catzilla.websocket import WebSocket, WebSocketDisconnect  # noqa: E402
@@ -59,6 +59,24 @@ async def upload(request: Request) -> dict[str, Any]:
         digest.update(chunk)
         size += len(chunk)
     return {"bytes": size, "sha256": digest.hexdigest()}
+
+
+@app.post("/upload/form")
+async def upload_form(request: Request) -> dict[str, Any]:
+    """multipart/form-data parsed as it arrives: file parts spool to temporary
+    files on disk (deleted when the request ends), fields stay in memory."""
+    form = await request.form()
+    out: dict[str, Any] = {}
+    for name, value in form.items():
+        if isinstance(value, UploadFile):
+            digest = hashlib.sha256()
+            value.seek(0)
+            while chunk := value.read(1 << 20):
+                digest.update(chunk)
+            out[name] = {"filename": value.filename, "size": value.size, "sha256": digest.hexdigest()}
+        else:
+            out[name] = value
+    return out
 
 
 @app.get("/stream/lines")
@@ -108,6 +126,46 @@ def clock(request: Request) -> EventSourceResponse:
 def download(request: Request) -> FileResponse:
     """1 GiB with sendfile(2), Range and ETag support, flat memory."""
     return FileResponse(BIG_FILE, filename="big.bin")
+
+
+# A page whose script talks to the echo endpoint /ws/echo: it sends two text
+# messages and one binary message on open, lists each echo, then closes
+# (tests/test_browser.py drives it in a real Chromium); the form sends more.
+WS_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Catzilla WebSocket echo</title></head>
+<body>
+<h1>WebSocket echo</h1>
+<p>Status: <span id="status">connecting</span></p>
+<form id="form"><input id="text" value="typed by hand"> <button>Send</button></form>
+<ul id="log"></ul>
+<script>
+const status = document.getElementById("status"), log = document.getElementById("log");
+const show = (text) => { const li = document.createElement("li"); li.textContent = text; log.append(li); };
+const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join(" ");
+const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/echo");
+ws.binaryType = "arraybuffer";
+const sent = ["hello", "héllo ✓ 🐈", new Uint8Array([0, 1, 2, 127, 128, 255])];
+let echoes = 0;
+ws.onopen = () => { status.textContent = "open"; sent.forEach((m) => ws.send(m)); };
+ws.onmessage = (e) => {
+  show(typeof e.data === "string" ? "text: " + e.data : "binary: " + hex(e.data));
+  if (++echoes === sent.length) ws.close(1000, "done");
+};
+ws.onclose = (e) => { status.textContent = "closed " + e.code + (e.wasClean ? " clean" : " unclean"); };
+ws.onerror = () => { show("error"); };
+document.getElementById("form").onsubmit = (e) => {
+  e.preventDefault();
+  if (ws.readyState === WebSocket.OPEN) ws.send(document.getElementById("text").value);
+};
+</script>
+</body></html>
+"""
+
+
+@app.get("/ws")
+def ws_page(request: Request) -> HTMLResponse:
+    """A browser page that echoes text and binary messages over /ws/echo."""
+    return HTMLResponse(WS_PAGE)
 
 
 @app.websocket("/ws/echo")

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the test suite and benchmarks use: nginx (reverse-proxy
 # test), clang + its sanitizer runtime (parser fuzzing), wrk (benchmarks),
-# curl, gcc (the benchmarks' WebSocket/upload load generator). Installs only
-# what is missing; needs root or sudo.
+# curl, gcc (the benchmarks' WebSocket/upload load generator), chromium + its
+# WebDriver (browser WebSocket test). Installs only what
+# is missing; needs root or sudo. Autobahn|Testsuite (Python 2.7, from PyPI)
+# is installed by scripts/autobahn.sh --install.
 set -euo pipefail
 need=()
 command -v nginx >/dev/null || need+=(nginx-light)
@@ -13,6 +15,9 @@ ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 
 command -v wrk >/dev/null || need+=(wrk)
 command -v curl >/dev/null || need+=(curl)
 command -v gcc >/dev/null || need+=(gcc)
+[ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)   # permessage-deflate (include/cz_pmd.c)
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null; then
   echo "system-deps: please install: ${need[*]}" >&2

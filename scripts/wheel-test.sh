@@ -8,7 +8,8 @@
 # its [test,fast] extras (read from the wheel's metadata, i.e. pyproject's
 # [project.optional-dependencies]). The installed package must hold only
 # compiled modules, .py, .pyi, .pxd (and py.typed): no .pyx, no .c. tests/,
-# examples/, loadtests/, README.md and pyproject.toml (pytest settings) are
+# examples/, loadtests/, README.md, pyproject.toml (pytest settings) and the
+# Autobahn scripts are
 # copied to a temp dir and pytest runs there with CATZILLA_TEST_INSTALLED=1,
 # so `catzilla` can only come from the venv's site-packages. Extra arguments
 # after WHEEL go to pytest (e.g. -x, -k). Exit status: pytest's, or 1.
@@ -53,6 +54,10 @@ echo "ok: $PKG holds $nso compiled modules and only .so/.py/.pyi/.pxd/py.typed"
 RUN=$WORK/run
 mkdir -p "$RUN"
 cp -R "$ROOT/tests" "$ROOT/examples" "$ROOT/loadtests" "$ROOT/README.md" "$ROOT/pyproject.toml" "$RUN/"
+# tests/test_autobahn.py runs scripts/autobahn.sh, with the suite installed once for the tree.
+mkdir -p "$RUN/scripts"
+cp "$ROOT"/scripts/autobahn.sh "$ROOT"/scripts/autobahn_report.py "$ROOT"/scripts/autobahn-requirements.txt "$RUN/scripts/"
+export AUTOBAHN_VENV=${AUTOBAHN_VENV:-$ROOT/.autobahn-venv}
 find "$RUN" -name __pycache__ -prune -exec rm -rf {} +
 cd "$RUN"
 export CATZILLA_TEST_INSTALLED=1 PATH="$VENV/bin:$PATH"

@@ -321,3 +321,55 @@ def test_request_body_property_explains_while_the_body_is_arriving(serve):
         c.send(b"q" * 100_000)
         assert c.read_response().json() == {"n": 100_000}
     assert "await request.body()" in seen["error"]
+
+
+def multipart(boundary, *parts):
+    out = b""
+    for headers, content in parts:
+        out += f"--{boundary}\r\n{headers}\r\n\r\n".encode() + content + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode()
+
+
+def test_streamed_multipart_form_spools_files_and_closes_them_after_the_response(serve):
+    app = Catzilla()
+    kept = {}
+
+    @app.post("/form")
+    async def form(request: Request):
+        data = await request.form()
+        f = data["file"]
+        kept["file"] = f
+        return {"title": data["title"], "size": f.size, "sha256": hashlib.sha256(f.read()).hexdigest(),
+                "closed": f.closed}
+
+    addr = serve(app)
+    content = os.urandom(3 * MiB)
+    body = multipart("b0undary",
+                     ('Content-Disposition: form-data; name="title"', "café".encode()),
+                     ('Content-Disposition: form-data; name="file"; filename="x.bin"', content))
+    with RawClient(addr) as c:
+        c.send(head("/form", len(body), "Content-Type: multipart/form-data; boundary=b0undary\r\n"))
+        c.send_slowly(body, step=65536)
+        r = c.read_response()
+    assert r.json() == {"title": "café", "size": len(content),
+                        "sha256": hashlib.sha256(content).hexdigest(), "closed": False}
+    assert kept["file"].closed                         # its temporary file is deleted with the request
+
+
+def test_streamed_multipart_limits(serve):
+    app = Catzilla()
+
+    @app.post("/form")
+    async def form(request: Request):
+        return {"n": len(await request.form())}
+
+    addr = serve(app)
+    ct = "Content-Type: multipart/form-data; boundary=zz\r\n"
+    many = multipart("zz", *[(f'Content-Disposition: form-data; name="f{i}"', b"v") for i in range(1001)])
+    big_field = multipart("zz", ('Content-Disposition: form-data; name="f"', b"v" * (MiB + 1)))
+    broken = b"--zz\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nvalue without an end"
+    for body, status in ((many, 413), (big_field, 413), (broken, 400)):
+        with RawClient(addr) as c:
+            c.send(head("/form", None, ct))
+            c.send(chunked(body))
+            assert c.read_response().status == status

@@ -60,6 +60,12 @@ def stream_accel(request):
 @app.get("/stream-buffered")
 def stream_buffered(request):
     return StreamingResponse(paced(), headers={"X-Accel-Buffering": "yes"})   # asks nginx to buffer
+
+@app.websocket("/ws")
+async def ws_echo(ws):
+    await ws.accept()
+    async for message in ws:
+        await ws.send(f"{INSTANCE}:{message}" if isinstance(message, str) else message)
 '''
 
 
@@ -244,3 +250,24 @@ def test_stopping_one_instance_is_invisible_to_clients(stack):
     after = [who(len(before) + len(during) + i) for i in range(10)]
     assert a.wait_exit(1) == 0
     assert "A" in before and set(after) == {"B"}, (before, during, after)
+
+
+def test_websocket_through_nginx(stack):
+    """The Upgrade/Connection map lets the handshake through; frames flow both
+    ways, and plain requests still use kept-alive upstream connections."""
+    import asyncio
+    import websockets
+
+    async def main() -> None:
+        async with websockets.connect(f"ws://127.0.0.1:{stack['port']}/ws", compression=None) as c:
+            await c.send("hello")
+            assert re.fullmatch(r"[AB]:hello", await c.recv())
+            await c.send(b"\x00" * 100_000)
+            assert await c.recv() == b"\x00" * 100_000
+            await c.close(4000)
+        assert c.close_code == 4000
+
+    asyncio.run(asyncio.wait_for(main(), 20))
+    status, _, body = request(stack["port"], "/who")
+    assert status == 200 and json.loads(body)["instance"] in ("A", "B")
+

@@ -9,7 +9,7 @@ import threading
 import psutil
 import pytest
 
-from procs import ROOT, launcher
+from procs import ROOT, launcher, wait_until
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -79,3 +79,49 @@ def test_one_gib_upload_is_hashed_as_it_arrives_at_flat_memory(demo, chunked):
     assert answer == {"bytes": GiB, "sha256": sha}
     grown = (rss.peak - start) / MiB
     assert grown < 8, f"server RSS grew {grown:.1f} MiB during a 1 GiB upload"
+
+
+def test_one_gib_multipart_file_lands_on_disk_byte_exact_at_flat_memory(demo):
+    """`await request.form()` parses as it reads: the file part goes to a temporary
+    file, not memory, and that file is gone once the response is sent."""
+    proc = psutil.Process(demo.proc.pid)
+    boundary = "----catzilla-test-boundary-7d2f"
+    block = bytes(range(256)) * 4096
+    digest = hashlib.sha256()
+
+    def post(total):
+        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nholiday\r\n"
+                f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n"
+                f"Content-Type: application/octet-stream\r\n\r\n").encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        with socket.create_connection(("127.0.0.1", demo.port), timeout=60) as s:
+            s.sendall(f"POST /upload/form HTTP/1.1\r\nHost: t\r\nContent-Length: {len(head) + total + len(tail)}\r\n"
+                      f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n".encode() + head)
+            sent = 0
+            while sent < total:
+                part = block[:min(len(block), total - sent)]
+                if total == GiB:
+                    digest.update(part)
+                s.sendall(part)
+                sent += len(part)
+            s.sendall(tail)
+            data = b""
+            while not data.endswith(b"}}"):
+                part = s.recv(65536)
+                assert part, f"closed early: {data!r}"
+                data += part
+        head_bytes, _, body = data.partition(b"\r\n\r\n")
+        assert head_bytes.startswith(b"HTTP/1.1 200"), head_bytes
+        import json
+        return json.loads(body)
+
+    post(4 * MiB)                                     # warm up
+    start, fds = proc.memory_info().rss, proc.num_fds()
+    with PeakRSS(demo.proc.pid) as rss:
+        answer = post(GiB)
+    assert answer == {"title": "holiday",
+                      "file": {"filename": "big.bin", "size": GiB, "sha256": digest.hexdigest()}}
+    grown = (rss.peak - start) / MiB
+    assert grown < 8, f"server RSS grew {grown:.1f} MiB during a 1 GiB multipart upload"
+    # (the server may still hold the just-closed connections' sockets for a moment)
+    wait_until(lambda: proc.num_fds() <= fds, 5.0, "the upload's temporary file to be closed")

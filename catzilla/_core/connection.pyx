@@ -565,6 +565,8 @@ cdef class Connection(Transport):
                 self.keep_alive = False      # the unread rest is discarded by the lingering close
             self.body_waiter = None
         self.resume_reading()
+        if self.req is not None:
+            self.req.close_files()
         self.req = None
         self.last_io = cz_monotonic()
         if not self.keep_alive:
@@ -623,7 +625,7 @@ cdef class Connection(Transport):
             ws.data_received(<unsigned char *>self.svc.scratch, n)
         self.release_consumed()
         if not self.closed and self.state == ST_UPGRADED:
-            self.set_interest(self.events | CZ_READ)   # reading may have paused before the accept
+            self.resume_reading()                  # reading may have paused before the accept
 
     def ws_refused(self, response):
         """The handler answered the handshake with HTTP (returned or closed before accept)."""
@@ -728,10 +730,10 @@ cdef class Connection(Transport):
             self.task = None
             if self.body_waiter is None:     # else the pending body read raises ClientDisconnect
                 task.cancel()
+        self.wake_body()
         if self.ws is not None:
             ws = self.ws
             self.ws = None
             (<WSProtocol>ws).connection_lost()    # the handler's receive raises WebSocketDisconnect
-        self.wake_body()
         self.req = None
 

@@ -5,6 +5,7 @@
 from libc.stdint cimport uint32_t, uint64_t
 from catzilla._core.buffer cimport Buffer
 from catzilla._core.context cimport Limits, Services
+from catzilla._core.pmd cimport PerMessageDeflate
 from catzilla._core.transport cimport Transport
 from catzilla.includes.ws cimport cz_ws_frame
 from catzilla.request cimport Request
@@ -18,6 +19,10 @@ cdef class WSProtocol:
     cdef bint close_sent
     cdef bint close_rcvd
     cdef bint input_done             # nothing more is parsed (close received, protocol error)
+    cdef bint end_pending            # our close waits for the handler to take the queued messages
+    cdef double end_since
+    cdef int reply_code              # the close frame to send once it may (0: empty)
+    cdef bytes reply_reason
     cdef readonly int close_code     # what receive() raises with once the queue is empty
     cdef readonly str close_reason
     # frame parsing
@@ -36,7 +41,7 @@ cdef class WSProtocol:
     cdef unsigned char ctl[125]      # the control frame being read
     cdef Py_ssize_t ctl_n
     cdef unsigned rsv_allowed
-    cdef object pmd                  # PerMessageDeflate, or None when not negotiated
+    cdef PerMessageDeflate pmd       # permessage-deflate, None when not negotiated
     # delivery
     cdef object queue                # deque of str / bytes
     cdef object waiter               # Future a receive() waits on
@@ -65,7 +70,8 @@ cdef class WSProtocol:
     cdef int fail(self, int code, str reason) except -1
     cdef int send_frame(self, int opcode, const unsigned char *p, Py_ssize_t n, unsigned rsv) except -1
     cdef int send_close(self, int code, bytes reason) except -1
-    cdef int both_closed(self) except -1
+    cdef int end_input(self, int code, bytes reason) except -1
+    cdef int finish_close(self) except -1
     cdef int check_timeouts(self, double now) except -1
     cdef void connection_lost(self)
     cdef int shutdown(self) except -1        # graceful server stop: close with 1001

@@ -27,6 +27,8 @@ from libc.string cimport memcpy
 from catzilla._core.buffer cimport Buffer
 from catzilla._core.context cimport Limits, Services
 from catzilla._core.dispatch cimport Dispatcher
+from catzilla._core.pmd cimport PerMessageDeflate
+from catzilla._core.pmd import negotiate as _pmd_negotiate
 from catzilla._core.transport cimport Transport
 from catzilla.includes.clock cimport cz_monotonic
 from catzilla.includes.errno cimport errno, EAGAIN, EWOULDBLOCK, EINTR
@@ -85,9 +87,9 @@ cdef object ws_upgrade(object conn, Transport t, Request req, Services svc, Limi
     match = d.ws_router.find("GET", req.path)
     route = match.route
     if route is None:
-        if match.allowed:
-            return _refusal(405, "a WebSocket handshake is a GET request", {"allow": "GET"})
         return None
+    if req.method != "GET":
+        return _refusal(405, "a WebSocket handshake is a GET request", {"allow": "GET"})
     req.app = d.app
     if req.http_version != "1.1":
         return _refusal(400, "a WebSocket handshake needs HTTP/1.1")
@@ -197,6 +199,12 @@ cdef class WSProtocol:
             if subprotocol not in self.subprotocols:
                 raise ValueError(f"subprotocol {subprotocol!r} was not offered by the client")
             lines.append(f"Sec-WebSocket-Protocol: {subprotocol}")
+        if self.lim.ws_deflate and self.offered is not None:
+            agreed = _pmd_negotiate(self.offered)
+            if agreed is not None:
+                self.pmd = PerMessageDeflate(agreed[1], <Py_ssize_t>self.lim.ws_max_message)
+                self.rsv_allowed = CZ_WS_RSV1
+                lines.append(f"Sec-WebSocket-Extensions: {agreed[0]}")
         for name, value in pairs:
             if name in ("upgrade", "connection", "sec-websocket-accept", "sec-websocket-protocol",
                         "sec-websocket-extensions", "content-length", "transfer-encoding"):
@@ -217,11 +225,15 @@ cdef class WSProtocol:
         cdef Transport t = self.t
         cdef Py_ssize_t read_size = self.lim.read_size
         cdef unsigned char *scratch = <unsigned char *>self.svc.scratch
-        while not t.closed and not self.input_done and (t.events & CZ_READ):
+        while not t.closed:
             n = recv(t.fd, scratch, <size_t>read_size, 0)
             if n > 0:
-                self.data_received(scratch, n)
-                if n < read_size:
+                if not self.input_done:              # after a close or an error: discarded
+                    self.data_received(scratch, n)
+                # With read interest off (the queue is full, or input is done)
+                # only a hang-up wakes us: one slice per wake-up, so it makes
+                # progress towards the EOF without buffering a flood.
+                if n < read_size or not (t.events & CZ_READ):
                     break
                 continue
             if n == 0:
@@ -332,6 +344,9 @@ cdef class WSProtocol:
         self.msg_len = 0
         if self.msg_compressed:
             data = self.pmd_finish()
+            if data is None:
+                return self.fail(self.pmd.error or 1007, "invalid compressed message"
+                                 if self.pmd.error != 1009 else "message too big")
             if op == CZ_WS_OP_TEXT:
                 if not cz_utf8_valid(<const unsigned char *>PyBytes_AS_STRING(data), <size_t>PyBytes_GET_SIZE(data)):
                     return self.fail(1007, "invalid UTF-8 in a text message")
@@ -355,10 +370,11 @@ cdef class WSProtocol:
         return self.deliver(message)
 
     cdef int pmd_feed(self, unsigned char *p, Py_ssize_t n) except -1:
-        return 1002                                  # RSV1 is refused until an extension allows it
+        # RSV1 passes the header check only when permessage-deflate was agreed
+        return self.pmd.feed(p, n)
 
     cdef object pmd_finish(self):
-        return b""
+        return self.pmd.finish()
 
     cdef int control(self) except -1:
         cdef int op = self.f.opcode
@@ -374,9 +390,7 @@ cdef class WSProtocol:
             self.close_rcvd = True
             self.close_code = code
             self.close_reason = (<char *>self.ctl)[2:self.ctl_n].decode("utf-8") if self.ctl_n > 2 else ""
-            if not self.close_sent:
-                self.send_close(0 if code == 1005 else code, b"")   # echo the peer's code
-            self.both_closed()
+            self.end_input(0 if code == 1005 else code, b"")   # echo the peer's code
         return 0
 
     cdef int deliver(self, object message) except -1:
@@ -392,6 +406,8 @@ cdef class WSProtocol:
     cdef object take(self):
         cdef Transport t = self.t
         if not self.queue:
+            if self.end_pending:
+                self.finish_close()      # the handler has answered what it was given
             return None
         message = self.queue.popleft()
         if self.paused and len(self.queue) <= QUEUE_MAX // 2:
@@ -412,19 +428,31 @@ cdef class WSProtocol:
         then the TCP connection closes; nothing more is read."""
         if self.input_done:
             return 0
-        self.input_done = True
         self.close_code = code
         self.close_reason = reason
-        if not self.close_sent:
-            self.send_close(code, reason.encode("utf-8")[:123])
-        self.wake()
-        if self.conn is not None:
-            self.conn.ws_close_tcp()
-        return 0
+        return self.end_input(code, reason.encode("utf-8")[:123])
 
-    cdef int both_closed(self) except -1:
+    cdef int end_input(self, int code, bytes reason) except -1:
+        """Nothing more is read (a close frame arrived, or a protocol error).
+        Our close frame (`code`, 0 for none) goes out and the TCP connection
+        closes -- once the handler has taken the messages queued before, so
+        its answers to them are sent first (bounded: check_timeouts)."""
         self.input_done = True
-        self.state = WS_CLOSING
+        self.reply_code = code
+        self.reply_reason = reason
+        if self.queue and not self.close_sent:
+            self.end_pending = True
+            self.end_since = cz_monotonic()
+            self.t.set_interest(self.t.events & ~CZ_READ)
+            return 0
+        return self.finish_close()
+
+    cdef int finish_close(self) except -1:
+        self.end_pending = False
+        if not self.close_sent:
+            self.send_close(self.reply_code, self.reply_reason)
+        if self.state == WS_OPEN:
+            self.state = WS_CLOSING
         self.wake()
         if self.conn is not None:
             self.conn.ws_close_tcp()                 # the server closes the TCP connection first
@@ -484,12 +512,17 @@ cdef class WSProtocol:
         return 0
 
     cdef int send_data(self, int opcode, const unsigned char *p, Py_ssize_t n) except -1:
-        return self.send_frame(opcode, p, n, 0)
+        cdef bytes packed
+        if self.pmd is None:
+            return self.send_frame(opcode, p, n, 0)
+        packed = self.pmd.compress(p, n)
+        return self.send_frame(opcode, <const unsigned char *>PyBytes_AS_STRING(packed),
+                               PyBytes_GET_SIZE(packed), CZ_WS_RSV1)
 
     cdef int check_sendable(self) except -1:
         if self.state == WS_CONNECTING:
             raise RuntimeError('WebSocket is not connected: call "accept" first')
-        if self.input_done or self.t.closed:
+        if self.t.closed or (self.input_done and not self.end_pending):
             raise WebSocketDisconnect(self.close_code, self.close_reason)
         if self.close_sent:
             raise RuntimeError("cannot send once a close message has been sent")
@@ -522,6 +555,9 @@ cdef class WSProtocol:
         raw = reason.encode("utf-8") if isinstance(reason, str) else bytes(reason)
         if len(raw) > 123:
             raise ValueError("a close reason is at most 123 bytes of UTF-8")
+        if self.end_pending:
+            self.finish_close()                      # the peer's close (or an error) came first
+            return
         if self.close_sent or self.input_done or self.t.closed:
             return
         self.send_close(code, raw)
@@ -550,10 +586,18 @@ cdef class WSProtocol:
         cdef bytes data
         if t.closed:
             return 0
+        if self.end_pending:
+            if now - self.end_since > 1.0:
+                self.finish_close()                  # the handler did not come back for its messages
+            return 0
         if self.close_sent:
             if now - self.close_sent_at > lim.ws_close_timeout:
                 t.abort()                            # the peer never answered our close
             return 0
+        if t.pending() == 0 and t.out.cap > 16384:
+            t.out.shrink(0)                          # idle connections keep no output memory
+        if self.msg_op == 0 and self.msg.cap > 16384:
+            self.msg.shrink(0)
         if self.state != WS_OPEN or self.input_done:
             return 0
         if self.ping_due:

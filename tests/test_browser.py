@@ -1,0 +1,65 @@
+"""A real browser against Catzilla's WebSockets: headless Chromium (Debian's
+chromium + chromium-driver, installed by scripts/system-deps.sh), driven by
+Selenium, loads the demo app's /ws page over HTTP; the page's script opens
+ws://HOST/ws/echo, sends two text messages (one with 2-, 3- and 4-byte UTF-8)
+and one binary message, lists the echoes, then closes with 1000. Not skipped
+when Chromium is missing: the test fails and says what to install."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from procs import launcher
+
+pytestmark = [
+    # cibuildwheel's containers have no browser; .ci/run covers this.
+    pytest.mark.skipif(os.environ.get("CIBUILDWHEEL") == "1", reason="not in cibuildwheel's test containers"),
+    pytest.mark.timeout(120),
+]
+
+
+def find(*names: str) -> str:
+    for name in names:
+        path = shutil.which(name) or (f"/usr/bin/{name}" if os.access(f"/usr/bin/{name}", os.X_OK) else None)
+        if path:
+            return path
+    raise AssertionError(f"none of {names} found: run scripts/system-deps.sh (Debian: chromium, chromium-driver)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = find("chromium", "chromium-browser", "google-chrome")
+    # Flags that work as root in a container: no sandbox (it needs user
+    # namespaces), and /tmp instead of a small /dev/shm.
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    # An explicit driver path: Selenium would otherwise try to download one.
+    driver = webdriver.Chrome(options=options, service=Service(find("chromedriver")))
+    driver.set_page_load_timeout(20)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_the_demo_page_echoes_text_and_binary_over_a_websocket(browser, tmp_path):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with launcher(tmp_path, grace=10) as run:
+        server = run("examples.app:app")
+        browser.get(f"http://127.0.0.1:{server.port}/ws")
+        assert browser.title == "Catzilla WebSocket echo"
+        status = browser.find_element("id", "status")
+        WebDriverWait(browser, 20).until(lambda _: status.text.startswith("closed"),
+                                         message=f"no close; server output:\n{server.text()}")
+        echoes = [li.text for li in browser.find_elements("css selector", "#log li")]
+        assert echoes == ["text: hello", "text: héllo ✓ 🐈", "binary: 00 01 02 7f 80 ff"], (echoes, server.text())
+        # The browser's view of the close handshake: our 1000 came back, cleanly.
+        assert status.text == "closed 1000 clean", (status.text, server.text())
+        assert server.proc.poll() is None, server.text()
