@@ -76,6 +76,11 @@ class Peer:
     show_versions: Tuple[str, ...] = ()
     notes: str = ""
     in_defaults: bool = True        # False: only when asked for (catzilla-before comes with --before)
+    also: Tuple[str, ...] = ()      # opt-in scenarios (WebSocket echo, uploads) this peer serves
+
+
+WS_SCENARIOS = ("ws32", "ws16k")
+UPLOAD_SCENARIOS = ("upload-cl", "upload-chunked")
 
 
 def _venv_bin(venv: Optional[Path], exe: str) -> str:
@@ -120,16 +125,18 @@ CATZILLA_PEERS = ("catzilla", "catzilla-before")   # venvs built from this repos
 
 PEERS: Dict[str, Peer] = {p.name: p for p in [
     Peer("catzilla", "catzilla", ["<repo>[fast]"], _catzilla_command,
-         show_versions=("catzilla", "uvloop", "orjson"),
+         show_versions=("catzilla", "uvloop", "orjson"), also=WS_SCENARIOS + UPLOAD_SCENARIOS,
          notes="this repository, pip-installed with its [fast] extra (uvloop, orjson)"),
     Peer("catzilla-before", "catzilla (before)", ["<git archive REV>[fast]"], _catzilla_command,
-         show_versions=("catzilla", "uvloop", "orjson"), in_defaults=False,
+         show_versions=("catzilla", "uvloop", "orjson"), in_defaults=False, also=WS_SCENARIOS + UPLOAD_SCENARIOS,
          notes="the --before revision (git archive), pip-installed with its [fast] extra; "
                "runs this tree's apps/catzilla_app.py"),
-    Peer("uvicorn-starlette", "uvicorn+starlette", ["uvicorn[standard]", "starlette"],
-         lambda v, port, w: [_venv_bin(v, "uvicorn"), "starlette_app:app", "--port", str(port), *UVICORN_FLAGS],
-         show_versions=("uvicorn", "starlette", "uvloop", "httptools"),
-         notes="uvicorn[standard]: httptools + uvloop"),
+    Peer("uvicorn-starlette", "uvicorn+starlette", ["uvicorn[standard]", "starlette", "websockets"],
+         lambda v, port, w: [_venv_bin(v, "uvicorn"), "starlette_app:app", "--port", str(port), *UVICORN_FLAGS,
+                             "--ws", "websockets"],
+         show_versions=("uvicorn", "starlette", "uvloop", "httptools", "websockets"),
+         also=WS_SCENARIOS + UPLOAD_SCENARIOS,
+         notes="uvicorn[standard]: httptools + uvloop; WebSockets by the `websockets` library (`--ws websockets`)"),
     Peer("fastapi", "fastapi (uvicorn)", ["uvicorn[standard]", "fastapi"],
          lambda v, port, w: [_venv_bin(v, "uvicorn"), "fastapi_app:app", "--port", str(port), *UVICORN_FLAGS],
          show_versions=("fastapi", "starlette", "uvicorn")),
@@ -141,11 +148,19 @@ PEERS: Dict[str, Peer] = {p.name: p for p in [
                              "--workers", "1", "--runtime-threads", "1", "--blocking-threads", "1",
                              "--loop", "uvloop", "--no-ws", "--log-level", "warning", "--no-access-log",
                              "granian_rsgi_app:app"],
-         show_versions=("granian", "uvloop"),
-         notes="bare RSGI app, 1 worker, 1 runtime thread"),
+         show_versions=("granian", "uvloop"), also=UPLOAD_SCENARIOS,
+         notes="bare RSGI app, 1 worker, 1 runtime thread; uploads read with `async for chunk in proto`"),
+    Peer("granian-asgi", "granian (ASGI)", ["granian[uvloop]"],
+         lambda v, port, w: [_venv_bin(v, "granian"), "--interface", "asgi", "--host", HOST, "--port", str(port),
+                             "--workers", "1", "--runtime-threads", "1", "--blocking-threads", "1",
+                             "--loop", "uvloop", "--log-level", "warning", "--no-access-log",
+                             "granian_asgi_app:app"],
+         scenarios=(), also=WS_SCENARIOS, show_versions=("granian", "uvloop"),
+         notes="a bare ASGI app (no framework) for the WebSocket echo, same flags as the RSGI peer"),
     Peer("socketify", "socketify", ["socketify"],
          lambda v, port, w: [_venv_bin(v, "python"), "socketify_app.py", str(port)],
-         show_versions=("socketify",)),
+         show_versions=("socketify",), also=WS_SCENARIOS,
+         notes="WebSocket echo: uWS `message` handler calling `ws.send(message, opcode)`, compression off"),
     Peer("uvloop-proto", "uvloop protocol (canned)", ["uvloop"],
          lambda v, port, w: [_venv_bin(v, "python"), "uvloop_proto_app.py", str(port)],
          scenarios=("plain", "plain16"), show_versions=("uvloop",),
@@ -169,13 +184,16 @@ class Scenario:
     name: str
     title: str
     path: str
-    kind: str = "wrk"                  # "wrk" (requests/s) or "download" (one client, MB/s)
+    kind: str = "wrk"                  # "wrk" (requests/s), "download" (one client, MB/s),
+                                       # "ws" (loadgen.c echo, messages/s), "upload" (loadgen.c, MB/s)
     method: str = "GET"
     lua: Optional[str] = None
     timeout: str = "10s"               # wrk's per-request timeout
     check: Optional[Callable[[int, bytes], Optional[str]]] = None   # -> error text or None
     body: Optional[bytes] = None
     pipeline: int = 1                  # requests per write (the lua script's depth); the check sends as many
+    size: int = 0                      # ws: bytes per message
+    framing: str = ""                  # upload: "cl" (Content-Length) or "chunked"
 
 
 def _expect(status: int, body: bytes, want: bytes) -> Optional[str]:
@@ -210,7 +228,21 @@ SCENARIOS: Dict[str, Scenario] = {s.name: s for s in [
     Scenario("stream10k", "GET /stream10k (10,000-line sync generator)", "/stream10k", timeout="60s",
              check=lambda st, b: _expect(st, b, STREAM10K_BODY)),
     Scenario("stream64m", "GET /stream64m (64 MiB in 64 KiB chunks, 1 client)", "/stream64m", kind="download"),
+    Scenario("ws32", "WebSocket echo, 32 B binary messages", common.WS_PATH, kind="ws", size=32),
+    Scenario("ws16k", "WebSocket echo, 16 KiB binary messages", common.WS_PATH, kind="ws", size=16 * 1024),
+    Scenario("upload-cl", "POST /upload, 1 GiB body with Content-Length, consumed chunk by chunk",
+             common.UPLOAD_PATH, kind="upload", method="POST", framing="cl"),
+    Scenario("upload-chunked", "POST /upload, 1 GiB chunked body (64 KiB chunks), consumed chunk by chunk",
+             common.UPLOAD_PATH, kind="upload", method="POST", framing="chunked"),
 ]}
+HTTP_KINDS = ("wrk", "download")       # the main table's scenarios; ws and upload have their own tables
+
+
+def supports(peer: Peer, sc: Scenario) -> bool:
+    """Whether `peer` takes part in `sc`: ws and upload scenarios are opt-in (Peer.also)."""
+    if sc.kind not in HTTP_KINDS:
+        return sc.name in peer.also
+    return peer.scenarios is None or sc.name in peer.scenarios
 DEFAULT_SCENARIOS = list(SCENARIOS)
 
 
@@ -564,18 +596,36 @@ class Server:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def rss_bytes(pids: List[int]) -> int:
+def rss_bytes(pids: List[int], field: str = "VmRSS:") -> int:
+    """Sum of a /proc/<pid>/status memory field over pids (VmRSS now, VmHWM: the peak so far)."""
     total = 0
     for pid in pids:
         try:
             with open(f"/proc/{pid}/status") as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(field):
                         total += int(line.split()[1]) * 1024
                         break
         except (OSError, ValueError):
             pass
     return total
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: List[int]) -> float:
+    """User + system CPU time of pids so far (/proc/<pid>/stat utime and stime)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+            fields = stat[stat.rindex(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / _TICK
 
 
 # ----------------------------------------------------------------------------------------
@@ -762,6 +812,88 @@ def run_download(server: Server, sc: Scenario, duration: float) -> Dict:
             "rss_before": rss_before, "rss_peak": max(samples), "rss_samples": len(samples)}
 
 
+LOADGEN_SRC = HERE / "loadgen.c"
+_loadgen_built: Dict[str, Path] = {}
+
+
+def ensure_loadgen() -> Path:
+    """loadgen.c compiled with gcc -O2 into .venvs/ (once per source version)."""
+    digest = hashlib.sha256(LOADGEN_SRC.read_bytes()).hexdigest()[:12]
+    if digest in _loadgen_built:
+        return _loadgen_built[digest]
+    exe = VENVS / f"loadgen-{digest}"
+    if not exe.exists():
+        cc = shutil.which("gcc") or shutil.which("cc")
+        if not cc:
+            raise RuntimeError("gcc is not installed (`make system-deps`): the ws/upload load generator is C")
+        VENVS.mkdir(parents=True, exist_ok=True)
+        tmp = exe.with_suffix(".tmp")
+        r = subprocess.run([cc, "-O2", "-Wall", "-Wextra", "-o", str(tmp), str(LOADGEN_SRC)],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"compiling loadgen.c failed: {tail(r.stderr)}")
+        tmp.rename(exe)
+    _loadgen_built[digest] = exe
+    return exe
+
+
+def run_loadgen(args: List[str], timeout: float) -> Dict:
+    """loadgen on the client CPU -> its JSON report (RuntimeError with its message on failure)."""
+    argv = ["taskset", "-c", str(CLIENT_CPU), str(ensure_loadgen()), *args]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    lines = r.stdout.strip().splitlines()
+    try:
+        res = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        res = {}
+    if "error" in res:
+        raise RuntimeError(f"loadgen: {res['error']}")
+    if r.returncode != 0 or not res:
+        raise RuntimeError(f"loadgen exited with {r.returncode}: {tail(r.stderr + r.stdout)}")
+    return res
+
+
+def run_ws(server: Server, sc: Scenario, duration: float, warmup: float, connections: int) -> Dict:
+    """WebSocket echo: `connections` sockets, each one message in flight (loadgen.c checks every
+    echo byte for byte). A warm-up run, then the measured one; the server's CPU time (its process
+    tree) is read from /proc around the measured run, the client's from its own getrusage."""
+    common_args = ["ws", HOST, str(server.port), sc.path, str(connections), str(sc.size)]
+    if warmup > 0:
+        run_loadgen(common_args + ["0", f"{warmup:g}"], timeout=warmup + 60)
+    pids = server.pids()
+    c0, t0 = cpu_seconds(pids), time.perf_counter()
+    res = run_loadgen(common_args + ["0", f"{duration:g}"], timeout=duration + 60)
+    wall = time.perf_counter() - t0
+    res["server_cpu"] = (cpu_seconds(pids) - c0) / wall           # cores busy (1.0 = one core)
+    res["client_cpu"] = (res["cpu_user"] + res["cpu_sys"]) / res["seconds"]
+    return res
+
+
+UPLOAD_CHUNK = 64 * 1024       # chunk size of the chunked uploads
+UPLOAD_CHECK = 64 * 2 ** 20    # the first, unmeasured upload (answer check + warm-up)
+
+
+def run_upload(server: Server, sc: Scenario, duration: float, upload_bytes: int) -> Dict:
+    """Back-to-back uploads of `upload_bytes` (one connection each) for `duration` s, at least one;
+    loadgen.c checks each answer's byte count. The server's peak RSS is VmHWM of its process tree
+    (a fresh server per measurement, so the peak covers this run and the 64 MiB check upload)."""
+    def upload(size: int, secs: float) -> Dict:
+        return run_loadgen(["upload", HOST, str(server.port), sc.path, str(size), sc.framing, str(UPLOAD_CHUNK),
+                            "1", f"{secs:g}"], timeout=secs + 600)
+    upload(UPLOAD_CHECK, 0)
+    pids = server.pids()
+    rss_before = rss_bytes(pids)
+    c0, t0 = cpu_seconds(pids), time.perf_counter()
+    res = upload(upload_bytes, duration)
+    wall = time.perf_counter() - t0
+    res["server_cpu"] = (cpu_seconds(pids) - c0) / wall
+    res["client_cpu"] = (res["cpu_user"] + res["cpu_sys"]) / res["seconds"]
+    res["rss_before"] = rss_before
+    res["rss_after"] = rss_bytes(pids)
+    res["hwm"] = rss_bytes(pids, "VmHWM:")
+    return res
+
+
 def generator_baseline(python: str, repeats: int = 30) -> Dict:
     """The stream10k generator's own cost: b''.join of it (with the same UTF-8 encoding every
     server does), timed in a process on the server's CPU, with the peers' Python."""
@@ -788,7 +920,7 @@ def generator_baseline(python: str, repeats: int = 30) -> Dict:
 # ----------------------------------------------------------------------------------------
 
 def measure(peer: Peer, venv: Optional[Path], sc: Scenario, duration: float, warmup: float,
-            connections: int) -> Dict:
+            connections: int, upload_bytes: int = 2 ** 30) -> Dict:
     server = Server(peer, venv)
     try:
         try:
@@ -798,6 +930,10 @@ def measure(peer: Peer, venv: Optional[Path], sc: Scenario, duration: float, war
         try:
             if sc.kind == "download":
                 res = run_download(server, sc, duration)
+            elif sc.kind == "ws":
+                res = run_ws(server, sc, duration, warmup, connections)
+            elif sc.kind == "upload":
+                res = run_upload(server, sc, duration, upload_bytes)
             else:
                 if sc.pipeline > 1:
                     answers = fetch_pipelined(server.port, sc.path, sc.pipeline, timeout=60)
@@ -864,7 +1000,11 @@ def median_of(runs: List[Dict], key: str) -> float:
 def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Dict, failed: Dict[str, str],
                  versions: Dict[str, str], baseline: List[Dict], info: Dict[str, str], py_version: str,
                  before: Optional[Revision] = None) -> str:
-    ran = [p for p in peers if p.name not in failed]
+    ran_all = [p for p in peers if p.name not in failed]
+    all_scenarios = scenarios
+    # the main table and latency: HTTP scenarios, and the peers taking part in any of them
+    scenarios = [sc for sc in all_scenarios if sc.kind in HTTP_KINDS]
+    ran = [p for p in ran_all if any(supports(p, sc) for sc in scenarios)]
     out: List[str] = []
     out.append("# Catzilla benchmark")
     out.append("")
@@ -879,13 +1019,23 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
     if any(sc.pipeline > 1 for sc in scenarios):
         out.append("- " + ", ".join(sc.name for sc in scenarios if sc.pipeline > 1)
                    + ": requests written in pipelined batches; requests/s counts every response")
-    out.append("- stream64m: one client in the runner (CPU 1) reading back-to-back downloads for the duration; "
-               "MB = 10^6 bytes")
+    if any(sc.name == "stream64m" for sc in scenarios):
+        out.append("- stream64m: one client in the runner (CPU 1) reading back-to-back downloads for the duration; "
+                   "MB = 10^6 bytes")
+    if any(sc.kind == "ws" for sc in all_scenarios):
+        out.append(f"- ws*: `loadgen.c ws` (C, one epoll thread, CPU {CLIENT_CPU}): {args.connections} WebSockets, "
+                   "each sends one masked binary message and waits for its echo (checked byte for byte) before "
+                   f"the next; {args.warmup:g} s warm-up run, then {args.duration:g} s measured; server CPU from "
+                   "/proc (its process tree), client CPU from the client's getrusage, both as a share of one core")
+    if any(sc.kind == "upload" for sc in all_scenarios):
+        out.append(f"- upload*: `loadgen.c upload` (C, CPU {CLIENT_CPU}) POSTs {args.upload_mib} MiB bodies back "
+                   f"to back (one connection each) for {args.duration:g} s, at least one, after one unmeasured "
+                   "64 MiB upload; each answer's byte count is checked; peak RSS = VmHWM summed over the server's "
+                   "process tree (fresh server per measurement); MB = 10^6 bytes")
     out.append("")
 
     def cell(pname: str, sname: str) -> Tuple[str, Optional[float]]:
-        peer = PEERS[pname]
-        if peer.scenarios is not None and sname not in peer.scenarios:
+        if not supports(PEERS[pname], SCENARIOS[sname]):
             return "n/a", None
         runs = results.get((pname, sname), [])
         good = [r for r in runs if "error" not in r]
@@ -908,57 +1058,58 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
         good = [r for r in results.get((pname, sname), []) if "error" not in r]
         return bool(good) and SCENARIOS[sname].kind == "wrk" and not median_of(good, "rps")
 
-    headers = ["scenario"] + [p.label for p in ran]
-    have_cz = any(p.name == "catzilla" for p in ran)
-    have_uvs = any(p.name == "uvicorn-starlette" for p in ran)
-    have_nginx = any(p.name == "nginx" for p in ran)
-    have_before = any(p.name == "catzilla-before" for p in ran)
-    have_uvp = any(p.name == "uvloop-proto" for p in ran)
-    not_others = ("catzilla", "catzilla-before", "uvloop-proto", "nginx")   # not frameworks to compare with
-    if have_cz:
-        headers.append("catzilla / best other")
-        if have_before:
-            headers.append("catzilla / before")
-        if have_uvs:
-            headers.append("catzilla / uvicorn+starlette")
-        if have_uvp:
-            headers.append("catzilla / uvloop protocol")
-        if have_nginx:
-            headers.append("catzilla / nginx")
-    out.append("Requests/s (stream64m: MB/s of one client). ⚠ = errors during the run, see notes.")
-    out.append("")
-    out.append("| " + " | ".join(headers) + " |")
-    out.append("|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|")
-    for sc in scenarios:
-        row = [sc.name]
-        values: Dict[str, Optional[float]] = {}
-        for p in ran:
-            text, v = cell(p.name, sc.name)
-            row.append(text)
-            values[p.name] = v
+    if scenarios:   # the HTTP scenarios (requests/s, stream64m MB/s)
+        headers = ["scenario"] + [p.label for p in ran]
+        have_cz = any(p.name == "catzilla" for p in ran)
+        have_uvs = any(p.name == "uvicorn-starlette" for p in ran)
+        have_nginx = any(p.name == "nginx" for p in ran)
+        have_before = any(p.name == "catzilla-before" for p in ran)
+        have_uvp = any(p.name == "uvloop-proto" for p in ran)
+        not_others = ("catzilla", "catzilla-before", "uvloop-proto", "nginx")   # not frameworks to compare with
         if have_cz:
-            cz = values.get("catzilla")
-            others = [(v, PEERS[n].label) for n, v in values.items() if v and n not in not_others]
-            if others and cz:
-                best, label = max(others)
-                row.append(f"{cz / best:.2f}× (vs {label})")
-            else:
-                row.append("–")
+            headers.append("catzilla / best other")
             if have_before:
-                row.append(fmt_ratio(cz, values.get("catzilla-before")))
+                headers.append("catzilla / before")
             if have_uvs:
-                uvs = values.get("uvicorn-starlette")
-                if cz and not uvs and zero_finished("uvicorn-starlette", sc.name):
-                    # none of its responses finished: its rate was below connections / duration
-                    row.append(f"> {cz / (args.connections / args.duration):.0f}×")
-                else:
-                    row.append(fmt_ratio(cz, uvs))
+                headers.append("catzilla / uvicorn+starlette")
             if have_uvp:
-                row.append(fmt_ratio(cz, values.get("uvloop-proto")))
+                headers.append("catzilla / uvloop protocol")
             if have_nginx:
-                row.append(fmt_ratio(cz, values.get("nginx")))
-        out.append("| " + " | ".join(row) + " |")
-    out.append("")
+                headers.append("catzilla / nginx")
+        out.append("Requests/s (stream64m: MB/s of one client). ⚠ = errors during the run, see notes.")
+        out.append("")
+        out.append("| " + " | ".join(headers) + " |")
+        out.append("|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|")
+        for sc in scenarios:
+            row = [sc.name]
+            values: Dict[str, Optional[float]] = {}
+            for p in ran:
+                text, v = cell(p.name, sc.name)
+                row.append(text)
+                values[p.name] = v
+            if have_cz:
+                cz = values.get("catzilla")
+                others = [(v, PEERS[n].label) for n, v in values.items() if v and n not in not_others]
+                if others and cz:
+                    best, label = max(others)
+                    row.append(f"{cz / best:.2f}× (vs {label})")
+                else:
+                    row.append("–")
+                if have_before:
+                    row.append(fmt_ratio(cz, values.get("catzilla-before")))
+                if have_uvs:
+                    uvs = values.get("uvicorn-starlette")
+                    if cz and not uvs and zero_finished("uvicorn-starlette", sc.name):
+                        # none of its responses finished: its rate was below connections / duration
+                        row.append(f"> {cz / (args.connections / args.duration):.0f}×")
+                    else:
+                        row.append(fmt_ratio(cz, uvs))
+                if have_uvp:
+                    row.append(fmt_ratio(cz, values.get("uvloop-proto")))
+                if have_nginx:
+                    row.append(fmt_ratio(cz, values.get("nginx")))
+            out.append("| " + " | ".join(row) + " |")
+        out.append("")
 
     if any(sc.name == "stream10k" for sc in scenarios) and baseline:
         per_s = statistics.median(b["per_s"] for b in baseline)
@@ -998,36 +1149,132 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
                        f"{peak - rss0:+,.1f} MiB |")
         out.append("")
 
-    out.append("## Latency (wrk, median of rounds: p50 / p99)")
-    out.append("")
-    pipelined = [sc.name for sc in scenarios if sc.kind == "wrk" and sc.pipeline > 1]
-    if pipelined:
-        out.append(f"Not for {', '.join(pipelined)}: wrk times a pipelined batch as one request, and its "
-                   "coordinated-omission correction (tuned to one response per round trip) makes those "
-                   "percentiles meaningless (p99 of 0.00us shows up); they are still in the JSON.")
+    if any(sc.kind == "wrk" and sc.pipeline == 1 for sc in scenarios):
+        out.append("## Latency (wrk, median of rounds: p50 / p99)")
         out.append("")
-    out.append("| scenario | " + " | ".join(p.label for p in ran) + " |")
-    out.append("|---|" + "---:|" * len(ran))
-    for sc in scenarios:
-        if sc.kind != "wrk" or sc.pipeline > 1:
-            continue
-        row = [sc.name]
-        for p in ran:
-            good = [r for r in results.get((p.name, sc.name), []) if "error" not in r]
-            if not good:
-                row.append("n/a" if p.scenarios and sc.name not in p.scenarios else "–")
+        pipelined = [sc.name for sc in scenarios if sc.kind == "wrk" and sc.pipeline > 1]
+        if pipelined:
+            out.append(f"Not for {', '.join(pipelined)}: wrk times a pipelined batch as one request, and its "
+                       "coordinated-omission correction (tuned to one response per round trip) makes those "
+                       "percentiles meaningless (p99 of 0.00us shows up); they are still in the JSON.")
+            out.append("")
+        out.append("| scenario | " + " | ".join(p.label for p in ran) + " |")
+        out.append("|---|" + "---:|" * len(ran))
+        for sc in scenarios:
+            if sc.kind != "wrk" or sc.pipeline > 1:
                 continue
-            mid = sorted(good, key=lambda r: r["rps"])[len(good) // 2]
-            row.append(f"{mid['p50']} / {mid['p99']}")
-        out.append("| " + " | ".join(row) + " |")
-    out.append("")
+            row = [sc.name]
+            for p in ran:
+                good = [r for r in results.get((p.name, sc.name), []) if "error" not in r]
+                if not good:
+                    row.append("n/a" if not supports(p, sc) else "–")
+                    continue
+                mid = sorted(good, key=lambda r: r["rps"])[len(good) // 2]
+                row.append(f"{mid['p50']} / {mid['p99']}")
+            out.append("| " + " | ".join(row) + " |")
+        out.append("")
+
+    def pct(x: float) -> str:
+        return f"{x * 100:.0f} %"
+
+    def mib(x: float) -> str:
+        return f"{x / 2 ** 20:,.1f} MiB"
+
+    def others_best(values: Dict[str, float]) -> Tuple[float, str]:
+        return max(((v, PEERS[n].label) for n, v in values.items() if v and n not in ("catzilla", "catzilla-before")),
+                   default=(0.0, ""))
+
+    ws_scenarios = [sc for sc in all_scenarios if sc.kind == "ws"]
+    if ws_scenarios:
+        out.append("## WebSocket echo (messages/s)")
+        out.append("")
+        out.append("Medians of the rounds; \"vs best\" = this peer's messages/s over the best peer's in that "
+                   "scenario. CPU is the share of one core over the measured run (server: CPU "
+                   f"{SERVER_CPU}; client: loadgen.c on CPU {CLIENT_CPU} — well under 100 % means the client was "
+                   "not the bottleneck); \"per server CPU-s\" = messages/s over the server's CPU share (what one "
+                   "fully busy core would do at that cost; steadier than messages/s when other processes take "
+                   "CPU time). Latency is one round trip, from the median round.")
+        out.append("")
+        out.append("| scenario | peer | messages/s | vs best | server CPU | client CPU | per server CPU-s | p50 / p99 |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        for sc in ws_scenarios:
+            values: Dict[str, float] = {}
+            rows = []
+            for p in ran_all:
+                if not supports(p, sc):
+                    continue
+                good = [r for r in results.get((p.name, sc.name), []) if "error" not in r]
+                if not good:
+                    rows.append((p, None))
+                    continue
+                values[p.name] = median_of(good, "msgs_per_s")
+                rows.append((p, good))
+            best = max(values.values(), default=0.0)
+            for p, good in rows:
+                if good is None:
+                    out.append(f"| {sc.name} | {p.label} | error | – | – | – | – | – |")
+                    continue
+                mid = sorted(good, key=lambda r: r["msgs_per_s"])[len(good) // 2]
+                per_cpu = statistics.median(r["msgs_per_s"] / r["server_cpu"] for r in good if r["server_cpu"] > 0) \
+                    if any(r["server_cpu"] > 0 for r in good) else 0.0
+                out.append(f"| {sc.name} | {p.label} | {fmt_num(values[p.name])} | "
+                           f"{fmt_ratio(values[p.name], best)} | {pct(median_of(good, 'server_cpu'))} | "
+                           f"{pct(median_of(good, 'client_cpu'))} | {fmt_num(per_cpu)} | "
+                           f"{mid['p50_us'] / 1000:.2f} / {mid['p99_us'] / 1000:.2f} ms |")
+            if values.get("catzilla"):
+                ob, label = others_best(values)
+                if ob:
+                    out.append(f"| {sc.name} | **catzilla / best other** | {values['catzilla'] / ob:.2f}× (vs {label}) "
+                               "| | | | | |")
+        out.append("")
+
+    up_scenarios = [sc for sc in all_scenarios if sc.kind == "upload"]
+    if up_scenarios:
+        out.append("## Uploads (MB/s, peak RSS)")
+        out.append("")
+        out.append(f"{args.upload_mib} MiB bodies consumed chunk by chunk by the handler (it counts the bytes). "
+                   "Medians of the rounds; \"vs best\" and \"per server CPU-s\" as above; peak RSS is the server's VmHWM (summed over its "
+                   "process tree), RSS before is its VmRSS just before the measured uploads.")
+        out.append("")
+        out.append("| scenario | peer | MB/s | vs best | uploads per round | RSS before | peak RSS | server CPU | "
+                   "client CPU | MB per server CPU-s |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for sc in up_scenarios:
+            values = {}
+            rows = []
+            for p in ran_all:
+                if not supports(p, sc):
+                    continue
+                good = [r for r in results.get((p.name, sc.name), []) if "error" not in r]
+                if good:
+                    values[p.name] = median_of(good, "mb_per_s")
+                rows.append((p, good or None))
+            best = max(values.values(), default=0.0)
+            for p, good in rows:
+                if good is None:
+                    out.append(f"| {sc.name} | {p.label} | error | – | – | – | – | – | – | – |")
+                    continue
+                per_cpu = statistics.median(r["mb_per_s"] / r["server_cpu"] for r in good if r["server_cpu"] > 0) \
+                    if any(r["server_cpu"] > 0 for r in good) else 0.0
+                out.append(f"| {sc.name} | {p.label} | {fmt_num(values[p.name])} | {fmt_ratio(values[p.name], best)} | "
+                           f"{fmt_num(median_of(good, 'uploads'))} | {mib(median_of(good, 'rss_before'))} | "
+                           f"{mib(median_of(good, 'hwm'))} | {pct(median_of(good, 'server_cpu'))} | "
+                           f"{pct(median_of(good, 'client_cpu'))} | {fmt_num(per_cpu)} |")
+            if values.get("catzilla"):
+                ob, label = others_best(values)
+                if ob:
+                    out.append(f"| {sc.name} | **catzilla / best other** | {values['catzilla'] / ob:.2f}× (vs {label}) "
+                               "| | | | | | | |")
+        out.append("")
 
     out.append("## All rounds")
     out.append("")
+    out.append("ws: messages/s (server CPU / client CPU); upload: MB/s, peak RSS (server CPU / client CPU).")
+    out.append("")
     out.append("| scenario | peer | " + " | ".join(f"round {i + 1}" for i in range(args.rounds)) + " |")
     out.append("|---|---|" + "---:|" * args.rounds)
-    for sc in scenarios:
-        for p in ran:
+    for sc in all_scenarios:
+        for p in ran_all:
             runs = results.get((p.name, sc.name))
             if not runs:
                 continue
@@ -1037,6 +1284,11 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
                     cells.append("error")
                 elif sc.kind == "download":
                     cells.append(f"{fmt_num(r['mb_per_s'])} MB/s")
+                elif sc.kind == "ws":
+                    cells.append(f"{fmt_num(r['msgs_per_s'])} ({pct(r['server_cpu'])} / {pct(r['client_cpu'])})")
+                elif sc.kind == "upload":
+                    cells.append(f"{fmt_num(r['mb_per_s'])} MB/s, {mib(r['hwm'])} "
+                                 f"({pct(r['server_cpu'])} / {pct(r['client_cpu'])})")
                 else:
                     cells.append(fmt_num(r["rps"]))
             out.append(f"| {sc.name} | {p.label} | " + " | ".join(cells) + " |")
@@ -1076,7 +1328,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--duration", type=float, default=None, help="seconds per measurement (default 10; --quick: 3)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the table shows medians (default 3)")
     ap.add_argument("--warmup", type=float, default=None, help="warm-up seconds before each wrk run (default 2)")
-    ap.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
+    ap.add_argument("--connections", type=int, default=64,
+                    help="wrk connections, and WebSockets of the ws scenarios (default 64)")
+    ap.add_argument("--upload-mib", type=int, default=1024,
+                    help="body size of the upload scenarios, MiB (default 1024)")
     ap.add_argument("--peers", default=None, help=f"comma-separated, from: {','.join(PEERS)}")
     ap.add_argument("--scenarios", default=None, help=f"comma-separated, from: {','.join(SCENARIOS)}")
     ap.add_argument("--quick", action="store_true",
@@ -1095,6 +1350,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         args.scenarios = args.scenarios or "plain,json,params"
     if args.duration is None:
         args.duration = 10.0
+    if args.upload_mib < 1:
+        ap.error("--upload-mib must be at least 1")
     if args.warmup is None:
         args.warmup = 1.0 if args.quick else 2.0
     peer_names = (args.peers or ",".join(DEFAULT_PEERS)).split(",")
@@ -1173,7 +1430,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     results: Dict[Tuple[str, str], List[Dict]] = {}
     baseline: List[Dict] = []
     active = [p for p in peers if p.name not in failed]
-    total = args.rounds * sum(1 for sc in scenarios for p in active if p.scenarios is None or sc.name in p.scenarios)
+    total = args.rounds * sum(1 for sc in scenarios for p in active if supports(p, sc))
     done = 0
     t_start = time.monotonic()
     for rnd in range(args.rounds):
@@ -1184,17 +1441,25 @@ def main(argv: Optional[List[str]] = None) -> int:
                 log(f"[baseline] failed: {exc}")
         for sc in scenarios:
             for p in active:
-                if p.scenarios is not None and sc.name not in p.scenarios:
+                if not supports(p, sc):
                     continue
                 done += 1
                 log(f"[round {rnd + 1}/{args.rounds}] {sc.name:<9} {p.name:<18} ({done}/{total}) ...")
-                res = measure(p, venvs[p.name], sc, args.duration, args.warmup, args.connections)
+                res = measure(p, venvs[p.name], sc, args.duration, args.warmup, args.connections,
+                              args.upload_mib * 2 ** 20)
                 results.setdefault((p.name, sc.name), []).append(res)
                 if "error" in res:
                     log(f"    error: {res['error']}")
                 elif sc.kind == "download":
                     log(f"    {res['mb_per_s']:,.0f} MB/s, RSS {res['rss_before'] / 2**20:.1f} -> "
                         f"{res['rss_peak'] / 2**20:.1f} MiB ({res['downloads']} downloads)")
+                elif sc.kind == "ws":
+                    log(f"    {res['msgs_per_s']:,.0f} messages/s, p99 {res['p99_us']:,.0f} us, "
+                        f"server CPU {res['server_cpu']:.0%}, client CPU {res['client_cpu']:.0%}")
+                elif sc.kind == "upload":
+                    log(f"    {res['mb_per_s']:,.0f} MB/s ({res['uploads']} uploads), peak RSS (VmHWM) "
+                        f"{res['hwm'] / 2**20:.1f} MiB, server CPU {res['server_cpu']:.0%}, "
+                        f"client CPU {res['client_cpu']:.0%}")
                 else:
                     log(f"    {res['rps']:,.0f} req/s" + ("" if sc.pipeline > 1 else f", p99 {res['p99']}") +
                         (f"  [{res['problems']}]" if res.get("problems") else ""))

@@ -4,9 +4,11 @@
         --host http://127.0.0.1:8000 --exit-code-on-error 1
 
 Users (pick some by naming them after the options, e.g. `... StreamUser`):
-  PlainUser   GET /                  (text)
-  JsonUser    GET /json              (JSON, checked)
-  StreamUser  GET /stream/tokens     streamed with requests' stream=True and read chunk by chunk
+  PlainUser      GET /                  (text)
+  JsonUser       GET /json              (JSON, checked)
+  StreamUser     GET /stream/tokens     streamed with requests' stream=True and read chunk by chunk
+  UploadUser     POST /upload           a generator body (sent chunked), answer {"bytes": n, "sha256": hex} checked
+  WebSocketUser  /ws/echo               one WebSocket per user, held open; text and binary messages echoed
 
 Streaming metrics, as Locust stats rows (so they land in the console table, --csv and --html):
   "GET /stream/tokens"   one row per stream; response time = ms until the body ended,
@@ -19,23 +21,57 @@ Streaming metrics, as Locust stats rows (so they land in the console table, --cs
                          "Average size" in the web UI) is the average chunks per response;
                          a one-line summary is also logged when the test stops.
 
+Upload and WebSocket rows:
+  "POST /upload"         response time = ms from the first body byte sent to the answer; size = the
+                         BYTES UPLOADED (UPLOAD_BYTES). Fails on a non-200 status, or an answer whose
+                         "bytes" or "sha256" differs from what was sent.
+  "WS /ws/echo"          (request type "WS") one row per message: response time = ms from send to the
+                         echo; size = message bytes. Fails when the echo differs (content or text/binary
+                         type) or the socket breaks (the user reconnects on its next task).
+  "WS connect /ws/echo"  the opening handshake of each user's WebSocket (ms), size 0.
+
 Settings from the environment: the host defaults to $CATZILLA_HOST (else http://127.0.0.1:8000;
 --host wins); STREAM_PATH (default /stream/tokens); STREAM_MIN_CHUNKS (default 2);
+UPLOAD_PATH (default /upload); UPLOAD_BYTES (default 4 MiB); UPLOAD_CHUNK (bytes per yielded
+piece, default 64 KiB); WS_PATH (default /ws/echo); WS_MESSAGE_BYTES (default 64);
 LOCUST_MAX_WAIT, the upper bound of each user's pause between tasks in seconds (default 0.1).
 """
 from __future__ import annotations
 
+import hashlib
+import itertools
 import logging
 import os
 import time
+from typing import Iterator, Optional
 
 import requests
-from locust import HttpUser, between, events, task
+import websocket   # the websocket-client package (blocking sockets, which Locust's gevent makes cooperative)
+from locust import HttpUser, User, between, events, task
 
 HOST = os.environ.get("CATZILLA_HOST", "http://127.0.0.1:8000")
 STREAM_PATH = os.environ.get("STREAM_PATH", "/stream/tokens")
 STREAM_MIN_CHUNKS = int(os.environ.get("STREAM_MIN_CHUNKS", "2"))
 MAX_WAIT = float(os.environ.get("LOCUST_MAX_WAIT", "0.1"))
+UPLOAD_PATH = os.environ.get("UPLOAD_PATH", "/upload")
+UPLOAD_BYTES = int(os.environ.get("UPLOAD_BYTES", str(4 * 2 ** 20)))
+UPLOAD_CHUNK = int(os.environ.get("UPLOAD_CHUNK", str(64 * 1024)))
+WS_PATH = os.environ.get("WS_PATH", "/ws/echo")
+WS_MESSAGE_BYTES = int(os.environ.get("WS_MESSAGE_BYTES", "64"))
+
+# The upload body: one pattern block, yielded in UPLOAD_CHUNK pieces; its digest computed once.
+_BLOCK = bytes(range(256)) * (UPLOAD_CHUNK // 256 + 1)
+
+
+def _upload_pieces() -> Iterator[bytes]:
+    left = UPLOAD_BYTES
+    while left > 0:
+        n = min(left, UPLOAD_CHUNK)
+        yield _BLOCK[:n]
+        left -= n
+
+
+UPLOAD_SHA256 = hashlib.sha256(b"".join(_upload_pieces())).hexdigest()
 
 
 class _Base(HttpUser):
@@ -115,6 +151,95 @@ class StreamUser(_Base):
             start_time=start_time,
             url=self.path,
         )
+
+
+class UploadUser(_Base):
+    """Streams a generator body (requests sends it with Transfer-Encoding: chunked) and checks the
+    server's count and digest of what it received."""
+
+    @task
+    def upload(self) -> None:
+        with self.client.post(UPLOAD_PATH, data=_upload_pieces(), name=UPLOAD_PATH, catch_response=True,
+                              headers={"Content-Type": "application/octet-stream"}, timeout=120) as resp:
+            resp.request_meta["response_length"] = UPLOAD_BYTES   # convention: bytes uploaded
+            if resp.status_code != 200:
+                resp.failure(f"status {resp.status_code}: {resp.text[:80]!r}")
+                return
+            try:
+                data = resp.json()
+            except ValueError:
+                resp.failure(f"not JSON: {resp.text[:80]!r}")
+                return
+            if not isinstance(data, dict) or data.get("bytes") != UPLOAD_BYTES:
+                resp.failure(f"server counted {data.get('bytes') if isinstance(data, dict) else data!r} bytes, "
+                             f"sent {UPLOAD_BYTES}")
+            elif data.get("sha256") != UPLOAD_SHA256:
+                resp.failure(f"sha256 {data.get('sha256')!r}, sent {UPLOAD_SHA256}")
+
+
+class WebSocketUser(User):
+    """Holds one WebSocket to WS_PATH for its whole life; each task sends one message (text and
+    binary in turn) and waits for the echo, reported as a "WS" request."""
+
+    host = HOST
+    wait_time = between(0, MAX_WAIT)
+
+    def on_start(self) -> None:
+        self.ws: Optional[websocket.WebSocket] = None
+        self.seq = itertools.count()
+
+    def on_stop(self) -> None:
+        if self.ws is not None:
+            try:
+                self.ws.close(timeout=2)
+            except (websocket.WebSocketException, OSError):
+                pass
+            self.ws = None
+
+    def _fire(self, name: str, start_time: float, ms: float, size: int, exc: Optional[BaseException]) -> None:
+        self.environment.events.request.fire(request_type="WS", name=name, response_time=ms, response_length=size,
+                                             exception=exc, context={}, start_time=start_time, url=WS_PATH)
+
+    def _connect(self) -> Optional[websocket.WebSocket]:
+        url = "ws" + self.host[len("http"):] if self.host.startswith("http") else self.host
+        start_time, t0 = time.time(), time.perf_counter()
+        try:
+            ws = websocket.create_connection(url.rstrip("/") + WS_PATH, timeout=30)
+        except (websocket.WebSocketException, OSError) as exc:
+            self._fire(f"connect {WS_PATH}", start_time, (time.perf_counter() - t0) * 1000, 0, exc)
+            return None
+        self._fire(f"connect {WS_PATH}", start_time, (time.perf_counter() - t0) * 1000, 0, None)
+        return ws
+
+    @task
+    def echo(self) -> None:
+        if self.ws is None:
+            self.ws = self._connect()
+            if self.ws is None:
+                return
+        n = next(self.seq)
+        text = f"user {id(self)} message {n} ".ljust(WS_MESSAGE_BYTES, ".")[:WS_MESSAGE_BYTES]
+        binary = n % 2 == 1
+        payload = text.encode() if binary else text
+        start_time, t0 = time.time(), time.perf_counter()
+        exc: Optional[BaseException] = None
+        try:
+            if binary:
+                self.ws.send_binary(payload)
+            else:
+                self.ws.send(payload)
+            opcode, data = self.ws.recv_data()
+            want = websocket.ABNF.OPCODE_BINARY if binary else websocket.ABNF.OPCODE_TEXT
+            if opcode != want:
+                exc = AssertionError(f"echo opcode {opcode}, sent {want}")
+            elif data != text.encode():
+                exc = AssertionError(f"echo {data[:40]!r} differs from the message sent")
+        except (websocket.WebSocketException, OSError) as err:
+            exc = err
+        ms = (time.perf_counter() - t0) * 1000
+        if exc is not None and not isinstance(exc, AssertionError):
+            self.on_stop()   # broken socket: reconnect on the next task
+        self._fire(WS_PATH, start_time, ms, WS_MESSAGE_BYTES, exc)
 
 
 @events.test_stop.add_listener

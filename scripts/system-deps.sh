@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the test suite and benchmarks use: nginx (reverse-proxy
 # test), clang + its sanitizer runtime (parser fuzzing), wrk (benchmarks),
-# curl, chromium + its WebDriver (browser WebSocket test). Installs only what
+# curl, gcc (the benchmarks' WebSocket/upload load generator), chromium + its
+# WebDriver (browser WebSocket test). Installs only what
 # is missing; needs root or sudo. Autobahn|Testsuite (Python 2.7, from PyPI)
 # is installed by scripts/autobahn.sh --install.
 set -euo pipefail
@@ -13,6 +14,7 @@ ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 
   || need+=(libclang-rt-14-dev)
 command -v wrk >/dev/null || need+=(wrk)
 command -v curl >/dev/null || need+=(curl)
+command -v gcc >/dev/null || need+=(gcc)
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)   # permessage-deflate (include/cz_pmd.c)
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)

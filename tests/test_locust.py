@@ -1,6 +1,7 @@
 """loadtests/locustfile.py against a real Catzilla server: Locust runs headless for a few
-seconds with every user type, and its CSV stats must show traffic for each, no failures,
-and the streaming metrics (time to first chunk, chunks per response)."""
+seconds with the HTTP user types (then, in a second run, the upload and WebSocket users), and
+its CSV stats must show traffic for each, no failures, and the streaming metrics (time to
+first chunk, chunks per response)."""
 from __future__ import annotations
 
 import csv
@@ -12,6 +13,7 @@ import time
 
 import pytest
 
+import catzilla
 from procs import launcher
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,12 +54,72 @@ APP = textwrap.dedent(f"""
 """)
 
 
-@pytest.fixture
-def server_url(tmp_path):
-    (tmp_path / "locust_target.py").write_text(APP)
+UPLOAD_BYTES = 1_000_003   # not a multiple of the 64 KiB pieces: the last one is short
+
+# POST /upload and /ws/echo as the demo app has them (examples/app.py), each in its own app so
+# that each test needs only its own feature
+APP_HEAD = textwrap.dedent(f"""
+    import hashlib
+    import sys
+
+    sys.path.insert(0, {ROOT!r})
+
+    from catzilla import Catzilla
+
+    app = Catzilla()
+
+
+    @app.get("/")
+    def home(request):
+        return "Hello, World!"
+""")
+
+UPLOAD_ROUTE = textwrap.dedent("""
+    @app.post("/upload")
+    async def upload(request):
+        digest = hashlib.sha256()
+        n = 0
+        async for chunk in request.stream():
+            digest.update(chunk)
+            n += len(chunk)
+        return {"bytes": n, "sha256": digest.hexdigest()}
+""")
+
+WS_ROUTE = textwrap.dedent("""
+    @app.websocket("/ws/echo")
+    async def echo(ws):
+        await ws.accept()
+        async for message in ws:
+            await ws.send(message)
+""")
+
+LISTEN = '\napp.listen(0, "127.0.0.1", banner=True)\n'
+
+
+def _serve(tmp_path, source: str):
+    (tmp_path / "locust_target.py").write_text(source)
     with launcher(tmp_path) as run:
         server = run.start([sys.executable, "locust_target.py"])
         yield f"http://127.0.0.1:{server.port}"
+
+
+@pytest.fixture
+def server_url(tmp_path):
+    yield from _serve(tmp_path, APP)
+
+
+@pytest.fixture
+def upload_url(tmp_path):
+    if not hasattr(catzilla.Request, "stream"):
+        pytest.skip("this catzilla has no request.stream() yet")
+    yield from _serve(tmp_path, APP_HEAD + UPLOAD_ROUTE + LISTEN)
+
+
+@pytest.fixture
+def ws_url(tmp_path):
+    if not hasattr(catzilla.Catzilla, "websocket"):
+        pytest.skip("this catzilla has no WebSockets yet")
+    yield from _serve(tmp_path, APP_HEAD + WS_ROUTE + LISTEN)
 
 
 def read_stats(path: str) -> dict:
@@ -65,19 +127,27 @@ def read_stats(path: str) -> dict:
         return {(row["Type"], row["Name"]): row for row in csv.DictReader(f)}
 
 
-@pytest.mark.timeout(60)
-def test_locust_headless_run(server_url, tmp_path):
-    prefix = str(tmp_path / "run")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCUST_", "STREAM_", "CATZILLA_HOST"))}
+def run_locust(url: str, prefix: str, users: list, extra_env: dict) -> str:
+    """Locust headless for 8 s against url with the named user classes; -> its output (checked: exit 0)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LOCUST_", "STREAM_", "UPLOAD_", "WS_", "CATZILLA_HOST"))}
+    env.update(extra_env)
     cmd = [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", "-u", "6", "-r", "6", "-t", "8s",
-           "--host", server_url, "--exit-code-on-error", "1", "--csv", prefix, "--only-summary",
-           "--stop-timeout", "5", "--loglevel", "WARNING"]
+           "--host", url, "--exit-code-on-error", "1", "--csv", prefix, "--only-summary",
+           "--stop-timeout", "5", "--loglevel", "WARNING", *users]
     t0 = time.monotonic()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=45, cwd=ROOT, env=env)
     elapsed = time.monotonic() - t0
     output = (r.stdout + r.stderr)[-3000:]
     assert r.returncode == 0, f"locust exited with {r.returncode}:\n{output}"
     assert elapsed < 40, f"locust took {elapsed:.1f} s"
+    return output
+
+
+@pytest.mark.timeout(60)
+def test_locust_headless_run(server_url, tmp_path):
+    prefix = str(tmp_path / "run")
+    output = run_locust(server_url, prefix, ["PlainUser", "JsonUser", "StreamUser"], {})
 
     stats = read_stats(prefix + "_stats.csv")
     for key in [("GET", "/"), ("GET", "/json"), ("GET", "/stream/tokens"), ("TTFC", "ttfc /stream/tokens")]:
@@ -94,3 +164,29 @@ def test_locust_headless_run(server_url, tmp_path):
     assert float(ttfc["Average Content Size"]) >= TOKENS / 2, ttfc
     assert float(ttfc["Average Response Time"]) < float(stream["Average Response Time"]), (ttfc, stream)
     assert float(stream["Average Response Time"]) >= TOKENS * 10 * 0.9, stream
+
+
+@pytest.mark.timeout(60)
+def test_locust_upload_user(upload_url, tmp_path):
+    prefix = str(tmp_path / "run")
+    output = run_locust(upload_url, prefix, ["UploadUser"], {"UPLOAD_BYTES": str(UPLOAD_BYTES)})
+    stats = read_stats(prefix + "_stats.csv")
+    row = stats.get(("POST", "/upload"))
+    assert row is not None, f"no upload row; rows: {sorted(stats)}\n{output}"
+    assert int(row["Request Count"]) > 0, row
+    assert int(row["Failure Count"]) == 0, f"failures\n{output}"
+    assert float(row["Average Content Size"]) == UPLOAD_BYTES   # convention: the bytes uploaded
+
+
+@pytest.mark.timeout(60)
+def test_locust_websocket_user(ws_url, tmp_path):
+    prefix = str(tmp_path / "run")
+    output = run_locust(ws_url, prefix, ["WebSocketUser"], {"WS_MESSAGE_BYTES": "100"})
+    stats = read_stats(prefix + "_stats.csv")
+    for key in [("WS", "/ws/echo"), ("WS", "connect /ws/echo")]:
+        assert key in stats, f"no stats row {key}; rows: {sorted(stats)}\n{output}"
+        assert int(stats[key]["Request Count"]) > 0, f"{key}: no requests"
+        assert int(stats[key]["Failure Count"]) == 0, f"{key}: failures\n{output}"
+    assert float(stats[("WS", "/ws/echo")]["Average Content Size"]) == 100   # the message size
+    # every user holds one socket for the whole run: 6 handshakes, no reconnects
+    assert int(stats[("WS", "connect /ws/echo")]["Request Count"]) == 6, stats[("WS", "connect /ws/echo")]

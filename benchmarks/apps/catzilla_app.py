@@ -1,7 +1,7 @@
 """Catzilla: the benchmark routes. Run: python catzilla_app.py PORT"""
 from catzilla import Catzilla, StreamingResponse
 
-from common import HELLO, chunks64m, lines10k, port_from_argv
+from common import HELLO, UPLOAD_PATH, WS_PATH, chunks64m, lines10k, port_from_argv
 
 app = Catzilla()
 
@@ -34,6 +34,25 @@ def stream10k(request):
 @app.get("/stream64m")
 def stream64m(request):
     return StreamingResponse(chunks64m(), content_type="application/octet-stream")
+
+
+@app.post(UPLOAD_PATH)
+async def upload(request):
+    # counts only: hashing would measure hashlib, not the server
+    n = 0
+    async for chunk in request.stream():
+        n += len(chunk)
+    return {"bytes": n}
+
+
+# A catzilla without WebSockets (catzilla-before, or a tree before they landed) still serves
+# the HTTP routes; its ws scenarios then fail with the handshake's answer, in the report.
+if hasattr(app, "websocket"):
+    @app.websocket(WS_PATH)
+    async def ws_echo(ws):
+        await ws.accept()
+        async for message in ws:
+            await ws.send(message)
 
 
 if __name__ == "__main__":

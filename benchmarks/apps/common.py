@@ -12,6 +12,8 @@ CHUNK_SIZE = 64 * 1024
 CHUNK = b"x" * CHUNK_SIZE            # one preallocated 64 KiB bytes object, sent 1024 times
 CHUNK_COUNT = 1024                   # 64 MiB in total
 BIG_TOTAL = CHUNK_SIZE * CHUNK_COUNT
+WS_PATH = "/ws"                      # WebSocket echo: every message sent back as it came (binary/text)
+UPLOAD_PATH = "/upload"              # POST: the body consumed chunk by chunk, answers {"bytes": n}
 
 
 def lines10k():

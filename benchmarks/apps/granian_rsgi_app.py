@@ -4,7 +4,7 @@
 """
 import json
 
-from common import HELLO, chunks64m, lines10k
+from common import HELLO, UPLOAD_PATH, chunks64m, lines10k
 
 TEXT = [("content-type", "text/plain; charset=utf-8")]
 JSON = [("content-type", "application/json")]
@@ -42,5 +42,11 @@ async def app(scope, proto):
     elif method == "POST" and path == "/echo":
         body = await proto()
         proto.response_bytes(200, BINARY, body)
+        return
+    elif method == "POST" and path == UPLOAD_PATH:
+        n = 0
+        async for chunk in proto:       # the body as it arrives
+            n += len(chunk)
+        proto.response_str(200, JSON, json.dumps({"bytes": n}))
         return
     proto.response_str(404, TEXT, "Not Found")

@@ -1,7 +1,7 @@
 """Socketify (uWebSockets): the benchmark routes. Run: python socketify_app.py PORT"""
-from socketify import App, AppListenOptions
+from socketify import App, AppListenOptions, CompressOptions
 
-from common import BIG_TOTAL, HELLO, chunks64m, lines10k, port_from_argv
+from common import BIG_TOTAL, HELLO, WS_PATH, chunks64m, lines10k, port_from_argv
 
 app = App()
 
@@ -59,6 +59,12 @@ app.get("/users/:id", user)
 app.post("/echo", echo)
 app.get("/stream10k", stream10k)
 app.get("/stream64m", stream64m)
+app.ws(WS_PATH, {
+    "compression": CompressOptions.DISABLED,
+    "max_payload_length": 16 * 1024 * 1024,     # uWS's default (16 KiB) is the 16 KiB scenario's size
+    "idle_timeout": 120,
+    "message": lambda ws, message, opcode: ws.send(message, opcode),   # echo, same opcode
+})
 
 if __name__ == "__main__":
     app.listen(AppListenOptions(port=port_from_argv(), host="127.0.0.1"), lambda config: None)

@@ -4,9 +4,10 @@
 """
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocketDisconnect
 
-from common import HELLO, chunks64m, lines10k
+from common import HELLO, UPLOAD_PATH, WS_PATH, chunks64m, lines10k
 
 
 async def home(request):
@@ -34,6 +35,28 @@ async def stream64m(request):
     return StreamingResponse(chunks64m(), media_type="application/octet-stream")
 
 
+async def upload(request):
+    n = 0
+    async for chunk in request.stream():
+        n += len(chunk)
+    return JSONResponse({"bytes": n})
+
+
+async def ws_echo(websocket):
+    await websocket.accept()
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if message.get("bytes") is not None:
+                await websocket.send_bytes(message["bytes"])
+            else:
+                await websocket.send_text(message["text"])
+    except WebSocketDisconnect:
+        pass
+
+
 app = Starlette(routes=[
     Route("/", home),
     Route("/json", json_route),
@@ -41,4 +64,6 @@ app = Starlette(routes=[
     Route("/echo", echo, methods=["POST"]),
     Route("/stream10k", stream10k),
     Route("/stream64m", stream64m),
+    Route(UPLOAD_PATH, upload, methods=["POST"]),
+    WebSocketRoute(WS_PATH, ws_echo),
 ])
