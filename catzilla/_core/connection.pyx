@@ -17,12 +17,11 @@ from catzilla._core.streams cimport Pump, make_pump, close_unsent
 from catzilla._core.transport cimport Transport
 from catzilla._core.websocket cimport WSProtocol, ws_upgrade
 from catzilla.includes.clock cimport cz_monotonic
-from catzilla.includes.errno cimport errno, EAGAIN, EWOULDBLOCK, EINTR
 from catzilla.includes.http cimport (cz_request, cz_parse_request, cz_chunked_init, cz_chunked_decode,
                                      CZ_ERROR, CZ_INCOMPLETE, CZ_F_CHUNKED, CZ_F_CONN_CLOSE,
                                      CZ_F_CONN_KEEP_ALIVE, CZ_F_EXPECT_CONTINUE, CZ_F_UPGRADE)
 from catzilla.includes.poller cimport CZ_READ
-from catzilla.includes.system cimport recv, shutdown, SHUT_WR
+from catzilla.includes.system cimport shutdown, SHUT_WR
 from catzilla.request cimport Request, new_request
 from catzilla.response cimport Response, to_response
 from catzilla.response import PlainTextResponse
@@ -86,29 +85,20 @@ cdef class Connection(Transport):
         if self.state == ST_UPGRADED:
             return (<WSProtocol>self.ws).on_readable()
         while not self.closed:
-            n = recv(self.fd, svc.scratch, <size_t>read_size, 0)
-            if n > 0:
-                self.last_io = cz_monotonic()
-                if self.state == ST_CLOSING:
-                    continue                     # lingering close: discard
-                self.make_room(n)
-                memcpy(self.rbuf.data + self.rbuf.end, svc.scratch, <size_t>n)
-                self.rbuf.end += n
-                # A short read drained the socket; a flood is taken in slices so
-                # the limits are checked before more is buffered (level-triggered:
-                # the rest is reported again).
-                if n < read_size or self.rbuf.end - self.req_start >= 4 * read_size:
-                    break
-                continue
-            if n == 0:
-                self.abort()                     # EOF: the client is gone (or done)
-                return 0
-            if errno == EINTR:
-                continue
-            if errno == EAGAIN or errno == EWOULDBLOCK:
+            n = self.receive(svc.scratch, <size_t>read_size)
+            if n <= 0:
+                break                            # nothing more now, or closed (EOF: the client is gone)
+            self.last_io = cz_monotonic()
+            if self.state == ST_CLOSING:
+                continue                         # lingering close: discard
+            self.make_room(n)
+            memcpy(self.rbuf.data + self.rbuf.end, svc.scratch, <size_t>n)
+            self.rbuf.end += n
+            # A short read drained the socket; a flood is taken in slices so
+            # the limits are checked before more is buffered (level-triggered:
+            # the rest is reported again).
+            if n < read_size or self.rbuf.end - self.req_start >= 4 * read_size:
                 break
-            self.abort()
-            return 0
         if self.closed or self.state == ST_CLOSING:
             return 0
         if self.state == ST_HANDLING:

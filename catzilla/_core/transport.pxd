@@ -38,6 +38,9 @@ cdef class Transport:
             n += <Py_ssize_t>self.file_left
         return n
     cdef int set_interest(self, unsigned events) except -1
+    # One recv() into `into`: > 0 bytes read, 0 when the socket has nothing now,
+    # -1 after EOF or an error (the transport is then closed).
+    cdef Py_ssize_t receive(self, char *into, size_t size) except -2
     cdef int flush(self) except -1         # write what can be written now; 1 when all is out
     cdef int on_writable(self) except -1
     cdef void abort(self)                  # close now, dropping pending output

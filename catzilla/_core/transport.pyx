@@ -11,7 +11,7 @@ from catzilla.includes.clock cimport cz_monotonic
 from catzilla.includes.errno cimport errno, EAGAIN, EWOULDBLOCK, EINTR
 from catzilla.includes.poller cimport CZ_READ, CZ_WRITE, cz_poller_mod, cz_poller_del
 from catzilla.includes.python cimport PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND
-from catzilla.includes.system cimport iovec, writev, cz_sendfile, CZ_DATE_LEN, cz_http_date
+from catzilla.includes.system cimport recv, iovec, writev, cz_sendfile, CZ_DATE_LEN, cz_http_date
 
 # Bodies up to this size are copied into the output buffer (one write with the
 # head); larger ones are sent from the bytes object itself.
@@ -81,6 +81,19 @@ cdef class Transport:
         self.out = Buffer()
         self.tail = None
         self.drain_waiter = None
+
+    cdef Py_ssize_t receive(self, char *into, size_t size) except -2:
+        cdef ssize_t n
+        while True:
+            n = recv(self.fd, into, size, 0)
+            if n > 0:
+                return n
+            if n < 0 and errno == EINTR:
+                continue
+            if n < 0 and (errno == EAGAIN or errno == EWOULDBLOCK):
+                return 0
+            self.abort()                         # EOF (the peer is gone, or done) or an error
+            return -1
 
     cdef int set_interest(self, unsigned events) except -1:
         if self.closed or events == self.events:

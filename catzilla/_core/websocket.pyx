@@ -31,10 +31,8 @@ from catzilla._core.pmd cimport PerMessageDeflate
 from catzilla._core.pmd import negotiate as _pmd_negotiate
 from catzilla._core.transport cimport Transport
 from catzilla.includes.clock cimport cz_monotonic
-from catzilla.includes.errno cimport errno, EAGAIN, EWOULDBLOCK, EINTR
 from catzilla.includes.poller cimport CZ_READ
 from catzilla.includes.python cimport PyUnicode_AsUTF8AndSize
-from catzilla.includes.system cimport recv
 from catzilla.includes.ws cimport (cz_ws_frame, cz_ws_parse_header, cz_ws_unmask, cz_utf8_feed,
                                    cz_utf8_complete, cz_utf8_valid, cz_ws_check_close,
                                    cz_ws_close_code_valid, cz_ws_write_header, CZ_WS_ERROR,
@@ -226,25 +224,16 @@ cdef class WSProtocol:
         cdef Py_ssize_t read_size = self.lim.read_size
         cdef unsigned char *scratch = <unsigned char *>self.svc.scratch
         while not t.closed:
-            n = recv(t.fd, scratch, <size_t>read_size, 0)
-            if n > 0:
-                if not self.input_done:              # after a close or an error: discarded
-                    self.data_received(scratch, n)
-                # With read interest off (the queue is full, or input is done)
-                # only a hang-up wakes us: one slice per wake-up, so it makes
-                # progress towards the EOF without buffering a flood.
-                if n < read_size or not (t.events & CZ_READ):
-                    break
-                continue
-            if n == 0:
-                t.abort()                            # EOF without a close frame: 1006
-                return 0
-            if errno == EINTR:
-                continue
-            if errno == EAGAIN or errno == EWOULDBLOCK:
+            n = t.receive(<char *>scratch, <size_t>read_size)
+            if n <= 0:
+                break                                # nothing more now, or closed (EOF without a close frame: 1006)
+            if not self.input_done:                  # after a close or an error: discarded
+                self.data_received(scratch, n)
+            # With read interest off (the queue is full, or input is done)
+            # only a hang-up wakes us: one slice per wake-up, so it makes
+            # progress towards the EOF without buffering a flood.
+            if n < read_size or not (t.events & CZ_READ):
                 break
-            t.abort()
-            return 0
         if not t.closed:
             t.flush()
         return 0
