@@ -33,7 +33,6 @@ cdef class Connection(Transport):
     cdef bint body_done              # ... all of it has been handed out
     cdef bint body_last              # chunked: the decoder has seen the last chunk
     cdef bint continue_pending       # Expect: 100-continue, answered at the first read
-    cdef bint reading_paused         # read interest off: the handler is behind
     cdef long long body_left         # Content-Length: payload bytes not yet handed out
     cdef long long body_given        # payload bytes handed to the handler so far
     cdef object body_waiter          # the future the handler awaits for more body
@@ -54,8 +53,6 @@ cdef class Connection(Transport):
     cdef int body_taken(self, Py_ssize_t n) except -1
     cdef int body_fail(self, int status, str reason) except -1
     cdef int wake_body(self) except -1
-    cdef int pause_reading(self) except -1
-    cdef int resume_reading(self) except -1
     # answering
     cdef int dispatch(self, Py_ssize_t total) except -1
     cdef int respond(self, object result) except -1

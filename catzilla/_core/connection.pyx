@@ -369,17 +369,6 @@ cdef class Connection(Transport):
             self.resume_reading()
         return 0
 
-    cdef int pause_reading(self) except -1:
-        self.reading_paused = True
-        self.set_interest(self.events & ~CZ_READ)
-        return 0
-
-    cdef int resume_reading(self) except -1:
-        if self.reading_paused and not self.closed:
-            self.reading_paused = False
-            self.set_interest(self.events | CZ_READ)
-        return 0
-
     cdef int body_fail(self, int status, str reason) except -1:
         """The body will not be read to its end: the handler's next read raises, and the
         connection closes after the response (RFC 9112 §9.6: the unread rest cannot be

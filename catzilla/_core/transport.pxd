@@ -38,6 +38,11 @@ cdef class Transport:
             n += <Py_ssize_t>self.file_left
         return n
     cdef int set_interest(self, unsigned events) except -1
+    # Read back-pressure: read interest off while the consumer (a handler reading
+    # a body or WebSocket messages) is behind, or a flood waits in the buffer.
+    cdef bint reading_paused
+    cdef int pause_reading(self) except -1
+    cdef int resume_reading(self) except -1    # no-op unless paused
     # One recv() into `into`: > 0 bytes read, 0 when the socket has nothing now,
     # -1 after EOF or an error (the transport is then closed).
     cdef Py_ssize_t receive(self, char *into, size_t size) except -2

@@ -95,6 +95,16 @@ cdef class Transport:
             self.abort()                         # EOF (the peer is gone, or done) or an error
             return -1
 
+    cdef int pause_reading(self) except -1:
+        self.reading_paused = True
+        return self.set_interest(self.events & ~CZ_READ)
+
+    cdef int resume_reading(self) except -1:
+        if self.reading_paused and not self.closed:
+            self.reading_paused = False
+            self.set_interest(self.events | CZ_READ)
+        return 0
+
     cdef int set_interest(self, unsigned events) except -1:
         if self.closed or events == self.events:
             return 0

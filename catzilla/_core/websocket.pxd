@@ -46,7 +46,6 @@ cdef class WSProtocol:
     cdef object queue                # deque of str / bytes
     cdef object waiter               # Future a receive() waits on
     cdef object drain_fut            # Future senders wait on above the high-water mark
-    cdef bint paused                 # read interest off: the handler is behind
     # timers
     cdef double last_ping            # when the last automatic ping went out
     cdef double ping_due             # a ping waits for its pong since then (0: none)

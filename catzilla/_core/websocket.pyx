@@ -387,9 +387,8 @@ cdef class WSProtocol:
             return 0                                 # closing: data frames are discarded
         self.queue.append(message)
         self.wake()
-        if len(self.queue) >= QUEUE_MAX and not self.paused:
-            self.paused = True
-            self.t.set_interest(self.t.events & ~CZ_READ)
+        if len(self.queue) >= QUEUE_MAX:
+            self.t.pause_reading()
         return 0
 
     cdef object take(self):
@@ -399,10 +398,8 @@ cdef class WSProtocol:
                 self.finish_close()      # the handler has answered what it was given
             return None
         message = self.queue.popleft()
-        if self.paused and len(self.queue) <= QUEUE_MAX // 2:
-            self.paused = False
-            if not t.closed and not self.input_done:
-                t.set_interest(t.events | CZ_READ)
+        if t.reading_paused and len(self.queue) <= QUEUE_MAX // 2 and not self.input_done:
+            t.resume_reading()
         return message
 
     cdef void wake(self):
@@ -432,7 +429,7 @@ cdef class WSProtocol:
         if self.queue and not self.close_sent:
             self.end_pending = True
             self.end_since = cz_monotonic()
-            self.t.set_interest(self.t.events & ~CZ_READ)
+            self.t.pause_reading()
             return 0
         return self.finish_close()
 
