@@ -545,8 +545,9 @@ cdef class Connection(Transport):
             if not self.body_done:
                 self.keep_alive = False      # the unread rest is discarded by the lingering close
             self.body_waiter = None
-        self.resume_reading()
-        if self.req is not None:
+        if self.reading_paused:
+            self.resume_reading()
+        if self.req is not None and self.req._form is not None:
             self.req.close_files()
         self.req = None
         self.last_io = cz_monotonic()
