@@ -43,7 +43,7 @@ import itertools
 import logging
 import os
 import time
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional, Tuple
 
 import requests
 import websocket   # the websocket-client package (blocking sockets, which Locust's gevent makes cooperative)
@@ -90,17 +90,24 @@ class PlainUser(_Base):
                 resp.failure("empty body")
 
 
+def _json_of(resp: Any) -> Tuple[bool, Any]:
+    """(True, the JSON) of a 200 response; (False, None) after marking it failed."""
+    if resp.status_code != 200:
+        resp.failure(f"status {resp.status_code}: {resp.text[:80]!r}")
+        return False, None
+    try:
+        return True, resp.json()
+    except ValueError:
+        resp.failure(f"not JSON: {resp.text[:80]!r}")
+        return False, None
+
+
 class JsonUser(_Base):
     @task
     def json_route(self) -> None:
         with self.client.get("/json", catch_response=True) as resp:
-            if resp.status_code != 200:
-                resp.failure(f"status {resp.status_code}")
-                return
-            try:
-                data = resp.json()
-            except ValueError:
-                resp.failure(f"not JSON: {resp.text[:80]!r}")
+            ok, data = _json_of(resp)
+            if not ok:
                 return
             if not isinstance(data, dict) or "message" not in data:
                 resp.failure(f"unexpected JSON: {data!r}")
@@ -162,13 +169,8 @@ class UploadUser(_Base):
         with self.client.post(UPLOAD_PATH, data=_upload_pieces(), name=UPLOAD_PATH, catch_response=True,
                               headers={"Content-Type": "application/octet-stream"}, timeout=120) as resp:
             resp.request_meta["response_length"] = UPLOAD_BYTES   # convention: bytes uploaded
-            if resp.status_code != 200:
-                resp.failure(f"status {resp.status_code}: {resp.text[:80]!r}")
-                return
-            try:
-                data = resp.json()
-            except ValueError:
-                resp.failure(f"not JSON: {resp.text[:80]!r}")
+            ok, data = _json_of(resp)
+            if not ok:
                 return
             if not isinstance(data, dict) or data.get("bytes") != UPLOAD_BYTES:
                 resp.failure(f"server counted {data.get('bytes') if isinstance(data, dict) else data!r} bytes, "
