@@ -149,8 +149,8 @@ class _Reader:
         return self.take(len(self.buf) - self.pos)
 
 
-class StreamingTestResponse:
-    """client.stream(...): the head is read; the body is read as you iterate."""
+class _OpenExchange:
+    """A response whose head is read, on a connection the test goes on reading."""
     __test__ = False
 
     def __init__(self, client: "TestClient", sock: socket.socket, reader: _Reader,
@@ -160,6 +160,10 @@ class StreamingTestResponse:
         self._reader = reader
         self.status_code, self.reason, self.raw_headers, self.http_version = head
         self.headers = {k.lower(): v for k, v in self.raw_headers}
+
+
+class StreamingTestResponse(_OpenExchange):
+    """client.stream(...): the head is read; the body is read as you iterate."""
 
     def iter_bytes(self) -> Iterator[bytes]:
         while True:
@@ -217,18 +221,13 @@ def ws_frame(opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0, mas
     return head + key + _mask(key, payload)
 
 
-class WebSocketTestSession:
+class WebSocketTestSession(_OpenExchange):
     """client.websocket_connect(path): one WebSocket over the real server. Pings
     are answered; a close frame from the server raises WebSocketDisconnect."""
-    __test__ = False
 
     def __init__(self, client: "TestClient", sock: socket.socket, reader: _Reader,
                  head: Tuple[int, str, List[Tuple[str, str]], str]) -> None:
-        self._client = client
-        self._sock = sock
-        self._reader = reader
-        self.status_code, _, self.raw_headers, _ = head
-        self.headers = {k.lower(): v for k, v in self.raw_headers}
+        super().__init__(client, sock, reader, head)
         self.subprotocol: Optional[str] = self.headers.get("sec-websocket-protocol")
         self.extensions: Optional[str] = self.headers.get("sec-websocket-extensions")
         self.close_code: Optional[int] = None
