@@ -10,6 +10,7 @@ cdef class PerMessageDeflate:
     cdef readonly int error          # close code of the last failed feed/finish: 1007, 1009; 0 if none
 
     cdef void release(self) noexcept          # free the zlib state (idempotent)
+    cdef int usable(self, Py_ssize_t n) except -1
     cdef int outcome(self, int rc) except -1  # a CZ_PMD_* result -> 0 / close code
 
     # Inflate one frame payload of the current message: 0, 1009 (the message

@@ -234,13 +234,18 @@ cdef class PerMessageDeflate:
 
     cdef int feed(self, const unsigned char *p, Py_ssize_t n) except -1:
         cdef int rc
+        self.usable(n)
+        with nogil:
+            rc = cz_inflater_feed(&self.inflater, p, <size_t>n)
+        return self.outcome(rc)
+
+    cdef int usable(self, Py_ssize_t n) except -1:
+        """Raise unless initialised and n is a valid length."""
         if not self.ready:
             raise RuntimeError("PerMessageDeflate not initialised")
         if n < 0:
             raise ValueError("negative length")
-        with nogil:
-            rc = cz_inflater_feed(&self.inflater, p, <size_t>n)
-        return self.outcome(rc)
+        return 0
 
     cdef int outcome(self, int rc) except -1:
         if rc == CZ_PMD_OK:
@@ -253,8 +258,7 @@ cdef class PerMessageDeflate:
     cdef bytes finish(self):
         cdef int rc
         cdef bytes msg = None
-        if not self.ready:
-            raise RuntimeError("PerMessageDeflate not initialised")
+        self.usable(0)
         with nogil:
             rc = cz_inflater_finish(&self.inflater)
         try:
@@ -275,10 +279,7 @@ cdef class PerMessageDeflate:
         cdef unsigned char *out = NULL
         cdef size_t out_len = 0
         cdef int rc
-        if not self.ready:
-            raise RuntimeError("PerMessageDeflate not initialised")
-        if n < 0:
-            raise ValueError("negative length")
+        self.usable(n)
         with nogil:
             rc = cz_deflater_compress(&self.deflater, p, <size_t>n, &out, &out_len)
         if rc == CZ_PMD_NOMEM:
