@@ -168,8 +168,9 @@ cdef class Broadcast:
         """A text/event-stream response subscribed to `topic`. last_event_id:
         the client's Last-Event-ID header: the events after it are replayed
         first, or a `reset` event says they are gone."""
+        cdef Topic t = self._get(_topic_name(topic))
         self._bind()
-        return FeedResponse(self._get(_topic_name(topic)), self.retry, last_event_id, headers)
+        return FeedResponse(t, self.retry, last_event_id, headers)
 
     async def attach(self, WebSocket ws not None, topic, on_message=None):
         """Push every event of `topic` to an accepted WebSocket until it closes.
@@ -239,8 +240,13 @@ cdef class Broadcast:
     # -- lifecycle ---------------------------------------------------------------------
 
     def _bind(self):
+        """Serve on the running loop (the server binds every hub as it starts;
+        a hub made later binds at its first use)."""
         if self.loop is None:
-            self.loop = asyncio.get_running_loop()
+            try:
+                self.loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return
             if self.ping > 0:
                 self.timer = self.loop.call_later(self.ping, self._tick)
 
