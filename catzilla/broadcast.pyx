@@ -291,17 +291,17 @@ cdef class Broadcast:
         return f"<Broadcast {self.url or 'in-process'} {len(self.topics)} topics>"
 
 
-async def serving_started():
+async def _serving_started():
     """The server started on this loop: hubs bind to it (and connect their backend)."""
     for hub in list(_hubs):
         await hub._start()
 
 
-async def serving_stopped():
+async def _serving_stopped():
     for hub in list(_hubs):
         await hub.close()
 
 
-def in_process_hubs():
+def _in_process_hubs():
     """Hubs without a backend (a warning with workers > 1: each worker has its own)."""
     return [hub for hub in _hubs if hub.url is None]
