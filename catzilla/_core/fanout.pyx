@@ -277,8 +277,10 @@ cdef class Topic:
         self.count = 0
 
     def forget(self):
-        """The events kept are no longer contiguous with what comes (a gap)."""
+        """Events were lost (a gap): what is kept no longer leads to what comes,
+        and the next event starts a new sequence."""
         self.clear_ring()
+        self.last_id = 0
 
     cdef int clear_ring(self) except -1:
         cdef Py_ssize_t i
@@ -347,7 +349,7 @@ cdef class Topic:
             if s.kind == SUB_WS:
                 (<WSProtocol>s.owner).shutdown()
             else:
-                (<FeedPump>s.owner).finish(None)
+                (<FeedPump>s.owner).drain()
 
     def __repr__(self):
         return f"<Topic {self.name!r} {self.n} subscribers, last id {self.last_id}>"
