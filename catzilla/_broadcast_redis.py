@@ -33,6 +33,10 @@ try:
     from redis.exceptions import TimeoutError as RedisTimeoutError
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("Broadcast over Redis needs redis-py: pip install 'catzilla[redis]'") from exc
+try:
+    from redis.maint_notifications import MaintNotificationsConfig
+except ImportError:  # older redis-py: no maintenance notifications
+    MaintNotificationsConfig = None
 
 __all__ = ["RedisBackend", "encode_message", "decode_message"]
 
@@ -53,6 +57,12 @@ end
 redis.call('PUBLISH', ARGV[1], string.format('%d', id) .. ' ' .. ARGV[2])
 return id
 """
+
+# redis-py 8 speaks RESP3 and then enables maintenance notifications, with
+# which its pool skips the check that drops a pooled connection the server
+# closed: the first publish after a Redis restart would fail on the dead one.
+_NO_MAINT_NOTIFICATIONS = ({"maint_notifications_config": MaintNotificationsConfig(enabled=False)}
+                           if MaintNotificationsConfig is not None else {})
 
 Payload = Union[str, bytes]
 
@@ -152,7 +162,7 @@ class RedisBackend:
         pool = aioredis.BlockingConnectionPool.from_url(
             self.url, max_connections=connections, timeout=self.socket_timeout,
             socket_connect_timeout=self.connect_timeout, socket_timeout=self.socket_timeout,
-            retry=Retry(NoBackoff(), 0), decode_responses=False)
+            retry=Retry(NoBackoff(), 0), decode_responses=False, **_NO_MAINT_NOTIFICATIONS)
         return aioredis.Redis(connection_pool=pool)
 
     # -- hub interface ----------------------------------------------------------------
