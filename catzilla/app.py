@@ -171,7 +171,7 @@ class Catzilla:
         await self.startup()
         server = Server(self, sockets, loop=loop)
         server.start()
-        await broadcast.serving_started()
+        await broadcast._serving_started()
         return server
 
     async def _stop_server(self, server: Any, timeout: float) -> None:
@@ -179,7 +179,7 @@ class Catzilla:
             await server.shutdown(timeout)      # feeds end first (clients reconnect elsewhere)
         finally:
             try:
-                await broadcast.serving_stopped()
+                await broadcast._serving_stopped()
             finally:
                 await self.shutdown()
 

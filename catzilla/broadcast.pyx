@@ -168,8 +168,9 @@ cdef class Broadcast:
         """A text/event-stream response subscribed to `topic`. last_event_id:
         the client's Last-Event-ID header: the events after it are replayed
         first, or a `reset` event says they are gone."""
+        cdef Topic t = self._get(_topic_name(topic))
         self._bind()
-        return FeedResponse(self._get(_topic_name(topic)), self.retry, last_event_id, headers)
+        return FeedResponse(t, self.retry, last_event_id, headers)
 
     async def attach(self, WebSocket ws not None, topic, on_message=None):
         """Push every event of `topic` to an accepted WebSocket until it closes.
@@ -239,8 +240,13 @@ cdef class Broadcast:
     # -- lifecycle ---------------------------------------------------------------------
 
     def _bind(self):
+        """Serve on the running loop (the server binds every hub as it starts;
+        a hub made later binds at its first use)."""
         if self.loop is None:
-            self.loop = asyncio.get_running_loop()
+            try:
+                self.loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return
             if self.ping > 0:
                 self.timer = self.loop.call_later(self.ping, self._tick)
 
@@ -285,17 +291,17 @@ cdef class Broadcast:
         return f"<Broadcast {self.url or 'in-process'} {len(self.topics)} topics>"
 
 
-async def serving_started():
+async def _serving_started():
     """The server started on this loop: hubs bind to it (and connect their backend)."""
     for hub in list(_hubs):
         await hub._start()
 
 
-async def serving_stopped():
+async def _serving_stopped():
     for hub in list(_hubs):
         await hub.close()
 
 
-def in_process_hubs():
+def _in_process_hubs():
     """Hubs without a backend (a warning with workers > 1: each worker has its own)."""
     return [hub for hub in _hubs if hub.url is None]

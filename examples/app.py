@@ -1,4 +1,5 @@
-"""Catzilla demo: plain, JSON and path-param routes, every kind of stream, WebSockets.
+"""Catzilla demo: plain, JSON and path-param routes, every kind of stream, WebSockets,
+a live dashboard fed by a Broadcast hub (/live).
 
     make demo            # builds, then serves on http://127.0.0.1:8000
     HOST=0.0.0.0 PORT=9000 python examples/app.py
@@ -6,17 +7,19 @@
 import asyncio
 import hashlib
 import os
+import random
 import sys
 import tempfile
 import time
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Iterator, Union
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from catzilla import Catzilla, HTMLResponse, Request, StreamingResponse, UploadFile  # noqa: E402
+from catzilla import (Broadcast, Catzilla, HTMLResponse, Request, Response, StreamingResponse,  # noqa: E402
+                      UploadFile)
 from catzilla.files import FileResponse  # noqa: E402
 from catzilla.sse import EventSourceResponse, ServerSentEvent  # noqa: E402
-from catzilla.websocket import WebSocket, WebSocketDisconnect  # noqa: E402
+from catzilla.websocket import WebSocket  # noqa: E402
 
 app = Catzilla()
 BIG_FILE = os.path.join(tempfile.gettempdir(), "catzilla-demo-1GiB.bin")
@@ -176,24 +179,142 @@ async def ws_echo(ws: WebSocket) -> None:
         await ws.send(message)
 
 
-chat_members: set[WebSocket] = set()
-
-
 @app.websocket("/ws/chat")
 async def ws_chat(ws: WebSocket) -> None:
-    """A tiny chat room: each text message goes to everyone connected."""
+    """A tiny chat room: each text message goes to everyone connected, through
+    the hub (a slow member skips messages; it never slows the others)."""
     await ws.accept()
-    chat_members.add(ws)
+
+    async def say(message: Union[str, bytes]) -> None:
+        if isinstance(message, str):
+            await hub.publish("chat", message)
+
+    await hub.attach(ws, "chat", on_message=say)
+
+
+# -- live dashboard: a background publisher, a Broadcast hub, EventSource ---------
+
+hub = Broadcast()          # in-process; Broadcast("redis://...") shares it between workers
+started = time.time()
+
+
+@app.on_startup
+async def start_publisher() -> None:
+    """Twice a second: this process's vital signs and a random-walk price, to
+    every subscriber of "dashboard" (encoded once, written by the core)."""
+    async def publish() -> None:
+        price, last_cpu, last_wall = 100.0, time.process_time(), time.monotonic()
+        while True:
+            await asyncio.sleep(0.5)
+            cpu, wall = time.process_time(), time.monotonic()
+            price = max(1.0, price * (1 + random.gauss(0, 0.004)))
+            m = hub.metrics()
+            await hub.publish("dashboard", {
+                "t": time.time() * 1000,                      # publish time (ms): clients measure latency
+                "price": round(price, 2),
+                "cpu": round(100 * (cpu - last_cpu) / max(wall - last_wall, 1e-6), 1),
+                "rss_mib": round(_rss_mib(), 1),
+                "subscribers": m["subscribers"],
+                "delivered": m["delivered"],
+                "uptime": round(time.time() - started),
+            }, event="stats")
+            last_cpu, last_wall = cpu, wall
+
+    publishers.add(asyncio.get_running_loop().create_task(publish()))
+
+
+@app.on_shutdown
+def stop_publisher() -> None:
+    for task in publishers:
+        task.cancel()
+    publishers.clear()
+
+
+publishers: set[asyncio.Task[None]] = set()
+
+
+def _rss_mib() -> float:
     try:
-        async for message in ws:
-            if isinstance(message, str):
-                # a slow member makes its own send wait, not the others'
-                await asyncio.gather(*(member.send(message) for member in list(chat_members)),
-                                     return_exceptions=True)
-    except WebSocketDisconnect:
-        pass
-    finally:
-        chat_members.discard(ws)
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return 0.0
+
+
+@app.get("/live/feed")
+def live_feed(request: Request) -> Response:
+    """The dashboard's event stream; a reconnecting EventSource sends
+    Last-Event-ID and gets what it missed (the hub keeps the last 100)."""
+    return hub.sse("dashboard", last_event_id=request.headers.get("last-event-id"))
+
+
+@app.websocket("/live/ws")
+async def live_ws(ws: WebSocket) -> None:
+    """The same feed as WebSocket messages (one JSON text message per event)."""
+    await ws.accept()
+    await hub.attach(ws, "dashboard")
+
+
+@app.get("/live")
+def live_page(request: Request) -> HTMLResponse:
+    return HTMLResponse(LIVE_PAGE)
+
+
+LIVE_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Catzilla live dashboard</title>
+<style>
+ body { font: 15px system-ui, sans-serif; margin: 2em; max-width: 46em; }
+ .grid { display: grid; grid-template-columns: repeat(3, 1fr); gap: 1em; }
+ .card { border: 1px solid #ccc; border-radius: 8px; padding: .8em; }
+ .card b { display: block; font-size: 1.6em; }
+ #status { color: #666; }
+ canvas { width: 100%; height: 120px; border: 1px solid #eee; }
+</style></head>
+<body>
+<h1>Live dashboard</h1>
+<p id="status">connecting&hellip;</p>
+<div class="grid">
+ <div class="card">price<b id="price">-</b></div>
+ <div class="card">server CPU %<b id="cpu">-</b></div>
+ <div class="card">server RSS MiB<b id="rss_mib">-</b></div>
+ <div class="card">subscribers<b id="subscribers">-</b></div>
+ <div class="card">events delivered<b id="delivered">-</b></div>
+ <div class="card">latency ms<b id="latency">-</b></div>
+</div>
+<p><canvas id="chart" width="600" height="120"></canvas></p>
+<p>Open this page in several tabs: every tab gets every event from one encode.
+Reload it: the EventSource resumes from its Last-Event-ID.</p>
+<script>
+const prices = [];
+const es = new EventSource("/live/feed");
+const status = document.getElementById("status");
+es.onopen = () => { status.textContent = "live"; };
+es.onerror = () => { status.textContent = "reconnecting\u2026"; };
+for (const name of ["gap", "reset", "dropped"]) {
+  es.addEventListener(name, (e) => { status.textContent = name + ": " + e.data; });
+}
+es.addEventListener("stats", (e) => {
+  const d = JSON.parse(e.data);
+  for (const k of ["price", "cpu", "rss_mib", "subscribers", "delivered"]) {
+    document.getElementById(k).textContent = d[k];
+  }
+  document.getElementById("latency").textContent = Math.max(0, Date.now() - d.t).toFixed(1);
+  status.textContent = "live, event " + e.lastEventId;
+  prices.push(d.price);
+  if (prices.length > 120) prices.shift();
+  const c = document.getElementById("chart"), g = c.getContext("2d");
+  const lo = Math.min(...prices), hi = Math.max(...prices), span = (hi - lo) || 1;
+  g.clearRect(0, 0, c.width, c.height);
+  g.beginPath();
+  prices.forEach((p, i) => {
+    const x = i * c.width / 119, y = c.height - 5 - (p - lo) / span * (c.height - 10);
+    i ? g.lineTo(x, y) : g.moveTo(x, y);
+  });
+  g.stroke();
+});
+</script>
+</body></html>
+"""
 
 
 if __name__ == "__main__":

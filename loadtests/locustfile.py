@@ -9,6 +9,7 @@ Users (pick some by naming them after the options, e.g. `... StreamUser`):
   StreamUser     GET /stream/tokens     streamed with requests' stream=True and read chunk by chunk
   UploadUser     POST /upload           a generator body (sent chunked), answer {"bytes": n, "sha256": hex} checked
   WebSocketUser  /ws/echo               one WebSocket per user, held open; text and binary messages echoed
+  SSESubscriberUser  /live/feed         an EventSource-like subscriber of a Broadcast topic: delivery latency
 
 Streaming metrics, as Locust stats rows (so they land in the console table, --csv and --html):
   "GET /stream/tokens"   one row per stream; response time = ms until the body ended,
@@ -30,16 +31,29 @@ Upload and WebSocket rows:
                          type) or the socket breaks (the user reconnects on its next task).
   "WS connect /ws/echo"  the opening handshake of each user's WebSocket (ms), size 0.
 
+Broadcast subscriber rows (request type "SSE"):
+  "delivery /live/feed"  one row per event received: response time = ms from its publish time (the
+                         event's JSON data carries "t", milliseconds since the epoch, as the demo's
+                         dashboard publisher sends it; server and Locust on one clock) to its arrival;
+                         size = data bytes. Fails when an event id is not the one after the previous
+                         (a lost or repeated event, across a reconnect too: each subscription after the
+                         first sends Last-Event-ID and must be replayed without a gap).
+  "connect /live/feed"   each subscription: ms to the response head. Each user holds it SSE_HOLD s,
+                         then reconnects.
+  "gap|dropped|reset /live/feed"  a hub signal received (events were lost): a failure.
+
 Settings from the environment: the host defaults to $CATZILLA_HOST (else http://127.0.0.1:8000;
 --host wins); STREAM_PATH (default /stream/tokens); STREAM_MIN_CHUNKS (default 2);
 UPLOAD_PATH (default /upload); UPLOAD_BYTES (default 4 MiB); UPLOAD_CHUNK (bytes per yielded
-piece, default 64 KiB); WS_PATH (default /ws/echo); WS_MESSAGE_BYTES (default 64);
+piece, default 64 KiB); WS_PATH (default /ws/echo); WS_MESSAGE_BYTES (default 64); SSE_PATH (default /live/feed);
+SSE_HOLD (seconds per subscription, default 10);
 LOCUST_MAX_WAIT, the upper bound of each user's pause between tasks in seconds (default 0.1).
 """
 from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import logging
 import os
 import time
@@ -58,6 +72,8 @@ UPLOAD_BYTES = int(os.environ.get("UPLOAD_BYTES", str(4 * 2 ** 20)))
 UPLOAD_CHUNK = int(os.environ.get("UPLOAD_CHUNK", str(64 * 1024)))
 WS_PATH = os.environ.get("WS_PATH", "/ws/echo")
 WS_MESSAGE_BYTES = int(os.environ.get("WS_MESSAGE_BYTES", "64"))
+SSE_PATH = os.environ.get("SSE_PATH", "/live/feed")
+SSE_HOLD = float(os.environ.get("SSE_HOLD", "10"))
 
 # The upload body: one pattern block, yielded in UPLOAD_CHUNK pieces; its digest computed once.
 _BLOCK = bytes(range(256)) * (UPLOAD_CHUNK // 256 + 1)
@@ -242,6 +258,70 @@ class WebSocketUser(User):
         if exc is not None and not isinstance(exc, AssertionError):
             self.on_stop()   # broken socket: reconnect on the next task
         self._fire(WS_PATH, start_time, ms, WS_MESSAGE_BYTES, exc)
+
+
+class SSESubscriberUser(_Base):
+    """Subscribes to a Broadcast topic over SSE for SSE_HOLD seconds at a time, resuming with
+    Last-Event-ID, and reports each event's publish-to-receive latency."""
+
+    def on_start(self) -> None:
+        self.last_id: Optional[int] = None
+
+    def _fire(self, name: str, start_time: float, ms: float, size: int, exc: Optional[BaseException]) -> None:
+        self.environment.events.request.fire(request_type="SSE", name=f"{name} {SSE_PATH}", response_time=ms,
+                                             response_length=size, exception=exc, context={},
+                                             start_time=start_time, url=SSE_PATH)
+
+    def _event(self, block: str) -> None:
+        fields: dict = {}
+        for line in block.split("\n"):
+            name, _, value = line.partition(":")
+            if name:                                   # "" is a comment line (keep-alive)
+                fields.setdefault(name, []).append(value[1:] if value.startswith(" ") else value)
+        if "data" not in fields:
+            return
+        event = fields.get("event", ["message"])[0]
+        data = "\n".join(fields["data"])
+        now = time.time()
+        if event in ("gap", "dropped", "reset"):
+            self._fire(event, now, 0, len(data), AssertionError(f"hub signal {event}: {data}"))
+            self.last_id = None                        # the sequence starts afresh
+            return
+        exc: Optional[BaseException] = None
+        if "id" in fields:
+            event_id = int(fields["id"][0])
+            if self.last_id is not None and event_id != self.last_id + 1:
+                exc = AssertionError(f"event id {event_id} after {self.last_id}")
+            self.last_id = event_id
+        try:
+            published = float(json.loads(data)["t"]) / 1000
+        except (ValueError, KeyError, TypeError):
+            published = now
+        self._fire("delivery", now, max(0.0, (now - published) * 1000), len(data), exc)
+
+    @task
+    def subscribe(self) -> None:
+        headers = {"Accept": "text/event-stream"}
+        if self.last_id is not None:
+            headers["Last-Event-ID"] = str(self.last_id)
+        start_time, t0 = time.time(), time.perf_counter()
+        try:
+            with requests.get(self.host.rstrip("/") + SSE_PATH, headers=headers, stream=True,
+                              timeout=30) as resp:
+                self._fire("connect", start_time, (time.perf_counter() - t0) * 1000, 0,
+                           None if resp.status_code == 200 else AssertionError(f"status {resp.status_code}"))
+                if resp.status_code != 200:
+                    return
+                buf = ""
+                for piece in resp.iter_content(chunk_size=None):
+                    buf += piece.decode("utf-8")
+                    while "\n\n" in buf:
+                        block, buf = buf.split("\n\n", 1)
+                        self._event(block)
+                    if time.perf_counter() - t0 > SSE_HOLD:
+                        break
+        except (requests.exceptions.RequestException, OSError) as exc:
+            self._fire("connect", start_time, (time.perf_counter() - t0) * 1000, 0, exc)
 
 
 @events.test_stop.add_listener

@@ -130,7 +130,7 @@ def read_stats(path: str) -> dict:
 def run_locust(url: str, prefix: str, users: list, extra_env: dict) -> str:
     """Locust headless for 8 s against url with the named user classes; -> its output (checked: exit 0)."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("LOCUST_", "STREAM_", "UPLOAD_", "WS_", "CATZILLA_HOST"))}
+           if not k.startswith(("LOCUST_", "STREAM_", "UPLOAD_", "WS_", "SSE_", "CATZILLA_HOST"))}
     env.update(extra_env)
     cmd = [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", "-u", "6", "-r", "6", "-t", "8s",
            "--host", url, "--exit-code-on-error", "1", "--csv", prefix, "--only-summary",
@@ -190,3 +190,43 @@ def test_locust_websocket_user(ws_url, tmp_path):
     assert float(stats[("WS", "/ws/echo")]["Average Content Size"]) == 100   # the message size
     # every user holds one socket for the whole run: 6 handshakes, no reconnects
     assert int(stats[("WS", "connect /ws/echo")]["Request Count"]) == 6, stats[("WS", "connect /ws/echo")]
+
+
+HUB_ROUTES = textwrap.dedent("""
+    import asyncio
+    import time
+    from catzilla import Broadcast
+    hub = Broadcast()
+    @app.get("/live/feed")
+    def feed(request):
+        return hub.sse("live", last_event_id=request.headers.get("last-event-id"))
+    @app.on_startup
+    async def publisher():
+        async def run():
+            while True:
+                await hub.publish("live", {"t": time.time() * 1000}, event="stats")
+                await asyncio.sleep(0.05)
+        app.publisher = asyncio.get_running_loop().create_task(run())
+""")
+
+
+@pytest.fixture
+def hub_url(tmp_path):
+    if not hasattr(catzilla, "Broadcast"):
+        pytest.skip("this catzilla has no Broadcast yet")
+    yield from _serve(tmp_path, APP_HEAD + HUB_ROUTES + LISTEN)
+
+
+@pytest.mark.timeout(60)
+def test_locust_sse_subscriber_user(hub_url, tmp_path):
+    """Six subscribers, each resubscribing with Last-Event-ID every 2 s: every
+    event is a latency row, no id is skipped or repeated across the reconnects."""
+    prefix = str(tmp_path / "run")
+    output = run_locust(hub_url, prefix, ["SSESubscriberUser"], {"SSE_HOLD": "2"})
+    stats = read_stats(prefix + "_stats.csv")
+    delivery, connect = stats.get(("SSE", "delivery /live/feed")), stats.get(("SSE", "connect /live/feed"))
+    assert delivery is not None and connect is not None, f"rows: {sorted(stats)}\n{output}"
+    assert int(delivery["Request Count"]) > 6 * 50, delivery          # ~20 events/s per user for 8 s
+    assert int(delivery["Failure Count"]) == 0, f"lost or repeated events\n{output}"
+    assert int(connect["Request Count"]) >= 12 and int(connect["Failure Count"]) == 0, connect   # resubscribed
+    assert not [k for k in stats if k[0] == "SSE" and k[1].split()[0] in ("gap", "dropped", "reset")], stats

@@ -839,8 +839,7 @@ def test_example_echo_and_chat() -> None:
             alice.send_text("hi all")
             assert bob.receive_text() == "hi all"
             assert alice.receive_text() == "hi all"
-        assert not module.chat_members or all(m.client_state != WebSocketState.CONNECTED
-                                              for m in module.chat_members)
+        assert module.hub.metrics()["topics"]["chat"]["subscribers"] == 0
 
 
 def test_hangup_while_reading_is_paused_does_not_spin(serve):

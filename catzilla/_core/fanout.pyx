@@ -174,6 +174,8 @@ cdef class Topic:
                 else _signal_event("dropped", {"dropped": e.id - s.lag_from})
             s.lag_from = 0
             self._append(s, marker)
+            if pend == 0:
+                t.flush()
             pend = t.pending()
         if pend > 0 and pend + n > self.max_pending:
             if not counted:
