@@ -2,9 +2,9 @@
 # Debian packages the test suite and benchmarks use: nginx (reverse-proxy
 # test), clang + its sanitizer runtime (parser fuzzing), wrk (benchmarks),
 # curl, gcc (the benchmarks' WebSocket/upload load generator), chromium + its
-# WebDriver (browser WebSocket test). Installs only what
-# is missing; needs root or sudo. Autobahn|Testsuite (Python 2.7, from PyPI)
-# is installed by scripts/autobahn.sh --install.
+# WebDriver (browser WebSocket test), redis-server (Broadcast's Redis backend
+# tests). Installs only what is missing; needs root or sudo. Autobahn|Testsuite
+# (Python 2.7, from PyPI) is installed by scripts/autobahn.sh --install.
 set -euo pipefail
 need=()
 command -v nginx >/dev/null || need+=(nginx-light)
@@ -18,6 +18,7 @@ command -v gcc >/dev/null || need+=(gcc)
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev)   # permessage-deflate (include/cz_pmd.c)
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
+command -v redis-server >/dev/null || need+=(redis-server)
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null; then
   echo "system-deps: please install: ${need[*]}" >&2
