@@ -9,7 +9,7 @@ import time
 if os.environ.get("CATZILLA_TEST_INSTALLED") != "1":   # else: the installed package (a wheel)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from catzilla import Broadcast, Catzilla  # noqa: E402
+from catzilla import Broadcast, Catzilla, JSONResponse  # noqa: E402
 
 app = Catzilla()
 hub = Broadcast(os.environ.get("BROADCAST_URL") or None, ping=float(os.environ.get("PING", "15")))
@@ -30,9 +30,14 @@ async def ws_feed(ws, topic):
 
 @app.post("/publish/{topic}")
 async def publish(request, topic):
-    """One event: the request body as data (text), `event` from the query."""
+    """One event: the request body as data (text), `event` from the query; 503
+    while Redis is unreachable."""
     body = (await request.body()).decode("utf-8")
-    return {"id": await hub.publish(topic, body, event=request.query_params.get("event"))}
+    try:
+        event_id = await hub.publish(topic, body, event=request.query_params.get("event"))
+    except ConnectionError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=503)
+    return {"id": event_id}
 
 
 @app.post("/pace/{topic}")
