@@ -2,7 +2,8 @@
 chromium + chromium-driver, installed by scripts/system-deps.sh), driven by
 Selenium, loads the demo app's /ws page over HTTP; the page's script opens
 ws://HOST/ws/echo, sends two text messages (one with 2-, 3- and 4-byte UTF-8)
-and one binary message, lists the echoes, then closes with 1000. Not skipped
+and one binary message, lists the echoes, then closes with 1000; and the /live
+dashboard follows its Broadcast feed with an EventSource. Not skipped
 when Chromium is missing: the test fails and says what to install."""
 from __future__ import annotations
 
@@ -62,4 +63,24 @@ def test_the_demo_page_echoes_text_and_binary_over_a_websocket(browser, tmp_path
         assert echoes == ["text: hello", "text: héllo ✓ 🐈", "binary: 00 01 02 7f 80 ff"], (echoes, server.text())
         # The browser's view of the close handshake: our 1000 came back, cleanly.
         assert status.text == "closed 1000 clean", (status.text, server.text())
+        assert server.proc.poll() is None, server.text()
+
+
+def test_the_live_dashboard_receives_events_as_they_are_published(browser, tmp_path):
+    """The demo's /live page: an EventSource on the Broadcast hub's feed, its
+    numbers updated by each event (twice a second), in the browser's own SSE parser."""
+    from selenium.webdriver.support.ui import WebDriverWait
+    with launcher(tmp_path, grace=10) as run:
+        server = run("examples.app:app")
+        browser.get(f"http://127.0.0.1:{server.port}/live")
+        assert browser.title == "Catzilla live dashboard"
+        status = browser.find_element("id", "status")
+        WebDriverWait(browser, 20).until(lambda _: status.text.startswith("live, event "),
+                                         message=f"no event; server output:\n{server.text()}")
+        first = int(status.text.rsplit(" ", 1)[1])
+        WebDriverWait(browser, 20).until(lambda _: int(status.text.rsplit(" ", 1)[1]) >= first + 3,
+                                         message="the feed stopped")
+        assert browser.find_element("id", "subscribers").text == "1"
+        assert float(browser.find_element("id", "price").text) > 0
+        assert float(browser.find_element("id", "latency").text) < 1000      # same machine, same clock
         assert server.proc.poll() is None, server.text()
