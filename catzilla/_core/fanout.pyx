@@ -152,8 +152,8 @@ cdef class Topic:
             if e.ws is None:
                 return 0
             ws = <WSProtocol>s.owner
-            if ws.close_sent or ws.state != WS_OPEN:
-                return 0                 # closing: no data frame may follow our close
+            if ws.state != WS_OPEN:
+                return 0                 # closing: no data frame may follow a close
             p = PyBytes_AS_STRING(e.ws)
             n = PyBytes_GET_SIZE(e.ws)
         elif s.kind == SUB_SSE:
@@ -271,6 +271,8 @@ cdef class Topic:
         """A ring of another size (what was kept is forgotten)."""
         if replay < 0:
             raise ValueError("replay must be >= 0 events")
+        if replay == self.replay:
+            return
         self.replay = replay
         self.ring = [None] * replay
         self.head = 0
