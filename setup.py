@@ -25,6 +25,7 @@ C_SOURCES = {
     "request": ["cz_http.c"],            # Request(...) parses what it is given
     "forms": ["cz_multipart.c"],
     "_core.websocket": ["cz_ws.c"],
+    "_core.fanout": ["cz_ws.c"],         # WebSocket frame headers, written once per event
     "_core.pmd": ["cz_pmd.c"],
 }
 # module -> system libraries it links

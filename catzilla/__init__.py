@@ -1,5 +1,6 @@
 """Catzilla: a Cython-compiled Python web micro-framework with real HTTP streaming."""
 from catzilla.app import Catzilla
+from catzilla.broadcast import Broadcast
 from catzilla.datastructures import FormData, Headers, MutableHeaders, QueryParams, UploadFile
 from catzilla.exceptions import ClientDisconnect, HTTPException
 from catzilla.files import FileResponse
@@ -20,6 +21,6 @@ __all__ = [
     "RedirectResponse", "StreamingResponse", "FileResponse", "EventSourceResponse", "ServerSentEvent",
     "HTTPException", "ClientDisconnect", "Router", "RouterGroup", "Route",
     "RouteError", "Settings", "Headers", "MutableHeaders", "QueryParams", "FormData", "UploadFile",
-    "WebSocket", "WebSocketDisconnect", "WebSocketState",
+    "WebSocket", "WebSocketDisconnect", "WebSocketState", "Broadcast",
     "__version__",
 ]

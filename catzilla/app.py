@@ -8,6 +8,7 @@ import signal
 import socket
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Type, TypeVar, Union
 
+from catzilla import broadcast
 from catzilla.router import Route, Router
 from catzilla.settings import Settings
 
@@ -170,13 +171,17 @@ class Catzilla:
         await self.startup()
         server = Server(self, sockets, loop=loop)
         server.start()
+        await broadcast.serving_started()
         return server
 
     async def _stop_server(self, server: Any, timeout: float) -> None:
         try:
-            await server.shutdown(timeout)
+            await server.shutdown(timeout)      # feeds end first (clients reconnect elsewhere)
         finally:
-            await self.shutdown()
+            try:
+                await broadcast.serving_stopped()
+            finally:
+                await self.shutdown()
 
     def listen(self, port: int = 8000, host: str = "127.0.0.1", *, workers: int = 1, backlog: int = 2048,
                shutdown_timeout: float = 10.0, loop: str = "auto", banner: bool = True) -> None:

@@ -32,6 +32,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Set
 
+from catzilla import broadcast
 from catzilla._core.workers import CLOSE_GRACE
 
 log = logging.getLogger("catzilla")
@@ -250,6 +251,10 @@ def run(app: Any, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1
             print(f"Catzilla serving on http://{shown}:{bound[1]} "
                   f"({workers} worker{'s' if workers > 1 else ''}, pid {os.getpid()}); Ctrl-C to stop",
                   flush=True)
+        if workers > 1 and broadcast.in_process_hubs():
+            log.warning("%d workers with an in-process Broadcast: an event published in one worker "
+                        "reaches only that worker's subscribers; give Broadcast a redis:// url to "
+                        "share topics between workers", workers)
         if workers == 1:
             serve_here(app, [sock], shutdown_timeout, loop)
         else:

@@ -32,9 +32,6 @@ class WebSocketState(enum.IntEnum):
 
 cdef class WebSocket:
     """One WebSocket connection, as its handler sees it."""
-    cdef WSProtocol p
-    cdef readonly Request request      # the handshake request
-    cdef readonly dict path_params
 
     def __init__(self, WSProtocol proto, Request request, dict path_params):
         self.p = proto

@@ -684,6 +684,8 @@ cdef class Connection(Transport):
         self.keep_alive = False
         if self.ws is not None:
             (<WSProtocol>self.ws).shutdown()      # close 1001; the peer's close ends the connection
+        elif self.pump is not None:
+            self.pump.drain()                     # a feed ends now; other streams run to the deadline
         elif self.state == ST_HEAD and self.rbuf.end == self.req_start and self.pending() == 0:
             self.abort()
 

@@ -22,11 +22,13 @@ cdef class Pump:
     cdef object timer            # the ping timer handle
     cdef int start(self) except -1
     cdef void cancel(self)       # the client is gone: stop pulling, close the iterator
+    cdef int drain(self) except -1   # graceful stop: end now if the body never ends by itself
     cdef int finish(self, object exc) except -1
     cdef int queued(self) except -1   # an item reached the transport: the ping clock restarts
     cdef int start_pings(self) except -1
     cdef void stop_pings(self)
 
+# content that is already a Pump (a broadcast feed) is used as it is
 cdef Pump make_pump(Services svc, Transport t, object content, bint chunked, object encode,
                     double ping, bytes ping_bytes, object on_done)
 cdef int close_unsent(Services svc, object content) except -1   # a body that will never be sent (HEAD)

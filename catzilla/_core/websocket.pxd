@@ -10,6 +10,12 @@ from catzilla._core.transport cimport Transport
 from catzilla.includes.ws cimport cz_ws_frame
 from catzilla.request cimport Request
 
+cdef enum:
+    WS_CONNECTING = 0    # handshake read, the handler has not accepted yet
+    WS_OPEN = 1
+    WS_CLOSING = 2       # a close frame was sent or received
+    WS_CLOSED = 3        # the TCP connection is gone
+
 cdef class WSProtocol:
     cdef Transport t
     cdef object conn                 # the Connection: upgraded(), refuse(), close_tcp() (rare events)

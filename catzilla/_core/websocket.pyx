@@ -45,12 +45,6 @@ from catzilla.datastructures cimport validated_pairs
 from catzilla.response import PlainTextResponse
 from catzilla.exceptions import HTTPException, WebSocketDisconnect
 
-cdef enum:
-    WS_CONNECTING = 0    # handshake read, the handler has not accepted yet
-    WS_OPEN = 1
-    WS_CLOSING = 2       # a close frame was sent or received
-    WS_CLOSED = 3        # the TCP connection is gone
-
 DEF QUEUE_MAX = 32       # undelivered messages before reading pauses
 
 cdef bytes _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
