@@ -660,6 +660,17 @@ def rss_bytes(pids: List[int], field: str = "VmRSS:") -> int:
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
+def cpu_busy_seconds(cpu: int) -> float:
+    """Busy time of one CPU so far, from /proc/stat (every state but idle and iowait): unlike a
+    process's utime+stime it includes the softirq time in which loopback TCP delivers packets."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith(f"cpu{cpu} "):
+                v = [int(x) for x in line.split()[1:]]
+                return (sum(v[:8]) - v[3] - v[4]) / _TICK   # user nice system idle iowait irq softirq steal
+    return 0.0
+
+
 def cpu_seconds(pids: List[int]) -> float:
     """User + system CPU time of pids so far (/proc/<pid>/stat utime and stime)."""
     total = 0
@@ -956,7 +967,7 @@ def run_fanout(server: Server, sc: Scenario, duration: float, warmup: float, sub
                 rss_connected = rss_bytes(pids)
                 res["connect_s"] = msg.get("seconds")
             elif phase in ("measuring", "measured"):
-                marks[phase] = (cpu_seconds(pids), time.perf_counter())
+                marks[phase] = (cpu_seconds(pids), time.perf_counter(), cpu_busy_seconds(SERVER_CPU))
                 if phase == "measured":
                     res["rss"] = rss_bytes(pids)
                     res["hwm"] = rss_bytes(pids, "VmHWM:")
@@ -971,8 +982,9 @@ def run_fanout(server: Server, sc: Scenario, duration: float, warmup: float, sub
     if proc.returncode != 0 or "deliveries" not in res or len(marks) != 2:
         err = proc.stderr.read() if proc.stderr else ""
         raise RuntimeError(f"loadgen exited with {proc.returncode}: {tail(err)}")
-    (c0, w0), (c1, w1) = marks["measuring"], marks["measured"]
+    (c0, w0, b0), (c1, w1, b1) = marks["measuring"], marks["measured"]
     res["server_cpu"] = (c1 - c0) / (w1 - w0)                     # cores busy (1.0 = one core)
+    res["cpu0_busy"] = (b1 - b0) / (w1 - w0)                      # the server's CPU as a whole
     res["client_cpu"] = (res["cpu_user"] + res["cpu_sys"]) / res["seconds"]   # all its processes
     res["rss_idle"] = rss_idle
     res["rss_connected"] = rss_connected
@@ -1356,13 +1368,15 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
                    "subscribers × 2/s). missing: expected deliveries (per topic: its subscribers × the sequence "
                    "numbers published on it in the window) not received within the 10 s drain; gaps/dups: sequence "
                    "jumps / repeats seen per connection; signals: events without a timestamp (a hub's dropped/reset/gap "
-                   "notices). CPU: share of one core over the window (client: all its processes). RSS: the server's, "
+                   "notices). CPU: share of one core over the window (server: its process tree's utime+stime; "
+                   f"CPU {SERVER_CPU} busy: that CPU's busy time from /proc/stat, which adds the softirq time of "
+                   "loopback delivery and anything else that ran there; client: all its processes). RSS: the server's, "
                    "before the subscribers connected → at the window's end; per subscriber = the difference / "
                    "subscribers.")
         out.append("")
         out.append("| scenario | peer | p50 | p99 | max | deliveries/s | missing | gaps / dups / signals | server CPU | "
-                   "client CPU | server RSS | per subscriber |")
-        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+                   f"CPU {SERVER_CPU} busy | client CPU | server RSS | per subscriber |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
         def ms(us: float) -> str:
             return f"{us / 1000:,.1f} ms" if us >= 10_000 else f"{us / 1000:,.2f} ms"
@@ -1373,7 +1387,7 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
                     continue
                 good = [r for r in results.get((p.name, sc.name), []) if "error" not in r]
                 if not good:
-                    out.append(f"| {sc.name} | {p.label} | error | – | – | – | – | – | – | – | – | – |")
+                    out.append(f"| {sc.name} | {p.label} | error | – | – | – | – | – | – | – | – | – | – |")
                     continue
                 subs = median_of(good, "connections")
                 grow = (median_of(good, "rss") - median_of(good, "rss_idle")) / subs if subs else 0.0
@@ -1382,6 +1396,7 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
                            f"{fmt_num(median_of(good, 'deliveries_per_s'))} | {fmt_num(median_of(good, 'missing'))} | "
                            f"{fmt_num(median_of(good, 'gaps'))} / {fmt_num(median_of(good, 'duplicates'))} / "
                            f"{fmt_num(median_of(good, 'signals'))} | {pct(median_of(good, 'server_cpu'))} | "
+                           f"{pct(median_of(good, 'cpu0_busy'))} | "
                            f"{pct(median_of(good, 'client_cpu'))} | {mib(median_of(good, 'rss_idle'))} → "
                            f"{mib(median_of(good, 'rss'))} | {grow / 1024:,.1f} KiB |")
         out.append("")
@@ -1643,7 +1658,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 elif sc.kind == "fanout":
                     log(f"    p50 {res['p50_us'] / 1000:,.2f} ms, p99 {res['p99_us'] / 1000:,.2f} ms, max "
                         f"{res['max_us'] / 1000:,.1f} ms, {res['deliveries_per_s']:,.0f} deliveries/s, missing "
-                        f"{res['missing']}, server CPU {res['server_cpu']:.0%}, client CPU {res['client_cpu']:.0%}, "
+                        f"{res['missing']}, server CPU {res['server_cpu']:.0%} (CPU {SERVER_CPU} busy "
+                        f"{res['cpu0_busy']:.0%}), client CPU {res['client_cpu']:.0%}, "
                         f"RSS {res['rss_idle'] / 2**20:.1f} -> {res['rss'] / 2**20:.1f} MiB "
                         f"(connected in {res.get('connect_s', 0):.1f} s)")
                 elif sc.kind == "upload":
