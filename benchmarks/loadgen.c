@@ -25,9 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -37,12 +40,23 @@
 #define HEAD_MAX 8192
 #define LAT_BUCKETS 1000000          /* 1 us resolution up to 1 s; slower ones land in the last */
 
+/* In a forked fan-out subscriber process: where fail() leaves its message for the parent
+ * (one JSON line on stdout must come from the parent alone). */
+static char *g_fail_slot;
+#define FAIL_SLOT 256
+
 static void fail(const char *fmt, ...) {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (g_fail_slot) {
+        size_t n = strlen(msg) < FAIL_SLOT - 1 ? strlen(msg) : FAIL_SLOT - 1;
+        memcpy(g_fail_slot, msg, n);
+        g_fail_slot[n] = 0;
+        _exit(1);
+    }
     /* JSON string: the messages we build hold no quotes or backslashes except from strerror */
     for (char *p = msg; *p; p++)
         if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) *p = ' ';
@@ -565,10 +579,691 @@ static int run_upload(int argc, char **argv) {
     return 0;
 }
 
+/* ------------------------------------------------------------------------------------------
+ * Fan-out subscribers (sse, wssub)
+ *
+ * Every event's data holds `"t":<publish time, CLOCK_REALTIME ns>` and `"seq":<n>` (n counts
+ * the publisher's ticks, +1 each). The window covers the events *published* in
+ * [t0, t0 + DURATION_S); each process then drains until every one of its connections has an
+ * event published at or after the window's end (or DRAIN_MAX_S passed), so slow deliveries of
+ * window events are counted, with their latency, and the ones still missing are "missing".
+ * ------------------------------------------------------------------------------------------ */
+
+#define FAN_MAX_CONNECTIONS 200000
+#define FAN_MAX_PROCS 64
+#define FAN_BATCH 64                 /* connects in flight per process: well inside any backlog */
+#define HIST_BUCKETS 1000000         /* 10 us each: up to 10 s; slower ones land in the last */
+#define HIST_NS 10000
+#define DRAIN_MAX_S 10.0
+#define LINE_KEEP 256u               /* bytes of an SSE line / WS message kept for the t/seq parse */
+
+enum { FAN_SSE = 1, FAN_WS = 2 };
+enum { CH_SIZE, CH_EXT, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_RAW };
+
+struct fconn {
+    int fd;
+    int topic;
+    /* SSE: chunked framing, then lines */
+    unsigned char ch_state;
+    unsigned char prev_cr;
+    unsigned char line_over;
+    unsigned char ev_named, ev_has_data, ev_has_t;
+    uint64_t ch_left;
+    int64_t ev_t, ev_seq;
+    uint16_t line_len;
+    /* WebSocket: frame header, then payload (kept up to LINE_KEEP bytes) */
+    unsigned char hdr[14];
+    unsigned char hdr_len;
+    unsigned char opcode, fin, in_msg;    /* in_msg: a fragmented data message is open */
+    unsigned char msg_opcode;
+    uint64_t pay_left;
+    uint16_t msg_len, ctl_len;
+    unsigned char ctl[125];
+    unsigned char out[2 + 4 + 125];       /* a pong waiting for EPOLLOUT */
+    uint8_t out_len, out_off;
+    /* per-connection bookkeeping */
+    int64_t last_seq;                     /* -1: none yet */
+    int64_t last_t;
+    unsigned char reached_end;            /* has an event published at or after t1 */
+    unsigned char got_in_window;
+    char line[LINE_KEEP];                 /* SSE line / WS message prefix */
+};
+
+struct fan_shared {                        /* MAP_SHARED: parent <-> subscriber processes */
+    volatile int connected;                /* processes done connecting */
+    volatile int go;                       /* the parent has set the window */
+    int64_t t0_ns, t1_ns;                  /* publish-time window, CLOCK_REALTIME */
+};
+
+struct fan_stats {                         /* one per process, in the shared map */
+    char error[FAIL_SLOT];
+    uint64_t deliveries;                   /* window events received (not duplicates) */
+    uint64_t all_events;                   /* every event with t, any time */
+    uint64_t duplicates, gaps, signals, unparsed, silent, unfinished, bytes;
+    int64_t max_ns;
+    double cpu_user, cpu_sys, connect_s;
+    uint32_t hist[HIST_BUCKETS];
+};
+
+static struct fan_shared *g_fan;
+static struct fan_stats *g_st;
+static int64_t *g_tmin, *g_tmax;          /* this process's per-topic window seq range */
+static int g_mode, g_measuring;
+static long g_reached;                     /* connections with reached_end */
+
+static int64_t realtime_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* `"key":<digits>` inside buf[0..len) -> 1 and *out, else 0 */
+static int find_int(const char *buf, size_t len, const char *key, int64_t *out) {
+    size_t kl = strlen(key);
+    const char *p = memmem(buf, len, key, kl);
+    if (!p) return 0;
+    const char *e = buf + len;
+    p += kl;
+    while (p < e && *p == ' ') p++;
+    int64_t v = 0;
+    int digits = 0;
+    while (p < e && *p >= '0' && *p <= '9' && digits < 19) v = v * 10 + (*p++ - '0'), digits++;
+    if (!digits) return 0;
+    *out = v;
+    return 1;
+}
+
+/* One event with a publish time t (and a sequence, -1 if none) arrived at `now`. */
+static void fan_event(struct fconn *c, int64_t t, int64_t seq, int64_t now) {
+    g_st->all_events++;
+    int in_window = g_fan->go && t >= g_fan->t0_ns && t < g_fan->t1_ns;
+    if (in_window && seq >= 0 && c->last_seq >= 0) {
+        if (seq <= c->last_seq) {
+            g_st->duplicates++;
+            return;
+        }
+        if (seq > c->last_seq + 1) g_st->gaps += (uint64_t)(seq - c->last_seq - 1);
+    }
+    if (seq >= 0 && seq > c->last_seq) c->last_seq = seq;
+    c->last_t = t;
+    if (in_window) {
+        int64_t lat = now - t;
+        if (lat < 0) lat = 0;
+        int64_t b = lat / HIST_NS;
+        g_st->hist[b < HIST_BUCKETS ? b : HIST_BUCKETS - 1]++;
+        if (lat > g_st->max_ns) g_st->max_ns = lat;
+        g_st->deliveries++;
+        c->got_in_window = 1;
+        if (seq >= 0) {
+            if (g_tmin[c->topic] < 0 || seq < g_tmin[c->topic]) g_tmin[c->topic] = seq;
+            if (seq > g_tmax[c->topic]) g_tmax[c->topic] = seq;
+        }
+    }
+    if (g_fan->go && t >= g_fan->t1_ns && !c->reached_end) {
+        c->reached_end = 1;
+        g_reached++;
+    }
+}
+
+/* A complete message/event body (its first LINE_KEEP bytes): an event if it has "t". */
+static void fan_payload(struct fconn *c, const char *data, size_t len, int64_t now) {
+    int64_t t, seq;
+    if (!find_int(data, len, "\"t\":", &t)) {
+        g_st->signals++;     /* the hub's dropped/reset/gap notices and the like */
+        return;
+    }
+    if (!find_int(data, len, "\"seq\":", &seq)) seq = -1;
+    fan_event(c, t, seq, now);
+}
+
+/* --- SSE: one line of the event stream (without its line ending) --- */
+static void sse_line(struct fconn *c, int64_t now) {
+    const char *l = c->line;
+    size_t n = c->line_len;
+    if (n == 0 && !c->line_over) {                 /* blank line: dispatch */
+        if (c->ev_has_data) {
+            if (c->ev_named) g_st->signals++;
+            else if (c->ev_has_t) fan_event(c, c->ev_t, c->ev_seq, now);
+            else g_st->unparsed++;
+        }
+        c->ev_named = c->ev_has_data = c->ev_has_t = 0;
+        return;
+    }
+    if (l[0] == ':') return;                       /* comment (keep-alive ping) */
+    if (n >= 5 && memcmp(l, "data:", 5) == 0) {
+        c->ev_has_data = 1;
+        if (!c->ev_has_t && find_int(l + 5, n - 5, "\"t\":", &c->ev_t)) {
+            c->ev_has_t = 1;
+            if (!find_int(l + 5, n - 5, "\"seq\":", &c->ev_seq)) c->ev_seq = -1;
+        }
+    } else if (n >= 6 && memcmp(l, "event:", 6) == 0) {
+        const char *v = l + 6;
+        size_t vl = n - 6;
+        if (vl && *v == ' ') v++, vl--;
+        c->ev_named = !(vl == 7 && memcmp(v, "message", 7) == 0);
+    }                                              /* id:, retry: and others: nothing to check */
+}
+
+static void sse_bytes(struct fconn *c, const unsigned char *p, size_t n, int64_t now) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = p[i];
+        if (ch == '\n' && c->prev_cr) {            /* the LF of a CRLF */
+            c->prev_cr = 0;
+            continue;
+        }
+        c->prev_cr = 0;
+        if (ch == '\r' || ch == '\n') {
+            c->prev_cr = ch == '\r';
+            sse_line(c, now);
+            c->line_len = 0;
+            c->line_over = 0;
+        } else if (c->line_len < LINE_KEEP) {
+            c->line[c->line_len++] = (char)ch;
+        } else {
+            c->line_over = 1;
+        }
+    }
+}
+
+/* Undoes the chunked framing, feeding the payload to the SSE parser. */
+static void sse_feed(struct fconn *c, const unsigned char *p, size_t n, int64_t now) {
+    size_t i = 0;
+    while (i < n) {
+        switch (c->ch_state) {
+        case CH_RAW:
+            sse_bytes(c, p + i, n - i, now);
+            return;
+        case CH_SIZE: {
+            unsigned char ch = p[i++];
+            int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                  : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+            if (d >= 0) {
+                if (c->ch_left > (UINT64_C(1) << 40)) fail("chunk size too large");
+                c->ch_left = c->ch_left * 16 + (uint64_t)d;
+            } else if (ch == '\n') {
+                if (c->ch_left == 0) fail("the server ended an event stream (last chunk)");
+                c->ch_state = CH_DATA;
+            } else {
+                c->ch_state = CH_EXT;              /* ';' extension or the CR */
+            }
+            break;
+        }
+        case CH_EXT:
+            if (p[i++] == '\n') {
+                if (c->ch_left == 0) fail("the server ended an event stream (last chunk)");
+                c->ch_state = CH_DATA;
+            }
+            break;
+        case CH_DATA: {
+            size_t k = n - i < c->ch_left ? n - i : (size_t)c->ch_left;
+            sse_bytes(c, p + i, k, now);
+            i += k;
+            c->ch_left -= k;
+            if (c->ch_left == 0) c->ch_state = CH_DATA_CR;
+            break;
+        }
+        case CH_DATA_CR:
+            if (p[i++] != '\r') fail("bad chunk framing (no CR after the data)");
+            c->ch_state = CH_DATA_LF;
+            break;
+        case CH_DATA_LF:
+            if (p[i++] != '\n') fail("bad chunk framing (no LF after the data)");
+            c->ch_state = CH_SIZE;
+            break;
+        }
+    }
+}
+
+/* --- WebSocket: frames streamed through a small header buffer --- */
+static void fan_set_out(int ep, struct fconn *c, int want) {
+    struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c};
+    if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) != 0) fail("epoll_ctl: %s", strerror(errno));
+}
+
+static void fan_flush(int ep, struct fconn *c) {
+    while (c->out_off < c->out_len) {
+        ssize_t w = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                fan_set_out(ep, c, 1);
+                return;
+            }
+            fail("write (pong): %s", strerror(errno));
+        }
+        c->out_off = (uint8_t)(c->out_off + w);
+    }
+    if (c->out_len) fan_set_out(ep, c, 0);
+    c->out_len = c->out_off = 0;
+}
+
+static void ws_frame_done(int ep, struct fconn *c, int64_t now) {
+    int op = c->opcode;
+    if (op == 0x9) {                                  /* ping: a pong with its payload */
+        if (c->out_len) {                             /* an older pong is still queued: replace it */
+            c->out_len = c->out_off = 0;
+            fan_set_out(ep, c, 0);
+        }
+        c->out_len = (uint8_t)build_frame(c->out, 0xA, c->ctl, c->ctl_len, 0x5a5a5a5au);
+        fan_flush(ep, c);
+    } else if (op == 0x8) {
+        unsigned code = c->ctl_len >= 2 ? ((unsigned)c->ctl[0] << 8 | c->ctl[1]) : 0;
+        fail("server sent a close frame (code %u)", code);
+    } else if (op == 0xA) {
+    } else if (c->fin) {                              /* the end of a data message */
+        fan_payload(c, c->line, c->msg_len, now);
+        c->in_msg = 0;
+        c->msg_len = 0;
+    }
+}
+
+static void ws_feed(int ep, struct fconn *c, const unsigned char *p, size_t n, int64_t now) {
+    size_t i = 0;
+    while (i < n) {
+        if (c->pay_left == 0 && c->hdr_len < 2) {
+            c->hdr[c->hdr_len++] = p[i++];
+            continue;
+        }
+        if (c->pay_left == 0) {                       /* the header: complete it, then decode it */
+            size_t need = (c->hdr[1] & 0x7f) == 126 ? 4 : (c->hdr[1] & 0x7f) == 127 ? 10 : 2;
+            while (c->hdr_len < need && i < n) c->hdr[c->hdr_len++] = p[i++];
+            if (c->hdr_len < need) return;
+            if (c->hdr[0] & 0x70) fail("server frame with RSV bits set (0x%02x)", c->hdr[0]);
+            if (c->hdr[1] & 0x80) fail("server frame is masked");
+            uint64_t len = c->hdr[1] & 0x7f;
+            if (len == 126) len = ((uint64_t)c->hdr[2] << 8) | c->hdr[3];
+            else if (len == 127) {
+                len = 0;
+                for (int k = 0; k < 8; k++) len = (len << 8) | c->hdr[2 + k];
+            }
+            c->opcode = c->hdr[0] & 0x0f;
+            c->fin = (c->hdr[0] & 0x80) != 0;
+            c->hdr_len = 0;
+            if (c->opcode >= 0x8) {
+                if (len > 125 || !c->fin) fail("bad control frame (opcode %d, %llu bytes)", c->opcode,
+                                               (unsigned long long)len);
+                c->ctl_len = 0;
+            } else if (c->opcode == 0) {
+                if (!c->in_msg) fail("continuation frame outside a message");
+            } else if (c->opcode == 0x1 || c->opcode == 0x2) {
+                if (c->in_msg) fail("new data frame inside a fragmented message");
+                c->in_msg = 1;
+                c->msg_len = 0;
+            } else {
+                fail("server frame with opcode %d", c->opcode);
+            }
+            c->pay_left = len;
+            if (len == 0) {
+                ws_frame_done(ep, c, now);
+                continue;
+            }
+            /* the frame length is now in pay_left: the loop above sees pay_left > 0 */
+        }
+        size_t k = n - i < c->pay_left ? n - i : (size_t)c->pay_left;
+        if (c->opcode >= 0x8) {
+            memcpy(c->ctl + c->ctl_len, p + i, k);
+            c->ctl_len = (uint16_t)(c->ctl_len + k);
+        } else {
+            size_t keep = LINE_KEEP - c->msg_len < k ? LINE_KEEP - c->msg_len : k;
+            memcpy(c->line + c->msg_len, p + i, keep);
+            c->msg_len = (uint16_t)(c->msg_len + keep);
+        }
+        i += k;
+        c->pay_left -= k;
+        if (c->pay_left == 0) ws_frame_done(ep, c, now);
+    }
+}
+
+/* Connects `n` subscribers (in batches of FAN_BATCH: connect, send every request, then read
+ * every head) and registers them with epoll. */
+static void fan_connect(int ep, struct fconn *conns, int n, int first_index, int topics,
+                        const struct sockaddr_storage *addr, socklen_t alen, const char *host,
+                        const char *port, const char *path) {
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    uint32_t seed = 0x9e3779b9u ^ (uint32_t)first_index;
+    char req[2048], head[HEAD_MAX], p[1024];
+    for (int b = 0; b < n; b += FAN_BATCH) {
+        int e = b + FAN_BATCH < n ? b + FAN_BATCH : n;
+        for (int i = b; i < e; i++) {
+            struct fconn *c = &conns[i];
+            c->last_seq = -1;
+            c->topic = (first_index + i) % topics;
+            c->fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (c->fd < 0) fail("socket: %s", strerror(errno));
+            struct timeval tv = {.tv_sec = 60, .tv_usec = 0};
+            if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+                setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
+                fail("socket timeouts: %s", strerror(errno));
+            if (connect(c->fd, (const struct sockaddr *)addr, alen) != 0)
+                fail("connect %s:%s (subscriber %d): %s", host, port, first_index + i, strerror(errno));
+            int one = 1;
+            if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+                fail("TCP_NODELAY: %s", strerror(errno));
+            /* the path with {topic} replaced by this subscriber's topic number */
+            const char *at = strstr(path, "{topic}");
+            int pl = at ? snprintf(p, sizeof p, "%.*s%d%s", (int)(at - path), path, c->topic, at + 7)
+                        : snprintf(p, sizeof p, "%s", path);
+            if (pl <= 0 || (size_t)pl >= sizeof p) fail("path too long");
+            int rl;
+            if (g_mode == FAN_SSE) {
+                rl = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%s\r\nAccept: text/event-stream\r\n"
+                              "Cache-Control: no-cache\r\n\r\n", p, host, port);
+            } else {
+                char key[25];
+                for (int k = 0; k < 21; k++) key[k] = b64[xorshift(&seed) & 63];
+                key[21] = b64[xorshift(&seed) & 48];
+                key[22] = key[23] = '=';
+                key[24] = 0;
+                rl = snprintf(req, sizeof req,
+                              "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                              "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n", p, host, port, key);
+            }
+            if (rl <= 0 || (size_t)rl >= sizeof req) fail("request too long");
+            write_all(c->fd, req, (size_t)rl, "subscribe request");
+        }
+        for (int i = b; i < e; i++) {
+            struct fconn *c = &conns[i];
+            size_t got;
+            size_t hl = read_head(c->fd, head, sizeof head, &got);
+            int st = status_of(head, hl);
+            char *eol = memchr(head, '\r', hl);
+            int want = g_mode == FAN_SSE ? 200 : 101;
+            if (st != want) fail("subscriber %d: answered %.*s", first_index + i, (int)(eol ? eol - head : 40), head);
+            if (g_mode == FAN_SSE) {
+                /* header names are case-insensitive: look in a lower-cased copy */
+                char low[HEAD_MAX];
+                for (size_t k = 0; k < hl; k++) low[k] = (char)(head[k] >= 'A' && head[k] <= 'Z' ? head[k] + 32 : head[k]);
+                if (!memmem(low, hl, "text/event-stream", 17)) fail("answer is not text/event-stream");
+                if (memmem(low, hl, "\r\ncontent-length:", 17)) fail("event stream with a Content-Length");
+                c->ch_state = memmem(low, hl, "transfer-encoding: chunked", 26) ? CH_SIZE : CH_RAW;
+            }
+            int fl = fcntl(c->fd, F_GETFL);
+            if (fl < 0 || fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) < 0) fail("O_NONBLOCK: %s", strerror(errno));
+            struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+            if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) fail("epoll_ctl: %s", strerror(errno));
+            if (got > hl) {                           /* the first bytes of the stream came with the head */
+                int64_t now = realtime_ns();
+                if (g_mode == FAN_SSE) sse_feed(c, (unsigned char *)head + hl, got - hl, now);
+                else ws_feed(ep, c, (unsigned char *)head + hl, got - hl, now);
+            }
+        }
+    }
+}
+
+/* One subscriber process: connect, report, wait for the window, receive until drained. */
+static void fan_child(int n, int first_index, int topics, const struct sockaddr_storage *addr, socklen_t alen,
+                      const char *host, const char *port, const char *path) {
+    struct fconn *conns = calloc((size_t)n, sizeof *conns);
+    if (!conns) fail("out of memory");
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) fail("epoll_create1: %s", strerror(errno));
+    double c0 = now_s();
+    fan_connect(ep, conns, n, first_index, topics, addr, alen, host, port, path);
+    g_st->connect_s = now_s() - c0;
+    __sync_fetch_and_add(&g_fan->connected, 1);
+
+    static unsigned char buf[65536];
+    struct epoll_event events[512];
+    double u0 = 0, s0 = 0;
+    int measured = 0;
+    for (;;) {
+        int64_t now = realtime_ns();
+        int timeout = 100;
+        if (g_fan->go) {
+            if (!g_measuring && !measured && now >= g_fan->t0_ns) {
+                g_measuring = 1;
+                cpu_times(&u0, &s0);
+            }
+            if (g_measuring && now >= g_fan->t1_ns) {
+                double u1, s1;
+                cpu_times(&u1, &s1);
+                g_st->cpu_user = u1 - u0;
+                g_st->cpu_sys = s1 - s0;
+                g_measuring = 0;
+                measured = 1;
+            }
+            if (measured && (g_reached >= n || now >= g_fan->t1_ns + (int64_t)(DRAIN_MAX_S * 1e9))) break;
+            int64_t next = !measured ? (g_measuring ? g_fan->t1_ns : g_fan->t0_ns)
+                                     : g_fan->t1_ns + (int64_t)(DRAIN_MAX_S * 1e9);
+            int64_t ms = (next - now) / 1000000 + 1;
+            timeout = ms < 100 ? (int)ms : 100;
+        }
+        int k = epoll_wait(ep, events, 512, timeout);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            fail("epoll_wait: %s", strerror(errno));
+        }
+        for (int j = 0; j < k; j++) {
+            struct fconn *c = events[j].data.ptr;
+            if (events[j].events & EPOLLOUT) fan_flush(ep, c);
+            if (!(events[j].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) continue;
+            for (;;) {
+                ssize_t r = read(c->fd, buf, sizeof buf);
+                if (r < 0) {
+                    if (errno == EINTR) continue;
+                    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+                    fail("read (subscriber %d): %s", first_index + (int)(c - conns), strerror(errno));
+                }
+                if (r == 0) fail("the server closed subscriber %d", first_index + (int)(c - conns));
+                int64_t t_read = realtime_ns();
+                g_st->bytes += (uint64_t)r;
+                if (g_mode == FAN_SSE) sse_feed(c, buf, (size_t)r, t_read);
+                else ws_feed(ep, c, buf, (size_t)r, t_read);
+                if ((size_t)r < sizeof buf) break;
+            }
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (!conns[i].got_in_window) g_st->silent++;
+        if (!conns[i].reached_end) g_st->unfinished++;
+    }
+    /* leaving closes the sockets */
+}
+
+static double hist_percentile_us(const uint64_t *hist, uint64_t total, double q) {
+    if (total == 0) return 0;
+    uint64_t want = (uint64_t)(q * (double)total), seen = 0;
+    if (want >= total) want = total - 1;
+    for (size_t i = 0; i < HIST_BUCKETS; i++) {
+        seen += hist[i];
+        if (seen > want) return (double)(i + 1) * (HIST_NS / 1000);   /* the bucket's upper edge */
+    }
+    return (double)HIST_BUCKETS * (HIST_NS / 1000);
+}
+
+static int run_fanout(int argc, char **argv) {
+    if (argc != 10)
+        fail("usage: loadgen sse|wssub HOST PORT PATH CONNECTIONS TOPICS PROCS WARMUP_S DURATION_S");
+    g_mode = strcmp(argv[1], "sse") == 0 ? FAN_SSE : FAN_WS;
+    const char *host = argv[2], *port = argv[3], *path = argv[4];
+    int nconn = (int)parse_long(argv[5], "connections", 1, FAN_MAX_CONNECTIONS);
+    int topics = (int)parse_long(argv[6], "topics", 1, nconn);
+    int procs = (int)parse_long(argv[7], "procs", 1, FAN_MAX_PROCS);
+    double warmup = parse_double(argv[8], "warm-up"), duration = parse_double(argv[9], "duration");
+    if (duration <= 0) fail("duration must be > 0");
+    if (procs > nconn) procs = nconn;
+
+    /* every process holds its share of the sockets: lift the soft descriptor limit to the hard one */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) fail("getrlimit: %s", strerror(errno));
+    rlim_t need = (rlim_t)(nconn + procs - 1) / (rlim_t)procs + 32;
+    if (rl.rlim_cur < need) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) fail("setrlimit: %s", strerror(errno));
+        if (rl.rlim_cur < need)
+            fail("RLIMIT_NOFILE hard limit %llu is below the %llu descriptors a process needs: use more processes",
+                 (unsigned long long)rl.rlim_max, (unsigned long long)need);
+    }
+
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) fail("getaddrinfo %s:%s: %s", host, port, gai_strerror(rc));
+    struct sockaddr_storage addr;
+    socklen_t alen = (socklen_t)res->ai_addrlen;
+    memcpy(&addr, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+
+    /* shared: the control block, then per process its stats and two per-topic seq arrays */
+    size_t per = sizeof(struct fan_stats) + 2 * sizeof(int64_t) * (size_t)topics;
+    per = (per + 63) & ~(size_t)63;
+    size_t total = 4096 + per * (size_t)procs;
+    unsigned char *shm = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shm == MAP_FAILED) fail("mmap: %s", strerror(errno));
+    g_fan = (struct fan_shared *)shm;
+    pid_t pids[FAN_MAX_PROCS];
+    int first = 0;
+    fflush(stdout);
+    for (int k = 0; k < procs; k++) {
+        int n = nconn / procs + (k < nconn % procs);
+        unsigned char *mine = shm + 4096 + per * (size_t)k;
+        pid_t pid = fork();
+        if (pid < 0) fail("fork: %s", strerror(errno));
+        if (pid == 0) {
+            if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) _exit(1);   /* never outlive a killed parent */
+            if (getppid() == 1) _exit(1);
+            g_st = (struct fan_stats *)mine;
+            g_fail_slot = g_st->error;
+            g_tmin = (int64_t *)(mine + sizeof(struct fan_stats));
+            g_tmax = g_tmin + topics;
+            for (int i = 0; i < topics; i++) g_tmin[i] = g_tmax[i] = -1;
+            fan_child(n, first, topics, &addr, alen, host, port, path);
+            _exit(0);
+        }
+        pids[k] = pid;
+        first += n;
+    }
+
+    /* wait for every process to connect (a failed one ends the run) */
+    double c0 = now_s();
+    int alive = procs;
+    while (g_fan->connected < procs) {
+        int st;
+        pid_t p = waitpid(-1, &st, WNOHANG);
+        if (p > 0) {
+            alive--;
+            for (int k = 0; k < procs; k++) {
+                struct fan_stats *s = (struct fan_stats *)(shm + 4096 + per * (size_t)k);
+                if (pids[k] == p && s->error[0]) {
+                    for (int j = 0; j < procs; j++) if (pids[j] != p) kill(pids[j], SIGKILL);
+                    fail("subscriber process %d: %s", k, s->error);
+                }
+            }
+            if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+                for (int j = 0; j < procs; j++) if (pids[j] != p) kill(pids[j], SIGKILL);
+                fail("a subscriber process died while connecting (status %d)", st);
+            }
+        }
+        if (now_s() - c0 > 600) {
+            for (int j = 0; j < procs; j++) kill(pids[j], SIGKILL);
+            fail("connecting took more than 600 s");
+        }
+        usleep(10000);
+    }
+    double connect_s = now_s() - c0;
+    printf("{\"phase\": \"connected\", \"seconds\": %.3f}\n", connect_s);
+    fflush(stdout);
+    int64_t t0 = realtime_ns() + (int64_t)(warmup * 1e9);
+    g_fan->t0_ns = t0;
+    g_fan->t1_ns = t0 + (int64_t)(duration * 1e9);
+    __sync_synchronize();
+    g_fan->go = 1;
+
+    /* phase lines at the window's edges: the runner samples the server's CPU and RSS on them */
+    int64_t now = realtime_ns();
+    if (t0 > now) {
+        struct timespec ts = {(time_t)((t0 - now) / 1000000000LL), (long)((t0 - now) % 1000000000LL)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    }
+    printf("{\"phase\": \"measuring\"}\n");
+    fflush(stdout);
+    now = realtime_ns();
+    if (g_fan->t1_ns > now) {
+        int64_t d = g_fan->t1_ns - now;
+        struct timespec ts = {(time_t)(d / 1000000000LL), (long)(d % 1000000000LL)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    }
+    printf("{\"phase\": \"measured\"}\n");
+    fflush(stdout);
+
+    int failed = 0;
+    char why[FAIL_SLOT + 64] = "";
+    for (int k = 0; k < procs; k++) {
+        int st;
+        if (waitpid(pids[k], &st, 0) < 0) fail("waitpid: %s", strerror(errno));
+        struct fan_stats *s = (struct fan_stats *)(shm + 4096 + per * (size_t)k);
+        if (!failed && (s->error[0] || !(WIFEXITED(st) && WEXITSTATUS(st) == 0))) {
+            failed = 1;
+            snprintf(why, sizeof why, "subscriber process %d: %s", k, s->error[0] ? s->error : "died");
+        }
+    }
+    if (failed) fail("%s", why);
+
+    /* merge */
+    uint64_t *hist = calloc(HIST_BUCKETS, sizeof *hist);
+    int64_t *tmin = malloc(sizeof(int64_t) * (size_t)topics), *tmax = malloc(sizeof(int64_t) * (size_t)topics);
+    if (!hist || !tmin || !tmax) fail("out of memory");
+    for (int i = 0; i < topics; i++) tmin[i] = tmax[i] = -1;
+    uint64_t deliveries = 0, all = 0, dups = 0, gaps = 0, signals = 0, unparsed = 0, silent = 0, unfinished = 0,
+             bytes = 0;
+    int64_t max_ns = 0;
+    double cu = 0, cs = 0, slowest_connect = 0;
+    for (int k = 0; k < procs; k++) {
+        unsigned char *mine = shm + 4096 + per * (size_t)k;
+        struct fan_stats *s = (struct fan_stats *)mine;
+        int64_t *mn = (int64_t *)(mine + sizeof(struct fan_stats)), *mx = mn + topics;
+        for (size_t i = 0; i < HIST_BUCKETS; i++) hist[i] += s->hist[i];
+        for (int i = 0; i < topics; i++) {
+            if (mn[i] >= 0 && (tmin[i] < 0 || mn[i] < tmin[i])) tmin[i] = mn[i];
+            if (mx[i] > tmax[i]) tmax[i] = mx[i];
+        }
+        deliveries += s->deliveries;
+        all += s->all_events;
+        dups += s->duplicates;
+        gaps += s->gaps;
+        signals += s->signals;
+        unparsed += s->unparsed;
+        silent += s->silent;
+        unfinished += s->unfinished;
+        bytes += s->bytes;
+        if (s->max_ns > max_ns) max_ns = s->max_ns;
+        cu += s->cpu_user;
+        cs += s->cpu_sys;
+        if (s->connect_s > slowest_connect) slowest_connect = s->connect_s;
+    }
+    /* expected = for each topic, its subscribers x the seqs published on it in the window */
+    uint64_t expected = 0;
+    int silent_topics = 0;
+    for (int i = 0; i < topics; i++) {
+        uint64_t subs = (uint64_t)(nconn / topics + (i < nconn % topics));
+        if (tmin[i] < 0) silent_topics++;
+        else expected += subs * (uint64_t)(tmax[i] - tmin[i] + 1);
+    }
+    uint64_t missing = expected > deliveries ? expected - deliveries : 0;
+    printf("{\"mode\": \"%s\", \"connections\": %d, \"topics\": %d, \"procs\": %d, \"seconds\": %.6f, "
+           "\"connect_s\": %.3f, \"deliveries\": %llu, \"deliveries_per_s\": %.3f, \"expected\": %llu, "
+           "\"missing\": %llu, \"gaps\": %llu, \"duplicates\": %llu, \"signals\": %llu, \"unparsed\": %llu, "
+           "\"silent_connections\": %llu, \"silent_topics\": %d, \"unfinished\": %llu, \"events_total\": %llu, "
+           "\"bytes\": %llu, \"p50_us\": %.0f, \"p90_us\": %.0f, \"p99_us\": %.0f, \"p999_us\": %.0f, "
+           "\"max_us\": %.0f, \"cpu_user\": %.6f, \"cpu_sys\": %.6f}\n",
+           argv[1], nconn, topics, procs, duration, connect_s, (unsigned long long)deliveries,
+           (double)deliveries / duration, (unsigned long long)expected, (unsigned long long)missing,
+           (unsigned long long)gaps, (unsigned long long)dups, (unsigned long long)signals,
+           (unsigned long long)unparsed, (unsigned long long)silent, silent_topics, (unsigned long long)unfinished,
+           (unsigned long long)all, (unsigned long long)bytes, hist_percentile_us(hist, deliveries, 0.50),
+           hist_percentile_us(hist, deliveries, 0.90), hist_percentile_us(hist, deliveries, 0.99),
+           hist_percentile_us(hist, deliveries, 0.999), (double)max_ns / 1000.0, cu, cs);
+    (void)slowest_connect;
+    return 0;
+}
+
 int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     if (argc >= 2 && strcmp(argv[1], "ws") == 0) return run_ws(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "upload") == 0) return run_upload(argc, argv);
-    fail("usage: loadgen ws|upload ...");
+    if (argc >= 2 && (strcmp(argv[1], "sse") == 0 || strcmp(argv[1], "wssub") == 0)) return run_fanout(argc, argv);
+    fail("usage: loadgen ws|upload|sse|wssub ...");
     return 1;
 }

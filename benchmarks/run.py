@@ -27,7 +27,9 @@ import http.client
 import json
 import os
 import platform
+import queue
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -76,11 +78,15 @@ class Peer:
     show_versions: Tuple[str, ...] = ()
     notes: str = ""
     in_defaults: bool = True        # False: only when asked for (catzilla-before comes with --before)
-    also: Tuple[str, ...] = ()      # opt-in scenarios (WebSocket echo, uploads) this peer serves
+    also: Tuple[str, ...] = ()      # opt-in scenarios (WebSocket echo, uploads, fan-out) this peer serves
+    fanout: Optional[Callable[[Optional[Path], int, Path], List[str]]] = None   # argv for the fan-out scenarios
+    venv_of: Optional[str] = None   # run from that peer's venv (catzilla-queue: catzilla's)
 
 
 WS_SCENARIOS = ("ws32", "ws16k")
 UPLOAD_SCENARIOS = ("upload-cl", "upload-chunked")
+SSE_FANOUT = ("sse10k", "sse100x100")
+WS_FANOUT = ("ws10k", "ws100x100")
 
 
 def _venv_bin(venv: Optional[Path], exe: str) -> str:
@@ -121,12 +127,23 @@ def _catzilla_command(venv: Optional[Path], port: int, workdir: Path) -> List[st
     return [_venv_bin(venv, "python"), "catzilla_app.py", str(port)]
 
 
-CATZILLA_PEERS = ("catzilla", "catzilla-before")   # venvs built from this repository, not from PyPI
+def _catzilla_fanout(mode: str) -> Callable[[Optional[Path], int, Path], List[str]]:
+    return lambda venv, port, workdir: [_venv_bin(venv, "python"), "fanout_catzilla_app.py", str(port), mode]
+
+
+CATZILLA_PEERS = ("catzilla", "catzilla-before", "catzilla-queue")   # venvs built from this repository
 
 PEERS: Dict[str, Peer] = {p.name: p for p in [
     Peer("catzilla", "catzilla", ["<repo>[fast]"], _catzilla_command,
-         show_versions=("catzilla", "uvloop", "orjson"), also=WS_SCENARIOS + UPLOAD_SCENARIOS,
-         notes="this repository, pip-installed with its [fast] extra (uvloop, orjson)"),
+         show_versions=("catzilla", "uvloop", "orjson"), also=WS_SCENARIOS + UPLOAD_SCENARIOS + SSE_FANOUT + WS_FANOUT,
+         fanout=_catzilla_fanout("hub"),
+         notes="this repository, pip-installed with its [fast] extra (uvloop, orjson); fan-out: "
+               "`apps/fanout_catzilla_app.py hub` (catzilla.Broadcast: `hub.sse()`, `hub.attach()`, `hub.publish()`)"),
+    Peer("catzilla-queue", "catzilla (queue per subscriber)", ["<repo>[fast]"], _catzilla_fanout("queue"),
+         scenarios=(), also=SSE_FANOUT + WS_FANOUT, venv_of="catzilla", show_versions=("catzilla",),
+         notes="the catzilla venv; `apps/fanout_catzilla_app.py queue`: every subscriber an async generator "
+               "(SSE, in an EventSourceResponse) or a handler loop (WebSocket) awaiting its own asyncio.Queue, "
+               "the publisher putting each event into every queue"),
     Peer("catzilla-before", "catzilla (before)", ["<git archive REV>[fast]"], _catzilla_command,
          show_versions=("catzilla", "uvloop", "orjson"), in_defaults=False, also=WS_SCENARIOS + UPLOAD_SCENARIOS,
          notes="the --before revision (git archive), pip-installed with its [fast] extra; "
@@ -159,8 +176,19 @@ PEERS: Dict[str, Peer] = {p.name: p for p in [
          notes="a bare ASGI app (no framework) for the WebSocket echo, same flags as the RSGI peer"),
     Peer("socketify", "socketify", ["socketify"],
          lambda v, port, w: [_venv_bin(v, "python"), "socketify_app.py", str(port)],
-         show_versions=("socketify",), also=WS_SCENARIOS,
-         notes="WebSocket echo: uWS `message` handler calling `ws.send(message, opcode)`, compression off"),
+         show_versions=("socketify",), also=WS_SCENARIOS + WS_FANOUT,
+         fanout=lambda v, port, w: [_venv_bin(v, "python"), "fanout_socketify_app.py", str(port)],
+         notes="WebSocket echo: uWS `message` handler calling `ws.send(message, opcode)`, compression off; "
+               "fan-out: uWS pub/sub (`ws.subscribe(topic)` on open, `app.publish(topic, data, OpCode.TEXT)`)"),
+    Peer("starlette-broadcaster", "starlette+broadcaster (uvicorn)",
+         ["uvicorn[standard]", "starlette", "websockets", "sse-starlette", "broadcaster"],
+         lambda v, port, w: [_venv_bin(v, "uvicorn"), "fanout_starlette_app:app", "--port", str(port),
+                             *UVICORN_FLAGS, "--ws", "websockets"],
+         scenarios=(), also=SSE_FANOUT + WS_FANOUT,
+         show_versions=("uvicorn", "starlette", "sse-starlette", "broadcaster", "websockets"),
+         notes="`apps/fanout_starlette_app.py`: broadcaster `Broadcast(\"memory://\")`, each subscriber its own "
+               "`broadcast.subscribe(channel)`; SSE by sse-starlette's `EventSourceResponse`, WebSockets by "
+               "`websockets` (`--ws websockets`)"),
     Peer("uvloop-proto", "uvloop protocol (canned)", ["uvloop"],
          lambda v, port, w: [_venv_bin(v, "python"), "uvloop_proto_app.py", str(port)],
          scenarios=("plain", "plain16"), show_versions=("uvloop",),
@@ -194,6 +222,9 @@ class Scenario:
     pipeline: int = 1                  # requests per write (the lua script's depth); the check sends as many
     size: int = 0                      # ws: bytes per message
     framing: str = ""                  # upload: "cl" (Content-Length) or "chunked"
+    proto: str = ""                    # fanout: "sse" or "wssub" (loadgen.c's mode)
+    subscribers: int = 0               # fanout: connections (--subscribers overrides)
+    topics: int = 1                    # fanout: subscribers spread evenly over this many topics
 
 
 def _expect(status: int, body: bytes, want: bytes) -> Optional[str]:
@@ -234,8 +265,16 @@ SCENARIOS: Dict[str, Scenario] = {s.name: s for s in [
              common.UPLOAD_PATH, kind="upload", method="POST", framing="cl"),
     Scenario("upload-chunked", "POST /upload, 1 GiB chunked body (64 KiB chunks), consumed chunk by chunk",
              common.UPLOAD_PATH, kind="upload", method="POST", framing="chunked"),
+    Scenario("sse10k", "10,000 SSE subscribers of one topic, 2 events/s each", common.FANOUT_SSE_PATH,
+             kind="fanout", proto="sse", subscribers=10_000, topics=1),
+    Scenario("sse100x100", "100 topics x 100 SSE subscribers, 2 events/s each", common.FANOUT_SSE_PATH,
+             kind="fanout", proto="sse", subscribers=10_000, topics=100),
+    Scenario("ws10k", "10,000 WebSocket subscribers of one topic, 2 events/s each", common.FANOUT_WS_PATH,
+             kind="fanout", proto="wssub", subscribers=10_000, topics=1),
+    Scenario("ws100x100", "100 topics x 100 WebSocket subscribers, 2 events/s each", common.FANOUT_WS_PATH,
+             kind="fanout", proto="wssub", subscribers=10_000, topics=100),
 ]}
-HTTP_KINDS = ("wrk", "download")       # the main table's scenarios; ws and upload have their own tables
+HTTP_KINDS = ("wrk", "download")       # the main table's scenarios; ws, upload, fanout have their own tables
 
 
 def supports(peer: Peer, sc: Scenario) -> bool:
@@ -243,7 +282,7 @@ def supports(peer: Peer, sc: Scenario) -> bool:
     if sc.kind not in HTTP_KINDS:
         return sc.name in peer.also
     return peer.scenarios is None or sc.name in peer.scenarios
-DEFAULT_SCENARIOS = list(SCENARIOS)
+DEFAULT_SCENARIOS = [n for n, sc in SCENARIOS.items() if sc.kind != "fanout"]   # fan-out: ask for it
 
 
 # ----------------------------------------------------------------------------------------
@@ -461,6 +500,8 @@ def install_catzilla_revision(venv: Path, revision: Revision, reinstall: bool) -
 
 def ensure_peer(peer: Peer, reinstall: bool, before: Optional[Revision] = None) -> Tuple[Optional[Path], str]:
     """-> (venv or None, status). Raises RuntimeError with the reason when it can't be had."""
+    if peer.venv_of:
+        return ensure_peer(PEERS[peer.venv_of], reinstall, before)
     if not peer.requirements:   # nginx
         exe = shutil.which("nginx")
         if not exe:
@@ -511,18 +552,23 @@ def peer_versions(peer: Peer, venv: Optional[Path]) -> str:
 # ----------------------------------------------------------------------------------------
 
 class Server:
-    def __init__(self, peer: Peer, venv: Optional[Path]):
+    def __init__(self, peer: Peer, venv: Optional[Path], fanout_topics: int = 0):
+        """fanout_topics > 0: start the peer's fan-out app, publishing to that many topics."""
         self.peer = peer
         self.venv = venv
+        self.command = peer.fanout if fanout_topics and peer.fanout else peer.command
+        self.env = clean_env()
+        if fanout_topics:
+            self.env["FANOUT_TOPICS"] = str(fanout_topics)
         self.port = free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix=f"bench-{peer.name}-"))
         self.log_path = self.workdir / "server.log"
         self.proc: Optional[subprocess.Popen] = None
 
     def start(self, timeout: float = 30.0) -> None:
-        argv = ["taskset", "-c", str(SERVER_CPU)] + self.peer.command(self.venv, self.port, self.workdir)
+        argv = ["taskset", "-c", str(SERVER_CPU)] + self.command(self.venv, self.port, self.workdir)
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(argv, cwd=APPS, env=clean_env(), stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(argv, cwd=APPS, env=self.env, stdin=subprocess.DEVNULL,
                                      stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         last = "no answer"
@@ -612,6 +658,17 @@ def rss_bytes(pids: List[int], field: str = "VmRSS:") -> int:
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_busy_seconds(cpu: int) -> float:
+    """Busy time of one CPU so far, from /proc/stat (every state but idle and iowait): unlike a
+    process's utime+stime it includes the softirq time in which loopback TCP delivers packets."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith(f"cpu{cpu} "):
+                v = [int(x) for x in line.split()[1:]]
+                return (sum(v[:8]) - v[3] - v[4]) / _TICK   # user nice system idle iowait irq softirq steal
+    return 0.0
 
 
 def cpu_seconds(pids: List[int]) -> float:
@@ -869,6 +926,71 @@ def run_ws(server: Server, sc: Scenario, duration: float, warmup: float, connect
     return res
 
 
+def run_fanout(server: Server, sc: Scenario, duration: float, warmup: float, subscribers: int,
+               procs: int) -> Dict:
+    """Fan-out: `loadgen.c sse|wssub` opens `subscribers` connections (split over `procs` processes,
+    all on the client CPU), waits `warmup` s once all are connected, then measures the events
+    published in the next `duration` s. Its phase lines ("measuring", "measured") mark the window:
+    the server's CPU time (its process tree, /proc) is read at both, its RSS at the end."""
+    pids = server.pids()
+    rss_idle = rss_bytes(pids)
+    argv = ["taskset", "-c", str(CLIENT_CPU), str(ensure_loadgen()), sc.proto, HOST, str(server.port), sc.path,
+            str(subscribers), str(sc.topics), str(procs), f"{warmup:g}", f"{duration:g}"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: "queue.Queue[Optional[str]]" = queue.Queue()
+
+    def reader() -> None:
+        assert proc.stdout is not None
+        for ln in proc.stdout:
+            lines.put(ln)
+        lines.put(None)
+
+    threading.Thread(target=reader, daemon=True).start()
+    deadline = time.monotonic() + 600 + warmup + duration + 60   # loadgen's own connect limit is 600 s
+    res: Dict = {}
+    marks: Dict[str, Tuple[float, float]] = {}
+    rss_connected = 0
+    try:
+        while True:
+            try:
+                ln = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                raise RuntimeError("loadgen did not finish in time") from None
+            if ln is None:
+                break
+            try:
+                msg = json.loads(ln)
+            except ValueError:
+                continue
+            phase = msg.get("phase")
+            if phase == "connected":
+                rss_connected = rss_bytes(pids)
+                res["connect_s"] = msg.get("seconds")
+            elif phase in ("measuring", "measured"):
+                marks[phase] = (cpu_seconds(pids), time.perf_counter(), cpu_busy_seconds(SERVER_CPU))
+                if phase == "measured":
+                    res["rss"] = rss_bytes(pids)
+                    res["hwm"] = rss_bytes(pids, "VmHWM:")
+            else:
+                res.update(msg)
+    finally:
+        if proc.poll() is None:
+            proc.kill()     # only on an error above: loadgen's subscriber processes die with it
+        proc.wait()
+    if "error" in res:
+        raise RuntimeError(f"loadgen: {res['error']}")
+    if proc.returncode != 0 or "deliveries" not in res or len(marks) != 2:
+        err = proc.stderr.read() if proc.stderr else ""
+        raise RuntimeError(f"loadgen exited with {proc.returncode}: {tail(err)}")
+    (c0, w0, b0), (c1, w1, b1) = marks["measuring"], marks["measured"]
+    res["server_cpu"] = (c1 - c0) / (w1 - w0)                     # cores busy (1.0 = one core)
+    res["cpu0_busy"] = (b1 - b0) / (w1 - w0)                      # the server's CPU as a whole
+    res["client_cpu"] = (res["cpu_user"] + res["cpu_sys"]) / res["seconds"]   # all its processes
+    res["rss_idle"] = rss_idle
+    res["rss_connected"] = rss_connected
+    return res
+
+
 UPLOAD_CHUNK = 64 * 1024       # chunk size of the chunked uploads
 UPLOAD_CHECK = 64 * 2 ** 20    # the first, unmeasured upload (answer check + warm-up)
 
@@ -920,8 +1042,8 @@ def generator_baseline(python: str, repeats: int = 30) -> Dict:
 # ----------------------------------------------------------------------------------------
 
 def measure(peer: Peer, venv: Optional[Path], sc: Scenario, duration: float, warmup: float,
-            connections: int, upload_bytes: int = 2 ** 30) -> Dict:
-    server = Server(peer, venv)
+            connections: int, upload_bytes: int = 2 ** 30, subscribers: int = 0, fan_procs: int = 2) -> Dict:
+    server = Server(peer, venv, fanout_topics=sc.topics if sc.kind == "fanout" else 0)
     try:
         try:
             server.start()
@@ -934,6 +1056,8 @@ def measure(peer: Peer, venv: Optional[Path], sc: Scenario, duration: float, war
                 res = run_ws(server, sc, duration, warmup, connections)
             elif sc.kind == "upload":
                 res = run_upload(server, sc, duration, upload_bytes)
+            elif sc.kind == "fanout":
+                res = run_fanout(server, sc, duration, warmup, subscribers or sc.subscribers, fan_procs)
             else:
                 if sc.pipeline > 1:
                     answers = fetch_pipelined(server.port, sc.path, sc.pipeline, timeout=60)
@@ -1027,6 +1151,13 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
                    "each sends one masked binary message and waits for its echo (checked byte for byte) before "
                    f"the next; {args.warmup:g} s warm-up run, then {args.duration:g} s measured; server CPU from "
                    "/proc (its process tree), client CPU from the client's getrusage, both as a share of one core")
+    if any(sc.kind == "fanout" for sc in all_scenarios):
+        out.append(f"- fan-out (sse*, ws* subscribers): `loadgen.c sse|wssub` (C, epoll, {args.fan_procs} process(es), "
+                   f"all on CPU {CLIENT_CPU}) opens {args.subscribers or 10_000:,} subscriber connections (batches of 64); "
+                   f"the server's own publisher sends one event per topic every {common.FANOUT_INTERVAL:g} s, data "
+                   "`{\"t\":<time.time_ns()>,\"seq\":n}`; after all are connected and a "
+                   f"{args.warmup:g} s warm-up, the events published in the next {args.duration:g} s are measured "
+                   "(latency = receive time - t, both CLOCK_REALTIME), draining up to 10 s for late ones")
     if any(sc.kind == "upload" for sc in all_scenarios):
         out.append(f"- upload*: `loadgen.c upload` (C, CPU {CLIENT_CPU}) POSTs {args.upload_mib} MiB bodies back "
                    f"to back (one connection each) for {args.duration:g} s, at least one, after one unmeasured "
@@ -1228,6 +1359,48 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
                                "| | | | | |")
         out.append("")
 
+    fan_scenarios = [sc for sc in all_scenarios if sc.kind == "fanout"]
+    if fan_scenarios:
+        out.append("## Fan-out: publish-to-receive latency")
+        out.append("")
+        out.append("Medians of the rounds. Latency: 10 µs histogram buckets (upper edges), over every delivery of an "
+                   "event published in the window. deliveries/s: of those events, over the window (the target: "
+                   "subscribers × 2/s). missing: expected deliveries (per topic: its subscribers × the sequence "
+                   "numbers published on it in the window) not received within the 10 s drain; gaps/dups: sequence "
+                   "jumps / repeats seen per connection; signals: events without a timestamp (a hub's dropped/reset/gap "
+                   "notices). CPU: share of one core over the window (server: its process tree's utime+stime; "
+                   f"CPU {SERVER_CPU} busy: that CPU's busy time from /proc/stat, which adds the softirq time of "
+                   "loopback delivery and anything else that ran there; client: all its processes). RSS: the server's, "
+                   "before the subscribers connected → at the window's end; per subscriber = the difference / "
+                   "subscribers.")
+        out.append("")
+        out.append("| scenario | peer | p50 | p99 | max | deliveries/s | missing | gaps / dups / signals | server CPU | "
+                   f"CPU {SERVER_CPU} busy | client CPU | server RSS | per subscriber |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+        def ms(us: float) -> str:
+            return f"{us / 1000:,.1f} ms" if us >= 10_000 else f"{us / 1000:,.2f} ms"
+
+        for sc in fan_scenarios:
+            for p in ran_all:
+                if not supports(p, sc):
+                    continue
+                good = [r for r in results.get((p.name, sc.name), []) if "error" not in r]
+                if not good:
+                    out.append(f"| {sc.name} | {p.label} | error | – | – | – | – | – | – | – | – | – | – |")
+                    continue
+                subs = median_of(good, "connections")
+                grow = (median_of(good, "rss") - median_of(good, "rss_idle")) / subs if subs else 0.0
+                out.append(f"| {sc.name} | {p.label} | {ms(median_of(good, 'p50_us'))} | "
+                           f"{ms(median_of(good, 'p99_us'))} | {ms(median_of(good, 'max_us'))} | "
+                           f"{fmt_num(median_of(good, 'deliveries_per_s'))} | {fmt_num(median_of(good, 'missing'))} | "
+                           f"{fmt_num(median_of(good, 'gaps'))} / {fmt_num(median_of(good, 'duplicates'))} / "
+                           f"{fmt_num(median_of(good, 'signals'))} | {pct(median_of(good, 'server_cpu'))} | "
+                           f"{pct(median_of(good, 'cpu0_busy'))} | "
+                           f"{pct(median_of(good, 'client_cpu'))} | {mib(median_of(good, 'rss_idle'))} → "
+                           f"{mib(median_of(good, 'rss'))} | {grow / 1024:,.1f} KiB |")
+        out.append("")
+
     up_scenarios = [sc for sc in all_scenarios if sc.kind == "upload"]
     if up_scenarios:
         out.append("## Uploads (MB/s, peak RSS)")
@@ -1269,7 +1442,8 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
 
     out.append("## All rounds")
     out.append("")
-    out.append("ws: messages/s (server CPU / client CPU); upload: MB/s, peak RSS (server CPU / client CPU).")
+    out.append("ws: messages/s (server CPU / client CPU); upload: MB/s, peak RSS (server CPU / client CPU); "
+               "fan-out: latency, deliveries/s (server CPU / client CPU).")
     out.append("")
     out.append("| scenario | peer | " + " | ".join(f"round {i + 1}" for i in range(args.rounds)) + " |")
     out.append("|---|---|" + "---:|" * args.rounds)
@@ -1286,6 +1460,9 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
                     cells.append(f"{fmt_num(r['mb_per_s'])} MB/s")
                 elif sc.kind == "ws":
                     cells.append(f"{fmt_num(r['msgs_per_s'])} ({pct(r['server_cpu'])} / {pct(r['client_cpu'])})")
+                elif sc.kind == "fanout":
+                    cells.append(f"p50/p99 {r['p50_us'] / 1000:,.1f}/{r['p99_us'] / 1000:,.1f} ms, "
+                                 f"{fmt_num(r['deliveries_per_s'])}/s ({pct(r['server_cpu'])} / {pct(r['client_cpu'])})")
                 elif sc.kind == "upload":
                     cells.append(f"{fmt_num(r['mb_per_s'])} MB/s, {mib(r['hwm'])} "
                                  f"({pct(r['server_cpu'])} / {pct(r['client_cpu'])})")
@@ -1332,6 +1509,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help="wrk connections, and WebSockets of the ws scenarios (default 64)")
     ap.add_argument("--upload-mib", type=int, default=1024,
                     help="body size of the upload scenarios, MiB (default 1024)")
+    ap.add_argument("--subscribers", type=int, default=0,
+                    help="fan-out scenarios: subscriber connections (default: the scenario's, 10,000)")
+    ap.add_argument("--fan-procs", type=int, default=2,
+                    help="fan-out scenarios: client processes sharing the subscribers, all on CPU 1 (default 2)")
     ap.add_argument("--peers", default=None, help=f"comma-separated, from: {','.join(PEERS)}")
     ap.add_argument("--scenarios", default=None, help=f"comma-separated, from: {','.join(SCENARIOS)}")
     ap.add_argument("--quick", action="store_true",
@@ -1352,6 +1533,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         args.duration = 10.0
     if args.upload_mib < 1:
         ap.error("--upload-mib must be at least 1")
+    if not 1 <= args.fan_procs <= 64 or args.subscribers < 0:
+        ap.error("--fan-procs must be 1..64 and --subscribers >= 0")
     if args.warmup is None:
         args.warmup = 1.0 if args.quick else 2.0
     peer_names = (args.peers or ",".join(DEFAULT_PEERS)).split(",")
@@ -1382,8 +1565,24 @@ def main(argv: Optional[List[str]] = None) -> int:
         ap.error("needs 2 CPUs: the server on CPU 0, the load generator on CPU 1")
     os.sched_setaffinity(0, {CLIENT_CPU})   # this runner (and its stream64m client) stays off the server's CPU
 
-    peers = [PEERS[n] for n in peer_names]
     scenarios = [SCENARIOS[n] for n in scenario_names]
+    peers = []
+    for n in peer_names:   # a peer that serves none of the scenarios is left out (the fan-out-only ones)
+        if any(supports(PEERS[n], sc) for sc in scenarios):
+            peers.append(PEERS[n])
+        elif args.peers:
+            log(f"[setup] {n}: serves none of the scenarios asked for, left out")
+    fan = [sc for sc in scenarios if sc.kind == "fanout"]
+    if fan:
+        # the server holds every subscriber's socket, loadgen a share each: lift the soft limit to the hard one
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = max(args.subscribers or sc.subscribers for sc in fan) + 256
+        if soft < want:
+            new_soft = want if hard == resource.RLIM_INFINITY or hard >= want else hard
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
+            if new_soft < want:
+                ap.error(f"the fan-out scenarios need {want} descriptors per server, RLIMIT_NOFILE's hard "
+                         f"limit is {hard} (raise it, or use --subscribers)")
     failed: Dict[str, str] = {}
     venvs: Dict[str, Optional[Path]] = {}
     versions: Dict[str, str] = {}
@@ -1446,7 +1645,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 done += 1
                 log(f"[round {rnd + 1}/{args.rounds}] {sc.name:<9} {p.name:<18} ({done}/{total}) ...")
                 res = measure(p, venvs[p.name], sc, args.duration, args.warmup, args.connections,
-                              args.upload_mib * 2 ** 20)
+                              args.upload_mib * 2 ** 20, args.subscribers, args.fan_procs)
                 results.setdefault((p.name, sc.name), []).append(res)
                 if "error" in res:
                     log(f"    error: {res['error']}")
@@ -1456,6 +1655,13 @@ def main(argv: Optional[List[str]] = None) -> int:
                 elif sc.kind == "ws":
                     log(f"    {res['msgs_per_s']:,.0f} messages/s, p99 {res['p99_us']:,.0f} us, "
                         f"server CPU {res['server_cpu']:.0%}, client CPU {res['client_cpu']:.0%}")
+                elif sc.kind == "fanout":
+                    log(f"    p50 {res['p50_us'] / 1000:,.2f} ms, p99 {res['p99_us'] / 1000:,.2f} ms, max "
+                        f"{res['max_us'] / 1000:,.1f} ms, {res['deliveries_per_s']:,.0f} deliveries/s, missing "
+                        f"{res['missing']}, server CPU {res['server_cpu']:.0%} (CPU {SERVER_CPU} busy "
+                        f"{res['cpu0_busy']:.0%}), client CPU {res['client_cpu']:.0%}, "
+                        f"RSS {res['rss_idle'] / 2**20:.1f} -> {res['rss'] / 2**20:.1f} MiB "
+                        f"(connected in {res.get('connect_s', 0):.1f} s)")
                 elif sc.kind == "upload":
                     log(f"    {res['mb_per_s']:,.0f} MB/s ({res['uploads']} uploads), peak RSS (VmHWM) "
                         f"{res['hwm'] / 2**20:.1f} MiB, server CPU {res['server_cpu']:.0%}, "

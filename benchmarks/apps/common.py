@@ -3,8 +3,11 @@
 Imported by the app files (benchmarks/apps is on sys.path when they run) and by
 run.py for the in-process generator baseline.
 """
+import asyncio
+import inspect
 import os
 import sys
+import time
 
 HELLO = "Hello, World!"
 STREAM_LINES = 10_000
@@ -33,3 +36,41 @@ def port_from_argv(default=8000):
     if len(sys.argv) > 1:
         return int(sys.argv[1])
     return int(os.environ.get("PORT", default))
+
+
+# --- fan-out (sse*, ws* subscriber scenarios) -----------------------------------------------
+# A publisher inside the server publishes one event per topic every FANOUT_INTERVAL s; every
+# subscriber of a topic gets each one. The data, the same text in every app:
+#   {"t":<time.time_ns() just before this publish call>,"seq":<tick number, 1, 2, ...>}
+# loadgen.c takes "t" (CLOCK_REALTIME ns) for the publish-to-receive latency and "seq" for
+# missing and duplicate events.
+FANOUT_INTERVAL = 0.5
+FANOUT_SSE_PATH = "/sse/{topic}"     # the topic names are "0", "1", ... (loadgen fills in {topic})
+FANOUT_WS_PATH = "/wssub/{topic}"
+
+
+def fanout_topics():
+    """The topics the publisher feeds: FANOUT_TOPICS (set by run.py per scenario, default 1)."""
+    return [str(i) for i in range(int(os.environ.get("FANOUT_TOPICS", "1")))]
+
+
+def fanout_data(seq):
+    return '{"t":%d,"seq":%d}' % (time.time_ns(), seq)
+
+
+async def publish_forever(publish):
+    """Calls publish(topic, data) (awaiting it if it returns an awaitable) for every topic on a
+    fixed FANOUT_INTERVAL schedule. A tick that comes late is not made up for: a server too busy
+    to keep the schedule publishes fewer events, which shows as fewer deliveries/s."""
+    loop = asyncio.get_running_loop()
+    topics = fanout_topics()
+    seq = 0
+    due = loop.time()
+    while True:
+        due = max(due + FANOUT_INTERVAL, loop.time())
+        await asyncio.sleep(due - loop.time())
+        seq += 1
+        for topic in topics:
+            result = publish(topic, fanout_data(seq))
+            if inspect.isawaitable(result):
+                await result
