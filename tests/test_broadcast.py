@@ -17,6 +17,7 @@ from catzilla.testing import TestClient
 from procs import ROOT, launcher, wait_until
 
 APP = str(ROOT / "tests" / "apps" / "broadcast_app.py")
+SANITIZED = "libasan" in os.environ.get("LD_PRELOAD", "")      # scripts/asan.sh
 
 
 class Feed:
@@ -220,7 +221,8 @@ def test_a_stalled_subscriber_neither_delays_the_others_nor_grows_memory(server)
     rss1 = rss_kib(server.proc.pid)
     m = metrics(port)["topics"]["stall"]
     assert m["dropped"] > 300                    # the stalled one skipped most of them
-    assert rss1 - rss0 < 6 * 1024, (rss0, rss1)  # its budget (256 KiB) is all it costs
+    if not SANITIZED:                            # ASan's quarantine keeps freed memory resident
+        assert rss1 - rss0 < 6 * 1024, (rss0, rss1)   # its budget (256 KiB) is all it costs
     assert during < max(3 * base, base + 0.1), (base, during)
     # it reads again: what was queued, then at the next event a "dropped" marker and that event
     deadline = time.monotonic() + 2
