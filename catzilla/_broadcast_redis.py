@@ -36,7 +36,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 try:
     from redis.maint_notifications import MaintNotificationsConfig
 except ImportError:  # older redis-py: no maintenance notifications
-    MaintNotificationsConfig = None
+    MaintNotificationsConfig = None  # type: ignore[misc,assignment]
 
 __all__ = ["RedisBackend", "encode_message", "decode_message"]
 
@@ -140,7 +140,7 @@ class RedisBackend:
         self._channel_prefix = (prefix + "t:").encode("utf-8")
         self._pattern = _glob_escape(prefix + "t:") + "*"
         self._hub: Any = None
-        self._task: Optional[asyncio.Task] = None
+        self._task: Optional["asyncio.Task[None]"] = None
         self._malformed = 0
         #: True while the subscription is up (the hub's metrics report it).
         self.connected = False

@@ -267,11 +267,15 @@ def launcher(cwd: Path, grace: float = 0.0) -> Iterator[Launcher]:
         run.close()
 
 
-def fetch(port: int, path: str, *, host: str = "t", headers: str = "", timeout: float = 5.0) -> bytes:
-    """The raw response to one GET on a fresh connection (Connection: close),
+def fetch(port: int, path: str, *, method: str = "GET", body: bytes = b"", host: str = "t", headers: str = "",
+          timeout: float = 5.0) -> bytes:
+    """The raw response to one request on a fresh connection (Connection: close),
     read until the server closes; `headers` are extra "Name: value\\r\\n" lines."""
+    if body or method not in ("GET", "HEAD"):
+        headers += f"Content-Length: {len(body)}\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n".encode())
+        s.sendall(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n".encode()
+                  + body)
         data = b""
         while True:
             part = s.recv(65536)
@@ -286,6 +290,6 @@ def get(port: int, path: str, **kw: Any) -> Tuple[int, bytes, bytes]:
     closed without answering."""
     data = fetch(port, path, **kw)
     if not data:
-        raise ConnectionError(f"GET {path}: closed without a response")
+        raise ConnectionError(f"{kw.get('method', 'GET')} {path}: closed without a response")
     head, _, body = data.partition(b"\r\n\r\n")
     return int(head.split(b" ", 2)[1]), head, body

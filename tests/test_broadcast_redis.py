@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import logging
 import os
-import selectors
 import shutil
 import signal
 import socket
@@ -24,11 +22,12 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, List, Optional, Tuple
 
 import pytest
 
-from procs import ROOT, free_port, get, launcher, wait_until
+from feeds import Feed, metrics, post, pump_all
+from procs import ROOT, free_port, launcher, wait_until
 
 redis = pytest.importorskip("redis", reason="redis-py is not installed (pip install 'catzilla[redis]')")
 
@@ -462,101 +461,15 @@ def test_close_leaves_no_tasks_or_connections(redis_server):
 APP = ROOT / "tests" / "apps" / "broadcast_app.py"
 
 
-class SSEFeed:
-    """One SSE subscriber on its own connection: the chunked body decoded and
-    split into frames, each a dict of its fields (comment frames skipped)."""
-
-    def __init__(self, port: int, topic: str) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5.0)
-        self.sock.setblocking(False)
-        self.sock.sendall(f"GET /feed/{topic} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
-        self.raw = b""          # bytes as received
-        self.head: Optional[bytes] = None
-        self.body = b""         # the chunked body, decoded
-        self.frames: List[Dict[str, str]] = []
-        self.eof = False
-
-    def on_readable(self) -> None:
-        try:
-            data = self.sock.recv(65536)
-        except BlockingIOError:
-            return
-        if not data:
-            self.eof = True
-            return
-        self.raw += data
-        if self.head is None:
-            head, sep, rest = self.raw.partition(b"\r\n\r\n")
-            if not sep:
-                return
-            self.head, self.raw = head, rest
-            assert self.head.startswith(b"HTTP/1.1 200"), self.head
-            assert b"transfer-encoding: chunked" in self.head.lower(), self.head
-        while True:   # whole chunks only
-            size_line, sep, rest = self.raw.partition(b"\r\n")
-            if not sep:
-                break
-            size = int(size_line, 16)
-            assert size > 0, "the feed ended"
-            if len(rest) < size + 2:
-                break
-            self.body += rest[:size]
-            self.raw = rest[size + 2:]
-        while b"\n\n" in self.body:
-            frame, self.body = self.body.split(b"\n\n", 1)
-            fields: Dict[str, str] = {}
-            for line in frame.decode("utf-8").split("\n"):
-                if line.startswith(":"):
-                    continue
-                name, _, value = line.partition(": ")
-                fields[name] = fields[name] + "\n" + value if name in fields else value
-            if fields:
-                self.frames.append(fields)
-
-    def events(self) -> List[Tuple[int, str]]:
-        """(id, data) of the events received (the frames with an id)."""
-        return [(int(f["id"]), f["data"]) for f in self.frames if "id" in f]
-
-    def close(self) -> None:
-        self.sock.close()
+def id_data(feed: Feed) -> List[Tuple[int, str]]:
+    """(id, data) of the events a feed received (those with an id)."""
+    return [(int(e["id"]), e["data"]) for e in feed.events if "id" in e]
 
 
-def pump(feeds: List[SSEFeed], until: Callable[[], Any], timeout: float, what: str) -> None:
-    """Read every feed until `until()` holds; fails on a timeout or a feed that closed."""
-    deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as sel:
-        for f in feeds:
-            sel.register(f.sock, selectors.EVENT_READ, f)
-        while not until():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}; frames: "
-                                     f"{[f.frames[-3:] for f in feeds]}")
-            for key, _ in sel.select(min(left, 0.2)):
-                key.data.on_readable()
-            closed = [f for f in feeds if f.eof]
-            assert not closed, f"{len(closed)} feeds closed while waiting for {what}"
-
-
-def post(port: int, path: str, body: str) -> Tuple[int, Any]:
-    data = body.encode()
-    with socket.create_connection(("127.0.0.1", port), timeout=10.0) as s:
-        s.sendall(f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {len(data)}\r\n"
-                  f"Connection: close\r\n\r\n".encode() + data)
-        raw = b""
-        while True:
-            part = s.recv(65536)
-            if not part:
-                break
-            raw += part
-    head, _, payload = raw.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), json.loads(payload)
-
-
-def hub_metrics(port: int) -> Dict[str, Any]:
-    status, _, body = get(port, "/metrics")
-    assert status == 200, body
-    return json.loads(body)
+def read(feeds: List[Feed], until: Callable[[], Any], timeout: float, what: str) -> None:
+    """pump_all(), failing as soon as a feed's connection closed."""
+    pump_all(feeds, lambda: until() or any(f.closed for f in feeds), timeout, what)
+    assert not [f for f in feeds if f.closed], f"a feed closed while waiting for {what}"
 
 
 @pytest.mark.timeout(60)
@@ -565,53 +478,51 @@ def test_two_servers_share_topics_through_redis_and_survive_its_restart(redis_se
     with launcher(tmp_path) as run:
         servers = [run.start([sys.executable, str(APP)], BROADCAST_URL=redis_server.url) for _ in range(2)]
         ports = [s.port for s in servers]
-        wait_until(lambda: all(hub_metrics(p)["connected"] for p in ports), 10, "both hubs on Redis")
+        wait_until(lambda: all(metrics(p)["connected"] for p in ports), 10, "both hubs on Redis")
         # Two subscribers on each server, attached before anything is published.
-        feeds = [SSEFeed(p, topic) for p in ports for _ in range(2)]
+        feeds = [Feed(p, f"/feed/{topic}") for p in ports for _ in range(2)]
         try:
-            pump(feeds, lambda: all(f.head is not None for f in feeds), 10, "the feeds' heads")
-            wait_until(lambda: all(hub_metrics(p)["subscribers"] == 2 for p in ports), 10, "the subscribers")
+            read(feeds, lambda: all(f.head is not None for f in feeds), 10, "the feeds' heads")
+            wait_until(lambda: all(metrics(p)["subscribers"] == 2 for p in ports), 10, "the subscribers")
 
             def publish_alternately(tag: str, n: int) -> List[Tuple[int, str]]:
                 sent = []
                 for i in range(n):
-                    status, reply = post(ports[i % 2], f"/publish/{topic}", f"{tag} {i}")
-                    assert status == 200, reply
+                    reply = post(ports[i % 2], f"/publish/{topic}", f"{tag} {i}".encode())
                     sent.append((reply["id"], f"{tag} {i}"))
                 return sent
 
             before = publish_alternately("before", 20)
             ids = [i for i, _ in before]
             assert ids == list(range(ids[0], ids[0] + 20))   # one sequence for both servers
-            pump(feeds, lambda: all(len(f.events()) == 20 for f in feeds), 10, "the first events")
-            assert all(f.events() == before for f in feeds)
+            read(feeds, lambda: all(len(id_data(f)) == 20 for f in feeds), 10, "the first events")
+            assert all(id_data(f) == before for f in feeds)
 
             # Redis dies mid-stream: publishing fails cleanly, the feeds stay open.
             redis_server.kill()
-            wait_until(lambda: not any(hub_metrics(p)["connected"] for p in ports), 10, "the hubs to notice")
-            status, reply = post(ports[0], f"/publish/{topic}", "lost")
-            assert status == 503, reply
+            wait_until(lambda: not any(metrics(p)["connected"] for p in ports), 10, "the hubs to notice")
+            post(ports[0], f"/publish/{topic}", b"lost", expect=503)
             redis_server.start()   # same port, empty
-            pump(feeds, lambda: all(any(fr.get("event") == "gap" for fr in f.frames) for f in feeds), 15,
+            read(feeds, lambda: all(any(e.get("event") == "gap" for e in f.events) for f in feeds), 15,
                  "the gap signal on every feed")
 
             after = publish_alternately("after", 20)
             ids = [i for i, _ in after]
             assert ids == list(range(ids[0], ids[0] + 20))
             assert ids[0] > before[-1][0]
-            pump(feeds, lambda: all(len(f.events()) == 40 for f in feeds), 10, "the later events")
+            read(feeds, lambda: all(len(id_data(f)) == 40 for f in feeds), 10, "the later events")
         finally:
             for f in feeds:
                 f.close()
         for f in feeds:
             # Still the same connection (never closed: checked by pump), everything in order.
-            assert f.events() == before + after
-            assert f.frames[0] == {"retry": "3000"}
-            first_gap = next(k for k, fr in enumerate(f.frames) if fr.get("event") == "gap")
-            assert [(int(fr["id"]), fr["data"]) for fr in f.frames[1:first_gap]] == before
-            assert f.frames[first_gap] == {"event": "gap", "data": '{"reason":"redis reconnected"}'}
+            assert id_data(f) == before + after
+            assert f.events[0] == {"retry": "3000"}
+            first_gap = next(k for k, e in enumerate(f.events) if e.get("event") == "gap")
+            assert [(int(e["id"]), e["data"]) for e in f.events[1:first_gap]] == before
+            assert f.events[first_gap] == {"event": "gap", "data": '{"reason":"redis reconnected"}'}
             # then the later events, with no second gap for the restarted counter's jump
-            assert [(int(fr["id"]), fr["data"]) for fr in f.frames[first_gap + 1:]] == after
+            assert [(int(e["id"]), e["data"]) for e in f.events[first_gap + 1:]] == after
         for s in servers:
             assert s.proc.poll() is None, s.text()
             assert "Traceback" not in s.stderr, s.stderr
