@@ -55,7 +55,7 @@ cdef class Topic:
     cdef int push(self, Subscriber s, Event e, bint counted) except -1
     cdef int _append(self, Subscriber s, Event e) except -1    # unconditionally, in s's framing
     cdef int emit(self, Event e) except -1
-    cdef int signal(self, Event e) except -1      # to every subscriber, not kept for replay
+    cdef int signal(self, Event sse, Event ws) except -1   # to every subscriber, not kept for replay
     cdef int remember(self, Event e) except -1
     cdef int replay_to(self, Subscriber s, long long after) except -1   # 0: events after `after` are gone
     cdef int clear_ring(self) except -1

@@ -65,6 +65,22 @@ cdef Event _ws_signal(str name, dict data):
     return make_event(0, name, json.dumps({"event": name, "data": data}, separators=(",", ":")), True)
 
 
+cdef inline bint _wire(Subscriber s, Event e, const char **p, Py_ssize_t *n):
+    """The bytes of `e` in s's framing; False when it has none (a ping to a WebSocket)."""
+    if s.kind == SUB_WS:
+        if e.ws is None:
+            return False
+        p[0] = PyBytes_AS_STRING(e.ws)
+        n[0] = PyBytes_GET_SIZE(e.ws)
+    elif s.kind == SUB_SSE:
+        p[0] = PyBytes_AS_STRING(e.sse)
+        n[0] = PyBytes_GET_SIZE(e.sse)
+    else:
+        p[0] = PyBytes_AS_STRING(e.sse) + e.raw_off
+        n[0] = PyBytes_GET_SIZE(e.sse) - e.raw_off - 2
+    return True
+
+
 cdef class Event:
     def __repr__(self):
         return f"<Event {self.id} {len(self.sse)} bytes>"
@@ -141,27 +157,16 @@ cdef class Topic:
         """Queue `e` on one subscriber. counted: a published event (budget
         policy, counters); else a ping or a signal, simply skipped when over budget."""
         cdef Transport t = s.t
-        cdef WSProtocol ws
         cdef const char *p
         cdef Py_ssize_t n, pend
         cdef Event marker
         if t.closed:
             self.remove(s)
             return 0
-        if s.kind == SUB_WS:
-            if e.ws is None:
-                return 0
-            ws = <WSProtocol>s.owner
-            if ws.state != WS_OPEN:
-                return 0                 # closing: no data frame may follow a close
-            p = PyBytes_AS_STRING(e.ws)
-            n = PyBytes_GET_SIZE(e.ws)
-        elif s.kind == SUB_SSE:
-            p = PyBytes_AS_STRING(e.sse)
-            n = PyBytes_GET_SIZE(e.sse)
-        else:
-            p = PyBytes_AS_STRING(e.sse) + e.raw_off
-            n = PyBytes_GET_SIZE(e.sse) - e.raw_off - 2
+        if s.kind == SUB_WS and (<WSProtocol>s.owner).state != WS_OPEN:
+            return 0                     # closing: no data frame may follow a close
+        if not _wire(s, e, &p, &n):
+            return 0
         pend = t.pending()
         if s.lag_from:
             if not counted:
@@ -196,13 +201,10 @@ cdef class Topic:
         return 0
 
     cdef int _append(self, Subscriber s, Event e) except -1:
-        if s.kind == SUB_WS:
-            if e.ws is not None:
-                s.t.out.append(PyBytes_AS_STRING(e.ws), PyBytes_GET_SIZE(e.ws))
-        elif s.kind == SUB_SSE:
-            s.t.out.append(PyBytes_AS_STRING(e.sse), PyBytes_GET_SIZE(e.sse))
-        else:
-            s.t.out.append(PyBytes_AS_STRING(e.sse) + e.raw_off, PyBytes_GET_SIZE(e.sse) - e.raw_off - 2)
+        cdef const char *p
+        cdef Py_ssize_t n
+        if _wire(s, e, &p, &n):
+            s.t.out.append(p, n)
         return 0
 
     cdef int emit(self, Event e) except -1:
@@ -224,33 +226,25 @@ cdef class Topic:
             i -= 1
         return 0
 
-    cdef int signal(self, Event e) except -1:
+    cdef int signal(self, Event sse, Event ws) except -1:
         cdef Py_ssize_t i = self.n - 1
         cdef Subscriber s
-        self.last_at = e.at
-        while i >= 0:
-            if i < self.n:
-                s = <Subscriber>self.subs[i]
-                self.push(s, e, False)
-            i -= 1
-        return 0
-
-    def send_signal(self, str name, dict data):
-        """Tell every subscriber something that is not an event (gap, reset)."""
-        cdef Py_ssize_t i = self.n - 1
-        cdef Subscriber s
-        cdef Event sse = _signal_event(name, data)
-        cdef Event ws = _ws_signal(name, data)
+        self.last_at = sse.at
         while i >= 0:
             if i < self.n:
                 s = <Subscriber>self.subs[i]
                 self.push(s, ws if s.kind == SUB_WS else sse, False)
             i -= 1
+        return 0
+
+    def send_signal(self, str name, dict data):
+        """Tell every subscriber something that is not an event (gap, reset)."""
+        self.signal(_signal_event(name, data), _ws_signal(name, data))
 
     def ping(self, Event e, double idle):
         """The keep-alive comment to SSE subscribers, when nothing went out for `idle` s."""
         if self.n and cz_monotonic() - self.last_at >= idle * 0.99:
-            self.signal(e)
+            self.signal(e, e)            # a ping has no WebSocket form: WebSockets have their own
 
     # -- replay -------------------------------------------------------------------
 
