@@ -93,13 +93,19 @@ static double parse_double(const char *s, const char *what) {
     return v;
 }
 
-static int connect_to(const char *host, const char *port) {
+/* host:port's addresses (TCP); the caller frees them */
+static struct addrinfo *resolve(const char *host, const char *port) {
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     int rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0) fail("getaddrinfo %s:%s: %s", host, port, gai_strerror(rc));
+    return res;
+}
+
+static int connect_to(const char *host, const char *port) {
+    struct addrinfo *res = resolve(host, port);
     int fd = -1;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
@@ -1095,12 +1101,7 @@ static int run_fanout(int argc, char **argv) {
                  (unsigned long long)rl.rlim_max, (unsigned long long)need);
     }
 
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    int rc = getaddrinfo(host, port, &hints, &res);
-    if (rc != 0) fail("getaddrinfo %s:%s: %s", host, port, gai_strerror(rc));
+    struct addrinfo *res = resolve(host, port);
     struct sockaddr_storage addr;
     socklen_t alen = (socklen_t)res->ai_addrlen;
     memcpy(&addr, res->ai_addr, res->ai_addrlen);
