@@ -9,12 +9,62 @@ import socket
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Type, TypeVar, Union
 
 from catzilla import broadcast
+from catzilla._core.dispatch import Layer
+from catzilla.response import to_response
 from catzilla.router import Route, Router
 from catzilla.settings import Settings
 
 log = logging.getLogger("catzilla")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+class _Hooks:
+    """before_request/after_request functions, run as one middleware next to the
+    handler: every after hook sees every response, early answers included."""
+
+    def __init__(self) -> None:
+        self.before: List[Callable[..., Any]] = []
+        self.after: List[Callable[..., Any]] = []
+        self.layer = Layer(self)
+
+    def on_request(self, request: Any) -> Any:
+        for i, hook in enumerate(self.before):
+            early = hook(request)
+            if inspect.isawaitable(early):
+                return self._before_async(request, i + 1, early)
+            if early is not None:
+                return early
+        return None
+
+    async def _before_async(self, request: Any, i: int, early: Any) -> Any:
+        early = await early
+        for hook in self.before[i:]:
+            if early is not None:
+                break
+            early = hook(request)
+            if inspect.isawaitable(early):
+                early = await early
+        return early
+
+    def on_response(self, request: Any, response: Any) -> Any:
+        for i, hook in enumerate(self.after):
+            replaced = hook(request, response)
+            if inspect.isawaitable(replaced):
+                return self._after_async(request, response, i + 1, replaced)
+            if replaced is not None:
+                response = to_response(replaced)
+        return response
+
+    async def _after_async(self, request: Any, response: Any, i: int, replaced: Any) -> Any:
+        replaced = await replaced
+        for hook in self.after[i:]:
+            if replaced is not None:
+                response = to_response(replaced)
+            replaced = hook(request, response)
+            if inspect.isawaitable(replaced):
+                replaced = await replaced
+        return response if replaced is None else to_response(replaced)
+
 
 class Catzilla:
     """app = Catzilla(); @app.get("/") def home(request): return "hi"; app.listen(8000)"""
@@ -24,10 +74,11 @@ class Catzilla:
         self.settings = Settings.from_kwargs(**settings)
         self.router = Router()
         self.ws_router = Router()    # WebSocket routes: looked up for upgrade requests only
-        # The dispatcher reads these lists and this map directly: hooks and
-        # handlers added at any time take effect.
-        self._before: List[Callable[..., Any]] = []
-        self._after: List[Callable[..., Any]] = []
+        # The dispatcher reads the layer list and the handler map directly:
+        # middleware, hooks and handlers added at any time take effect.
+        self._middleware: List[Any] = []
+        self._hooks = _Hooks()
+        self._layers: List[Any] = []
         self._exception_handlers: Dict[Type[BaseException], Callable[..., Any]] = {}
         self._startup: List[Callable[..., Any]] = []
         self._shutdown: List[Callable[..., Any]] = []
@@ -87,17 +138,34 @@ class Catzilla:
     def url_path_for(self, name: str, **params: Any) -> str:
         return self.router.url_path_for(name, **params)
 
-    # -- hooks ---------------------------------------------------------------
+    # -- middleware and hooks ---------------------------------------------------
+
+    def add_middleware(self, middleware_class: Callable[..., Any], **options: Any) -> Any:
+        """Install middleware_class(**options); returns the instance. Middleware
+        runs in the order added: the first added sees the request first and the
+        response last. See catzilla.middleware for what a middleware is."""
+        middleware = middleware_class(**options)
+        layer = Layer(middleware)            # TypeError now if it is not a middleware
+        self._middleware.append(layer)
+        self._relayer()
+        return middleware
 
     def before_request(self, fn: F) -> F:
         """fn(request) runs before the handler; returning anything but None answers with it."""
-        self._before.append(fn)
+        self._hooks.before.append(fn)
+        self._relayer()
         return fn
 
     def after_request(self, fn: F) -> F:
         """fn(request, response) runs after the handler; returning a Response replaces it."""
-        self._after.append(fn)
+        self._hooks.after.append(fn)
+        self._relayer()
         return fn
+
+    def _relayer(self) -> None:
+        # In place: the dispatcher holds this list. The hooks are the innermost layer.
+        hooks = [self._hooks.layer] if self._hooks.before or self._hooks.after else []
+        self._layers[:] = self._middleware + hooks
 
     def exception_handler(self, exc_class: Type[BaseException]) -> Callable[[F], F]:
         """fn(request, exc) -> response for exceptions of exc_class (most specific class wins);

@@ -71,6 +71,8 @@ class MutableHeaders(Headers):
         """Add one more (name, value) entry at the end."""
     def setdefault(self, name: str | bytes, value: _HeaderValue) -> str:
         """The first value of `name`; when absent, append (name, value) and return the stored value."""
+    def add_vary(self, name: str) -> None:
+        """Add `name` to Vary (one field, no duplicates, case-insensitive; nothing to add when Vary is "*")."""
     def update(self, source: _MutableHeaderSource | None = None) -> None:
         """Each name given replaces all its old values with all the values given for it; all or nothing."""
 

@@ -564,6 +564,18 @@ cdef class MutableHeaders(Headers):
         self._changed()
         return v
 
+    def add_vary(self, name):
+        """Add `name` to Vary (one field, no duplicates, case-insensitive; nothing
+        to add when Vary is already "*")."""
+        cdef str n = header_name(name)
+        cdef list names = []
+        for v in self.getlist("vary"):
+            names.extend(p.strip() for p in v.split(",") if p.strip())
+        if any(p == "*" or p.lower() == n for p in names):
+            return
+        names.append(name if isinstance(name, str) else n)
+        self["vary"] = ", ".join(names)
+
     def update(self, source=None):
         """Set headers from a mapping, pairs or Headers: each name given replaces
         all of its old values (at the place of the first old one, else at the

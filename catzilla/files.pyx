@@ -13,7 +13,12 @@ Validators: Last-Modified is the file's mtime (whole seconds); the ETag is
 strong, '"<size hex>-<mtime_ns hex>"' -- it changes whenever the size or the
 nanosecond mtime changes, which is what a byte-for-byte validator has to
 guarantee for a file served as-is, and being strong it can be used with
-If-Range."""
+If-Range.
+
+A wrapped body (Response.wrap_body, e.g. compression) is another
+representation: its ETag is weak, it has no ranges and no known length, and
+the file is read in blocks on a stream worker and passed through the filters
+as it goes."""
 import calendar
 import datetime
 import mimetypes
@@ -28,7 +33,7 @@ from posix.unistd cimport close as c_close
 from catzilla._core.transport cimport Transport
 from catzilla.datastructures cimport Headers
 from catzilla.request cimport Request
-from catzilla.response cimport Response
+from catzilla.response cimport Response, filtered_whole
 from catzilla.exceptions import HTTPException
 
 cdef int _O_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0) \
@@ -412,6 +417,8 @@ cdef class FileResponse(Response):
         etag = given.get("etag")
         if etag is None:
             etag = f'"{size:x}-{st.st_mtime_ns:x}"'
+            if self._filters is not None:
+                etag = "W/" + etag
             validators.append(("etag", etag))
         lm_text = given.get("last-modified")
         if lm_text is None:
@@ -425,28 +432,33 @@ cdef class FileResponse(Response):
             if_match = _joined(headers, "if-match")
             if if_match is not None:
                 if not _etag_matches(_parse_etags(if_match), etag, True):
-                    return _answer(t, f, 412, user, b"Precondition Failed\n")
+                    return self._answer(t, f, 412, user, b"Precondition Failed\n")
             else:
                 ius = _single_date(headers, "if-unmodified-since")
                 if ius is not None and mtime is not None and mtime > ius:
-                    return _answer(t, f, 412, user, b"Precondition Failed\n")
+                    return self._answer(t, f, 412, user, b"Precondition Failed\n")
             inm = _joined(headers, "if-none-match")
             if inm is not None:
                 if _etag_matches(_parse_etags(inm), etag, False):
                     if get_or_head:
-                        return _answer(t, f, 304, user + validators, None)
-                    return _answer(t, f, 412, user, b"Precondition Failed\n")
+                        return self._answer(t, f, 304, user + validators, None)
+                    return self._answer(t, f, 412, user, b"Precondition Failed\n")
             elif get_or_head:
                 ims = _single_date(headers, "if-modified-since")
                 if ims is not None and mtime is not None and mtime <= ims:
-                    return _answer(t, f, 304, user + validators, None)
+                    return self._answer(t, f, 304, user + validators, None)
 
         out = user + validators
-        if "accept-ranges" not in given:
-            out.append(("accept-ranges", "bytes"))
         if self.filename is not None and "content-disposition" not in given:
             out.append(("content-disposition",
                         content_disposition(self.content_disposition_type, self.filename)))
+        if self._filters is not None:
+            if t.http10:
+                t.keep_alive = False             # a raw body ends with the connection
+            t.write_head(status, self._media_type(), out, -1, not t.http10)
+            return t.start_stream(status, _Blocks(f, size), not t.http10, None, 0.0, b"", self._filters)
+        if "accept-ranges" not in given:
+            out.append(("accept-ranges", "bytes"))
 
         first, last = 0, size - 1
         if status == 200 and get_or_head:
@@ -455,13 +467,24 @@ cdef class FileResponse(Response):
                 r = _parse_range(range_value, size)
                 if r is False:
                     out.append(("content-range", f"bytes */{size}"))
-                    return _answer(t, f, 416, out, b"Range Not Satisfiable\n")
+                    return self._answer(t, f, 416, out, b"Range Not Satisfiable\n")
                 if r is not None:
                     first, last = r
                     status = 206
                     out.append(("content-range", f"bytes {first}-{last}/{size}"))
         t.write_head(status, self._media_type(), out, last - first + 1, False)
         return t.write_file(status, f, first, last - first + 1)
+
+    cdef int _answer(self, Transport t, _OpenFile f, int status, list headers, bytes body) except -1:
+        """A precondition or range answer instead of the file (body None: 304, no body)."""
+        f.close()
+        if body is None:
+            t.write_head(status, None, headers, -1, False)
+            return t.response_sent(status, 0)
+        if self._filters is not None:
+            body = filtered_whole(self._filters, body)
+        t.write_head(status, _CT_TEXT, headers, len(body), False)
+        return t.write_body(status, body)
 
     def __repr__(self):
         return f"<FileResponse {self.status_code} {self.path!r}>"
@@ -470,14 +493,32 @@ cdef class FileResponse(Response):
 cdef bytes _CT_TEXT = b"text/plain; charset=utf-8"
 
 
-cdef int _answer(Transport t, _OpenFile f, int status, list headers, bytes body) except -1:
-    """A precondition or range answer instead of the file (body None: 304, no body)."""
-    f.close()
-    if body is None:
-        t.write_head(status, None, headers, -1, False)
-        return t.response_sent(status, 0)
-    t.write_head(status, _CT_TEXT, headers, len(body), False)
-    return t.write_body(status, body)
+class _Blocks:
+    """A file's bytes as an iterable of blocks (a stream worker reads them),
+    for a wrapped file body."""
+
+    def __init__(self, f, size):
+        self.f = f
+        self.left = size
+        self.offset = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.left <= 0 or self.f.closed:
+            self.close()
+            raise StopIteration
+        block = os.pread(self.f.fileno(), min(self.left, 65536), self.offset)
+        if not block:                    # the file shrank: end the body where it ends now
+            self.left = 0
+            return b""
+        self.offset += len(block)
+        self.left -= len(block)
+        return block
+
+    def close(self):
+        self.f.close()
 
 
 cdef bint _if_range(object headers, str etag, object mtime):

@@ -6,11 +6,16 @@ cdef class Response:
     cdef public object body              # bytes
     cdef bytes _ct                       # Content-Type value, validated, or None
     cdef list _headers                   # [(lower-case name, value)] str pairs, validated
+    cdef list _filters                   # body filters (wrap_body), in the order added, or None
 
     # The body protocol (catzilla/_core/transport.pxd): write the head, then
     # the body. Raises only before anything was written (req may be None for
     # the server's own error answers).
     cdef int send(self, Transport t, Request req) except -1
+
+
+# The body through `filters` whole (each filter's close(data)): bytes.
+cdef bytes filtered_whole(list filters, object body)
 
 cdef class JSONResponse(Response):
     pass

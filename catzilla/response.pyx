@@ -101,6 +101,21 @@ cdef class Response:
         """A live, validating view: changes apply to this response."""
         return mutable_headers_over(self._headers)
 
+    def wrap_body(self, body_filter):
+        """Pass the body through body_filter as it is sent: body_filter.feed(bytes)
+        -> bytes for each chunk of a stream (what it returns goes out at once, so
+        it must hold nothing back), body_filter.close(data=b"") -> bytes for the
+        last data and the end (a whole body is one close(body) call). Filters
+        apply in the order wrapped. The middleware that wraps a body fixes the
+        headers it changes (Content-Encoding...); Content-Length is computed
+        after filtering. Returns False when this body cannot be wrapped."""
+        if not (callable(getattr(body_filter, "feed", None)) and callable(getattr(body_filter, "close", None))):
+            raise TypeError("a body filter needs feed(data) and close(data=b'') methods")
+        if self._filters is None:
+            self._filters = []
+        self._filters.append(body_filter)
+        return True
+
     def set_cookie(self, str key, str value="", *, max_age=None, expires=None, str path="/",
                    domain=None, bint secure=False, bint httponly=False, samesite="lax"):
         cookie = SimpleCookie()
@@ -145,11 +160,21 @@ cdef class Response:
         if status == 204 or status == 304 or status < 200:
             t.write_head(status, self._ct, self._headers, -1, False)
             return t.response_sent(status, 0)
+        if self._filters is not None:
+            body = filtered_whole(self._filters, body)
         t.write_head(status, self._ct, self._headers, PyBytes_GET_SIZE(body), False)
         return t.write_body(status, body)
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.status_code} {len(self.body)} bytes>"
+
+
+cdef bytes filtered_whole(list filters, object body):
+    for f in filters:
+        body = f.close(body)
+        if not PyBytes_CheckExact(body):
+            body = bytes(body)
+    return body
 
 
 def _json_dumps(content):
@@ -225,7 +250,7 @@ cdef class StreamingResponse(Response):
             t.keep_alive = False             # a raw body ends with the connection
         t.write_head(self.status_code, self._ct, self._headers, -1, chunked)
         return t.start_stream(self.status_code, self.content, chunked, self.encode, self.ping,
-                              self.ping_bytes)
+                              self.ping_bytes, self._filters)
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.status_code} {type(self.content).__name__}>"

@@ -62,7 +62,7 @@ fuzz() {
 
 fuzz fuzz_parser 4096 http.dict corpus "$ROOT/fuzz/cz_http_scalar.c" "$ROOT/include/cz_http.c"
 fuzz fuzz_ws 1024 "" corpus_ws "$ROOT/include/cz_ws.c"
-fuzz fuzz_pmd 4096 "" "" "$ROOT/include/cz_pmd.c" -lz
+fuzz fuzz_pmd 4096 "" "" "$ROOT/include/cz_pmd.c" "$ROOT/include/cz_deflate.c" -lz
 fuzz fuzz_multipart 4096 multipart.dict corpus_multipart "$ROOT/include/cz_multipart.c"
 rm -rf "$WORK"
 echo "fuzz/run.sh: OK, no crash in ${SECONDS_TO_RUN}s"

@@ -15,6 +15,10 @@ static int z_error(int ret) {
     return ret == Z_MEM_ERROR ? CZ_PMD_NOMEM : CZ_PMD_INVALID;
 }
 
+static int deflate_error(int ret) {
+    return ret == CZ_DEFLATE_NOMEM ? CZ_PMD_NOMEM : CZ_PMD_INVALID;
+}
+
 /* ---- inflate ---------------------------------------------------------- */
 
 int cz_inflater_init(cz_inflater *f, int bits, int no_context_takeover, size_t max_size) {
@@ -224,77 +228,40 @@ int cz_deflater_init(cz_deflater *d, int bits, int no_context_takeover, int leve
     if (bits < 8 || bits > 15 || level < -1 || level > 9)
         return CZ_PMD_INVALID;
     d->no_context = no_context_takeover != 0;
-    d->zs.zalloc = Z_NULL;
-    d->zs.zfree = Z_NULL;
-    d->zs.opaque = Z_NULL;
     /* zlib rejects a raw 8-bit window; 9 emits no distance > 250 (see cz_pmd.h). */
-    ret = deflateInit2(&d->zs, level, Z_DEFLATED, -(bits == 8 ? 9 : bits), 8, Z_DEFAULT_STRATEGY);
-    if (ret != Z_OK)
-        return z_error(ret);
-    d->ready = 1;
-    return CZ_PMD_OK;
+    ret = cz_deflate_init(&d->z, -(bits == 8 ? 9 : bits), level);
+    return ret == CZ_DEFLATE_OK ? CZ_PMD_OK : deflate_error(ret);
 }
 
 int cz_deflater_compress(cz_deflater *d, const unsigned char *p, size_t n,
                          unsigned char **out, size_t *out_len) {
-    unsigned char *buf, *q;
-    size_t cap, len = 0, chunk, room;
-    uInt before;
-    int last, ret, err = CZ_PMD_OK;
+    unsigned char *buf;
+    size_t len;
+    int ret;
 
     *out = NULL;
     *out_len = 0;
-    if (!d->ready)
-        return CZ_PMD_INVALID;
-    cap = (size_t)deflateBound(&d->zs, (uLong)n) + 16;   /* + sync flush marker */
-    if (cap < n)
-        return CZ_PMD_NOMEM;   /* overflow */
-    buf = malloc(cap);
-    if (buf == NULL)
-        return CZ_PMD_NOMEM;
-    do {
-        chunk = n > CHUNK_MAX ? CHUNK_MAX : n;
-        last = chunk == n;
-        d->zs.next_in = (z_const Bytef *)p;
-        d->zs.avail_in = (uInt)chunk;
-        for (;;) {
-            if (len == cap) {   /* deflateBound should make this rare */
-                if (cap > ((size_t)-1) / 2) { err = CZ_PMD_NOMEM; goto fail; }
-                q = realloc(buf, cap * 2);
-                if (q == NULL) { err = CZ_PMD_NOMEM; goto fail; }
-                buf = q;
-                cap *= 2;
-            }
-            room = cap - len;
-            d->zs.next_out = buf + len;
-            d->zs.avail_out = (uInt)(room > CHUNK_MAX ? CHUNK_MAX : room);
-            before = d->zs.avail_out;
-            ret = deflate(&d->zs, last ? Z_SYNC_FLUSH : Z_NO_FLUSH);
-            len += before - d->zs.avail_out;
-            /* Z_BUF_ERROR: nothing to do (e.g. a second flush with no new input). */
-            if (ret != Z_OK && ret != Z_BUF_ERROR) { err = z_error(ret); goto fail; }
-            if (d->zs.avail_in == 0 && d->zs.avail_out > 0)
-                break;
-            if (ret == Z_BUF_ERROR && d->zs.avail_out > 0) { err = CZ_PMD_INVALID; goto fail; }
-        }
-        p += chunk;
-        n -= chunk;
-    } while (!last);
-
+    ret = cz_deflate_run(&d->z, p, n, Z_SYNC_FLUSH, &buf, &len);
+    if (ret != CZ_DEFLATE_OK)
+        return deflate_error(ret);
     if (len >= sizeof TAIL && memcmp(buf + len - sizeof TAIL, TAIL, sizeof TAIL) == 0) {
         len -= sizeof TAIL;   /* §7.2.1: the receiver appends it back */
     } else if (len == 0) {
         /* An empty message right after a flush: zlib emits nothing. Send one
-         * 0x00, the start of an empty stored block the tail completes. */
+         * 0x00, the start of an empty stored block the tail completes
+         * (cz_deflate_run's buffer always has room for it). */
         buf[0] = 0x00;
         len = 1;
     } else {
-        err = CZ_PMD_INVALID;
+        ret = CZ_PMD_INVALID;
         goto fail;
     }
     if (d->no_context) {
-        ret = deflateReset(&d->zs);
-        if (ret != Z_OK) { err = z_error(ret); goto fail; }
+        ret = cz_deflate_reset(&d->z);
+        if (ret != CZ_DEFLATE_OK) {
+            ret = deflate_error(ret);
+            goto fail;
+        }
     }
     *out = buf;
     *out_len = len;
@@ -304,11 +271,9 @@ fail:
      * what the peer's window holds, so the deflater is done. */
     free(buf);
     cz_deflater_free(d);
-    return err;
+    return ret;
 }
 
 void cz_deflater_free(cz_deflater *d) {
-    if (d->ready)
-        deflateEnd(&d->zs);
-    d->ready = 0;
+    cz_deflate_free(&d->z);
 }

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <zlib.h>
 
+#include "cz_deflate.h"
+
 enum {
     CZ_PMD_OK = 0,
     CZ_PMD_TOO_BIG = 1,   /* message would exceed max_size (close 1009) */
@@ -43,8 +45,7 @@ typedef struct {
 } cz_inflater;
 
 typedef struct {
-    z_stream zs;
-    int ready;             /* deflateInit2 succeeded: deflateEnd is owed */
+    cz_deflate z;
     int no_context;
 } cz_deflater;
 

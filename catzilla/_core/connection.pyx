@@ -510,7 +510,7 @@ cdef class Connection(Transport):
     # -- the body protocol: what Transport leaves to the connection ----------
 
     cdef int start_stream(self, int status, object content, bint chunked, object encode,
-                          double ping, bytes ping_bytes) except -1:
+                          double ping, bytes ping_bytes, list filters) except -1:
         if self.head_only:
             close_unsent(self.svc, content)
             return self.response_sent(status, 0)
@@ -519,7 +519,8 @@ cdef class Connection(Transport):
             close_unsent(self.svc, content)
             return 0
         self.stream_status = status
-        self.pump = make_pump(self.svc, self, content, chunked, encode, ping, ping_bytes, self.stream_done)
+        self.pump = make_pump(self.svc, self, content, chunked, encode, ping, ping_bytes, filters,
+                              self.stream_done)
         self.pump.start()
         return 0
 

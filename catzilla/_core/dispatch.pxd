@@ -4,20 +4,26 @@ from catzilla.request cimport Request
 from catzilla.response cimport Response
 from catzilla.router cimport Router
 
+cdef class Layer:
+    cdef readonly object middleware
+    cdef object on_request           # on_request(request) -> None or an answer (maybe awaitable), or None
+    cdef object on_response          # on_response(request, response) -> None or a replacement, or None
+
+
 cdef class Dispatcher:
     cdef readonly object app
     cdef Router router
     cdef readonly Router ws_router   # WebSocket routes (consulted for upgrade requests and on a 404)
-    cdef list before                 # the app's own hook lists and handler map, shared, so
-    cdef list after                  # hooks registered after start take effect
+    cdef list layers                 # the app's own Layer list, outermost first: shared, so
+                                     # middleware and hooks added after start take effect
     cdef dict handlers               # exception class -> handler(request, exc)
     cdef bint debug
     cdef object log
-    cdef Py_ssize_t hooks_seen       # len(before) + len(after) when async_hooks was computed
-    cdef bint async_hooks
 
     cdef object call(self, Request req)
-    cdef object with_hooks(self, Request req)
+    cdef object through(self, Request req, tuple layers)
+    cdef object unwind(self, Request req, tuple layers, Py_ssize_t i, object result)
+    cdef object as_response(self, Request req, object result)
     cdef Response default_error(self, Request req, object exc)
 
     # What to send for a request: a handler result (Response, str, dict, ...)

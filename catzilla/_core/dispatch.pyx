@@ -1,10 +1,13 @@
 """The dispatcher: one implementation of "request in, result out", used by the
 server and the TestClient alike.
 
-Two variants, chosen per request by a C test of two list lengths: with no hook
-registered the endpoint is called directly (the fast path); with hooks, the
-before hooks, the endpoint and the after hooks run in order, in a coroutine
-when any of them is async."""
+With no middleware (the app's hooks are one, innermost, when any is
+registered) the endpoint is called directly: one C test of a list length.
+Otherwise the layers run as an onion: each layer's on_request in declared
+order until one answers, then the endpoint, then on_response of every layer
+whose on_request ran, innermost first. Everything runs synchronously until a
+step returns an awaitable; the rest of the chain then continues in one
+coroutine, so an all-sync stack never pays for a task."""
 import inspect
 import traceback
 
@@ -25,25 +28,42 @@ cdef bint is_awaitable(object result) except -1:
                                          and inspect.isawaitable(result))
 
 
+cdef class Layer:
+    """One middleware as the dispatcher calls it: its two optional phases."""
+
+    def __init__(self, middleware):
+        self.middleware = middleware
+        self.on_request = getattr(middleware, "on_request", None)
+        self.on_response = getattr(middleware, "on_response", None)
+        if not (callable(self.on_request) or callable(self.on_response)):
+            raise TypeError(f"{type(middleware).__name__} is not a middleware: it needs an "
+                            f"on_request(request) or on_response(request, response) method")
+        if not callable(self.on_request):
+            self.on_request = None
+        if not callable(self.on_response):
+            self.on_response = None
+
+    def __repr__(self):
+        return f"<Layer {self.middleware!r}>"
+
+
 cdef class Dispatcher:
     def __init__(self, app):
         self.app = app
         self.router = app.router
         self.ws_router = getattr(app, "ws_router", None)
-        self.before = app._before
-        self.after = app._after
+        self.layers = app._layers
         self.handlers = app._exception_handlers
         self.debug = app.settings.debug
         import logging
         self.log = logging.getLogger("catzilla")
-        self.hooks_seen = -1
 
     cdef object handle(self, Request req):
         req.app = self.app
         try:
-            if len(self.before) == 0 and len(self.after) == 0:
+            if len(self.layers) == 0:
                 return self.call(req)
-            return self.with_hooks(req)
+            return self.through(req, tuple(self.layers))
         except Exception as exc:
             return self.error(req, exc)
 
@@ -69,70 +89,114 @@ cdef class Dispatcher:
             return route.endpoint(req, **match.params)
         return route.endpoint(req)
 
-    cdef object with_hooks(self, Request req):
-        cdef Py_ssize_t n = len(self.before) + len(self.after)
-        cdef Response response
-        if n != self.hooks_seen:                       # hooks are only ever appended
-            self.async_hooks = any(inspect.iscoroutinefunction(h) for h in self.before + self.after)
-            self.hooks_seen = n
-        if self.async_hooks:
-            return self.hooks_async(req)
+    # -- the onion, synchronously while nothing is awaitable ---------------------
+
+    cdef object through(self, Request req, tuple layers):
+        cdef Py_ssize_t i = 0, n = len(layers)
+        cdef Layer layer
+        while i < n:
+            layer = <Layer>layers[i]
+            i += 1
+            if layer.on_request is None:
+                continue
+            try:
+                early = layer.on_request(req)
+            except Exception as exc:
+                return self.unwind(req, layers, i, self.error(req, exc))
+            if early is None:
+                continue
+            if is_awaitable(early):
+                return self.through_async(req, layers, i, early)
+            return self.unwind(req, layers, i, early)
         try:
-            for hook in self.before:
-                early = hook(req)
-                if early is not None:
-                    response = to_response(early)
-                    break
-            else:
-                result = self.call(req)
-                if is_awaitable(result):
-                    return self.finish_async(req, result)
-                response = to_response(result)
+            result = self.call(req)
         except Exception as exc:
             result = self.error(req, exc)
-            if is_awaitable(result):
-                return self.finish_async(req, result)
-            response = <Response>result
-        for hook in self.after:
-            replaced = hook(req, response)
-            if replaced is not None:
-                response = to_response(replaced)
+        return self.unwind(req, layers, n, result)
+
+    cdef object unwind(self, Request req, tuple layers, Py_ssize_t i, object result):
+        """The response phase of layers[i-1] .. layers[0] for a result (or an awaitable of one)."""
+        cdef Layer layer
+        if is_awaitable(result):
+            return self.unwind_async(req, layers, i, result, None)
+        response = self.as_response(req, result)
+        if not isinstance(response, Response):
+            return self.unwind_async(req, layers, i, response, None)
+        while i > 0:
+            i -= 1
+            layer = <Layer>layers[i]
+            if layer.on_response is None:
+                continue
+            try:
+                replaced = layer.on_response(req, response)
+            except Exception as exc:
+                replaced = self.error(req, exc)
+            if replaced is None:
+                continue
+            if is_awaitable(replaced):
+                return self.unwind_async(req, layers, i, replaced, response)
+            response = self.as_response(req, replaced)
+            if not isinstance(response, Response):
+                return self.unwind_async(req, layers, i, response, None)
         return response
 
-    async def finish_async(self, Request req, awaitable):
-        """An async endpoint (or exception handler) behind sync hooks: await it, then the after hooks."""
+    cdef object as_response(self, Request req, object result):
+        """to_response, with a bad result type answered by the exception handlers
+        (a Response, or an awaitable of one)."""
         try:
-            response = to_response(await awaitable)
+            return to_response(result)
         except Exception as exc:
-            response = await self.resolve(self.error(req, exc))
-        return await self.after_hooks(req, response)
+            return self.error(req, exc)
 
-    async def hooks_async(self, Request req):
+    # -- the rest of the onion, once something had to be awaited ------------------
+
+    async def through_async(self, Request req, tuple layers, Py_ssize_t i, awaitable):
+        cdef Layer layer
+        cdef Py_ssize_t n = len(layers)
         try:
-            for hook in self.before:
-                early = hook(req)
-                if is_awaitable(early):
-                    early = await early
-                if early is not None:
-                    response = to_response(early)
-                    break
-            else:
+            early = await awaitable
+            while early is None and i < n:
+                layer = <Layer>layers[i]
+                i += 1
+                if layer.on_request is not None:
+                    early = layer.on_request(req)
+                    if is_awaitable(early):
+                        early = await early
+            if early is None:
                 result = self.call(req)
                 if is_awaitable(result):
                     result = await result
-                response = to_response(result)
+            else:
+                result = early
         except Exception as exc:
-            response = await self.resolve(self.error(req, exc))
-        return await self.after_hooks(req, response)
+            result = self.error(req, exc)
+        return await self.unwind_async(req, layers, i, result, None)
 
-    async def after_hooks(self, Request req, Response response):
-        for hook in self.after:
-            replaced = hook(req, response)
-            if is_awaitable(replaced):
-                replaced = await replaced
-            if replaced is not None:
-                response = to_response(replaced)
+    async def unwind_async(self, Request req, tuple layers, Py_ssize_t i, result, current):
+        """As unwind(); `current` is the response an on_response result (None: keep it)
+        would replace, or None when `result` is the endpoint's or an early answer."""
+        cdef Layer layer
+        response = await self.settled(req, result, current)
+        while i > 0:
+            i -= 1
+            layer = <Layer>layers[i]
+            if layer.on_response is not None:
+                try:
+                    replaced = layer.on_response(req, response)
+                except Exception as exc:
+                    replaced = self.error(req, exc)
+                response = await self.settled(req, replaced, response)
         return response
+
+    async def settled(self, Request req, result, current):
+        try:
+            if is_awaitable(result):
+                result = await result
+            if result is None and current is not None:
+                return current
+            return to_response(result)
+        except Exception as exc:
+            return await self.resolve(self.error(req, exc))
 
     async def resolve(self, result):
         return (await result) if is_awaitable(result) else result

@@ -406,4 +406,8 @@ cdef class FeedResponse(Response):
         if t.http10:
             t.keep_alive = False             # a raw body ends with the connection
         t.write_head(self.status_code, self._ct, self._headers, -1, chunked)
-        return t.start_stream(self.status_code, pump, chunked, None, 0.0, b"")
+        return t.start_stream(self.status_code, pump, chunked, None, 0.0, b"", None)
+
+    def wrap_body(self, body_filter):
+        """A feed's events are encoded once for every subscriber: never wrapped."""
+        return False

@@ -18,9 +18,16 @@ cdef class Pump:
     cdef bint finished
     cdef double ping             # seconds of silence before ping_bytes is sent; 0: never
     cdef bytes ping_bytes
+    cdef list filters            # body filters (Response.wrap_body) each item passes through, or None
     cdef double last_out         # when the last item or ping was queued
     cdef object timer            # the ping timer handle
     cdef int start(self) except -1
+    # An item encoded and filtered, ready to frame. Computed before the
+    # buffer it goes into is looked up: a filter may let another thread run.
+    cdef object prepared(self, object item)
+    cdef object filtered(self, object chunk)
+    cdef object closing(self)          # the filters' last bytes
+    cdef int ping_now(self) except -1  # queue ping_bytes (through the filters) on the loop
     cdef void cancel(self)       # the client is gone: stop pulling, close the iterator
     cdef int drain(self) except -1   # graceful stop: end now if the body never ends by itself
     cdef int finish(self, object exc) except -1
@@ -30,5 +37,5 @@ cdef class Pump:
 
 # content that is already a Pump (a broadcast feed) is used as it is
 cdef Pump make_pump(Services svc, Transport t, object content, bint chunked, object encode,
-                    double ping, bytes ping_bytes, object on_done)
+                    double ping, bytes ping_bytes, list filters, object on_done)
 cdef int close_unsent(Services svc, object content) except -1   # a body that will never be sent (HEAD)

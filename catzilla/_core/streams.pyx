@@ -14,6 +14,11 @@ its own buffer is below the high-water mark, and resumes when the socket has
 drained below the low-water mark; memory per stream is bounded by about
 high_water + one item, whatever the body size or the client's speed.
 
+Filters (Response.wrap_body, e.g. compression): every item passes through
+them after it is encoded and before it is framed, and what they return goes
+out with it: a filtered stream is exactly as incremental as the bare one.
+Their close() output precedes the last chunk. Pings pass through them too.
+
 Pings: when `ping` > 0 and nothing was queued for that long, `ping_bytes` (an
 SSE comment) is framed on the loop between items; the source is never
 interrupted for it.
@@ -70,9 +75,41 @@ cdef int frame(Buffer out, object chunk, bint chunked) except -1:
     raise TypeError(f"stream items must be bytes, str or memoryview, not {type(chunk).__name__}")
 
 
+cdef object as_bytes(object chunk):
+    if PyBytes_CheckExact(chunk):
+        return chunk
+    if isinstance(chunk, str):
+        return (<str>chunk).encode("utf-8")
+    if isinstance(chunk, (bytes, bytearray, memoryview)):
+        return bytes(chunk)
+    raise TypeError(f"stream items must be bytes, str or memoryview, not {type(chunk).__name__}")
+
+
 cdef class Pump:
     cdef int start(self) except -1:
         raise NotImplementedError
+
+    cdef object prepared(self, object item):
+        if self.encode is not None:
+            item = self.encode(item)
+        return item if self.filters is None else self.filtered(item)
+
+    cdef object filtered(self, object chunk):
+        chunk = as_bytes(chunk)
+        for f in self.filters:
+            chunk = f.feed(chunk)
+        return chunk
+
+    cdef object closing(self):
+        # each filter closes with what the ones before it closed with
+        tail = b""
+        for f in self.filters:
+            tail = f.close(tail)
+        return tail
+
+    cdef int ping_now(self) except -1:
+        chunk = self.ping_bytes if self.filters is None else self.filtered(self.ping_bytes)
+        return frame(self.t.out, chunk, self.chunked)
 
     cdef void cancel(self):
         self.cancelled = True
@@ -91,6 +128,12 @@ cdef class Pump:
             return 0
         self.finished = True
         self.stop_pings()
+        if exc is None and self.filters is not None:
+            try:
+                tail = self.closing()
+                frame(self.t.out, tail, self.chunked)
+            except Exception as e:
+                exc = e
         if exc is not None:
             self.svc.log.error("stream aborted: the response body raised", exc_info=exc)
             self.on_done(False)
@@ -124,7 +167,7 @@ cdef class Pump:
             return
         idle = cz_monotonic() - self.last_out
         if idle >= self.ping * 0.99:     # timers may fire a hair early
-            frame(t.out, self.ping_bytes, self.chunked)
+            self.ping_now()
             t.flush()
             if t.closed:
                 return
@@ -147,9 +190,7 @@ cdef class InlinePump(Pump):
         while not self.cancelled and not t.closed:
             while t.pending() < high:
                 try:
-                    chunk = next(self.it)
-                    if self.encode is not None:
-                        chunk = self.encode(chunk)
+                    chunk = self.prepared(next(self.it))
                     frame(t.out, chunk, self.chunked)
                 except StopIteration:
                     self.finish(None)
@@ -165,6 +206,7 @@ cdef class InlinePump(Pump):
 
 cdef class ThreadPump(Pump):
     cdef Buffer pend            # framed by the worker, not yet handed to the transport
+    cdef object filtering       # with filters: held while an item or a ping passes through them
     cdef object gate            # lock the worker blocks on while over the high-water mark
     cdef bint waiting
     cdef bint notified
@@ -173,6 +215,8 @@ cdef class ThreadPump(Pump):
 
     cdef int start(self) except -1:
         self.pend = Buffer()
+        if self.filters is not None:
+            self.filtering = threading.Lock()
         self.gate = threading.Lock()
         self.gate.acquire()
         self.svc.pool.submit(self.work)
@@ -193,9 +237,13 @@ cdef class ThreadPump(Pump):
                     break
                 if self.cancelled:
                     break
-                if self.encode is not None:
-                    chunk = self.encode(chunk)
-                frame(self.pend, chunk, self.chunked)
+                if self.filters is None:
+                    chunk = self.prepared(chunk)
+                    frame(self.pend, chunk, self.chunked)
+                else:
+                    with self.filtering:     # a ping on the loop goes through the same filters
+                        chunk = self.prepared(chunk)
+                        frame(self.pend, chunk, self.chunked)
                 if not self.notified:
                     self.notified = True
                     svc.post(self)
@@ -215,13 +263,19 @@ cdef class ThreadPump(Pump):
                 self.notified = True
                 svc.post(self)
 
-    def on_worker(self):
-        """On the loop: take what the worker framed, write it, release the worker when drained."""
+    cdef int ping_now(self) except -1:
+        if self.filters is None:
+            return Pump.ping_now(self)
+        with self.filtering:         # after the items the worker filtered, in their order
+            chunk = self.filtered(self.ping_bytes)
+            frame(self.pend, chunk, self.chunked)
+            self.take()
+        return 0
+
+    cdef int take(self) except -1:
+        """Move what the worker framed to the transport."""
         cdef Transport t = self.t
         cdef Buffer tmp
-        self.notified = False
-        if self.cancelled or self.finished:
-            return
         if self.pend.size() > 0:
             if t.out.size() == 0:
                 tmp = t.out
@@ -231,6 +285,15 @@ cdef class ThreadPump(Pump):
                 t.out.append(self.pend.data + self.pend.start, self.pend.size())
                 self.pend.clear()
             self.queued()
+        return 0
+
+    def on_worker(self):
+        """On the loop: take what the worker framed, write it, release the worker when drained."""
+        cdef Transport t = self.t
+        self.notified = False
+        if self.cancelled or self.finished:
+            return
+        self.take()
         if self.done:
             self.finish(self.exc)
             return
@@ -297,8 +360,7 @@ cdef class AsyncPump(Pump):
                     chunk = await ait.__anext__()
                 except StopAsyncIteration:
                     break
-                if self.encode is not None:
-                    chunk = self.encode(chunk)
+                chunk = self.prepared(chunk)
                 frame(t.out, chunk, self.chunked)
                 self.queued()
                 if not self.flush_scheduled:
@@ -325,7 +387,7 @@ cdef class AsyncPump(Pump):
 
 
 cdef Pump make_pump(Services svc, Transport t, object content, bint chunked, object encode,
-                    double ping, bytes ping_bytes, object on_done):
+                    double ping, bytes ping_bytes, list filters, object on_done):
     cdef Pump p
     if isinstance(content, Pump):
         p = <Pump>content
@@ -342,6 +404,7 @@ cdef Pump make_pump(Services svc, Transport t, object content, bint chunked, obj
     p.encode = encode
     p.ping = ping
     p.ping_bytes = ping_bytes
+    p.filters = filters
     p.on_done = on_done
     return p
 

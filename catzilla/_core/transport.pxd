@@ -59,8 +59,9 @@ cdef class Transport:
                         bint chunked) except -1
     cdef int write_body(self, int status, object body) except -1      # bytes; none for HEAD
     cdef int write_file(self, int status, object f, long long offset, long long length) except -1
+    # filters: the response's body filters (Response.wrap_body), or None
     cdef int start_stream(self, int status, object content, bint chunked, object encode,
-                          double ping, bytes ping_bytes) except -1
+                          double ping, bytes ping_bytes, list filters) except -1
     cdef int response_sent(self, int status, long long nbytes) except -1   # nbytes -1: streamed
 
 cpdef object update_date()        # refresh the cached Date header (the server does, once a second)

@@ -271,7 +271,7 @@ cdef class Transport:
         return self.response_sent(status, length)
 
     cdef int start_stream(self, int status, object content, bint chunked, object encode,
-                          double ping, bytes ping_bytes) except -1:
+                          double ping, bytes ping_bytes, list filters) except -1:
         raise NotImplementedError
 
     cdef int response_sent(self, int status, long long nbytes) except -1:
