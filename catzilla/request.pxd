@@ -32,10 +32,18 @@ cdef class Request:
     cdef public dict path_params
     cdef object conn                       # for the client address (None: see _client)
     cdef public object app
-    cdef object _client                    # the client address of a Request built by Request(...)
+    cdef object _client                    # the client address of a Request built by Request(...),
+                                           # or the one a trusted proxy forwarded (client_forwarded)
+    # Set only by compiled code (catzilla/proxy.pyx) from a trusted proxy's
+    # headers, before anything reads `url` (or with _url reset to None).
+    cdef bint client_forwarded             # _client (maybe None: "unknown") replaces the TCP peer
+    cdef str _scheme                       # "http" or "https"; None: not forwarded
+    cdef str _host                         # host[:port]; None: not forwarded
     cdef object _state, _query_string, _query_params, _headers, _cookies, _body, _json, _form, _url
 
     cdef bytes raw_query(self)
+    cdef object peer(self)                 # the TCP peer (Request(...)'s `client` for one made in a test)
+    cdef str absolute_part(self, bint authority)   # an absolute-form target's scheme or authority, else None
     cdef bytes raw_body(self)              # a new exact-bytes copy of the body
     cdef int close_files(self) except -1   # the request is answered: delete its uploads' temp files
     # The connection moved this request's bytes (same layout from `base`) into

@@ -79,10 +79,20 @@ class Request:
     @property
     def client(self) -> tuple[Any, ...] | str | None:
         """The peer address (socket.getpeername(): (host, port) for IPv4, a
-        4-tuple for IPv6, a str for AF_UNIX), or None when unknown."""
+        4-tuple for IPv6, a str for AF_UNIX), or None when unknown. Behind a
+        trusted proxy (ProxyHeadersMiddleware): the forwarded client,
+        (host, port) with port 0 when not forwarded, None for "unknown"."""
+    @property
+    def scheme(self) -> str:
+        """"http"; behind a trusted proxy the forwarded one ("http"/"https");
+        for an absolute-form request-target, its scheme."""
+    @property
+    def host(self) -> str:
+        """The host[:port] the client addressed: forwarded by a trusted proxy,
+        else an absolute-form target's authority, else Host; "" when none."""
     @property
     def state(self) -> SimpleNamespace:
         """A namespace for middleware and handlers to pass data along."""
     @property
     def url(self) -> str:
-        """Absolute URL: http://{Host, or the absolute-form authority}{path}[?query]."""
+        """Absolute URL: {scheme}://{host, or "localhost"}{path}[?query]."""

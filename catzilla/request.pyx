@@ -474,11 +474,53 @@ cdef class Request:
             return _form_later(self)
         return _form_value(self)
 
-    @property
-    def client(self):
+    cdef object peer(self):
         if self.conn is not None:
             return self.conn.peer()
         return self._client
+
+    @property
+    def client(self):
+        """The peer address, or the client a trusted proxy forwarded (see
+        catzilla.proxy): (host, port), port 0 when unknown; None when unknown."""
+        if self.client_forwarded or self.conn is None:
+            return self._client
+        return self.conn.peer()
+
+    cdef str absolute_part(self, bint authority):
+        cdef const char *t = _data(self) + self.target_off
+        cdef str target
+        cdef Py_ssize_t i, j
+        if self.target_len == 0 or t[0] == b'/' or t[0] == b'*':
+            return None
+        target = PyUnicode_DecodeLatin1(t, self.target_len, NULL)
+        i = target.find("://")
+        if i < 0:
+            return None
+        if not authority:
+            return target[:i].lower()
+        j = i + 3
+        while j < len(target) and target[j] not in "/?#":
+            j += 1
+        return target[i + 3:j]
+
+    @property
+    def scheme(self):
+        """"http", or what a trusted proxy forwarded ("https"...), or the
+        scheme of an absolute-form request-target."""
+        if self._scheme is not None:
+            return self._scheme
+        return self.absolute_part(False) or "http"
+
+    @property
+    def host(self):
+        """The host (with its port, if given) the client addressed: what a
+        trusted proxy forwarded, else the authority of an absolute-form
+        request-target (which wins over Host, RFC 9112 §3.2.2), else the Host
+        header; "" when there is none."""
+        if self._host is not None:
+            return self._host
+        return self.absolute_part(True) or (<Headers>self.headers).get("host") or ""
 
     @property
     def state(self):
@@ -489,18 +531,9 @@ cdef class Request:
 
     @property
     def url(self):
-        cdef str target, origin
-        cdef Py_ssize_t i
         if self._url is None:
-            target = PyUnicode_DecodeLatin1(_data(self) + self.target_off, self.target_len, NULL)
-            if target.startswith("/"):
-                origin = "http://" + ((<Headers>self.headers).get("host") or "localhost")
-            else:
-                # absolute-form: its authority wins over Host (RFC 9112 §3.2.2)
-                i = target.find("/", target.find("://") + 3)
-                origin = target if i < 0 else target[:i]
             qs = self.query_string
-            self._url = origin + self.path + (f"?{qs}" if qs else "")
+            self._url = f"{self.scheme}://{self.host or 'localhost'}{self.path}" + (f"?{qs}" if qs else "")
         return self._url
 
     def __repr__(self):

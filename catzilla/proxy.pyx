@@ -1,0 +1,320 @@
+"""ProxyHeadersMiddleware: the client, scheme and host that a trusted proxy
+forwarded, as request.client, request.scheme, request.host and request.url.
+
+Compiled because it sets the Request's private overrides (request.pxd), which
+Python code cannot reach: nothing but a trusted proxy's headers changes them.
+
+The headers are read only when the TCP peer is trusted. `Forwarded` (RFC 7239)
+is used when present and well-formed; otherwise X-Forwarded-For, -Proto and
+-Host. Either way the chain of addresses is walked from the right (the hop
+nearest to us): trusted proxies are skipped and the first untrusted address is
+the client -- everything to its left was written by the client and is never
+read. When every hop is trusted, the leftmost is the client."""
+import ipaddress
+import re
+
+from catzilla.datastructures cimport Headers
+from catzilla.request cimport Request
+
+# RFC 9110 token characters (names and unquoted values of Forwarded pairs)
+cdef frozenset _TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789"
+                                  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+# RFC 7239 §6.3 obfuscated node names and ports: "_" 1*(ALPHA / DIGIT / "." / "_" / "-")
+_OBFUSCATED = re.compile(r"_[A-Za-z0-9._-]+\Z")
+# A Host value: a reg-name (unreserved characters only: what DNS names and
+# punycode need, nothing that could change how a URL built from it reads),
+# IPv4, or [IPv6], with an optional port.
+_HOST = re.compile(r"(?:\[([0-9A-Fa-f:.]+)\]|[A-Za-z0-9._~-]+)(?::([0-9]{1,5}))?\Z")
+cdef dict _SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
+
+# What a hop's address is (see _node)
+cdef enum Kind:
+    IP          # an IP address: trusted or not
+    OPAQUE      # "unknown" or an obfuscated name: never trusted, a valid client
+    ABSENT      # a Forwarded element without for=
+    BAD         # malformed
+
+
+cdef class _Node:
+    cdef Kind kind
+    cdef object addr       # ipaddress object when kind == IP
+    cdef object client     # what request.client becomes: (host, port), or None for "unknown"
+
+
+cdef _Node _new_node(Kind kind, object addr, object client):
+    cdef _Node n = _Node.__new__(_Node)
+    n.kind = kind
+    n.addr = addr
+    n.client = client
+    return n
+
+
+cdef _Node _BAD_NODE = _new_node(BAD, None, None)
+cdef _Node _ABSENT_NODE = _new_node(ABSENT, None, None)
+
+
+cdef int _port(str text) except -2:
+    """A node's port: 0..65535; 0 for an obfuscated port; -1 when malformed."""
+    if _OBFUSCATED.match(text):
+        return 0
+    if not (0 < len(text) <= 5 and text.isdigit() and text.isascii()):
+        return -1
+    port = int(text)
+    return port if port <= 65535 else -1
+
+
+cdef _Node _node(str text, bint bare_ipv6):
+    """A hop address: RFC 7239 §6 node (IPv4, "[IPv6]", "unknown" or an
+    obfuscated name, each with an optional ":port"). bare_ipv6 also accepts an
+    IPv6 address without brackets, as X-Forwarded-For carries them."""
+    cdef str name, rest = ""
+    cdef int port = 0
+    cdef Py_ssize_t i
+    text = text.strip(" \t")
+    if text.startswith("["):
+        i = text.find("]")
+        if i < 0:
+            return _BAD_NODE
+        name, rest = text[1:i], text[i + 1:]
+        if not name or ":" not in name:        # brackets hold IPv6 only
+            return _BAD_NODE
+    elif bare_ipv6 and text.count(":") > 1:
+        name = text
+    else:
+        i = text.find(":")
+        name, rest = (text, "") if i < 0 else (text[:i], text[i:])
+    if rest:
+        if not rest.startswith(":"):
+            return _BAD_NODE
+        port = _port(rest[1:])
+        if port < 0:
+            return _BAD_NODE
+    if name.lower() == "unknown":
+        return _new_node(OPAQUE, None, None)
+    if _OBFUSCATED.match(name):
+        return _new_node(OPAQUE, None, (name, port))
+    try:
+        addr = ipaddress.ip_address(name)
+    except ValueError:
+        return _BAD_NODE
+    return _new_node(IP, addr, (str(addr), port))
+
+
+cdef list _forwarded_elements(str value):
+    """The elements of a Forwarded field value (RFC 7239 §4), each a dict of
+    lower-cased parameter name -> value; None when malformed (a repeated
+    parameter in an element is malformed too). Empty list elements are skipped
+    (RFC 9110 §5.6.1)."""
+    cdef list elements = []
+    cdef dict current = {}
+    cdef Py_ssize_t i = 0, j, n = len(value)
+    cdef list chars
+    cdef str name
+    while True:
+        while i < n and value[i] in " \t":
+            i += 1
+        if i == n:
+            break
+        c = value[i]
+        if c == ",":
+            if current:
+                elements.append(current)
+            current = {}
+            i += 1
+            continue
+        if c == ";":
+            i += 1
+            continue
+        j = i
+        while j < n and value[j] in _TCHAR:
+            j += 1
+        if j == i or j == n or value[j] != "=":
+            return None
+        name = value[i:j].lower()
+        i = j + 1
+        if i < n and value[i] == '"':
+            chars = []
+            i += 1
+            while True:
+                if i >= n:
+                    return None                     # unterminated
+                c = value[i]
+                if c == '"':
+                    i += 1
+                    break
+                if c == "\\":
+                    i += 1
+                    if i >= n:
+                        return None
+                    c = value[i]
+                if c < " " and c != "\t" or c == "\x7f":
+                    return None
+                chars.append(c)
+                i += 1
+            text = "".join(chars)
+        else:
+            j = i
+            while j < n and value[j] in _TCHAR:
+                j += 1
+            if j == i:
+                return None
+            text = value[i:j]
+            i = j
+        if name in current:
+            return None
+        current[name] = text
+        while i < n and value[i] in " \t":
+            i += 1
+        if i < n and value[i] not in ",;":
+            return None
+    if current:
+        elements.append(current)
+    return elements
+
+
+cdef str _scheme(object text):
+    return None if text is None else _SCHEMES.get(text.strip(" \t").lower())
+
+
+cdef str _host(object text):
+    """A forwarded host[:port] when valid, else None (ignored)."""
+    if text is None:
+        return None
+    text = text.strip(" \t")
+    if len(text) > 255:
+        return None
+    m = _HOST.match(text)
+    if m is None:
+        return None
+    if m.group(1) is not None:
+        try:
+            ipaddress.IPv6Address(m.group(1))
+        except ValueError:
+            return None
+    if m.group(2) is not None and int(m.group(2)) > 65535:
+        return None
+    return text
+
+
+cdef list _list_values(Headers headers, str name):
+    """The comma-separated entries of every `name` field, in order, empty ones dropped."""
+    cdef list out = []
+    for field in headers.getlist(name):
+        for part in field.split(","):
+            part = part.strip(" \t")
+            if part:
+                out.append(part)
+    return out
+
+
+cdef class ProxyHeadersMiddleware:
+    """ProxyHeadersMiddleware(trusted=("127.0.0.1", "::1"))
+
+    `trusted`: the proxies whose forwarding headers are believed -- IP
+    addresses and networks ("10.0.0.0/8", "fd00::/8"), or "*" for any peer
+    (only when nothing but the proxy can reach the app). A request from any
+    other peer is left as it is. Bad entries are a ValueError at once."""
+
+    cdef readonly tuple trusted
+    cdef tuple networks
+    cdef bint trust_all
+
+    def __init__(self, trusted=("127.0.0.1", "::1")):
+        cdef list nets = []
+        if isinstance(trusted, str):
+            trusted = (trusted,)
+        try:
+            entries = tuple(trusted)
+        except TypeError:
+            raise TypeError("trusted must be an address, a network, '*' or a list of them") from None
+        for entry in entries:
+            if entry == "*":
+                self.trust_all = True
+                continue
+            if not isinstance(entry, (str, ipaddress.IPv4Address, ipaddress.IPv6Address,
+                                      ipaddress.IPv4Network, ipaddress.IPv6Network)):
+                raise TypeError(f"trusted proxy {entry!r}: give an address or network as a str")
+            try:
+                nets.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError as exc:
+                raise ValueError(f"trusted proxy {entry!r} is not an IP address or network: {exc}") from None
+        self.trusted = entries
+        self.networks = tuple(nets)
+
+    cdef bint is_trusted(self, object addr):
+        if self.trust_all:
+            return True
+        mapped = getattr(addr, "ipv4_mapped", None)     # ::ffff:a.b.c.d from a dual-stack socket
+        for net in self.networks:
+            if addr in net or (mapped is not None and mapped in net):
+                return True
+        return False
+
+    cdef bint peer_trusted(self, Request request):
+        if self.trust_all:
+            return True
+        peer = request.peer()
+        if not isinstance(peer, tuple) or not peer:
+            return False                                 # AF_UNIX or unknown: only with "*"
+        try:
+            return self.is_trusted(ipaddress.ip_address(peer[0]))
+        except ValueError:
+            return False
+
+    cdef Py_ssize_t walk(self, list nodes) except -2:
+        """The index of the client's hop in `nodes` (leftmost first): from the
+        right, past trusted addresses, to the first other one; the leftmost
+        when all are trusted; -1 for an empty chain."""
+        cdef Py_ssize_t k = len(nodes) - 1
+        cdef _Node node
+        while k > 0:
+            node = <_Node>nodes[k]
+            if node.kind != IP or not self.is_trusted(node.addr):
+                break
+            k -= 1
+        return k
+
+    def on_request(self, Request request not None):
+        cdef Headers headers
+        cdef list elements = None, nodes, protos, hosts
+        cdef Py_ssize_t k, d
+        cdef _Node node
+        cdef str scheme = None, host = None
+        if not self.peer_trusted(request):
+            return None
+        headers = <Headers>request.headers
+        forwarded = headers.getlist("forwarded")
+        if forwarded:
+            elements = _forwarded_elements(",".join(forwarded))
+        if elements:
+            nodes = [_ABSENT_NODE if e.get("for") is None else _node(e["for"], False) for e in elements]
+            k = self.walk(nodes)
+            scheme = _scheme(elements[k].get("proto"))
+            host = _host(elements[k].get("host"))
+        else:
+            nodes = [_node(v, True) for v in _list_values(headers, "x-forwarded-for")]
+            k = self.walk(nodes)
+            d = len(nodes) - 1 - k if k >= 0 else 0       # the client's hop, counted from the right
+            protos = _list_values(headers, "x-forwarded-proto")
+            hosts = _list_values(headers, "x-forwarded-host")
+            if protos:
+                scheme = _scheme(protos[max(len(protos) - 1 - d, 0)])
+            if hosts:
+                host = _host(hosts[max(len(hosts) - 1 - d, 0)])
+        if k >= 0:
+            node = <_Node>nodes[k]
+            if node.kind == ABSENT or node.kind == BAD:
+                # no usable address at the client's hop: the nearest known one
+                node = <_Node>nodes[k + 1] if k + 1 < len(nodes) else None
+            if node is not None:
+                request._client = node.client
+                request.client_forwarded = True
+        if scheme is not None:
+            request._scheme = scheme
+        if host is not None:
+            request._host = host
+        request._url = None
+        return None
+
+    def __repr__(self):
+        return f"ProxyHeadersMiddleware(trusted={list(self.trusted)!r})"
