@@ -97,7 +97,8 @@ cdef _Node _node(str text, bint bare_ipv6):
         addr = ipaddress.ip_address(name)
     except ValueError:
         return _BAD_NODE
-    return _new_node(IP, addr, (str(addr), port))
+    mapped = getattr(addr, "ipv4_mapped", None)      # ::ffff:a.b.c.d: that IPv4 client
+    return _new_node(IP, addr, (str(addr if mapped is None else mapped), port))
 
 
 cdef list _forwarded_elements(str value):
