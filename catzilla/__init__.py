@@ -1,9 +1,12 @@
 """Catzilla: a Cython-compiled Python web micro-framework with real HTTP streaming."""
 from catzilla.app import Catzilla
 from catzilla.broadcast import Broadcast
+from catzilla.cors import CORSMiddleware
 from catzilla.datastructures import FormData, Headers, MutableHeaders, QueryParams, UploadFile
 from catzilla.exceptions import ClientDisconnect, HTTPException
 from catzilla.files import FileResponse
+from catzilla.middleware import RequestIdMiddleware, TrustedHostMiddleware
+from catzilla.proxy import ProxyHeadersMiddleware
 from catzilla.request import Request
 from catzilla.response import (HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response,
                                StreamingResponse)
@@ -22,5 +25,9 @@ __all__ = [
     "HTTPException", "ClientDisconnect", "Router", "RouterGroup", "Route",
     "RouteError", "Settings", "Headers", "MutableHeaders", "QueryParams", "FormData", "UploadFile",
     "WebSocket", "WebSocketDisconnect", "WebSocketState", "Broadcast",
+    "CORSMiddleware",
+    "ProxyHeadersMiddleware",
+    "TrustedHostMiddleware",
+    "RequestIdMiddleware",
     "__version__",
 ]
