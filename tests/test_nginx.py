@@ -3,7 +3,9 @@
 The shipped config is rendered with free loopback ports into tmp_path (nginx
 runs with -p tmp_path, so its pid, logs and temp files stay there; no root
 needed). Checks: requests are balanced over both instances through kept-alive
-upstream connections, Host and X-Forwarded-For reach the app, and a stream
+upstream connections, Host and X-Forwarded-For reach the app, an app with
+ProxyHeadersMiddleware sees the client's address, scheme (https on a TLS port)
+and host through nginx (and ignores what the client claims), and a stream
 paced at 0.5 s arrives through nginx as it is produced (measured with a raw
 socket, not a buffering client library)."""
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 import zlib
 from collections import Counter
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import pytest
 
@@ -34,10 +36,16 @@ pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (s
 
 APP = '''
 import json, os, time
-from catzilla import Catzilla, StreamingResponse
+from catzilla import Catzilla, ProxyHeadersMiddleware, StreamingResponse
 
 app = Catzilla()
+app.add_middleware(ProxyHeadersMiddleware, trusted=["127.0.0.1"])     # nginx
 INSTANCE = os.environ["INSTANCE"]
+
+@app.get("/forwarded")
+def forwarded(request):
+    return {"client": request.client[0], "scheme": request.scheme, "host": request.host, "url": request.url,
+            "raw_host": request.headers.get("host"), "raw_forwarded": request.headers.getlist("forwarded")}
 
 @app.get("/who")
 def who(request):
@@ -74,7 +82,8 @@ def nginx_has(module: str) -> bool:
     return f"--without-http_{module}_module" not in info
 
 
-def render_config(tmp_path: Path, upstreams: List[int], listen: int, buffering: str) -> Path:
+def render_config(tmp_path: Path, upstreams: List[int], listen: int, buffering: str,
+                  tls: Optional[Tuple[int, Path, Path]] = None) -> Path:
     """The shipped config with our ports (and `buffering`, plus gzip); paths stay
     relative to the -p prefix (tmp_path)."""
     text = CONFIG.read_text()
@@ -84,6 +93,10 @@ def render_config(tmp_path: Path, upstreams: List[int], listen: int, buffering: 
         text = text.replace(line, re.sub(r":\d+;", f":{port};", line), 1)
     text, n = re.subn(r"listen 127\.0\.0\.1:\d+;", f"listen 127.0.0.1:{listen};", text)
     assert n == 1
+    if tls is not None:     # (port, certificate, key): https on a second port, same server block
+        text = text.replace(f"listen 127.0.0.1:{listen};", f"listen 127.0.0.1:{listen};\n"
+                            f"        listen 127.0.0.1:{tls[0]} ssl;\n"
+                            f"        ssl_certificate {tls[1]};\n        ssl_certificate_key {tls[2]};", 1)
     assert "proxy_buffering off;" in text
     text = text.replace("            proxy_buffering off;", f"            proxy_buffering {buffering};")
     # Compression, as many production configs have it: the filter that holds
@@ -102,6 +115,14 @@ def render_config(tmp_path: Path, upstreams: List[int], listen: int, buffering: 
     return path
 
 
+def nginx_argv(tmp_path: Path, conf: Path) -> List[str]:
+    argv = [NGINX, "-p", f"{tmp_path}/", "-c", str(conf), "-e", str(tmp_path / "logs" / "error.log"),
+            "-g", "daemon off;"]
+    if os.geteuid() == 0:
+        argv[-1] += " user root;"     # workers otherwise drop to `nobody`, who cannot enter tmp_path
+    return argv
+
+
 @pytest.fixture(params=["off", "on"], ids=["proxy_buffering-off", "proxy_buffering-on"])
 def stack(request, tmp_path):
     """Two Catzilla instances (A and B, with access logs) and nginx in front."""
@@ -111,11 +132,7 @@ def stack(request, tmp_path):
         apps = [run("czapp:app", "--access-log", INSTANCE=name) for name in ("A", "B")]
         listen = free_port()
         conf = render_config(tmp_path, [app.port for app in apps], listen, buffering)
-        argv = [NGINX, "-p", f"{tmp_path}/", "-c", str(conf), "-e", str(tmp_path / "logs" / "error.log"),
-                "-g", "daemon off;"]
-        if os.geteuid() == 0:
-            argv[-1] += " user root;"     # workers otherwise drop to `nobody`, who cannot enter tmp_path
-        nginx = run.start(argv, ready=False)
+        nginx = run.start(nginx_argv(tmp_path, conf), ready=False)
         nginx.wait_port(listen)
         yield {"port": listen, "apps": apps, "buffering": buffering, "nginx": nginx, "dir": tmp_path}
 
@@ -271,3 +288,78 @@ def test_websocket_through_nginx(stack):
     status, _, body = request(stack["port"], "/who")
     assert status == 200 and json.loads(body)["instance"] in ("A", "B")
 
+
+
+@pytest.fixture
+def proxied(tmp_path):
+    """The shipped config with https added on a second port (a throwaway
+    self-signed certificate), in front of two instances whose app trusts
+    nginx's address (127.0.0.1) only."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is needed to make the test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=example.test", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    (tmp_path / "czapp.py").write_text(textwrap.dedent(APP))
+    with launcher(tmp_path, grace=15) as run:
+        apps = [run("czapp:app", INSTANCE=name) for name in ("A", "B")]
+        listen, tls = free_port(), free_port()
+        conf = render_config(tmp_path, [app.port for app in apps], listen, "off", tls=(tls, cert, key))
+        nginx = run.start(nginx_argv(tmp_path, conf), ready=False)
+        nginx.wait_port(listen)
+        nginx.wait_port(tls)
+        yield {"http": listen, "https": tls, "apps": apps}
+
+
+def as_client(port: int, path: str, host: str, headers: str = "", tls: bool = False) -> dict:
+    """GET from 127.0.0.2 -- an address the app does not trust, unlike nginx's
+    127.0.0.1 -- over plain TCP or TLS; the JSON body."""
+    import ssl
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=("127.0.0.2", 0))
+    if tls:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE          # the throwaway certificate
+        sock = context.wrap_socket(sock, server_hostname="example.test")
+    with sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n".encode())
+        data = b""
+        while True:
+            part = sock.recv(65536)
+            if not part:
+                break
+            data += part
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), data
+    assert b"transfer-encoding" not in head.lower(), head
+    return json.loads(body)
+
+
+SPOOFED = ("X-Forwarded-For: 6.6.6.6\r\nForwarded: for=6.6.6.6;proto=https;host=evil.example\r\n"
+           "X-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.example\r\n")
+
+
+def test_the_app_sees_the_client_scheme_and_host_through_nginx(proxied):
+    """ProxyHeadersMiddleware(trusted=["127.0.0.1"]) behind the shipped config:
+    request.client is the client's address (not nginx's), request.scheme the
+    scheme the client used, request.host/url the host and port it asked for
+    (nginx's own Host header drops the port); what the client itself claims
+    in those headers changes nothing."""
+    port, tls = proxied["http"], proxied["https"]
+    for headers in ("", SPOOFED):
+        got = as_client(port, "/forwarded?q=1", f"example.test:{port}", headers)
+        # nginx replaced the client's Forwarded with its own, well-formed element
+        assert got.pop("raw_forwarded") == [f'for=127.0.0.2;proto=http;host="example.test:{port}"']
+        assert got == {"client": "127.0.0.2", "scheme": "http", "host": f"example.test:{port}",
+                       "url": f"http://example.test:{port}/forwarded?q=1", "raw_host": "example.test"}, headers
+        got = as_client(tls, "/forwarded?q=1", f"example.test:{tls}", headers, tls=True)
+        assert got.pop("raw_forwarded") == [f'for=127.0.0.2;proto=https;host="example.test:{tls}"']
+        assert got == {"client": "127.0.0.2", "scheme": "https", "host": f"example.test:{tls}",
+                       "url": f"https://example.test:{tls}/forwarded?q=1", "raw_host": "example.test"}, headers
+    # straight to the app, from an untrusted address: the same headers are ignored
+    got = as_client(proxied["apps"][0].port, "/forwarded", "backend", SPOOFED)
+    assert got.pop("raw_forwarded") == ["for=6.6.6.6;proto=https;host=evil.example"]
+    assert got == {"client": "127.0.0.2", "scheme": "http", "host": "backend", "url": "http://backend/forwarded",
+                   "raw_host": "backend"}
