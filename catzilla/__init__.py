@@ -1,6 +1,7 @@
 """Catzilla: a Cython-compiled Python web micro-framework with real HTTP streaming."""
 from catzilla.app import Catzilla
 from catzilla.broadcast import Broadcast
+from catzilla.compression import CompressionMiddleware, GZipMiddleware
 from catzilla.datastructures import FormData, Headers, MutableHeaders, QueryParams, UploadFile
 from catzilla.exceptions import ClientDisconnect, HTTPException
 from catzilla.files import FileResponse
@@ -22,5 +23,6 @@ __all__ = [
     "HTTPException", "ClientDisconnect", "Router", "RouterGroup", "Route",
     "RouteError", "Settings", "Headers", "MutableHeaders", "QueryParams", "FormData", "UploadFile",
     "WebSocket", "WebSocketDisconnect", "WebSocketState", "Broadcast",
+    "CompressionMiddleware", "GZipMiddleware",
     "__version__",
 ]

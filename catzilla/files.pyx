@@ -367,6 +367,8 @@ cdef class FileResponse(Response):
         if ct is not None:
             self.content_type = ct                   # validated now
         self._ct_arg = ct
+        if ct is None:
+            self._ct = self._media_type()            # what middleware sees as response.media_type
 
     cdef _OpenFile _open(self):
         cdef _OpenFile f = _OpenFile.__new__(_OpenFile)
