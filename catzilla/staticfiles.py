@@ -126,10 +126,11 @@ class StaticFiles:
     def _stat(self, lexical: str) -> Optional[Tuple[str, os.stat_result]]:
         """(real path, stat) of an existing file or directory that may be
         served, else None."""
-        real = os.path.realpath(lexical)
-        if not self.follow_symlinks and not (real == self.root or real.startswith(self._root_prefix)):
-            return None
         try:
+            os.stat(lexical)             # the common miss (a sibling that is not there) costs one call
+            real = os.path.realpath(lexical)
+            if not self.follow_symlinks and not (real == self.root or real.startswith(self._root_prefix)):
+                return None
             return real, os.stat(real)
         except (OSError, ValueError):
             return None
