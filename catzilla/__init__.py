@@ -11,6 +11,7 @@ from catzilla.response import (HTMLResponse, JSONResponse, PlainTextResponse, Re
 from catzilla.router import Route, RouteError, Router
 from catzilla.settings import Settings
 from catzilla.sse import EventSourceResponse, ServerSentEvent
+from catzilla.staticfiles import StaticFiles
 from catzilla.websocket import WebSocket, WebSocketDisconnect, WebSocketState
 
 RouterGroup = Router  # the reference release's name for a prefixed group of routes
@@ -19,7 +20,7 @@ __version__ = "0.3.0"
 
 __all__ = [
     "Catzilla", "Request", "Response", "JSONResponse", "HTMLResponse", "PlainTextResponse",
-    "RedirectResponse", "StreamingResponse", "FileResponse", "EventSourceResponse", "ServerSentEvent",
+    "RedirectResponse", "StreamingResponse", "FileResponse", "StaticFiles", "EventSourceResponse", "ServerSentEvent",
     "HTTPException", "ClientDisconnect", "Router", "RouterGroup", "Route",
     "RouteError", "Settings", "Headers", "MutableHeaders", "QueryParams", "FormData", "UploadFile",
     "WebSocket", "WebSocketDisconnect", "WebSocketState", "Broadcast",
