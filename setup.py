@@ -26,11 +26,13 @@ C_SOURCES = {
     "forms": ["cz_multipart.c"],
     "_core.websocket": ["cz_ws.c"],
     "_core.fanout": ["cz_ws.c"],         # WebSocket frame headers, written once per event
-    "_core.pmd": ["cz_pmd.c"],
+    "_core.pmd": ["cz_pmd.c", "cz_deflate.c"],
+    "compression": ["cz_deflate.c"],     # gzip content coding
 }
 # module -> system libraries it links
 LIBRARIES = {
     "_core.pmd": ["z"],                  # zlib (zlib1g-dev)
+    "compression": ["z"],
 }
 
 

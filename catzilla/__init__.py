@@ -1,6 +1,7 @@
 """Catzilla: a Cython-compiled Python web micro-framework with real HTTP streaming."""
 from catzilla.app import Catzilla
 from catzilla.broadcast import Broadcast
+from catzilla.compression import CompressionMiddleware, GZipMiddleware
 from catzilla.cors import CORSMiddleware
 from catzilla.datastructures import FormData, Headers, MutableHeaders, QueryParams, UploadFile
 from catzilla.exceptions import ClientDisconnect, HTTPException
@@ -13,6 +14,7 @@ from catzilla.response import (HTMLResponse, JSONResponse, PlainTextResponse, Re
 from catzilla.router import Route, RouteError, Router
 from catzilla.settings import Settings
 from catzilla.sse import EventSourceResponse, ServerSentEvent
+from catzilla.staticfiles import StaticFiles
 from catzilla.websocket import WebSocket, WebSocketDisconnect, WebSocketState
 
 RouterGroup = Router  # the reference release's name for a prefixed group of routes
@@ -21,10 +23,11 @@ __version__ = "0.3.0"
 
 __all__ = [
     "Catzilla", "Request", "Response", "JSONResponse", "HTMLResponse", "PlainTextResponse",
-    "RedirectResponse", "StreamingResponse", "FileResponse", "EventSourceResponse", "ServerSentEvent",
+    "RedirectResponse", "StreamingResponse", "FileResponse", "StaticFiles", "EventSourceResponse", "ServerSentEvent",
     "HTTPException", "ClientDisconnect", "Router", "RouterGroup", "Route",
     "RouteError", "Settings", "Headers", "MutableHeaders", "QueryParams", "FormData", "UploadFile",
     "WebSocket", "WebSocketDisconnect", "WebSocketState", "Broadcast",
+    "CompressionMiddleware", "GZipMiddleware",
     "CORSMiddleware",
     "ProxyHeadersMiddleware",
     "TrustedHostMiddleware",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import signal
 import socket
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Type, TypeVar, Union
@@ -11,8 +12,9 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Type
 from catzilla import broadcast
 from catzilla._core.dispatch import Layer
 from catzilla.response import to_response
-from catzilla.router import Route, Router
+from catzilla.router import Route, RouteError, Router
 from catzilla.settings import Settings
+from catzilla.staticfiles import StaticFiles
 
 log = logging.getLogger("catzilla")
 
@@ -134,6 +136,25 @@ class Catzilla:
     def include_router(self, router: Router, prefix: str = "") -> None:
         """Mount a route group (a Router with its own prefix) under `prefix`."""
         self.router.include(router, prefix)
+
+    def static(self, prefix: str, directory: Union[str, "os.PathLike[str]"], *, name: Optional[str] = None,
+               **options: Any) -> StaticFiles:
+        """Serve the files under `directory` at `prefix` (GET and HEAD):
+        app.static("/assets", "public/"). `options` go to StaticFiles (index,
+        follow_symlinks, precompressed, dotfiles); a missing directory raises
+        here. With `name`, url_path_for(name, path="app.js") -> "/assets/app.js"
+        and url_path_for(name) -> "/assets/". Returns the StaticFiles."""
+        if not isinstance(prefix, str) or not prefix.startswith("/") or "{" in prefix or "}" in prefix:
+            raise RouteError(f"static prefix {prefix!r} must be a literal path starting with '/'")
+        files = StaticFiles(directory, **options)
+        base = prefix.rstrip("/")
+        name = name or f"static:{base or '/'}"
+        # "{path:path}" needs a non-empty rest: the directory itself is
+        # "/assets/" (its index) and "/assets" (a redirect to "/assets/").
+        # Mounted through a Router so that all routes are added or none.
+        paths = [base + "/{path:path}", base + "/"] + ([base] if base else [])
+        self.router.include(Router(routes=[Route(p, files, ("GET",), name=name) for p in paths]))
+        return files
 
     def url_path_for(self, name: str, **params: Any) -> str:
         return self.router.url_path_for(name, **params)

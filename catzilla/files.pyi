@@ -24,6 +24,9 @@ def http_date(timestamp: float) -> str:
 def content_disposition(disposition: str, filename: str) -> str:
     """'attachment; filename="..."' (+ filename*=UTF-8''... for non-ASCII names)."""
 
+def guess_media_type(name: Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]) -> Optional[str]:
+    """The Content-Type FileResponse sends for a file of this name; None: unknown."""
+
 class FileResponse(Response):
     """Send a file with sendfile(2): ETag (strong, from size and mtime_ns),
     Last-Modified, 304/412 for conditional requests, 206/416 for one byte

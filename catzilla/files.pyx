@@ -328,6 +328,14 @@ cdef str _guess_type(str name):
     return ctype
 
 
+def guess_media_type(name):
+    """The Content-Type a FileResponse sends for a file called `name` (str or
+    bytes path), or None when the name tells nothing (it then sends
+    application/octet-stream). For StaticFiles, which serves x.js.gz with the
+    media type of x.js."""
+    return _guess_type(os.fsdecode(name))
+
+
 cdef class FileResponse(Response):
     """FileResponse(path, status_code=200, headers=None, media_type=None, *,
     filename=None, content_disposition_type="attachment")
@@ -367,6 +375,8 @@ cdef class FileResponse(Response):
         if ct is not None:
             self.content_type = ct                   # validated now
         self._ct_arg = ct
+        if ct is None:
+            self._ct = self._media_type()            # what middleware sees as response.media_type
 
     cdef _OpenFile _open(self):
         cdef _OpenFile f = _OpenFile.__new__(_OpenFile)

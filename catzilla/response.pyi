@@ -3,7 +3,7 @@ validated when set (ValueError for CR/LF/NUL or a bad name), so nothing an
 application does can split a response.
 """
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from catzilla.datastructures import Headers, MutableHeaders
 
@@ -20,6 +20,12 @@ def to_response(result: object) -> Response:
     """What a handler returned, as a Response: Response as is, str -> text/plain,
     dict/list -> JSON, None -> 204, bytes -> application/octet-stream,
     (async) generator/iterator -> StreamingResponse. TypeError otherwise."""
+
+class _BodyFilter(Protocol):
+    """What Response.wrap_body takes: a stateful per-response body coder."""
+
+    def feed(self, data: bytes, /) -> bytes: ...
+    def close(self, data: bytes = ..., /) -> bytes: ...
 
 class Response:
     """Response(content=b"", status_code=200, headers=None, media_type=None)
@@ -64,6 +70,12 @@ class Response:
     @property
     def headers(self) -> MutableHeaders:
         """A live, validating view of the response's headers (changes apply to the response)."""
+    def wrap_body(self, body_filter: _BodyFilter) -> bool:
+        """Pass the body through body_filter as it is sent: feed(bytes) -> bytes for
+        each chunk of a stream (sent at once), close(data=b"") -> bytes for the last
+        data and the end (a whole body is one close(body)). Filters apply in the
+        order wrapped; Content-Length is computed after filtering. False when this
+        body cannot be wrapped (a broadcast feed)."""
     def set_cookie(
         self,
         key: str,

@@ -25,7 +25,8 @@ if [ $# -eq 0 ]; then
   set -- tests/test_parser.py tests/test_http.py tests/test_smuggling.py tests/test_limits.py \
          tests/test_streaming.py tests/test_files.py tests/test_app.py tests/test_request.py \
          tests/test_pipeline.py tests/test_datastructures.py tests/test_sse.py tests/test_testclient.py \
-         tests/test_body_stream.py tests/test_websocket.py tests/test_broadcast.py
+         tests/test_body_stream.py tests/test_websocket.py tests/test_broadcast.py tests/test_pmd.py \
+         tests/test_middleware.py tests/test_compression.py
 fi
 export LD_PRELOAD="$LIBASAN $LIBUBSAN"
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:print_summary=1

@@ -7,12 +7,13 @@ dashboard follows its Broadcast feed with an EventSource. Not skipped
 when Chromium is missing: the test fails and says what to install."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
 import pytest
 
-from procs import launcher
+from procs import get, launcher
 
 pytestmark = [
     # cibuildwheel's containers have no browser; .ci/run covers this.
@@ -84,3 +85,54 @@ def test_the_live_dashboard_receives_events_as_they_are_published(browser, tmp_p
         assert float(browser.find_element("id", "price").text) > 0
         assert float(browser.find_element("id", "latency").text) < 1000      # same machine, same clock
         assert server.proc.poll() is None, server.text()
+
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>cross-origin feed</title></head>
+<body><pre id="log">[]</pre><p id="status">connecting</p>
+<script>
+const arrivals = [];
+const source = new EventSource("http://127.0.0.1:%d/events");
+source.addEventListener("tick", (e) => {
+  arrivals.push([e.data, e.lastEventId, performance.now()]);
+  document.getElementById("log").textContent = JSON.stringify(arrivals);
+});
+source.addEventListener("end", () => {
+  source.close();
+  document.getElementById("status").textContent = "done";
+});
+source.onerror = () => { document.getElementById("status").textContent = "error"; };
+</script></body></html>
+"""
+
+
+def test_a_static_page_follows_a_cross_origin_event_stream_through_cors_and_gzip(browser, tmp_path):
+    """A page from one Catzilla's static mount opens an EventSource to a second
+    Catzilla on another port (another origin): CORS lets it read the stream,
+    gzip compresses it, and the events arrive one by one as they are sent."""
+    from selenium.webdriver.support.ui import WebDriverWait
+    site = tmp_path / "site"
+    site.mkdir()
+    shutil.copy(os.path.join(os.path.dirname(__file__), "apps", "cross_origin_app.py"), tmp_path)
+    app = "cross_origin_app"
+    with launcher(tmp_path, grace=5) as run:
+        page = run(f"{app}:page", STATIC_DIR=str(site))
+        origin = f"http://127.0.0.1:{page.port}"
+        events = run(f"{app}:events", PAGE_ORIGIN=origin)
+        (site / "index.html").write_text(PAGE % events.port)
+        browser.get(f"{origin}/site/")
+        assert browser.title == "cross-origin feed"
+        status = browser.find_element("id", "status")
+        WebDriverWait(browser, 20).until(lambda _: status.text in ("done", "error"),
+                                         message=f"no end event; events server:\n{events.text()}")
+        assert status.text == "done"
+        arrivals = json.loads(browser.find_element("id", "log").text)
+        assert [(data, ident) for data, ident, _ in arrivals] == [(f"tick {i}", str(i)) for i in range(5)]
+        gaps = [b[2] - a[2] for a, b in zip(arrivals, arrivals[1:])]
+        # paced 400 ms apart on the server: arriving in one piece would make these ~0
+        assert all(gap > 200 for gap in gaps), gaps
+        status_code, _, body = get(events.port, "/seen")
+        seen = json.loads(body)
+        assert status_code == 200 and len(seen) == 1, seen
+        assert seen[0]["origin"] == origin and seen[0]["allow-origin"] == origin
+        assert "gzip" in seen[0]["accept-encoding"] and seen[0]["content-encoding"] == "gzip"
