@@ -13,8 +13,85 @@ read. When every hop is trusted, the leftmost is the client."""
 import ipaddress
 import re
 
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.stdint cimport uint64_t
+
 from catzilla.datastructures cimport Headers
 from catzilla.request cimport Request
+
+
+cdef extern from "<sys/socket.h>" nogil:
+    ctypedef unsigned int socklen_t
+    int AF_INET
+    int AF_INET6
+
+cdef extern from "<arpa/inet.h>" nogil:
+    int inet_pton(int af, const char *src, void *dst)
+    const char *inet_ntop(int af, const void *src, char *dst, socklen_t size)
+
+
+# An IP address as two 64-bit halves (IPv4: in `lo`), and a network: every
+# hop of every request is parsed and checked here, in C (the ipaddress module
+# takes microseconds per address).
+cdef struct Addr:
+    int version
+    uint64_t hi, lo
+
+cdef struct Net:
+    int version
+    uint64_t hi, lo, mask_hi, mask_lo
+
+
+cdef inline bint _in(const Net *n, const Addr *a) noexcept nogil:
+    return n.version == a.version and (a.hi & n.mask_hi) == n.hi and (a.lo & n.mask_lo) == n.lo
+
+
+_ZONE = re.compile(r"%[A-Za-z0-9._-]{1,32}\Z")
+
+
+cdef str _parse_ip(str text, Addr *out):
+    """`text` as an IP address into `out`; its canonical text, or None when it
+    is not one. IPv4 is a strict dotted quad; an IPv6 zone ("%eth0") is kept in
+    the text, not compared. An IPv4-mapped IPv6 address (::ffff:a.b.c.d, from a
+    dual-stack socket) is that IPv4 address."""
+    cdef unsigned char b[16]
+    cdef char txt[64]
+    cdef bytes raw
+    cdef str zone = ""
+    cdef Py_ssize_t i
+    cdef uint64_t hi = 0, lo = 0
+    if len(text) > 80 or not text.isascii():
+        return None
+    i = text.find("%")
+    if i >= 0:
+        zone = text[i:]
+        text = text[:i]
+        if not _ZONE.match(zone):
+            return None
+    raw = text.encode("ascii")
+    if ":" not in text:
+        if zone or inet_pton(AF_INET, raw, b) != 1:
+            return None
+        out.version = 4
+        out.hi = 0
+        out.lo = (<uint64_t>b[0] << 24) | (<uint64_t>b[1] << 16) | (<uint64_t>b[2] << 8) | b[3]
+        return text
+    if inet_pton(AF_INET6, raw, b) != 1:
+        return None
+    for i in range(8):
+        hi = (hi << 8) | b[i]
+        lo = (lo << 8) | b[i + 8]
+    if hi == 0 and (lo >> 32) == 0xffff and not zone:
+        out.version = 4
+        out.hi = 0
+        out.lo = lo & 0xffffffff
+        return f"{b[12]}.{b[13]}.{b[14]}.{b[15]}"
+    if inet_ntop(AF_INET6, b, txt, sizeof(txt)) == NULL:
+        return None
+    out.version = 6
+    out.hi = hi
+    out.lo = lo
+    return txt.decode("ascii") + zone
 
 # RFC 9110 token characters (names and unquoted values of Forwarded pairs)
 cdef frozenset _TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789"
@@ -37,20 +114,19 @@ cdef enum Kind:
 
 cdef class _Node:
     cdef Kind kind
-    cdef object addr       # ipaddress object when kind == IP
+    cdef Addr addr         # when kind == IP
     cdef object client     # what request.client becomes: (host, port), or None for "unknown"
 
 
-cdef _Node _new_node(Kind kind, object addr, object client):
+cdef _Node _new_node(Kind kind, object client):
     cdef _Node n = _Node.__new__(_Node)
     n.kind = kind
-    n.addr = addr
     n.client = client
     return n
 
 
-cdef _Node _BAD_NODE = _new_node(BAD, None, None)
-cdef _Node _ABSENT_NODE = _new_node(ABSENT, None, None)
+cdef _Node _BAD_NODE = _new_node(BAD, None)
+cdef _Node _ABSENT_NODE = _new_node(ABSENT, None)
 
 
 cdef int _port(str text) except -2:
@@ -90,15 +166,15 @@ cdef _Node _node(str text, bint bare_ipv6):
         if port < 0:
             return _BAD_NODE
     if name.lower() == "unknown":
-        return _new_node(OPAQUE, None, None)
+        return _new_node(OPAQUE, None)
     if _OBFUSCATED.match(name):
-        return _new_node(OPAQUE, None, (name, port))
-    try:
-        addr = ipaddress.ip_address(name)
-    except ValueError:
+        return _new_node(OPAQUE, (name, port))
+    cdef _Node node = _new_node(IP, None)
+    canonical = _parse_ip(name, &node.addr)
+    if canonical is None:
         return _BAD_NODE
-    mapped = getattr(addr, "ipv4_mapped", None)      # ::ffff:a.b.c.d: that IPv4 client
-    return _new_node(IP, addr, (str(addr if mapped is None else mapped), port))
+    node.client = (canonical, port)
+    return node
 
 
 cdef list _forwarded_elements(str value):
@@ -208,6 +284,22 @@ cdef list _list_values(Headers headers, str name):
     return out
 
 
+cdef int _fill_net(Net *n, object net) except -1:
+    """An ipaddress network as a Net (an IPv4-mapped IPv6 one as IPv4, as addresses are)."""
+    bits = 32 if net.version == 4 else 128     # Python ints: 128-bit masks
+    prefix = net.prefixlen
+    value = int(net.network_address)
+    if bits == 128 and value >> 32 == 0xffff and prefix >= 96:
+        bits, prefix, value = 32, prefix - 96, value & 0xffffffff
+    mask = ((1 << bits) - 1) ^ ((1 << (bits - prefix)) - 1)
+    n.version = 4 if bits == 32 else 6
+    n.hi = value >> 64
+    n.lo = value & 0xffffffffffffffff
+    n.mask_hi = mask >> 64
+    n.mask_lo = mask & 0xffffffffffffffff
+    return 0
+
+
 cdef class ProxyHeadersMiddleware:
     """ProxyHeadersMiddleware(trusted=("127.0.0.1", "::1"))
 
@@ -217,11 +309,21 @@ cdef class ProxyHeadersMiddleware:
     other peer is left as it is. Bad entries are a ValueError at once."""
 
     cdef readonly tuple trusted
-    cdef tuple networks
+    cdef Net *nets
+    cdef Py_ssize_t nnets
     cdef bint trust_all
+
+    def __cinit__(self):
+        self.nets = NULL
+        self.nnets = 0
+
+    def __dealloc__(self):
+        PyMem_Free(self.nets)
 
     def __init__(self, trusted=("127.0.0.1", "::1")):
         cdef list nets = []
+        cdef Net *table
+        cdef Py_ssize_t i
         if isinstance(trusted, str):
             trusted = (trusted,)
         try:
@@ -239,28 +341,33 @@ cdef class ProxyHeadersMiddleware:
                 nets.append(ipaddress.ip_network(entry, strict=False))
             except ValueError as exc:
                 raise ValueError(f"trusted proxy {entry!r} is not an IP address or network: {exc}") from None
+        table = <Net *>PyMem_Malloc(sizeof(Net) * <size_t>(len(nets) if nets else 1))
+        if table == NULL:
+            raise MemoryError()
+        for i in range(len(nets)):
+            _fill_net(&table[i], nets[i])
+        PyMem_Free(self.nets)
+        self.nets = table
+        self.nnets = len(nets)
         self.trusted = entries
-        self.networks = tuple(nets)
 
-    cdef bint is_trusted(self, object addr):
+    cdef bint is_trusted(self, const Addr *addr) noexcept:
+        cdef Py_ssize_t i
         if self.trust_all:
             return True
-        mapped = getattr(addr, "ipv4_mapped", None)     # ::ffff:a.b.c.d from a dual-stack socket
-        for net in self.networks:
-            if addr in net or (mapped is not None and mapped in net):
+        for i in range(self.nnets):
+            if _in(&self.nets[i], addr):
                 return True
         return False
 
     cdef bint peer_trusted(self, Request request):
+        cdef Addr addr
         if self.trust_all:
             return True
         peer = request.peer()
-        if not isinstance(peer, tuple) or not peer:
+        if not isinstance(peer, tuple) or not peer or not isinstance(peer[0], str):
             return False                                 # AF_UNIX or unknown: only with "*"
-        try:
-            return self.is_trusted(ipaddress.ip_address(peer[0]))
-        except ValueError:
-            return False
+        return _parse_ip(peer[0], &addr) is not None and self.is_trusted(&addr)
 
     cdef Py_ssize_t walk(self, list nodes) except -2:
         """The index of the client's hop in `nodes` (leftmost first): from the
@@ -270,7 +377,7 @@ cdef class ProxyHeadersMiddleware:
         cdef _Node node
         while k > 0:
             node = <_Node>nodes[k]
-            if node.kind != IP or not self.is_trusted(node.addr):
+            if node.kind != IP or not self.is_trusted(&node.addr):
                 break
             k -= 1
         return k

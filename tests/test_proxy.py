@@ -225,3 +225,44 @@ def test_request_overrides_are_not_settable_from_python():
     for name in ("client", "scheme", "host", "url"):
         with pytest.raises(AttributeError):
             setattr(r, name, "x")
+
+
+def forwarded_from(middleware, peer):
+    """Whether `middleware` believes X-Forwarded-For from `peer` (a Request made in-process)."""
+    r = Request("GET", "/", {"x-forwarded-for": "198.51.100.200"}, client=(peer, 1234))
+    middleware.on_request(r)
+    return r.client == ("198.51.100.200", 0)
+
+
+def test_trusted_networks_agree_with_ipaddress():
+    """The compiled address matching against the ipaddress module, on edge
+    prefixes and on random addresses and networks (fixed seed)."""
+    import ipaddress
+    import random
+    rng = random.Random(11)
+    fixed = [("10.0.0.0/8", "10.255.255.255", True), ("10.0.0.0/8", "11.0.0.0", False),
+             ("0.0.0.0/0", "203.0.113.1", True), ("0.0.0.0/0", "2001:db8::1", False),
+             ("::/0", "2001:db8::1", True), ("::/0", "203.0.113.1", False),
+             ("2001:db8::/32", "2001:db8:ffff:ffff::1", True), ("2001:db8::/32", "2001:db9::", False),
+             ("2001:db8::1/128", "2001:db8::1", True), ("2001:db8::1/128", "2001:db8::2", False),
+             ("2001:db8:0:0:8000::/65", "2001:db8::8000:0:0:1", True),
+             ("2001:db8:0:0:8000::/65", "2001:db8::7fff:0:0:1", False),
+             ("::ffff:192.168.0.0/112", "192.168.5.5", True), ("192.168.0.0/16", "::ffff:192.168.5.5", True),
+             ("fe80::/10", "fe80::1%eth0", True), ("127.0.0.1", "127.0.0.2", False)]
+    for net, peer, expected in fixed:
+        assert forwarded_from(ProxyHeadersMiddleware(trusted=[net]), peer) is expected, (net, peer)
+    for _ in range(300):
+        v6 = rng.random() < 0.5
+        bits = 128 if v6 else 32
+        prefix = rng.randrange(bits + 1)
+        base = rng.getrandbits(bits)
+        net = (ipaddress.IPv6Network if v6 else ipaddress.IPv4Network)((base, prefix), strict=False)
+        # an address near the network (same prefix, random host part) or anywhere
+        host = rng.getrandbits(bits)
+        if rng.random() < 0.5:
+            mask = ((1 << bits) - 1) ^ ((1 << (bits - prefix)) - 1)
+            host = (int(net.network_address) & mask) | (host & ~mask & ((1 << bits) - 1))
+        addr = (ipaddress.IPv6Address if v6 else ipaddress.IPv4Address)(host)
+        if v6 and addr.ipv4_mapped is not None:
+            continue                     # reported as IPv4: covered by the fixed cases
+        assert forwarded_from(ProxyHeadersMiddleware(trusted=[str(net)]), str(addr)) is (addr in net), (net, addr)
