@@ -1,5 +1,6 @@
 """Catzilla demo: plain, JSON and path-param routes, every kind of stream, WebSockets,
-a live dashboard fed by a Broadcast hub (/live).
+a live dashboard fed by a Broadcast hub (/live), static files (/assets/) and
+compression that keeps streams incremental.
 
     make demo            # builds, then serves on http://127.0.0.1:8000
     HOST=0.0.0.0 PORT=9000 python examples/app.py
@@ -15,13 +16,17 @@ from typing import Any, AsyncIterator, Iterator, Union
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from catzilla import (Broadcast, Catzilla, HTMLResponse, Request, Response, StreamingResponse,  # noqa: E402
-                      UploadFile)
+from catzilla import (Broadcast, Catzilla, CompressionMiddleware, HTMLResponse, Request,  # noqa: E402
+                      Response, StreamingResponse, UploadFile)
 from catzilla.files import FileResponse  # noqa: E402
 from catzilla.sse import EventSourceResponse, ServerSentEvent  # noqa: E402
 from catzilla.websocket import WebSocket  # noqa: E402
 
 app = Catzilla()
+# Every text answer and stream compressed (gzip; br/zstd too with catzilla[compression]),
+# each streamed chunk flushed as it is produced.
+app.add_middleware(CompressionMiddleware)
+app.static("/assets", os.path.join(os.path.dirname(os.path.abspath(__file__)), "public"))
 BIG_FILE = os.path.join(tempfile.gettempdir(), "catzilla-demo-1GiB.bin")
 
 

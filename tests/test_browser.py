@@ -136,3 +136,22 @@ def test_a_static_page_follows_a_cross_origin_event_stream_through_cors_and_gzip
         assert status_code == 200 and len(seen) == 1, seen
         assert seen[0]["origin"] == origin and seen[0]["allow-origin"] == origin
         assert "gzip" in seen[0]["accept-encoding"] and seen[0]["content-encoding"] == "gzip"
+
+
+def test_the_demo_static_page_shows_streams_through_gzip(browser, tmp_path):
+    """The demo's /assets/ page (a static mount, gzip on): its EventSource clock
+    ticks and its fetch() token stream is read to the end."""
+    import re
+    from selenium.webdriver.support.ui import WebDriverWait
+    with launcher(tmp_path, grace=10) as run:
+        server = run("examples.app:app")
+        browser.get(f"http://127.0.0.1:{server.port}/assets/")
+        assert browser.title == "Catzilla static files"
+        clock = browser.find_element("id", "clock")
+        WebDriverWait(browser, 20).until(lambda _: re.fullmatch(r"\d\d:\d\d:\d\d", clock.text),
+                                         message=f"no tick; server output:\n{server.text()}")
+        tokens = browser.find_element("id", "tokens")
+        WebDriverWait(browser, 20).until(lambda _: tokens.text.strip().endswith("produces it ."),
+                                         message="the token stream did not complete")
+        status, head, _ = get(server.port, "/assets/app.js", headers="Accept-Encoding: gzip\r\n")
+        assert status == 200 and b"content-encoding: gzip" in head.lower()
