@@ -4,6 +4,7 @@ moment it arrives), checked with zlib and with curl --compressed."""
 import asyncio
 import gzip
 import os
+import select
 import shutil
 import socket
 import subprocess
@@ -386,11 +387,15 @@ def test_curl_compressed_reads_a_paced_sse_stream_incrementally_and_byte_exact(s
 
     addr = serve(app)
     expected = "".join(f"event: tick\nid: {i}\ndata: {i} {'é' * i}\n\n" for i in range(n)).encode()
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}     # scripts/asan.sh preloads ASan
     p = subprocess.Popen(["curl", "-sSN", "--compressed", "-D", "-", f"http://{addr[0]}:{addr[1]}/events"],
-                         stdout=subprocess.PIPE)
+                         stdout=subprocess.PIPE, env=env)
     try:
         out = b""
+        deadline = time.monotonic() + 10
         while b"\n\n" not in out.partition(b"\r\n\r\n")[2]:
+            assert select.select([p.stdout], [], [], max(0.0, deadline - time.monotonic()))[0], \
+                f"nothing from curl for 10 s: {out!r}"
             data = os.read(p.stdout.fileno(), 65536)
             assert data, "curl ended early"
             out += data
