@@ -340,7 +340,7 @@ cdef class FileResponse(Response):
     """FileResponse(path, status_code=200, headers=None, media_type=None, *,
     filename=None, content_disposition_type="attachment")
 
-    Sends the file at `path` with sendfile(2): Content-Type guessed from the
+    Sends the file at `path` with sendfile(2): Content-Type guessed (once) from the
     name (or `media_type`; `content_type=` is the same), Last-Modified, a
     strong ETag, Accept-Ranges; answers 304 to a matching If-None-Match /
     If-Modified-Since, 412 to a failed If-Match / If-Unmodified-Since, 206 to a
@@ -357,7 +357,6 @@ cdef class FileResponse(Response):
     cdef public object path
     cdef public object filename
     cdef public str content_disposition_type
-    cdef object _ct_arg
 
     def __init__(self, path, status_code=None, headers=None, media_type=None, *, filename=None,
                  content_type=None, str content_disposition_type="attachment", status=None):
@@ -372,11 +371,10 @@ cdef class FileResponse(Response):
             raise ValueError("content_disposition_type must be 'attachment' or 'inline'")
         self.content_disposition_type = content_disposition_type
         ct = content_type if media_type is None else media_type
-        if ct is not None:
-            self.content_type = ct                   # validated now
-        self._ct_arg = ct
-        if ct is None:
-            self._ct = self._media_type()            # what middleware sees as response.media_type
+        if ct is None:                               # guessed once: what middleware sees, what is sent
+            ct = (filename and _guess_type(filename)) or _guess_type(os.fsdecode(self.path)) \
+                or "application/octet-stream"
+        self.content_type = ct                       # validated now
 
     cdef _OpenFile _open(self):
         cdef _OpenFile f = _OpenFile.__new__(_OpenFile)
@@ -391,18 +389,6 @@ cdef class FileResponse(Response):
                 raise HTTPException(404) from None
             raise
         return f
-
-    cdef bytes _media_type(self):
-        cdef str name
-        cdef object ctype
-        if self._ct_arg is not None:
-            return self._ct
-        ctype = None
-        if self.filename:
-            ctype = _guess_type(self.filename)
-        if ctype is None:
-            ctype = _guess_type(os.fsdecode(self.path)) or "application/octet-stream"
-        return (<str>ctype).encode("latin-1")
 
     cdef int send(self, Transport t, Request req) except -1:
         cdef _OpenFile f = self._open()
@@ -465,7 +451,7 @@ cdef class FileResponse(Response):
         if self._filters is not None:
             if t.http10:
                 t.keep_alive = False             # a raw body ends with the connection
-            t.write_head(status, self._media_type(), out, -1, not t.http10)
+            t.write_head(status, self._ct, out, -1, not t.http10)
             return t.start_stream(status, _Blocks(f, size), not t.http10, None, 0.0, b"", self._filters)
         if "accept-ranges" not in given:
             out.append(("accept-ranges", "bytes"))
@@ -482,7 +468,7 @@ cdef class FileResponse(Response):
                     first, last = r
                     status = 206
                     out.append(("content-range", f"bytes {first}-{last}/{size}"))
-        t.write_head(status, self._media_type(), out, last - first + 1, False)
+        t.write_head(status, self._ct, out, last - first + 1, False)
         return t.write_file(status, f, first, last - first + 1)
 
     cdef int _answer(self, Transport t, _OpenFile f, int status, list headers, bytes body) except -1:
