@@ -40,6 +40,7 @@ import tarfile
 import tempfile
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
@@ -81,12 +82,15 @@ class Peer:
     also: Tuple[str, ...] = ()      # opt-in scenarios (WebSocket echo, uploads, fan-out) this peer serves
     fanout: Optional[Callable[[Optional[Path], int, Path], List[str]]] = None   # argv for the fan-out scenarios
     venv_of: Optional[str] = None   # run from that peer's venv (catzilla-queue: catzilla's)
+    env: Dict[str, str] = field(default_factory=dict)   # the server's extra environment (BENCH_MIDDLEWARE)
+    reference: Optional[str] = None  # the same app without this peer's middleware: the report's cost ratios
 
 
 WS_SCENARIOS = ("ws32", "ws16k")
 UPLOAD_SCENARIOS = ("upload-cl", "upload-chunked")
 SSE_FANOUT = ("sse10k", "sse100x100")
 WS_FANOUT = ("ws10k", "ws100x100")
+GZIP_SCENARIOS = ("gzip10k", "gzip10k-async")
 
 
 def _venv_bin(venv: Optional[Path], exe: str) -> str:
@@ -131,11 +135,14 @@ def _catzilla_fanout(mode: str) -> Callable[[Optional[Path], int, Path], List[st
     return lambda venv, port, workdir: [_venv_bin(venv, "python"), "fanout_catzilla_app.py", str(port), mode]
 
 
-CATZILLA_PEERS = ("catzilla", "catzilla-before", "catzilla-queue")   # venvs built from this repository
+# venvs built from this repository (or run from catzilla's)
+CATZILLA_PEERS = ("catzilla", "catzilla-before", "catzilla-queue", "catzilla-mw", "catzilla-gzip")
+MIDDLEWARE_VAR = "BENCH_MIDDLEWARE"   # read by apps/common.py: "noop" or "gzip"
 
 PEERS: Dict[str, Peer] = {p.name: p for p in [
     Peer("catzilla", "catzilla", ["<repo>[fast]"], _catzilla_command,
-         show_versions=("catzilla", "uvloop", "orjson"), also=WS_SCENARIOS + UPLOAD_SCENARIOS + SSE_FANOUT + WS_FANOUT,
+         show_versions=("catzilla", "uvloop", "orjson"),
+         also=WS_SCENARIOS + UPLOAD_SCENARIOS + SSE_FANOUT + WS_FANOUT + GZIP_SCENARIOS,
          fanout=_catzilla_fanout("hub"),
          notes="this repository, pip-installed with its [fast] extra (uvloop, orjson); fan-out: "
                "`apps/fanout_catzilla_app.py hub` (catzilla.Broadcast: `hub.sse()`, `hub.attach()`, `hub.publish()`)"),
@@ -144,6 +151,16 @@ PEERS: Dict[str, Peer] = {p.name: p for p in [
          notes="the catzilla venv; `apps/fanout_catzilla_app.py queue`: every subscriber an async generator "
                "(SSE, in an EventSourceResponse) or a handler loop (WebSocket) awaiting its own asyncio.Queue, "
                "the publisher putting each event into every queue"),
+    Peer("catzilla-mw", "catzilla + no-op middleware", ["<repo>[fast]"], _catzilla_command,
+         scenarios=("plain", "plain16", "json"), venv_of="catzilla", env={MIDDLEWARE_VAR: "noop"},
+         reference="catzilla", show_versions=("catzilla",),
+         notes="the catzilla venv and app, with one `app.add_middleware(NoOpMiddleware)` whose `on_request` and "
+               "`on_response` both return None: the cost of one middleware layer"),
+    Peer("catzilla-gzip", "catzilla + GZipMiddleware", ["<repo>[fast]"], _catzilla_command,
+         scenarios=(), also=GZIP_SCENARIOS, venv_of="catzilla", env={MIDDLEWARE_VAR: "gzip"},
+         reference="catzilla", show_versions=("catzilla",),
+         notes="the catzilla venv and app with `app.add_middleware(GZipMiddleware, compresslevel=6)` "
+               "(catzilla.compression: zlib in C, every chunk the app yields compressed and sync-flushed)"),
     Peer("catzilla-before", "catzilla (before)", ["<git archive REV>[fast]"], _catzilla_command,
          show_versions=("catzilla", "uvloop", "orjson"), in_defaults=False, also=WS_SCENARIOS + UPLOAD_SCENARIOS,
          notes="the --before revision (git archive), pip-installed with its [fast] extra; "
@@ -152,8 +169,15 @@ PEERS: Dict[str, Peer] = {p.name: p for p in [
          lambda v, port, w: [_venv_bin(v, "uvicorn"), "starlette_app:app", "--port", str(port), *UVICORN_FLAGS,
                              "--ws", "websockets"],
          show_versions=("uvicorn", "starlette", "uvloop", "httptools", "websockets"),
-         also=WS_SCENARIOS + UPLOAD_SCENARIOS,
+         also=WS_SCENARIOS + UPLOAD_SCENARIOS + GZIP_SCENARIOS,
          notes="uvicorn[standard]: httptools + uvloop; WebSockets by the `websockets` library (`--ws websockets`)"),
+    Peer("uvicorn-starlette-gzip", "uvicorn+starlette + GZipMiddleware",
+         ["uvicorn[standard]", "starlette", "websockets"],
+         lambda v, port, w: [_venv_bin(v, "uvicorn"), "starlette_app:app", "--port", str(port), *UVICORN_FLAGS],
+         scenarios=(), also=GZIP_SCENARIOS, venv_of="uvicorn-starlette", env={MIDDLEWARE_VAR: "gzip"},
+         reference="uvicorn-starlette", show_versions=("uvicorn", "starlette"),
+         notes="the uvicorn-starlette venv and app with `app.add_middleware(GZipMiddleware, compresslevel=6)` "
+               "(starlette.middleware.gzip: zlib, each body message compressed and Z_SYNC_FLUSHed)"),
     Peer("fastapi", "fastapi (uvicorn)", ["uvicorn[standard]", "fastapi"],
          lambda v, port, w: [_venv_bin(v, "uvicorn"), "fastapi_app:app", "--port", str(port), *UVICORN_FLAGS],
          show_versions=("fastapi", "starlette", "uvicorn")),
@@ -213,7 +237,8 @@ class Scenario:
     title: str
     path: str
     kind: str = "wrk"                  # "wrk" (requests/s), "download" (one client, MB/s),
-                                       # "ws" (loadgen.c echo, messages/s), "upload" (loadgen.c, MB/s)
+                                       # "ws" (loadgen.c echo, messages/s), "upload" (loadgen.c, MB/s),
+                                       # "gzip" (wrk with Accept-Encoding: gzip, the answer decoded and checked)
     method: str = "GET"
     lua: Optional[str] = None
     timeout: str = "10s"               # wrk's per-request timeout
@@ -225,6 +250,7 @@ class Scenario:
     proto: str = ""                    # fanout: "sse" or "wssub" (loadgen.c's mode)
     subscribers: int = 0               # fanout: connections (--subscribers overrides)
     topics: int = 1                    # fanout: subscribers spread evenly over this many topics
+    connections: int = 0               # wrk connections for this scenario (0: --connections)
 
 
 def _expect(status: int, body: bytes, want: bytes) -> Optional[str]:
@@ -259,6 +285,12 @@ SCENARIOS: Dict[str, Scenario] = {s.name: s for s in [
     Scenario("stream10k", "GET /stream10k (10,000-line sync generator)", "/stream10k", timeout="60s",
              check=lambda st, b: _expect(st, b, STREAM10K_BODY)),
     Scenario("stream64m", "GET /stream64m (64 MiB in 64 KiB chunks, 1 client)", "/stream64m", kind="download"),
+    # Two connections: enough to keep one server CPU busy with 10,000-chunk answers, few enough that a slow
+    # peer still finishes answers within a run (wrk counts only finished ones; with 64 Starlette finishes none)
+    Scenario("gzip10k", "GET /stream10k with Accept-Encoding: gzip (2 connections)", "/stream10k", kind="gzip",
+             lua="gzip.lua", timeout="60s", connections=2),
+    Scenario("gzip10k-async", "GET /astream10k (the same lines from an async generator) with Accept-Encoding: "
+             "gzip (2 connections)", "/astream10k", kind="gzip", lua="gzip.lua", timeout="60s", connections=2),
     Scenario("ws32", "WebSocket echo, 32 B binary messages", common.WS_PATH, kind="ws", size=32),
     Scenario("ws16k", "WebSocket echo, 16 KiB binary messages", common.WS_PATH, kind="ws", size=16 * 1024),
     Scenario("upload-cl", "POST /upload, 1 GiB body with Content-Length, consumed chunk by chunk",
@@ -356,8 +388,9 @@ class _SocketReader:
         return out
 
 
-def _read_response(reader: _SocketReader) -> Tuple[int, bytes]:
-    """One HTTP/1.1 response (Content-Length or chunked body) -> (status, body)."""
+def _read_response_parts(reader: _SocketReader) -> Tuple[int, Dict[str, str], List[bytes]]:
+    """One HTTP/1.1 response (Content-Length or chunked body) -> (status, headers with lower-case
+    names and values, the body as its chunks on the wire: one part for Content-Length)."""
     lines = reader.until(b"\r\n\r\n").decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
     headers: Dict[str, str] = {}
@@ -366,7 +399,7 @@ def _read_response(reader: _SocketReader) -> Tuple[int, bytes]:
             k, v = ln.split(":", 1)
             headers[k.strip().lower()] = v.strip().lower()
     if "content-length" in headers:
-        return status, reader.exactly(int(headers["content-length"]))
+        return status, headers, [reader.exactly(int(headers["content-length"]))]
     if "chunked" in headers.get("transfer-encoding", ""):
         parts: List[bytes] = []
         while True:
@@ -374,11 +407,17 @@ def _read_response(reader: _SocketReader) -> Tuple[int, bytes]:
             if size == 0:
                 while reader.until(b"\r\n") != b"\r\n":   # trailers, if any
                     pass
-                return status, b"".join(parts)
+                return status, headers, parts
             parts.append(reader.exactly(size))
             if reader.exactly(2) != b"\r\n":
                 raise RuntimeError("bad chunk framing")
-    raise RuntimeError("a pipelined response without Content-Length or chunked framing")
+    raise RuntimeError("a response without Content-Length or chunked framing")
+
+
+def _read_response(reader: _SocketReader) -> Tuple[int, bytes]:
+    """One HTTP/1.1 response -> (status, body)."""
+    status, _, parts = _read_response_parts(reader)
+    return status, b"".join(parts)
 
 
 def fetch_pipelined(port: int, path: str, depth: int, timeout: float = 10.0) -> List[Tuple[int, bytes]]:
@@ -558,6 +597,7 @@ class Server:
         self.venv = venv
         self.command = peer.fanout if fanout_topics and peer.fanout else peer.command
         self.env = clean_env()
+        self.env.update(peer.env)
         if fanout_topics:
             self.env["FANOUT_TOPICS"] = str(fanout_topics)
         self.port = free_port()
@@ -697,7 +737,20 @@ def _wrk_bytes(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)] if m else 0.0
 
 
+def run_wrk_measured(server: Server, sc: Scenario, duration: float, connections: int) -> Dict:
+    """run_wrk, plus the server's CPU time over it (its process tree, /proc): per request it is
+    steadier than requests/s when other processes take turns on the server's CPU."""
+    pids = server.pids()
+    c0 = cpu_seconds(pids)
+    res = run_wrk(server.port, sc, duration, connections)
+    res["server_cpu_s"] = cpu_seconds(pids) - c0
+    if res["requests"]:
+        res["cpu_us_per_request"] = res["server_cpu_s"] / res["requests"] * 1e6
+    return res
+
+
 def run_wrk(port: int, sc: Scenario, duration: float, connections: int) -> Dict:
+    connections = sc.connections or connections
     argv = ["taskset", "-c", str(CLIENT_CPU), "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s",
             "--latency", "--timeout", sc.timeout]
     if sc.lua:
@@ -867,6 +920,54 @@ def run_download(server: Server, sc: Scenario, duration: float) -> Dict:
     samples.append(rss_bytes(pids))
     return {"mb_per_s": total_bytes / total_secs / MB, "downloads": count,
             "rss_before": rss_before, "rss_peak": max(samples), "rss_samples": len(samples)}
+
+
+def check_stream_answer(port: int, sc: Scenario, want_gzip: bool) -> Dict:
+    """One GET of sc.path with Accept-Encoding: gzip, read chunk by chunk: it must be gzip (with
+    Vary: Accept-Encoding) when the peer compresses, identity when not, and decode to the 10,000
+    lines. -> the answer's shape: body bytes as sent, chunks on the wire, and how many chunks end
+    on a whole line once everything up to them is decoded (all of them: each chunk the app
+    yielded was flushed on its own, the stream stays incremental)."""
+    request = f"GET {sc.path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nAccept-Encoding: gzip\r\n\r\n".encode()
+    with socket.create_connection((HOST, port), timeout=60) as sock:
+        sock.sendall(request)
+        status, headers, parts = _read_response_parts(_SocketReader(sock))
+    if status != 200:
+        raise RuntimeError(f"status {status}")
+    coding = headers.get("content-encoding", "identity")
+    if coding != ("gzip" if want_gzip else "identity"):
+        raise RuntimeError(f"Content-Encoding {coding}, expected {'gzip' if want_gzip else 'none'}")
+    if want_gzip and "accept-encoding" not in headers.get("vary", ""):
+        raise RuntimeError(f"gzip answer without Vary: Accept-Encoding (Vary: {headers.get('vary')!r})")
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS) if want_gzip else None
+    decoded = bytearray()
+    whole_lines = 0
+    try:
+        for part in parts:
+            decoded += decoder.decompress(part) if decoder else part
+            whole_lines += decoded.endswith(b"\n")
+    except zlib.error as exc:
+        raise RuntimeError(f"the gzip body does not decode: {exc}") from None
+    if decoder is not None and (not decoder.eof or decoder.unused_data):
+        raise RuntimeError("the gzip stream is truncated or has bytes after its end")
+    if decoded != STREAM10K_BODY:
+        raise RuntimeError(f"decoded body differs from the 10,000 lines ({len(decoded)} bytes)")
+    return {"encoding": coding, "body_bytes": sum(map(len, parts)), "decoded_bytes": len(decoded),
+            "wire_chunks": len(parts), "whole_line_chunks": whole_lines}
+
+
+def run_gzip(server: Server, sc: Scenario, duration: float, warmup: float, connections: int) -> Dict:
+    """The answer checked once (check_stream_answer), then wrk with lua/gzip.lua; MB/s of the body
+    as sent and decoded = requests/s x the checked answer's sizes (wrk does not decode)."""
+    shape = check_stream_answer(server.port, sc, server.peer.env.get(MIDDLEWARE_VAR) == "gzip")
+    if warmup > 0:
+        run_wrk(server.port, sc, warmup, connections)
+    res = run_wrk_measured(server, sc, duration, connections)
+    res.update(shape)
+    res["body_mb_per_s"] = res["rps"] * shape["body_bytes"] / MB
+    res["decoded_mb_per_s"] = res["rps"] * shape["decoded_bytes"] / MB
+    res["lines_per_s"] = res["rps"] * common.STREAM_LINES
+    return res
 
 
 LOADGEN_SRC = HERE / "loadgen.c"
@@ -1058,6 +1159,8 @@ def measure(peer: Peer, venv: Optional[Path], sc: Scenario, duration: float, war
                 res = run_upload(server, sc, duration, upload_bytes)
             elif sc.kind == "fanout":
                 res = run_fanout(server, sc, duration, warmup, subscribers or sc.subscribers, fan_procs)
+            elif sc.kind == "gzip":
+                res = run_gzip(server, sc, duration, warmup, connections)
             else:
                 if sc.pipeline > 1:
                     answers = fetch_pipelined(server.port, sc.path, sc.pipeline, timeout=60)
@@ -1070,7 +1173,7 @@ def measure(peer: Peer, venv: Optional[Path], sc: Scenario, duration: float, war
                         return {"error": f"wrong answer{where}: {problem}"}
                 if warmup > 0:
                     run_wrk(server.port, sc, warmup, connections)
-                res = run_wrk(server.port, sc, duration, connections)
+                res = run_wrk_measured(server, sc, duration, connections)
                 if sc.pipeline > 1:
                     res["pipeline"] = sc.pipeline   # wrk counts every response: rps is responses/s
         except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as exc:
@@ -1158,6 +1261,11 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
                    "`{\"t\":<time.time_ns()>,\"seq\":n}`; after all are connected and a "
                    f"{args.warmup:g} s warm-up, the events published in the next {args.duration:g} s are measured "
                    "(latency = receive time - t, both CLOCK_REALTIME), draining up to 10 s for late ones")
+    if any(sc.kind == "gzip" for sc in all_scenarios):
+        out.append("- gzip10k*: `wrk -t1 -c2` with `lua/gzip.lua` (`Accept-Encoding: gzip`); before each measurement "
+                   "one answer is read chunk by chunk and must be gzip (with `Vary: Accept-Encoding`) for the "
+                   "+ GZipMiddleware peers and identity for the others, and decode (zlib) to the 10,000 lines; "
+                   "MB/s as sent and decoded = requests/s × that answer's body sizes; MB = 10^6 bytes")
     if any(sc.kind == "upload" for sc in all_scenarios):
         out.append(f"- upload*: `loadgen.c upload` (C, CPU {CLIENT_CPU}) POSTs {args.upload_mib} MiB bodies back "
                    f"to back (one connection each) for {args.duration:g} s, at least one, after one unmeasured "
@@ -1196,7 +1304,9 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
         have_nginx = any(p.name == "nginx" for p in ran)
         have_before = any(p.name == "catzilla-before" for p in ran)
         have_uvp = any(p.name == "uvloop-proto" for p in ran)
-        not_others = ("catzilla", "catzilla-before", "uvloop-proto", "nginx")   # not frameworks to compare with
+        # not frameworks to compare with, nor variants of one with a middleware installed
+        not_others = ("catzilla", "catzilla-before", "uvloop-proto", "nginx") + \
+            tuple(p.name for p in ran if p.reference)
         if have_cz:
             headers.append("catzilla / best other")
             if have_before:
@@ -1303,6 +1413,85 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
                 mid = sorted(good, key=lambda r: r["rps"])[len(good) // 2]
                 row.append(f"{mid['p50']} / {mid['p99']}")
             out.append("| " + " | ".join(row) + " |")
+        out.append("")
+
+    variants = [p for p in ran if p.reference and any(q.name == p.reference for q in ran)]
+    if variants:   # a peer against the same app without its middleware (catzilla-mw: one no-op layer)
+        out.append("## Middleware cost")
+        out.append("")
+        out.append("The same app without and with the middleware, medians of the rounds: requests/s, and the "
+                   "server's CPU time (utime + stime of its process tree over the wrk run) per request, which "
+                   "other processes taking turns on its CPU disturb less; cost = the difference in CPU time. "
+                   "\"per round\": with / without requests/s of each round (measured seconds apart, so steadier than "
+                   "the ratio of medians when the machine is busy at times).")
+        out.append("")
+        out.append("| scenario | peer | requests/s without | with | with / without | CPU per request without | "
+                   "with | cost per request | per round |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---|")
+        for p in variants:
+            for sc in scenarios:
+                if sc.kind != "wrk" or not supports(p, sc):
+                    continue
+                _, w = cell(p.name, sc.name)
+                _, wo = cell(p.reference, sc.name)
+                if not w or not wo:
+                    continue
+                pairs = zip(results.get((p.name, sc.name), []), results.get((p.reference, sc.name), []))
+                ratios = [a["rps"] / b["rps"] for a, b in pairs
+                          if "error" not in a and "error" not in b and a.get("rps") and b.get("rps")]
+                rounds = ", ".join(f"{r:.2f}" for r in ratios) + \
+                    (f" (median {statistics.median(ratios):.2f})" if ratios else "")
+                cpu_w = median_of([r for r in results[(p.name, sc.name)] if "error" not in r], "cpu_us_per_request")
+                cpu_wo = median_of([r for r in results[(p.reference, sc.name)] if "error" not in r],
+                                   "cpu_us_per_request")
+                out.append(f"| {sc.name} | {p.label} | {fmt_num(wo)} | {fmt_num(w)} | {w / wo:.2f}× | "
+                           f"{cpu_wo:.2f} µs | {cpu_w:.2f} µs | {(cpu_w - cpu_wo) * 1000:+,.0f} ns | {rounds} |")
+        out.append("")
+
+    gz_scenarios = [sc for sc in all_scenarios if sc.kind == "gzip"]
+    if gz_scenarios:
+        out.append("## Compressed streams (gzip10k)")
+        out.append("")
+        out.append(f"10,000 lines `Data {{i}}\\n` ({len(STREAM10K_BODY):,} bytes) asked for with "
+                   "`Accept-Encoding: gzip`; the peers without a compression middleware answer identity, as the "
+                   "reference. Medians of the rounds. "
+                   "\"as sent\": the body's bytes without the chunked framing; \"whole-line chunks\": chunks "
+                   "after which everything received decodes to whole lines (all of them: every yielded line "
+                   "was flushed on its own); \"CPU per answer\": the server's CPU time over the run / answers. "
+                   "A peer finishing few answers in a run has a coarse requests/s (wrk counts finished ones): "
+                   "its CPU per answer is the finer figure.")
+        out.append("")
+        out.append("| scenario | peer | encoding | requests/s (answers in a run) | lines/s | MB/s decoded | "
+                   "MB/s as sent | body bytes | chunks (whole-line) | CPU per answer | vs no middleware | p50 / p99 |")
+        out.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for sc in gz_scenarios:
+            rps: Dict[str, float] = {}
+            cpu: Dict[str, float] = {}
+            for p in ran_all:
+                if not supports(p, sc):
+                    continue
+                good = [r for r in results.get((p.name, sc.name), []) if "error" not in r]
+                if not good:
+                    out.append(f"| {sc.name} | {p.label} | error |" + " – |" * 9)
+                    continue
+                rps[p.name] = median_of(good, "rps")
+                cpu[p.name] = median_of(good, "cpu_us_per_request")
+                mid = sorted(good, key=lambda r: r["rps"])[len(good) // 2]
+                flag = " ⚠" if any(r.get("problems") for r in good) else ""
+                vs = fmt_ratio(rps[p.name], rps.get(p.reference)) if p.reference else ""
+                out.append(f"| {sc.name} | {p.label} | {mid['encoding']} | {rps[p.name]:,.1f} "
+                           f"({fmt_num(median_of(good, 'requests'))}){flag} | "
+                           f"{fmt_num(median_of(good, 'lines_per_s'))} | {median_of(good, 'decoded_mb_per_s'):,.2f} | "
+                           f"{median_of(good, 'body_mb_per_s'):,.2f} | {mid['body_bytes']:,} | "
+                           f"{mid['wire_chunks']:,} ({mid['whole_line_chunks']:,}) | "
+                           f"{cpu[p.name] / 1000:,.1f} ms | {vs} | "
+                           f"{mid['p50']} / {mid['p99']} |")
+            cz = rps.get("catzilla-gzip")
+            for p in ran_all:   # catzilla's gzip against the other gzip peers: requests/s and answers per CPU-s
+                if cz and p.name != "catzilla-gzip" and p.env.get(MIDDLEWARE_VAR) == "gzip" and rps.get(p.name):
+                    per_cpu = fmt_ratio(cpu.get(p.name), cpu.get("catzilla-gzip"))
+                    out.append(f"| {sc.name} | **catzilla / {p.label}** | | {cz / rps[p.name]:.2f}× "
+                               f"| | | | | | {per_cpu} per CPU-s | | |")
         out.append("")
 
     def pct(x: float) -> str:
@@ -1443,7 +1632,7 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
     out.append("## All rounds")
     out.append("")
     out.append("ws: messages/s (server CPU / client CPU); upload: MB/s, peak RSS (server CPU / client CPU); "
-               "fan-out: latency, deliveries/s (server CPU / client CPU).")
+               "fan-out: latency, deliveries/s (server CPU / client CPU); gzip10k*: requests/s (decoded MB/s).")
     out.append("")
     out.append("| scenario | peer | " + " | ".join(f"round {i + 1}" for i in range(args.rounds)) + " |")
     out.append("|---|---|" + "---:|" * args.rounds)
@@ -1463,6 +1652,8 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
                 elif sc.kind == "fanout":
                     cells.append(f"p50/p99 {r['p50_us'] / 1000:,.1f}/{r['p99_us'] / 1000:,.1f} ms, "
                                  f"{fmt_num(r['deliveries_per_s'])}/s ({pct(r['server_cpu'])} / {pct(r['client_cpu'])})")
+                elif sc.kind == "gzip":
+                    cells.append(f"{r['rps']:,.1f} ({r['decoded_mb_per_s']:,.1f} MB/s decoded)")
                 elif sc.kind == "upload":
                     cells.append(f"{fmt_num(r['mb_per_s'])} MB/s, {mib(r['hwm'])} "
                                  f"({pct(r['server_cpu'])} / {pct(r['client_cpu'])})")
@@ -1662,6 +1853,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                         f"{res['cpu0_busy']:.0%}), client CPU {res['client_cpu']:.0%}, "
                         f"RSS {res['rss_idle'] / 2**20:.1f} -> {res['rss'] / 2**20:.1f} MiB "
                         f"(connected in {res.get('connect_s', 0):.1f} s)")
+                elif sc.kind == "gzip":
+                    log(f"    {res['rps']:,.1f} req/s, {res['encoding']}: {res['body_mb_per_s']:,.1f} MB/s as sent, "
+                        f"{res['decoded_mb_per_s']:,.1f} MB/s decoded ({res['body_bytes']:,} B in "
+                        f"{res['wire_chunks']:,} chunks per answer)"
+                        + (f"  [{res['problems']}]" if res.get("problems") else ""))
                 elif sc.kind == "upload":
                     log(f"    {res['mb_per_s']:,.0f} MB/s ({res['uploads']} uploads), peak RSS (VmHWM) "
                         f"{res['hwm'] / 2**20:.1f} MiB, server CPU {res['server_cpu']:.0%}, "

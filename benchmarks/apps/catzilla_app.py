@@ -1,9 +1,30 @@
-"""Catzilla: the benchmark routes. Run: python catzilla_app.py PORT"""
+"""Catzilla: the benchmark routes. Run: python catzilla_app.py PORT
+(BENCH_MIDDLEWARE=noop|gzip installs a middleware around every route, see common.py)"""
 from catzilla import Catzilla, StreamingResponse
 
-from common import HELLO, UPLOAD_PATH, WS_PATH, chunks64m, lines10k, port_from_argv
+from common import (GZIP_LEVEL, HELLO, UPLOAD_PATH, WS_PATH, alines10k, chunks64m, lines10k, middleware_from_env,
+                    port_from_argv)
 
 app = Catzilla()
+
+
+class NoOpMiddleware:
+    """Both phases present and doing nothing: what one layer costs a request."""
+
+    def on_request(self, request):
+        return None
+
+    def on_response(self, request, response):
+        return None
+
+
+_middleware = middleware_from_env()
+if _middleware == "noop":
+    app.add_middleware(NoOpMiddleware)
+elif _middleware == "gzip":
+    # imported here: a catzilla without middleware (catzilla-before) still serves the other scenarios
+    from catzilla.compression import GZipMiddleware
+    app.add_middleware(GZipMiddleware, compresslevel=GZIP_LEVEL)
 
 
 @app.get("/")
@@ -29,6 +50,11 @@ def echo(request):
 @app.get("/stream10k")
 def stream10k(request):
     return StreamingResponse(lines10k())
+
+
+@app.get("/astream10k")
+def astream10k(request):
+    return StreamingResponse(alines10k())
 
 
 @app.get("/stream64m")

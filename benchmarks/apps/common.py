@@ -25,10 +25,33 @@ def lines10k():
         yield f"Data {i}\n"
 
 
+async def alines10k():
+    """GET /astream10k: the same lines from an async generator (no thread-pool hop per line in
+    the ASGI frameworks, so a middleware's cost on a stream is not hidden behind it)."""
+    for i in range(STREAM_LINES):
+        yield f"Data {i}\n"
+
+
 def chunks64m():
     """GET /stream64m: 64 MiB in 64 KiB chunks of one preallocated bytes object."""
     for _ in range(CHUNK_COUNT):
         yield CHUNK
+
+
+# BENCH_MIDDLEWARE (set by run.py from a peer's `env`) names the middleware an app installs
+# around all its routes: "noop" (one middleware whose request and response phases do nothing:
+# the cost of the layer itself; catzilla_app) or "gzip" (the framework's gzip middleware at
+# level 6; catzilla_app, starlette_app). Unset: none.
+MIDDLEWARES = ("noop", "gzip")
+GZIP_LEVEL = 6
+
+
+def middleware_from_env():
+    """The middleware asked for by BENCH_MIDDLEWARE, or None; ValueError for an unknown name."""
+    name = os.environ.get("BENCH_MIDDLEWARE") or None
+    if name is not None and name not in MIDDLEWARES:
+        raise ValueError(f"BENCH_MIDDLEWARE={name!r}: expected one of {MIDDLEWARES}")
+    return name
 
 
 def port_from_argv(default=8000):
