@@ -10,7 +10,7 @@ import socket
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Type, TypeVar, Union
 
 from catzilla import broadcast
-from catzilla._core.dispatch import Layer
+from catzilla._core.dispatch import Layer, Stack
 from catzilla.response import to_response
 from catzilla.router import Route, RouteError, Router
 from catzilla.settings import Settings
@@ -80,7 +80,7 @@ class Catzilla:
         # middleware, hooks and handlers added at any time take effect.
         self._middleware: List[Any] = []
         self._hooks = _Hooks()
-        self._layers: List[Any] = []
+        self._stack = Stack()
         self._exception_handlers: Dict[Type[BaseException], Callable[..., Any]] = {}
         self._startup: List[Callable[..., Any]] = []
         self._shutdown: List[Callable[..., Any]] = []
@@ -184,9 +184,9 @@ class Catzilla:
         return fn
 
     def _relayer(self) -> None:
-        # In place: the dispatcher holds this list. The hooks are the innermost layer.
+        # The dispatcher reads the stack's tuple per request. The hooks are the innermost layer.
         hooks = [self._hooks.layer] if self._hooks.before or self._hooks.after else []
-        self._layers[:] = self._middleware + hooks
+        self._stack.layers = tuple(self._middleware + hooks)
 
     def exception_handler(self, exc_class: Type[BaseException]) -> Callable[[F], F]:
         """fn(request, exc) -> response for exceptions of exc_class (most specific class wins);

@@ -1,6 +1,6 @@
 """Type stub for catzilla/compression.pyx: response compression (gzip in C
 through zlib; br and zstd with the `compression` extra). Streams are
-compressed chunk by chunk, each chunk flushed, so they stay incremental."""
+compressed as they go and flushed whenever they write, so they stay incremental."""
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +12,9 @@ class GzipEncoder:
     def __init__(self, level: int = 6) -> None:
         """ValueError for a level outside -1..9."""
     def feed(self, data: bytes | bytearray | memoryview) -> bytes:
-        """data compressed and flushed: everything fed so far is decodable."""
+        """What deflate emits for data so far (often nothing: see flush)."""
+    def flush(self) -> bytes:
+        """Everything held back: all data fed so far is decodable (Z_SYNC_FLUSH)."""
     def close(self, data: bytes | bytearray | memoryview = b"") -> bytes:
         """The last data and the gzip trailer; later calls raise ValueError."""
 
@@ -21,6 +23,7 @@ class BrotliEncoder:
 
     def __init__(self, quality: int = 4) -> None: ...
     def feed(self, data: bytes) -> bytes: ...
+    def flush(self) -> bytes: ...
     def close(self, data: bytes = b"") -> bytes: ...
 
 class ZstdEncoder:
@@ -28,6 +31,7 @@ class ZstdEncoder:
 
     def __init__(self, level: int = 3) -> None: ...
     def feed(self, data: bytes) -> bytes: ...
+    def flush(self) -> bytes: ...
     def close(self, data: bytes = b"") -> bytes: ...
 
 class CompressionMiddleware:

@@ -2,16 +2,17 @@
 zstd with the optional `brotli` / `zstandard` packages (extra
 ``catzilla[compression]``).
 
-A stream is compressed chunk by chunk and every chunk is flushed (a sync
-flush: everything the app yielded so far is decodable from what was sent), so
-a token stream or an event stream stays exactly as incremental as without
-compression; the ratio is a little lower than for a whole body, which is
-compressed in one go."""
+A stream is compressed as it goes and the compressor is flushed (a sync
+flush: everything the app yielded so far is decodable from what was sent)
+every time the stream writes to the socket, so a token stream or an event
+stream stays exactly as incremental as without compression, while chunks
+produced back-to-back share one flush."""
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact, PyBytes_FromStringAndSize
 from libc.stdlib cimport free
 
 from catzilla.includes.deflate cimport (cz_deflate, cz_deflate_init, cz_deflate_run, cz_deflate_free,
-                                        CZ_DEFLATE_OK, CZ_DEFLATE_NOMEM, Z_SYNC_FLUSH, Z_FINISH)
+                                        CZ_DEFLATE_OK, CZ_DEFLATE_NOMEM, Z_NO_FLUSH, Z_SYNC_FLUSH,
+                                        Z_FINISH)
 from catzilla.response cimport Response, StreamingResponse
 from catzilla.files import FileResponse
 from catzilla.negotiate import accept_encoding
@@ -32,9 +33,10 @@ DEF NOGIL_MIN = 16384
 
 
 cdef class GzipEncoder:
-    """One gzip stream: feed(data) -> the compressed bytes of data, flushed;
-    close(data=b"") -> the last bytes and the gzip trailer. A body filter
-    (Response.wrap_body)."""
+    """One gzip stream, a body filter (Response.wrap_body): feed(data) -> what
+    deflate emits for it so far (often nothing), flush() -> the rest, every byte
+    fed now decodable (Z_SYNC_FLUSH), close(data=b"") -> the last bytes and the
+    gzip trailer."""
     cdef cz_deflate z
     cdef bint closed
 
@@ -80,7 +82,10 @@ cdef class GzipEncoder:
             free(out)
 
     def feed(self, data):
-        return self.run(data, Z_SYNC_FLUSH)
+        return self.run(data, Z_NO_FLUSH)
+
+    def flush(self):
+        return self.run(b"", Z_SYNC_FLUSH)
 
     def close(self, data=b""):
         try:
@@ -99,7 +104,10 @@ class BrotliEncoder:
         self._c = _brotli.Compressor(quality=quality)
 
     def feed(self, data):
-        return self._c.process(data) + self._c.flush()
+        return self._c.process(data)
+
+    def flush(self):
+        return self._c.flush()
 
     def close(self, data=b""):
         return self._c.process(data) + self._c.finish()
@@ -114,7 +122,10 @@ class ZstdEncoder:
         self._c = _zstd.ZstdCompressor(level=level).compressobj()
 
     def feed(self, data):
-        return self._c.compress(data) + self._c.flush(_zstd.COMPRESSOBJ_FLUSH_BLOCK)
+        return self._c.compress(data)
+
+    def flush(self):
+        return self._c.flush(_zstd.COMPRESSOBJ_FLUSH_BLOCK)
 
     def close(self, data=b""):
         return self._c.compress(data) + self._c.flush(_zstd.COMPRESSOBJ_FLUSH_FINISH)
@@ -151,7 +162,8 @@ class CompressionMiddleware:
     application/octet-stream), bodies shorter than `minimum_size`, files
     larger than `max_file_size` (None: compress every file on the fly) and
     broadcast feeds (their bytes are shared by all subscribers). Streams and
-    server-sent events are compressed chunk by chunk, each chunk flushed.
+    server-sent events are compressed as they go and flushed whenever the
+    stream writes (a chunk never waits for the next one).
     Vary: Accept-Encoding is set whenever the answer depends on it; a strong
     ETag becomes weak on a compressed answer."""
 

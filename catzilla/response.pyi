@@ -25,6 +25,7 @@ class _BodyFilter(Protocol):
     """What Response.wrap_body takes: a stateful per-response body coder."""
 
     def feed(self, data: bytes, /) -> bytes: ...
+    def flush(self) -> bytes: ...
     def close(self, data: bytes = ..., /) -> bytes: ...
 
 class Response:
@@ -72,10 +73,11 @@ class Response:
         """A live, validating view of the response's headers (changes apply to the response)."""
     def wrap_body(self, body_filter: _BodyFilter) -> bool:
         """Pass the body through body_filter as it is sent: feed(bytes) -> bytes for
-        each chunk of a stream (sent at once), close(data=b"") -> bytes for the last
-        data and the end (a whole body is one close(body)). Filters apply in the
-        order wrapped; Content-Length is computed after filtering. False when this
-        body cannot be wrapped (a broadcast feed)."""
+        each chunk of a stream (may hold data back), flush() -> what it holds back
+        (called whenever the stream writes to the socket), close(data=b"") -> bytes
+        for the last data and the end (a whole body is one close(body)). Filters
+        apply in the order wrapped; Content-Length is computed after filtering.
+        False when this body cannot be wrapped (a broadcast feed)."""
     def set_cookie(
         self,
         key: str,

@@ -102,15 +102,17 @@ cdef class Response:
         return mutable_headers_over(self._headers)
 
     def wrap_body(self, body_filter):
-        """Pass the body through body_filter as it is sent: body_filter.feed(bytes)
-        -> bytes for each chunk of a stream (what it returns goes out at once, so
-        it must hold nothing back), body_filter.close(data=b"") -> bytes for the
-        last data and the end (a whole body is one close(body) call). Filters
-        apply in the order wrapped. The middleware that wraps a body fixes the
-        headers it changes (Content-Encoding...); Content-Length is computed
-        after filtering. Returns False when this body cannot be wrapped."""
-        if not (callable(getattr(body_filter, "feed", None)) and callable(getattr(body_filter, "close", None))):
-            raise TypeError("a body filter needs feed(data) and close(data=b'') methods")
+        """Pass the body through body_filter as it is sent. For a stream:
+        body_filter.feed(bytes) -> bytes for each chunk (it may hold data back),
+        body_filter.flush() -> bytes, everything held back, called whenever the
+        stream hands its output to the socket (so nothing produced waits in the
+        filter), and body_filter.close(data=b"") -> bytes, the last data and the
+        end. A whole body is one close(body) call. Filters apply in the order
+        wrapped. The middleware that wraps a body fixes the headers it changes
+        (Content-Encoding...); Content-Length is computed after filtering.
+        Returns False when this body cannot be wrapped."""
+        if not all(callable(getattr(body_filter, m, None)) for m in ("feed", "flush", "close")):
+            raise TypeError("a body filter needs feed(data), flush() and close(data=b'') methods")
         if self._filters is None:
             self._filters = []
         self._filters.append(body_filter)

@@ -45,6 +45,9 @@ class Upper:
         self.fed += 1
         return data.upper()
 
+    def flush(self):
+        return b""
+
     def close(self, data=b""):
         return data.upper() + b"|END"
 
@@ -278,6 +281,9 @@ def test_body_filters_chain_in_the_order_wrapped(serve):
         def feed(self, data):
             return self.mark + data + self.mark
 
+        def flush(self):
+            return b""
+
         def close(self, data=b""):
             return self.mark + data + b"!" + self.mark
 
@@ -302,6 +308,15 @@ def test_body_filters_chain_in_the_order_wrapped(serve):
 
 
 def test_wrap_body_refuses_a_filter_without_its_methods():
+    class NoFlush:
+        def feed(self, data):
+            return data
+
+        def close(self, data=b""):
+            return data
+
+    with pytest.raises(TypeError, match="flush"):
+        Response(b"x").wrap_body(NoFlush())
     with pytest.raises(TypeError, match="feed"):
         Response(b"x").wrap_body(object())
 
@@ -318,6 +333,9 @@ def test_a_filter_that_raises_mid_stream_cuts_the_stream(serve):
             if self.n == 2:
                 raise RuntimeError("filter broke")
             return data
+
+        def flush(self):
+            return b""
 
         def close(self, data=b""):
             return data

@@ -10,12 +10,18 @@ cdef class Layer:
     cdef object on_response          # on_response(request, response) -> None or a replacement, or None
 
 
+# The app's layers, outermost first: the app replaces the tuple when middleware
+# or hooks are added (so they take effect at once, even while serving), and a
+# request keeps the tuple it started with.
+cdef class Stack:
+    cdef public tuple layers
+
+
 cdef class Dispatcher:
     cdef readonly object app
     cdef Router router
     cdef readonly Router ws_router   # WebSocket routes (consulted for upgrade requests and on a 404)
-    cdef list layers                 # the app's own Layer list, outermost first: shared, so
-                                     # middleware and hooks added after start take effect
+    cdef Stack stack                 # the app's own
     cdef dict handlers               # exception class -> handler(request, exc)
     cdef bint debug
     cdef object log

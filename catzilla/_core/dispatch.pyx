@@ -47,23 +47,29 @@ cdef class Layer:
         return f"<Layer {self.middleware!r}>"
 
 
+cdef class Stack:
+    def __init__(self):
+        self.layers = ()
+
+
 cdef class Dispatcher:
     def __init__(self, app):
         self.app = app
         self.router = app.router
         self.ws_router = getattr(app, "ws_router", None)
-        self.layers = app._layers
+        self.stack = app._stack
         self.handlers = app._exception_handlers
         self.debug = app.settings.debug
         import logging
         self.log = logging.getLogger("catzilla")
 
     cdef object handle(self, Request req):
+        cdef tuple layers = self.stack.layers
         req.app = self.app
         try:
-            if len(self.layers) == 0:
+            if len(layers) == 0:
                 return self.call(req)
-            return self.through(req, tuple(self.layers))
+            return self.through(req, layers)
         except Exception as exc:
             return self.error(req, exc)
 

@@ -19,6 +19,7 @@ cdef class Pump:
     cdef double ping             # seconds of silence before ping_bytes is sent; 0: never
     cdef bytes ping_bytes
     cdef list filters            # body filters (Response.wrap_body) each item passes through, or None
+    cdef bint unflushed          # the filters were fed since they were last flushed
     cdef double last_out         # when the last item or ping was queued
     cdef object timer            # the ping timer handle
     cdef int start(self) except -1
@@ -26,8 +27,12 @@ cdef class Pump:
     # buffer it goes into is looked up: a filter may let another thread run.
     cdef object prepared(self, object item)
     cdef object filtered(self, object chunk)
+    cdef object flushed(self)          # the filters' flush(): what they hold back, decodable
     cdef object closing(self)          # the filters' last bytes
     cdef int ping_now(self) except -1  # queue ping_bytes (through the filters) on the loop
+    # Hand what is queued to the socket, the filters flushed first: nothing the
+    # source produced waits inside a filter while the pump waits for more.
+    cdef int write(self) except -1
     cdef void cancel(self)       # the client is gone: stop pulling, close the iterator
     cdef int drain(self) except -1   # graceful stop: end now if the body never ends by itself
     cdef int finish(self, object exc) except -1

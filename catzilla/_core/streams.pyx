@@ -15,9 +15,12 @@ drained below the low-water mark; memory per stream is bounded by about
 high_water + one item, whatever the body size or the client's speed.
 
 Filters (Response.wrap_body, e.g. compression): every item passes through
-them after it is encoded and before it is framed, and what they return goes
-out with it: a filtered stream is exactly as incremental as the bare one.
-Their close() output precedes the last chunk. Pings pass through them too.
+them after it is encoded and before it is framed, and they are flushed every
+time the pump hands its output to the socket: items produced back-to-back
+share one flush (a better ratio, far fewer flushes), and an item is never
+held inside a filter while the pump waits for the next one, so a filtered
+stream is exactly as incremental as the bare one. Their close() output
+precedes the last chunk. Pings pass through them too.
 
 Pings: when `ping` > 0 and nothing was queued for that long, `ping_bytes` (an
 SSE comment) is framed on the loop between items; the source is never
@@ -98,7 +101,23 @@ cdef class Pump:
         chunk = as_bytes(chunk)
         for f in self.filters:
             chunk = f.feed(chunk)
+        self.unflushed = True
         return chunk
+
+    cdef object flushed(self):
+        # each filter flushes after taking what the ones before it flushed
+        data = b""
+        for f in self.filters:
+            data = (f.feed(data) + f.flush()) if data else f.flush()
+        self.unflushed = False
+        return data
+
+    cdef int write(self) except -1:
+        cdef object data
+        if self.unflushed:
+            data = self.flushed()
+            frame(self.t.out, data, self.chunked)
+        return self.t.flush()
 
     cdef object closing(self):
         # each filter closes with what the ones before it closed with
@@ -167,8 +186,13 @@ cdef class Pump:
             return
         idle = cz_monotonic() - self.last_out
         if idle >= self.ping * 0.99:     # timers may fire a hair early
-            self.ping_now()
-            t.flush()
+            try:
+                self.ping_now()
+                self.write()
+            except Exception as exc:
+                self.cancel()
+                self.finish(exc)
+                return
             if t.closed:
                 return
             self.last_out = cz_monotonic()
@@ -198,7 +222,11 @@ cdef class InlinePump(Pump):
                 except BaseException as exc:
                     self.finish(exc)
                     return
-            t.flush()
+            try:
+                self.write()
+            except Exception as exc:
+                self.finish(exc)
+                return
             if t.pending() >= high:
                 t.drain_waiter = self.resume
                 return
@@ -269,8 +297,17 @@ cdef class ThreadPump(Pump):
         with self.filtering:         # after the items the worker filtered, in their order
             chunk = self.filtered(self.ping_bytes)
             frame(self.pend, chunk, self.chunked)
-            self.take()
         return 0
+
+    cdef int write(self) except -1:
+        cdef object data
+        if self.filters is not None:
+            with self.filtering:     # the worker may be feeding them: flush after its item
+                if self.unflushed:
+                    data = self.flushed()
+                    frame(self.pend, data, self.chunked)
+                self.take()
+        return self.t.flush()
 
     cdef int take(self) except -1:
         """Move what the worker framed to the transport."""
@@ -297,7 +334,12 @@ cdef class ThreadPump(Pump):
         if self.done:
             self.finish(self.exc)
             return
-        t.flush()
+        try:
+            self.write()
+        except Exception as exc:
+            self.cancel()
+            self.finish(exc)
+            return
         if t.closed:
             return
         if self.waiting:
@@ -332,8 +374,12 @@ cdef class AsyncPump(Pump):
 
     def flush_now(self):
         self.flush_scheduled = False
-        if not self.t.closed:
-            self.t.flush()
+        if not self.t.closed and not self.finished:
+            try:
+                self.write()
+            except Exception as exc:
+                self.cancel()
+                self.finish(exc)
 
     def on_drain(self):
         if self.drained is not None and not self.drained.done():
@@ -348,7 +394,7 @@ cdef class AsyncPump(Pump):
             ait = self.content.__aiter__()
             while not self.cancelled:
                 if t.pending() >= high:
-                    t.flush()
+                    self.write()
                     if t.pending() >= high and not t.closed:
                         self.drained = self.svc.loop.create_future()
                         t.drain_waiter = self.on_drain

@@ -4,6 +4,7 @@ cdef extern from "cz_deflate.h" nogil:
         CZ_DEFLATE_OK
         CZ_DEFLATE_NOMEM
         CZ_DEFLATE_ERROR
+        Z_NO_FLUSH
         Z_SYNC_FLUSH
         Z_FINISH
     ctypedef struct cz_deflate:
