@@ -160,7 +160,7 @@ PEERS: Dict[str, Peer] = {p.name: p for p in [
          scenarios=(), also=GZIP_SCENARIOS, venv_of="catzilla", env={MIDDLEWARE_VAR: "gzip"},
          reference="catzilla", show_versions=("catzilla",),
          notes="the catzilla venv and app with `app.add_middleware(GZipMiddleware, compresslevel=6)` "
-               "(catzilla.compression: zlib in C, every chunk the app yields compressed and sync-flushed)"),
+               "(catzilla.compression: zlib in C, the compressor sync-flushed whenever the stream writes)"),
     Peer("catzilla-before", "catzilla (before)", ["<git archive REV>[fast]"], _catzilla_command,
          show_versions=("catzilla", "uvloop", "orjson"), in_defaults=False, also=WS_SCENARIOS + UPLOAD_SCENARIOS,
          notes="the --before revision (git archive), pip-installed with its [fast] extra; "
