@@ -76,7 +76,7 @@ class Catzilla:
         self.settings = Settings.from_kwargs(**settings)
         self.router = Router()
         self.ws_router = Router()    # WebSocket routes: looked up for upgrade requests only
-        # The dispatcher reads the layer list and the handler map directly:
+        # The dispatcher reads the layer stack and the handler map directly:
         # middleware, hooks and handlers added at any time take effect.
         self._middleware: List[Any] = []
         self._hooks = _Hooks()
