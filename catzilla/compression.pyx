@@ -40,8 +40,11 @@ cdef class GzipEncoder:
     cdef cz_deflate z
     cdef bint closed
 
-    def __cinit__(self, int level=6):
-        cdef int rc = cz_deflate_init(&self.z, 16 + 15, level)   # 16 +: a gzip header and trailer
+    def __init__(self, int level=6):
+        cdef int rc
+        cz_deflate_free(&self.z)             # called again: a new stream (the struct starts zeroed)
+        self.closed = False
+        rc = cz_deflate_init(&self.z, 16 + 15, level)   # 16 +: a gzip header and trailer
         if rc == CZ_DEFLATE_NOMEM:
             raise MemoryError()
         if rc != CZ_DEFLATE_OK:
