@@ -268,12 +268,13 @@ def launcher(cwd: Path, grace: float = 0.0) -> Iterator[Launcher]:
 
 
 def fetch(port: int, path: str, *, method: str = "GET", body: bytes = b"", host: str = "t", headers: str = "",
-          timeout: float = 5.0) -> bytes:
+          timeout: float = 5.0, sock: Optional[socket.socket] = None) -> bytes:
     """The raw response to one request on a fresh connection (Connection: close),
-    read until the server closes; `headers` are extra "Name: value\\r\\n" lines."""
+    read until the server closes; `headers` are extra "Name: value\\r\\n" lines.
+    `sock`: a connection already made (another source address, TLS), used and closed."""
     if body or method not in ("GET", "HEAD"):
         headers += f"Content-Length: {len(body)}\r\n"
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+    with sock or socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n".encode()
                   + body)
         data = b""

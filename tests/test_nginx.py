@@ -323,14 +323,7 @@ def as_client(port: int, path: str, host: str, headers: str = "", tls: bool = Fa
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE          # the throwaway certificate
         sock = context.wrap_socket(sock, server_hostname="example.test")
-    with sock:
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n".encode())
-        data = b""
-        while True:
-            part = sock.recv(65536)
-            if not part:
-                break
-            data += part
+    data = procs.fetch(port, path, host=host, headers=headers, sock=sock)
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200"), data
     assert b"transfer-encoding" not in head.lower(), head
