@@ -2,7 +2,7 @@
 server and the TestClient alike.
 
 With no middleware (the app's hooks are one, innermost, when any is
-registered) the endpoint is called directly: one C test of a list length.
+registered) the endpoint is called directly: one C test of a tuple length.
 Otherwise the layers run as an onion: each layer's on_request in declared
 order until one answers, then the endpoint, then on_response of every layer
 whose on_request ran, innermost first. Everything runs synchronously until a
