@@ -4,7 +4,8 @@
 
 Exit status: 0 after a normal (graceful) stop, 1 when the server cannot run
 (address in use, a startup hook failed), 2 for usage errors and an app that
-cannot be loaded, 3 when no worker process could start."""
+cannot be loaded, 3 when no worker process could start, 4 when workers kept
+crashing (a crash loop)."""
 from __future__ import annotations
 
 import argparse
@@ -16,10 +17,13 @@ import traceback
 from types import ModuleType
 from typing import Any, List, Optional, Sequence, Tuple
 
+from catzilla import runner
+
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_BOOT = 3
+EXIT_CRASH_LOOP = 4
 
 LOG_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
 ACCESS_FORMAT = "%(asctime)s [%(process)d] %(message)s"
@@ -39,12 +43,27 @@ instance in it:
 
 Stopping: Ctrl-C or SIGTERM stops accepting, lets in-flight requests and
 streams finish for up to --shutdown-timeout seconds, closes what is left (so
-generators' finally: blocks run), and exits with status 0."""
+generators' finally: blocks run), and exits with status 0.
+
+With --workers N (N >= 2) a supervisor process forks N workers that share the
+port; each worker imports the app itself. Signals to the supervisor:
+  SIGHUP   reload without downtime: N new workers import the code as it is
+           now; once all of them serve, the old ones stop accepting and finish
+           their requests and streams (up to --shutdown-timeout). If the new
+           code fails to load or start, "reload failed" is logged and the old
+           workers keep serving. A SIGHUP during a reload is queued: one more
+           reload follows it.
+  SIGTERM  (or Ctrl-C) drain every worker as above, then exit 0.
+A worker that dies (SIGKILL, the OOM killer, a crash) is replaced at once,
+then after 0.5, 1, 2, 4 s while the same slot keeps dying; more than 5 deaths
+of one slot within 60 s is a crash loop: the server stops with status 4.
+A single process (--workers 1) ignores SIGHUP."""
 
 RUN_EPILOG = """\
 examples:
   catzilla run hello:app
   catzilla run hello:app --host 0.0.0.0 --port 8080 --workers 4
+  kill -HUP <supervisor pid>                     # deploy: reload the workers, no downtime
   catzilla run 'myproject.web:create_app()' --access-log --log-level debug
   catzilla run hello:app --reload                # development: restart on code changes
   python -m catzilla run hello:app --workers 2   # the same command without the script
@@ -53,7 +72,7 @@ behind nginx (many machines, TLS, static files): see examples/deploy/README.md
 """
 
 
-class AppLoadError(Exception):
+class AppLoadError(runner.AppLoadError):
     """The APP argument does not lead to a Catzilla application."""
 
 
@@ -264,10 +283,11 @@ def build_parser() -> argparse.ArgumentParser:
     proc = run.add_argument_group("processes")
     proc.add_argument("--workers", type=_workers, default=1, metavar="N",
                       help="worker processes sharing the port; 'auto' = one per CPU (default: 1). "
-                           "A worker that dies is replaced.")
+                           "With 2 or more: SIGHUP to the supervisor reloads the code without "
+                           "downtime, a worker that dies is replaced (see above).")
     proc.add_argument("--shutdown-timeout", type=_seconds, default=10.0, metavar="S",
-                      help="on Ctrl-C/SIGTERM, how long in-flight requests and streams may run "
-                           "before they are cut (default: %(default)s)")
+                      help="on Ctrl-C/SIGTERM (and for the old workers of a SIGHUP reload), how long "
+                           "in-flight requests and streams may run before they are cut (default: %(default)s)")
     proc.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
                       help="event loop; auto = uvloop when installed (default: %(default)s)")
     dev = run.add_argument_group("development")
@@ -325,8 +345,6 @@ def _listen(args: argparse.Namespace) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from catzilla import runner
-
     configure_logging(args.log_level, args.access_log)
     problem = _check_loop(args.loop)
     if problem:
@@ -353,23 +371,39 @@ def cmd_run(args: argparse.Namespace) -> int:
         finally:
             sock.close()
 
-    try:
+    def load() -> Any:
         app = load_app(args.app)
-    except AppLoadError as exc:
-        _error(str(exc).rstrip())
-        return EXIT_USAGE
-    if args.access_log:
-        app.settings = app.settings.replace(access_log=True)
+        if args.access_log:
+            app.settings = app.settings.replace(access_log=True)
+        return app
+
+    # One process: the app is loaded here, before listening. Several: each
+    # worker loads it after the fork (so a SIGHUP reload runs new code), and
+    # the supervisor shows the first worker's load error.
+    app = None
+    if args.workers == 1:
+        try:
+            app = load()
+        except AppLoadError as exc:
+            _error(str(exc).rstrip())
+            return EXIT_USAGE
     try:
         sock = _listen(args)
     except OSError as exc:
         _error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
         return EXIT_FAILURE
     try:
-        runner.run(app, workers=args.workers, shutdown_timeout=args.shutdown_timeout, loop=args.loop, sock=sock)
+        runner.run(app, workers=args.workers, shutdown_timeout=args.shutdown_timeout, loop=args.loop, sock=sock,
+                   load=None if app is not None else load)
+    except runner.WorkerLoadError as exc:
+        _error(str(exc).rstrip())
+        return EXIT_USAGE
     except runner.WorkerBootError as exc:
         _error(str(exc))
         return EXIT_BOOT
+    except runner.CrashLoopError as exc:
+        _error(str(exc))
+        return EXIT_CRASH_LOOP
     except Exception:
         logging.getLogger("catzilla").exception("the server failed")
         return EXIT_FAILURE

@@ -13,10 +13,13 @@ during the drain are ignored: the deadline already bounds it.
 With workers > 1 this process becomes a supervisor: it forks the workers on
 one inherited listening socket (the kernel's accept queue is shared, so a
 connection waiting in it is served by whichever worker is alive), replaces a
-worker that dies, and on SIGINT/SIGTERM sends SIGTERM to every worker, waits
-for them to drain, kills any still alive after the deadline, and returns.
-Workers ignore SIGINT (Ctrl-C in a terminal reaches the whole process group;
+worker that dies (with back-off, and gives up on a crash loop), reloads on
+SIGHUP without downtime (new workers first, then the old ones drain), and on
+SIGINT/SIGTERM sends SIGTERM to every worker, waits for them to drain, kills
+any still alive after the deadline, and returns. See Supervisor. Workers
+ignore SIGINT and SIGHUP (a terminal sends them to the whole process group;
 the supervisor alone decides) and stop by themselves if the supervisor dies.
+A single serving process (workers=1) logs and ignores SIGHUP.
 """
 from __future__ import annotations
 
@@ -30,7 +33,8 @@ import struct
 import sys
 import threading
 import time
-from typing import Any, Callable, Dict, List, NoReturn, Optional, Set
+import traceback
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Set, Tuple
 
 from catzilla import broadcast
 from catzilla._core.workers import CLOSE_GRACE
@@ -38,6 +42,7 @@ from catzilla._core.workers import CLOSE_GRACE
 log = logging.getLogger("catzilla")
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_SUPERVISOR_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD}
 
 #: Exit status of a worker whose app failed before it started serving.
 BOOT_FAILURE = 3
@@ -45,6 +50,18 @@ BOOT_FAILURE = 3
 
 class WorkerBootError(RuntimeError):
     """No worker could start serving (the app failed during startup)."""
+
+
+class WorkerLoadError(WorkerBootError):
+    """No worker could start: loading the app failed (the message says why)."""
+
+
+class CrashLoopError(RuntimeError):
+    """Workers kept exiting soon after they were started: the supervisor gave up."""
+
+
+class AppLoadError(Exception):
+    """The app cannot be loaded; the message is meant for a human (no traceback needed)."""
 
 
 def bind_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
@@ -191,6 +208,11 @@ def _serve(app: Any, sockets: List[socket.socket], shutdown_timeout: float, loop
     if sigmask is not None:
         signal.pthread_sigmask(signal.SIG_SETMASK, sigmask)
     parent = os.getppid() if worker else 0
+    previous_hup = None
+    if not worker and _in_main_thread():
+        def on_hup(signum: int, frame: Any) -> None:
+            log.warning("SIGHUP ignored: reloading without downtime needs workers >= 2 (--workers 2)")
+        previous_hup = signal.signal(signal.SIGHUP, on_hup)
 
     def watch_parent() -> None:
         if os.getppid() != parent:
@@ -225,6 +247,8 @@ def _serve(app: Any, sockets: List[socket.socket], shutdown_timeout: float, loop
             asyncio.set_event_loop(None)
             if signals is not None:
                 signals.restore()
+            if previous_hup is not None:
+                signal.signal(signal.SIGHUP, previous_hup)
 
 
 def serve_here(app: Any, sockets: List[socket.socket], shutdown_timeout: float, loop_kind: str) -> None:
@@ -234,7 +258,13 @@ def serve_here(app: Any, sockets: List[socket.socket], shutdown_timeout: float, 
 
 def run(app: Any, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, backlog: int = 2048,
         shutdown_timeout: float = 10.0, loop: str = "auto", banner: bool = True,
-        sock: Optional[socket.socket] = None) -> None:
+        sock: Optional[socket.socket] = None, load: Optional[Callable[[], Any]] = None) -> None:
+    """Serve `app` (see the module docstring). With workers > 1, `load`, when
+    given, is called in each worker after the fork to get the app instead
+    (app may then be None): the command line passes a function that imports
+    it, so that the workers a SIGHUP starts run the code as it is on disk
+    then. Without it every worker, after a reload too, serves `app` as it
+    was when the supervisor forked: the same code."""
     if workers < 1:
         raise ValueError("workers must be >= 1")
     if shutdown_timeout < 0:
@@ -245,20 +275,18 @@ def run(app: Any, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     sock = sock or bind_socket(host, port, backlog)
     try:
-        if banner:
-            bound = sock.getsockname()
-            shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
-            print(f"Catzilla serving on http://{shown}:{bound[1]} "
-                  f"({workers} worker{'s' if workers > 1 else ''}, pid {os.getpid()}); Ctrl-C to stop",
-                  flush=True)
-        if workers > 1 and broadcast._in_process_hubs():
-            log.warning("%d workers with an in-process Broadcast: an event published in one worker "
-                        "reaches only that worker's subscribers; give Broadcast a redis:// url to "
-                        "share topics between workers", workers)
+        def show_banner() -> None:
+            if banner:
+                bound = sock.getsockname()
+                shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+                print(f"Catzilla serving on http://{shown}:{bound[1]} "
+                      f"({workers} worker{'s' if workers > 1 else ''}, pid {os.getpid()}); Ctrl-C to stop",
+                      flush=True)
         if workers == 1:
-            serve_here(app, [sock], shutdown_timeout, loop)
-        else:
-            Supervisor(app, sock, workers, shutdown_timeout, loop).run()
+            show_banner()
+            serve_here(app if load is None else load(), [sock], shutdown_timeout, loop)
+        else:       # the banner once a worker serves: the app may fail to load in the workers
+            Supervisor(load or (lambda: app), sock, workers, shutdown_timeout, loop, on_ready=show_banner).run()
     finally:
         sock.close()
 
@@ -278,86 +306,147 @@ def _set_nonblocking(*fds: int) -> None:
         os.set_blocking(fd, False)
 
 
+class _Worker:
+    __slots__ = ("slot", "gen", "started", "ready", "retiring")
+
+    def __init__(self, slot: int, gen: int) -> None:
+        self.slot = slot
+        self.gen = gen
+        self.started = time.monotonic()
+        self.ready = False
+        self.retiring = False        # told to drain: not replaced when it exits
+
+
 class Supervisor:
     """Forks `workers` processes that accept on one inherited listening socket.
-    A worker that dies is replaced; SIGTERM/SIGINT are forwarded (as SIGTERM)
-    and every worker drains for up to shutdown_timeout before it is killed.
 
-    Workers report that they serve through a pipe. A worker that dies before
-    that failed to boot: if none has ever booted, the supervisor stops and
-    raises WorkerBootError; otherwise it retries with an exponential back-off."""
+    Each worker calls `load()` after the fork to get the app: given the app
+    object, every worker serves it; given a function that imports it (the
+    command line), every new worker runs the code as it is on disk then.
 
-    READY = struct.Struct("=i")
+    Workers report through a pipe that they serve, or why they could not
+    start. A worker that fails before any has ever served stops the
+    supervisor (WorkerLoadError or WorkerBootError, its message shown once).
+    Later, a worker that exits unexpectedly (killed by SIGKILL or the OOM
+    killer, crashed, or failed to start) is replaced: at once the first time,
+    then after 0.5, 1, 2, 4 ... s while its slot keeps failing; more than
+    CRASH_LIMIT exits of one slot within CRASH_WINDOW seconds is a crash loop,
+    which stops the supervisor (CrashLoopError).
 
-    def __init__(self, app: Any, sock: socket.socket, workers: int, shutdown_timeout: float,
-                 loop_kind: str) -> None:
-        self.app = app
+    SIGHUP reloads without downtime: a new generation of workers is started on
+    the same socket; once every one of them serves, the old ones get SIGTERM
+    and drain. If a new worker fails, the reload is abandoned ("reload
+    failed") and the old workers keep serving. A SIGHUP during a reload is
+    queued: one more reload follows the current one (several queue as one)."""
+
+    # Frames on the status pipe: pid, kind, length of the message that follows.
+    HEAD = struct.Struct("=iiI")
+    READY, LOAD_ERROR, BOOT_ERROR = 0, 1, 2
+    CRASH_LIMIT = 5
+    CRASH_WINDOW = 60.0
+    BACKOFF = 0.5
+    BACKOFF_MAX = 30.0
+
+    def __init__(self, load: Callable[[], Any], sock: socket.socket, workers: int, shutdown_timeout: float,
+                 loop_kind: str, on_ready: Optional[Callable[[], None]] = None) -> None:
+        self.load = load
+        self.on_ready = on_ready             # called once, when the first worker serves
         self.sock = sock
         self.workers = workers
         self.shutdown_timeout = shutdown_timeout
         self.loop_kind = loop_kind
-        self.children: Dict[int, int] = {}   # pid -> slot
-        self.ready_pids: Set[int] = set()
+        self.children: Dict[int, _Worker] = {}
+        self.gen = 0                         # the generation that serves (or starts, at first)
+        self.next_gen: Optional[int] = None  # the generation a reload is starting
+        self.reload_requested = False
         self.ever_ready = False
-        self.boot_failed = False
-        self.failures = [0] * workers        # consecutive boot failures per slot
-        self.respawn_at: Dict[int, float] = {}   # slot -> monotonic time
+        self.failure: Optional[BaseException] = None   # why the supervisor stops, if not asked to
+        self.crashes: Dict[int, List[float]] = {}       # slot -> times of its recent unexpected exits
+        self.respawn_at: Dict[int, float] = {}          # slot -> monotonic time
+        self.errors: Dict[int, Tuple[int, str]] = {}    # pid -> the error it reported
         self.stopping = False
-        self.signals_received = 0
-        self._wake_r = self._wake_w = self._ready_r = self._ready_w = -1
-        self._ready_buf = b""
+        self._wake_r = self._wake_w = self._status_r = self._status_w = -1
+        self._status_buf = b""
 
     # -- signals (called by Python between bytecodes of the main loop) -------
 
     def stop(self, signum: int, frame: Any) -> None:
-        self.signals_received += 1
         self.stopping = True
+
+    def _on_sighup(self, signum: int, frame: Any) -> None:
+        self.reload_requested = True
 
     def _on_sigchld(self, signum: int, frame: Any) -> None:
         pass      # the wake-up fd byte is what matters: it ends the select()
 
     # -- workers ---------------------------------------------------------------
 
-    def spawn(self, slot: int) -> None:
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGCHLD})
+    def _warn_in_process_broadcast(self) -> None:
+        if broadcast._in_process_hubs():
+            log.warning("%d workers with an in-process Broadcast: an event published in one worker "
+                        "reaches only that worker's subscribers; give Broadcast a redis:// url to "
+                        "share topics between workers", self.workers)
+
+    def spawn(self, slot: int, gen: int) -> None:
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SUPERVISOR_SIGNALS)
         try:
             pid = os.fork()
         except OSError as exc:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             log.error("cannot fork a worker: %s; retrying in 1 s", exc)
-            self.respawn_at[slot] = time.monotonic() + 1.0
+            if gen == self.gen:
+                self.respawn_at[slot] = time.monotonic() + 1.0
+            else:
+                self._reload_failed(f"cannot fork a worker: {exc}")
             return
         if pid == 0:
-            self._worker_main(blocked)       # never returns
+            self._worker_main(blocked, warn=slot == 0 and gen == 0)       # never returns
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        self.children[pid] = slot
+        self.children[pid] = _Worker(slot, gen)
 
-    def _worker_main(self, sigmask: Set[int]) -> None:
+    def _report(self, kind: int, message: str = "") -> None:
+        """In a worker: one frame on the status pipe (written whole: at most PIPE_BUF bytes)."""
+        data = message.encode("utf-8", "replace")
+        room = select.PIPE_BUF - self.HEAD.size
+        if len(data) > room:                 # keep the end: the exception is there
+            data = b"...\n" + data[-(room - 4):]
+        try:
+            os.write(self._status_w, self.HEAD.pack(os.getpid(), kind, len(data)) + data)
+        except OSError:
+            pass
+
+    def _worker_main(self, sigmask: Set[int], warn: bool) -> None:
         code = 0
         booted = False
         try:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            for fd in (self._wake_r, self._wake_w, self._ready_r):
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)     # the supervisor's business
+            for fd in (self._wake_r, self._wake_w, self._status_r):
                 os.close(fd)
-            ready_w = self._ready_w
+            try:
+                app = self.load()
+            except BaseException as exc:
+                self._report(self.LOAD_ERROR, str(exc) if isinstance(exc, AppLoadError)
+                             else traceback.format_exc())
+                code = BOOT_FAILURE
+                return
+            if warn:                         # once, from the first worker (the app is loaded here)
+                self._warn_in_process_broadcast()
 
             def on_ready() -> None:
                 nonlocal booted
                 booted = True
-                try:
-                    os.write(ready_w, self.READY.pack(os.getpid()))
-                except OSError:
-                    pass
+                self._report(self.READY)
 
-            _serve(self.app, [self.sock], self.shutdown_timeout, self.loop_kind, worker=True,
+            _serve(app, [self.sock], self.shutdown_timeout, self.loop_kind, worker=True,
                    sigmask=sigmask, on_ready=on_ready)
         except BaseException:
             if booted:
                 log.exception("worker %d failed", os.getpid())
                 code = 1
             else:
-                log.exception("worker %d failed to start", os.getpid())
+                self._report(self.BOOT_ERROR, traceback.format_exc())
                 code = BOOT_FAILURE
         finally:
             hard_exit(code)
@@ -368,10 +457,15 @@ class Supervisor:
         except ProcessLookupError:
             pass
 
+    def retire(self, pid: int) -> None:
+        """SIGTERM: the worker stops accepting at once and drains."""
+        self.children[pid].retiring = True
+        self.signal(pid, signal.SIGTERM)
+
     def _wait(self, timeout: float) -> None:
-        """Sleep until a signal (SIGCHLD, SIGTERM...) or a ready report, or the timeout."""
+        """Sleep until a signal (SIGCHLD, SIGTERM...) or a worker's report, or the timeout."""
         try:
-            readable, _, _ = select.select([self._wake_r, self._ready_r], [], [], max(0.0, timeout))
+            readable, _, _ = select.select([self._wake_r, self._status_r], [], [], max(0.0, timeout))
         except InterruptedError:
             readable = []
         if self._wake_r in readable:
@@ -380,29 +474,40 @@ class Supervisor:
                     pass
             except BlockingIOError:
                 pass
-        if self._ready_r in readable:
-            self._read_ready()
+        if self._status_r in readable:
+            self._read_status()
 
-    def _read_ready(self) -> None:
+    def _read_status(self) -> None:
         try:
             while True:
-                data = os.read(self._ready_r, 4096)
+                data = os.read(self._status_r, 65536)
                 if not data:
                     break
-                self._ready_buf += data
+                self._status_buf += data
         except BlockingIOError:
             pass
-        size = self.READY.size
-        while len(self._ready_buf) >= size:
-            (pid,) = self.READY.unpack(self._ready_buf[:size])
-            self._ready_buf = self._ready_buf[size:]
-            if pid in self.children:
-                self.ready_pids.add(pid)
-                self.ever_ready = True
-                self.failures[self.children[pid]] = 0
+        head = self.HEAD.size
+        while len(self._status_buf) >= head:
+            pid, kind, n = self.HEAD.unpack(self._status_buf[:head])
+            if len(self._status_buf) < head + n:
+                break
+            message = self._status_buf[head:head + n].decode("utf-8", "replace")
+            self._status_buf = self._status_buf[head + n:]
+            w = self.children.get(pid)
+            if w is None:
+                continue
+            if kind == self.READY:
+                w.ready = True
                 log.info("worker %d serving", pid)
+                if not self.ever_ready:
+                    self.ever_ready = True
+                    if self.on_ready is not None:
+                        self.on_ready()
+            else:
+                self.errors[pid] = (kind, message.rstrip())
 
-    def reap(self, replace: bool) -> None:
+    def reap(self) -> None:
+        self._read_status()                  # a report is written before its worker exits
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -410,27 +515,50 @@ class Supervisor:
                 return
             if pid == 0:
                 return
-            slot = self.children.pop(pid, None)
-            if slot is None:
-                continue
-            was_ready = pid in self.ready_pids
-            self.ready_pids.discard(pid)
-            how = _describe(status)
-            if not replace or self.stopping:
-                log.info("worker %d stopped (%s)", pid, how)
-                continue
-            if was_ready:
-                log.warning("worker %d exited (%s); starting a new one", pid, how)
-                self.spawn(slot)
-            elif not self.ever_ready:
-                log.error("worker %d failed to start (%s); stopping", pid, how)
-                self.boot_failed = True
-                self.stopping = True
+            w = self.children.pop(pid, None)
+            if w is not None:
+                self._exited(pid, w, _describe(status))
+
+    def _exited(self, pid: int, w: _Worker, how: str) -> None:
+        kind, message = self.errors.pop(pid, (self.READY, ""))
+        error = {self.LOAD_ERROR: f"could not load the app:\n{message}",
+                 self.BOOT_ERROR: f"failed to start:\n{message}"}.get(kind, "")
+        if self.stopping or w.retiring:
+            log.log(logging.DEBUG if self.failure else logging.INFO, "worker %d stopped (%s)", pid, how)
+            return
+        if w.gen == self.next_gen:
+            self._reload_failed(f"new worker {pid} ({how}) {error or ('exited' if w.ready else 'failed to start')}")
+            return
+        if not self.ever_ready:
+            # The first start failed: stop, with this worker's words only (the others' are the same).
+            if kind == self.LOAD_ERROR:
+                self.failure = WorkerLoadError(message)
             else:
-                self.failures[slot] += 1
-                delay = min(30.0, 0.5 * 2 ** (self.failures[slot] - 1))
-                log.error("worker %d failed to start (%s); retrying in %.1f s", pid, how, delay)
-                self.respawn_at[slot] = time.monotonic() + delay
+                if error:
+                    log.error("worker %d %s", pid, error)
+                log.error("worker %d failed to start (%s); stopping", pid, how)
+                self.failure = WorkerBootError("the workers failed to start; see the errors above")
+            self.stopping = True
+            return
+        now = time.monotonic()
+        recent = [t for t in self.crashes.get(w.slot, []) if now - t < self.CRASH_WINDOW] + [now]
+        self.crashes[w.slot] = recent
+        what = "exited" if w.ready else "failed to start"
+        if error:
+            log.error("worker %d %s", pid, error)
+        if len(recent) > self.CRASH_LIMIT:
+            log.critical("worker %d %s (%s): %d workers of slot %d ended within %.0f s; this is a crash "
+                         "loop, stopping the server", pid, what, how, len(recent), w.slot, self.CRASH_WINDOW)
+            self.failure = CrashLoopError(f"crash loop: workers kept exiting ({len(recent)} times within "
+                                          f"{self.CRASH_WINDOW:.0f} s); see the errors above")
+            self.stopping = True
+            return
+        delay = 0.0 if len(recent) == 1 else min(self.BACKOFF_MAX, self.BACKOFF * 2 ** (len(recent) - 2))
+        if delay:
+            log.error("worker %d %s (%s); starting a new one in %.1f s", pid, what, how, delay)
+        else:
+            log.warning("worker %d %s (%s); starting a new one", pid, what, how)
+        self.respawn_at[w.slot] = now + delay
 
     def _respawn_due(self) -> float:
         """Start the workers whose back-off expired; seconds until the next one."""
@@ -439,41 +567,79 @@ class Supervisor:
         for slot, when in list(self.respawn_at.items()):
             if when <= now:
                 del self.respawn_at[slot]
-                self.spawn(slot)
+                self.spawn(slot, self.gen)
             else:
                 wait = min(wait, when - now)
         return wait
 
+    # -- reloading ---------------------------------------------------------------
+
+    def _start_reload(self) -> None:
+        self.reload_requested = False
+        self.next_gen = self.gen + 1
+        log.info("SIGHUP received: starting %d new worker(s)", self.workers)
+        for slot in range(self.workers):
+            self.spawn(slot, self.next_gen)
+
+    def _reload_progress(self) -> None:
+        new = [pid for pid, w in self.children.items() if w.gen == self.next_gen]
+        if len(new) < self.workers or not all(self.children[pid].ready for pid in new):
+            return
+        old = [pid for pid, w in self.children.items() if w.gen != self.next_gen and not w.retiring]
+        self.gen, self.next_gen = self.next_gen, None
+        self.respawn_at.clear()              # slots of the old generation: the new one fills them
+        for pid in old:
+            self.retire(pid)
+        log.info("reload done: %d new worker(s) serving; %d old one(s) finishing their requests (up to %.3g s)",
+                 len(new), len(old), self.shutdown_timeout)
+
+    def _reload_failed(self, why: str) -> None:
+        log.error("reload failed (the old workers keep serving): %s", why)
+        for pid, w in list(self.children.items()):
+            if w.gen == self.next_gen:
+                self.errors.pop(pid, None)
+                self.retire(pid)
+        self.next_gen = None
+
+    # -- the main loop -------------------------------------------------------------
+
     def run(self) -> None:
         self._wake_r, self._wake_w = os.pipe()
-        self._ready_r, self._ready_w = os.pipe()
-        _set_nonblocking(self._wake_r, self._wake_w, self._ready_r)
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD)}
+        self._status_r, self._status_w = os.pipe()
+        _set_nonblocking(self._wake_r, self._wake_w, self._status_r)
+        previous = {sig: signal.getsignal(sig) for sig in _SUPERVISOR_SIGNALS}
         old_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         try:
             signal.signal(signal.SIGINT, self.stop)
             signal.signal(signal.SIGTERM, self.stop)
+            signal.signal(signal.SIGHUP, self._on_sighup)
             signal.signal(signal.SIGCHLD, self._on_sigchld)
             for slot in range(self.workers):
-                self.spawn(slot)
+                self.spawn(slot, self.gen)
             wait = 1.0
             while not self.stopping:
                 self._wait(wait)
-                self.reap(replace=True)
+                self.reap()
+                if self.stopping:
+                    break
+                if self.next_gen is not None:
+                    self._reload_progress()
+                elif self.reload_requested and self.ever_ready:
+                    self._start_reload()
                 wait = self._respawn_due()
             self._drain()
         finally:
             signal.set_wakeup_fd(old_wakeup)
             for sig, handler in previous.items():
                 signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
-            for fd in (self._wake_r, self._wake_w, self._ready_r, self._ready_w):
+            for fd in (self._wake_r, self._wake_w, self._status_r, self._status_w):
                 os.close(fd)
-        if self.boot_failed:
-            raise WorkerBootError("the workers failed to start; see the errors above")
+        if self.failure is not None:
+            raise self.failure
 
     def _drain(self) -> None:
         self.respawn_at.clear()
-        if not self.boot_failed:
+        if self.failure is None:
             log.info("stopping %d worker(s): finishing in-flight requests (up to %.3g s)",
                      len(self.children), self.shutdown_timeout)
         self.sock.close()                    # the workers hold their own copies
@@ -485,7 +651,7 @@ class Supervisor:
             if left <= 0:
                 break
             self._wait(min(left, 1.0))
-            self.reap(replace=False)
+            self.reap()
         for pid in list(self.children):
             log.warning("worker %d did not stop in time; killing it", pid)
             self.signal(pid, signal.SIGKILL)

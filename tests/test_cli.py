@@ -248,6 +248,22 @@ def _wait_body(port: int, path: str, expected: bytes, timeout: float = 15.0) -> 
         raise AssertionError(f"{exc}; last: {last!r}") from None
 
 
+@pytest.fixture(params=["watchfiles", "poll"])
+def watcher(request):
+    """--reload's two ways of finding changes: watchfiles (inotify), and mtime
+    polling, its fallback, forced by CATZILLA_RELOAD_POLL=1."""
+    if request.param == "watchfiles":
+        pytest.importorskip("watchfiles")
+        return {}
+    return {"CATZILLA_RELOAD_POLL": "1"}
+
+
+def _check_watcher(server, env: dict) -> None:
+    expected = "polling every" if env else "(watchfiles)"
+    server.wait_output(re.escape(expected))
+    assert "reload mode (development only)" in server.stderr
+
+
 VERSION = '''
 from catzilla import Catzilla
 app = Catzilla()
@@ -258,10 +274,11 @@ def v(request):
 '''
 
 
-def test_reload_restarts_on_change_survives_a_broken_edit_and_stops_cleanly(start, app_dir):
+def test_reload_restarts_on_change_survives_a_broken_edit_and_stops_cleanly(start, app_dir, watcher):
     mod = app_dir / "live.py"
     _write(mod, VERSION.format("one"))
-    server = start("live:app", "--reload", "--shutdown-timeout", "1")
+    server = start("live:app", "--reload", "--shutdown-timeout", "1", **watcher)
+    _check_watcher(server, watcher)
     assert get(server.port, "/v")[2] == b"one"
     reloader = psutil.Process(server.proc.pid)
     first_child = reloader.children()[0].pid
@@ -299,11 +316,12 @@ def test_reload_restarts_on_change_survives_a_broken_edit_and_stops_cleanly(star
     assert not alive
 
 
-def test_reload_dir_limits_what_is_watched(start, app_dir):
+def test_reload_dir_limits_what_is_watched(start, app_dir, watcher):
     (app_dir / "pkg").mkdir()
     (app_dir / "other").mkdir()
     _write(app_dir / "live.py", VERSION.format("a"))
-    server = start("live:app", "--reload", "--reload-dir", str(app_dir / "pkg"))
+    server = start("live:app", "--reload", "--reload-dir", str(app_dir / "pkg"), **watcher)
+    _check_watcher(server, watcher)
     assert get(server.port, "/v")[2] == b"a"
     # other/x.py changes first: had it been watched, it would show in y.py's
     # restart line or in a restart of its own before it.
