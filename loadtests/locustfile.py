@@ -15,7 +15,8 @@ Streaming metrics, as Locust stats rows (so they land in the console table, --cs
   "GET /stream/tokens"   one row per stream; response time = ms until the body ended,
                          size = body bytes. Fails on a non-200 status, on a body that ends
                          early (the connection closes before the terminating chunk or before
-                         Content-Length bytes), or on fewer than STREAM_MIN_CHUNKS chunks.
+                         Content-Length bytes), on fewer than STREAM_MIN_CHUNKS chunks, or, when
+                         STREAM_END is set, on a body that does not end with it (its last item).
   "ttfc /stream/tokens"  (request type "TTFC") response time = ms from sending the request to
                          the first body chunk; size = the NUMBER OF CHUNKS that response had,
                          so the average size in this row ("Average Content Size" in --csv,
@@ -43,7 +44,7 @@ Broadcast subscriber rows (request type "SSE"):
   "gap|dropped|reset /live/feed"  a hub signal received (events were lost): a failure.
 
 Settings from the environment: the host defaults to $CATZILLA_HOST (else http://127.0.0.1:8000;
---host wins); STREAM_PATH (default /stream/tokens); STREAM_MIN_CHUNKS (default 2);
+--host wins); STREAM_PATH (default /stream/tokens); STREAM_MIN_CHUNKS (default 2); STREAM_END (default: unset);
 UPLOAD_PATH (default /upload); UPLOAD_BYTES (default 4 MiB); UPLOAD_CHUNK (bytes per yielded
 piece, default 64 KiB); WS_PATH (default /ws/echo); WS_MESSAGE_BYTES (default 64); SSE_PATH (default /live/feed);
 SSE_HOLD (seconds per subscription, default 10);
@@ -66,6 +67,7 @@ from locust import HttpUser, User, between, events, task
 HOST = os.environ.get("CATZILLA_HOST", "http://127.0.0.1:8000")
 STREAM_PATH = os.environ.get("STREAM_PATH", "/stream/tokens")
 STREAM_MIN_CHUNKS = int(os.environ.get("STREAM_MIN_CHUNKS", "2"))
+STREAM_END = os.environ.get("STREAM_END", "").encode()
 MAX_WAIT = float(os.environ.get("LOCUST_MAX_WAIT", "0.1"))
 UPLOAD_PATH = os.environ.get("UPLOAD_PATH", "/upload")
 UPLOAD_BYTES = int(os.environ.get("UPLOAD_BYTES", str(4 * 2 ** 20)))
@@ -141,6 +143,7 @@ class StreamUser(_Base):
         ttfc_ms = None
         chunks = 0
         nbytes = 0
+        tail = b""
         with self.client.get(self.path, name=self.path, stream=True, catch_response=True, timeout=60) as resp:
             if resp.status_code != 200:
                 resp.failure(f"status {resp.status_code}")
@@ -154,6 +157,7 @@ class StreamUser(_Base):
                         ttfc_ms = (time.perf_counter() - t0) * 1000
                     chunks += 1
                     nbytes += len(piece)
+                    tail = (tail + piece)[-len(STREAM_END):] if STREAM_END else b""
             except (requests.exceptions.RequestException, OSError) as exc:
                 resp.failure(f"body ended early after {chunks} chunks ({nbytes} bytes): {exc}")
                 return
@@ -162,6 +166,9 @@ class StreamUser(_Base):
             resp.request_meta["response_length"] = nbytes
             if chunks < STREAM_MIN_CHUNKS:
                 resp.failure(f"only {chunks} chunks (expected at least {STREAM_MIN_CHUNKS})")
+                return
+            if tail != STREAM_END:
+                resp.failure(f"the body ends with {tail!r}, not {STREAM_END!r}")
                 return
             resp.success()
         self.environment.events.request.fire(

@@ -6,7 +6,9 @@ do not outlive a supervisor that was killed."""
 from __future__ import annotations
 
 import os
+import re
 import signal
+import sys
 import textwrap
 import threading
 import time
@@ -44,6 +46,7 @@ def start(tmp_path):
         def run(source: str, *args: str, wait_ready: bool = True) -> Proc:
             (tmp_path / "czapp.py").write_text(textwrap.dedent(source))
             return launch("czapp:app", *args, ready=wait_ready)
+        run.start = launch.start        # type: ignore[attr-defined]
         yield run
 
 
@@ -174,3 +177,122 @@ def test_workers_auto_and_sigint(start):
     assert get(server.port)[0] == 200
     server.proc.send_signal(signal.SIGINT)
     assert server.wait_exit(20) == 0
+
+
+def test_an_app_that_cannot_be_loaded_is_one_error_and_status_2(start):
+    """The workers import the app (the supervisor does not): a broken app
+    shows its error once, not once per worker, and exits 2 like one process."""
+    server = start("from catzilla import Catzilla\napp = Catzilla(\n", "--workers", "3", wait_ready=False)
+    assert server.wait_exit(20) == 2
+    err = server.stderr
+    assert err.count("SyntaxError") == 1, err
+    assert "catzilla: error: importing 'czapp' failed" in err
+    assert not [line for line in server.out if "serving on" in line]      # no banner: nothing served
+
+
+VERSIONED = APP.replace('f"pid={os.getpid()}"', 'f"{VERSION} pid={os.getpid()}"')
+
+
+def versioned(version: str) -> str:
+    return f"VERSION = {version!r}\n" + VERSIONED
+
+
+def test_a_reload_with_broken_code_keeps_the_old_workers_serving(start, tmp_path):
+    server = start(versioned("v1"), "--workers", "2", "--shutdown-timeout", "2")
+    server.wait_output(r"worker \d+ serving", count=2, timeout=10)
+    original = server.workers()
+
+    (tmp_path / "czapp.py").write_text("from catzilla import Catzilla\napp = Catzilla(\n")
+    server.send(signal.SIGHUP)
+    server.wait_output(r"reload failed \(the old workers keep serving\): new worker \d+ \(exit code 3\) "
+                       r"could not load the app:", timeout=15)
+    wait_until(lambda: server.workers() == original, 10, "the failed new workers to be gone")
+    for _ in range(10):
+        status, body = get(server.port)
+        assert status == 200 and body.startswith("v1 ") and int(body.split("=")[1]) in original, body
+    assert server.stderr.count("SyntaxError") == 1, server.stderr     # one report per failed reload
+
+    # A startup hook that fails is a failed reload too.
+    (tmp_path / "czapp.py").write_text(versioned("v2") + textwrap.dedent('''
+        @app.on_startup
+        def connect():
+            raise RuntimeError("database unreachable")
+    '''))
+    server.send(signal.SIGHUP)
+    server.wait_output(r"reload failed .*failed to start:", timeout=15)
+    assert "database unreachable" in server.stderr
+    wait_until(lambda: server.workers() == original, 10, "the failed new workers to be gone")
+    assert get(server.port)[1].startswith("v1 ")
+
+    # Fixed: the next SIGHUP replaces both workers.
+    (tmp_path / "czapp.py").write_text(versioned("v3"))
+    server.send(signal.SIGHUP)
+    server.wait_output(r"reload done: 2 new worker\(s\) serving", timeout=15)
+    wait_until(lambda: not server.workers() & original, 10, "the old workers to stop")
+    for _ in range(10):
+        assert get(server.port)[1].startswith("v3 ")
+    assert server.stop() == 0
+
+
+def test_a_sighup_during_a_reload_is_queued_as_one_more_reload(start, tmp_path):
+    slow = versioned("v1") + textwrap.dedent('''
+        import time
+
+        @app.on_startup
+        def warm_up():
+            time.sleep(1.0)
+    ''')
+    server = start(slow, "--workers", "2")
+    server.wait_output(r"worker \d+ serving", count=2, timeout=15)
+    server.send(signal.SIGHUP)
+    server.wait_output(r"SIGHUP received: starting 2 new worker", timeout=5)
+    server.send(signal.SIGHUP)          # during the reload: three signals, one more reload
+    server.send(signal.SIGHUP)
+    server.send(signal.SIGHUP)
+    server.wait_output(r"reload done", count=2, timeout=20)
+    time.sleep(2.5)                      # a third reload would be done by now
+    assert len([line for line in server.err if "reload done" in line]) == 2, server.stderr
+    assert len([line for line in server.err if "SIGHUP received" in line]) == 2, server.stderr
+    assert len(server.workers()) == 2
+    assert server.stop() == 0
+
+
+def test_a_crash_loop_stops_the_server_with_status_4(start):
+    """Workers killed (as by the OOM killer) 0.3 s after they start serving:
+    replaced at once, then with a growing delay, and the sixth death of a slot
+    within a minute stops the server instead of spinning."""
+    server = start(APP + textwrap.dedent('''
+        import asyncio, signal
+
+        @app.on_startup
+        async def die_soon():
+            asyncio.get_running_loop().call_later(0.3, os.kill, os.getpid(), signal.SIGKILL)
+    '''), "--workers", "2")
+    assert server.wait_exit(30) == 4
+    err = server.stderr
+    assert "killed by SIGKILL); starting a new one\n" in err       # the first death: at once
+    for delay in ("0.5", "1.0", "2.0", "4.0"):
+        assert f"killed by SIGKILL); starting a new one in {delay} s" in err, err
+    assert "this is a crash loop, stopping the server" in err
+    assert "catzilla: error: crash loop: workers kept exiting (6 times within 60 s)" in err
+    started = len([line for line in server.err if re.search(r"worker \d+ serving", line)])
+    assert started <= 2 * 6, err
+
+
+def test_sighup_with_the_programmatic_api_restarts_workers_on_the_same_app(start, tmp_path):
+    """app.listen(workers=2) forks the app object it was given: a SIGHUP
+    replaces the workers without downtime, with the same code."""
+    (tmp_path / "prog.py").write_text(APP + '\nVERSION = "v1"\napp.listen(0, workers=2)\n')
+    server = start.start([sys.executable, "prog.py"])
+    server.wait_output(r"worker \d+ serving", count=2, timeout=10)
+    original = server.workers()
+    (tmp_path / "prog.py").write_text("raise SystemExit('not read again')\n")
+    server.send(signal.SIGHUP)
+    server.wait_output(r"reload done: 2 new worker\(s\) serving", timeout=15)
+    wait_until(lambda: not server.workers() & original, 10, "the old workers to stop")
+    new = server.workers()
+    assert len(new) == 2
+    for _ in range(6):
+        status, body = get(server.port)
+        assert status == 200 and int(body.split("=")[1]) in new
+    assert server.stop() == 0

@@ -21,7 +21,7 @@ from catzilla.includes.http cimport (cz_request, cz_parse_request, cz_chunked_in
                                      CZ_ERROR, CZ_INCOMPLETE, CZ_F_CHUNKED, CZ_F_CONN_CLOSE,
                                      CZ_F_CONN_KEEP_ALIVE, CZ_F_EXPECT_CONTINUE, CZ_F_UPGRADE)
 from catzilla.includes.poller cimport CZ_READ
-from catzilla.includes.system cimport shutdown, SHUT_WR
+from catzilla.includes.system cimport shutdown, recv, SHUT_WR, MSG_PEEK, MSG_DONTWAIT
 from catzilla.request cimport Request, new_request
 from catzilla.response cimport Response, to_response
 from catzilla.response import PlainTextResponse
@@ -680,6 +680,7 @@ cdef class Connection(Transport):
 
     def shutdown_idle(self):
         """Graceful stop: close now if between requests, else after the current response."""
+        cdef char probe
         if self.closed:
             return
         self.keep_alive = False
@@ -688,7 +689,10 @@ cdef class Connection(Transport):
         elif self.pump is not None:
             self.pump.drain()                     # a feed ends now; other streams run to the deadline
         elif self.state == ST_HEAD and self.rbuf.end == self.req_start and self.pending() == 0:
-            self.abort()
+            # A request already in the socket but not read yet (the loop was busy) is served,
+            # with Connection: close, rather than reset: a reload under load would fail it.
+            if recv(self.fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) <= 0:
+                self.abort()
 
     def cancel_work(self):
         """Deadline passed: stop the handler or stream and close. Returns the

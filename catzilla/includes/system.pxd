@@ -4,6 +4,8 @@ cdef extern from "<sys/socket.h>" nogil:
     ssize_t recv(int fd, void *buf, size_t n, int flags)
     int shutdown(int fd, int how)
     int SHUT_WR
+    int MSG_PEEK
+    int MSG_DONTWAIT
 
 cdef extern from "<sys/uio.h>" nogil:
     struct iovec:
