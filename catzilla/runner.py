@@ -307,14 +307,14 @@ def _set_nonblocking(*fds: int) -> None:
 
 
 class _Worker:
-    __slots__ = ("slot", "gen", "started", "ready", "retiring")
+    __slots__ = ("slot", "gen", "ready", "retiring", "kill_at")
 
     def __init__(self, slot: int, gen: int) -> None:
         self.slot = slot
         self.gen = gen
-        self.started = time.monotonic()
         self.ready = False
         self.retiring = False        # told to drain: not replaced when it exits
+        self.kill_at = 0.0           # when retiring: SIGKILL if still alive then
 
 
 class Supervisor:
@@ -458,9 +458,26 @@ class Supervisor:
             pass
 
     def retire(self, pid: int) -> None:
-        """SIGTERM: the worker stops accepting at once and drains."""
-        self.children[pid].retiring = True
+        """SIGTERM: the worker stops accepting at once and drains (it ends itself after
+        shutdown_timeout; a worker stuck past that is killed by _kill_overdue)."""
+        w = self.children[pid]
+        w.retiring = True
+        w.kill_at = time.monotonic() + self.shutdown_timeout + CLOSE_GRACE + 2.0
         self.signal(pid, signal.SIGTERM)
+
+    def _kill_overdue(self) -> float:
+        """SIGKILL the retiring workers past their deadline; seconds until the next deadline."""
+        now = time.monotonic()
+        wait = 1.0
+        for pid, w in self.children.items():
+            if w.retiring:
+                if w.kill_at <= now:
+                    log.warning("worker %d did not stop in time; killing it", pid)
+                    self.signal(pid, signal.SIGKILL)
+                    w.kill_at = now + 1.0
+                else:
+                    wait = min(wait, w.kill_at - now)
+        return wait
 
     def _wait(self, timeout: float) -> None:
         """Sleep until a signal (SIGCHLD, SIGTERM...) or a worker's report, or the timeout."""
@@ -576,17 +593,19 @@ class Supervisor:
 
     def _start_reload(self) -> None:
         self.reload_requested = False
-        self.next_gen = self.gen + 1
+        gen = self.next_gen = self.gen + 1
         log.info("SIGHUP received: starting %d new worker(s)", self.workers)
         for slot in range(self.workers):
-            self.spawn(slot, self.next_gen)
+            if self.next_gen != gen:         # a fork failed: the reload is over
+                break
+            self.spawn(slot, gen)
 
-    def _reload_progress(self) -> None:
-        new = [pid for pid, w in self.children.items() if w.gen == self.next_gen]
+    def _reload_progress(self, gen: int) -> None:
+        new = [pid for pid, w in self.children.items() if w.gen == gen]
         if len(new) < self.workers or not all(self.children[pid].ready for pid in new):
             return
-        old = [pid for pid, w in self.children.items() if w.gen != self.next_gen and not w.retiring]
-        self.gen, self.next_gen = self.next_gen, None
+        old = [pid for pid, w in self.children.items() if w.gen != gen and not w.retiring]
+        self.gen, self.next_gen = gen, None
         self.respawn_at.clear()              # slots of the old generation: the new one fills them
         for pid in old:
             self.retire(pid)
@@ -623,10 +642,10 @@ class Supervisor:
                 if self.stopping:
                     break
                 if self.next_gen is not None:
-                    self._reload_progress()
+                    self._reload_progress(self.next_gen)
                 elif self.reload_requested and self.ever_ready:
                     self._start_reload()
-                wait = self._respawn_due()
+                wait = min(self._respawn_due(), self._kill_overdue())
             self._drain()
         finally:
             signal.set_wakeup_fd(old_wakeup)

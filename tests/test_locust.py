@@ -1,7 +1,9 @@
 """loadtests/locustfile.py against a real Catzilla server: Locust runs headless for a few
 seconds with the HTTP user types (then, in a second run, the upload and WebSocket users), and
 its CSV stats must show traffic for each, no failures, and the streaming metrics (time to
-first chunk, chunks per response)."""
+first chunk, chunks per response). Then Locust against `catzilla run --workers 2`: across two
+SIGHUP reloads (no failure, every stream read to its last item, only the new code answers once
+the old workers are gone) and across a SIGKILLed worker (at most its in-flight requests fail)."""
 from __future__ import annotations
 
 import csv

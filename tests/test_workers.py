@@ -1,8 +1,11 @@
 """Multi-process serving through the real CLI: `python -m catzilla run mod:app --workers 2`.
 
 A worker killed with SIGKILL is replaced while requests keep succeeding; a
-worker that cannot start stops the whole server with exit status 3; workers
-do not outlive a supervisor that was killed."""
+worker that cannot start stops the whole server with exit status 3 (2, with
+the error once, for an app that cannot be imported); workers do not outlive a
+supervisor that was killed; SIGHUP reloads (a broken reload keeps the old
+workers, a SIGHUP during a reload is queued); a crash loop stops with status 4.
+The Locust runs across a reload and a kill are in test_locust.py."""
 from __future__ import annotations
 
 import os
@@ -295,4 +298,31 @@ def test_sighup_with_the_programmatic_api_restarts_workers_on_the_same_app(start
     for _ in range(6):
         status, body = get(server.port)
         assert status == 200 and int(body.split("=")[1]) in new
+    assert server.stop() == 0
+
+
+def test_an_old_worker_stuck_past_the_drain_deadline_is_killed(start):
+    """A reload's old worker whose loop is blocked cannot end itself at
+    --shutdown-timeout: the supervisor kills it (after the close grace)."""
+    server = start(APP + textwrap.dedent('''
+        import time
+
+        @app.get("/block")
+        def block(request):
+            time.sleep(60)
+            return "late"
+    '''), "--workers", "2", "--shutdown-timeout", "1")
+    server.wait_output(r"worker \d+ serving", count=2, timeout=10)
+    original = server.workers()
+    blocked = threading.Thread(target=lambda: procs.fetch(server.port, "/block", timeout=30), daemon=True)
+    blocked.start()
+    time.sleep(0.5)                      # one worker is now in time.sleep(60), its loop blocked
+    server.send(signal.SIGHUP)
+    server.wait_output(r"reload done", timeout=15)
+    m = server.wait_output(r"worker (\d+) did not stop in time; killing it", timeout=20)
+    stuck = int(m.group(1))
+    assert stuck in original
+    wait_until(lambda: not server.workers() & original, 10, "the old workers to be gone")
+    server.wait_output(rf"worker {stuck} stopped \(killed by SIGKILL\)", timeout=5)
+    assert len(server.workers()) == 2 and get(server.port)[0] == 200
     assert server.stop() == 0
