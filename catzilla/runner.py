@@ -393,8 +393,8 @@ class Supervisor:
             pid = os.fork()
         except OSError as exc:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-            log.error("cannot fork a worker: %s; retrying in 1 s", exc)
             if gen == self.gen:
+                log.error("cannot fork a worker: %s; retrying in 1 s", exc)
                 self.respawn_at[slot] = time.monotonic() + 1.0
             else:
                 self._reload_failed(f"cannot fork a worker: {exc}")
