@@ -292,7 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="event loop; auto = uvloop when installed (default: %(default)s)")
     dev = run.add_argument_group("development")
     dev.add_argument("--reload", action="store_true",
-                     help="restart the server when a .py/.pyx/.pxd file changes (not for production)")
+                     help="restart the server when a .py/.pyx/.pxd file changes (not for production); "
+                          "watchfiles (inotify) when installed: pip install catzilla[reload], else "
+                          "polling (also with CATZILLA_RELOAD_POLL=1)")
     dev.add_argument("--reload-dir", action="append", default=[], metavar="DIR",
                      help="directory to watch with --reload (repeatable; default: the current directory)")
     logs = run.add_argument_group("logging")

@@ -326,3 +326,13 @@ def test_an_old_worker_stuck_past_the_drain_deadline_is_killed(start):
     server.wait_output(rf"worker {stuck} stopped \(killed by SIGKILL\)", timeout=5)
     assert len(server.workers()) == 2 and get(server.port)[0] == 200
     assert server.stop() == 0
+
+
+def test_one_process_logs_and_ignores_sighup(start):
+    server = start(APP)                  # --workers 1: no supervisor
+    pid = int(get(server.port)[1].split("=")[1])
+    assert pid == server.proc.pid
+    server.send(signal.SIGHUP)
+    server.wait_output(r"SIGHUP ignored: reloading without downtime needs workers >= 2", timeout=5)
+    assert get(server.port) == (200, f"pid={pid}")
+    assert server.stop() == 0
