@@ -138,8 +138,8 @@ def settle(pid: int, idle_threads: int) -> Dict[str, int]:
     return status(pid)
 
 
-def soak(name: str, phase_seconds: float, soak_file: str) -> Tuple[List[str], bool, str]:
-    """One scenario on a fresh server: (its table rows, passed, the verdict line)."""
+def soak(name: str, phase_seconds: float, soak_file: str) -> Tuple[List[str], str, bool, str]:
+    """One scenario on a fresh server: (its per-phase rows, its summary row, passed, the verdict line)."""
     peer = Peer("catzilla-soak", "Catzilla", [], lambda venv, port, workdir: [sys.executable, "soak_app.py", str(port)],
                 env={"PYTHONPATH": str(ROOT), "SOAK_FILE": soak_file})
     server = Server(peer, None)
@@ -163,7 +163,7 @@ def soak(name: str, phase_seconds: float, soak_file: str) -> Tuple[List[str], bo
                         f"| {st['Threads']} | {st['fds']} |")
             print(rows[-1], file=sys.stderr, flush=True)
     except Exception as exc:
-        return rows, False, f"{name}: FAILED: {exc}"
+        return rows, f"| {name} | failed: {exc} |", False, f"{name}: FAILED: {exc}"
     finally:
         server.stop()
     growth = after[-1]["VmRSS"] - after[2]["VmRSS"]
@@ -172,7 +172,11 @@ def soak(name: str, phase_seconds: float, soak_file: str) -> Tuple[List[str], bo
     verdict = (f"{name}: RSS phase 3 -> 10 {after[2]['VmRSS'] / MiB:.1f} -> {after[-1]['VmRSS'] / MiB:.1f} MiB "
                f"({growth / MiB:+.1f}, {'ok' if ok_rss else 'MORE THAN 2 MiB'}); threads "
                f"{after[-1]['Threads']} (idle {idle['Threads']}: {'ok' if ok_threads else 'NOT BACK'})")
-    return rows, ok_rss and ok_threads, verdict
+    summary = (f"| {name} | {load} | {idle['VmRSS'] / MiB:.1f} | "
+               + " | ".join(f"{st['VmRSS'] / MiB:.1f}" for st in after)
+               + f" | {after[-1]['VmHWM'] / MiB:.1f} | {idle['Threads']} / {max(st['Threads'] for st in after)} "
+               f"| {idle['fds']} / {max(st['fds'] for st in after)} |")
+    return rows, summary, ok_rss and ok_threads, verdict
 
 
 def main(argv: List[str] | None = None) -> int:
@@ -190,14 +194,15 @@ def main(argv: List[str] | None = None) -> int:
         run.ensure_loadgen()
     info = run.machine_info()
     t0 = time.monotonic()
-    all_rows, verdicts, ok = [], [], True
+    all_rows, summaries, verdicts, ok = [], [], [], True
     with tempfile.TemporaryDirectory(prefix="catzilla-soak-") as tmp:
         soak_file = os.path.join(tmp, "blob.bin")
         with open(soak_file, "wb") as f:
             f.write(os.urandom(FILE_SIZE))
         for name in names:
-            rows, passed, verdict = soak(name, args.phase_seconds, soak_file)
+            rows, summary, passed, verdict = soak(name, args.phase_seconds, soak_file)
             all_rows += rows
+            summaries.append(summary)
             verdicts.append(verdict)
             ok = ok and passed
             print(verdict, file=sys.stderr, flush=True)
@@ -206,6 +211,13 @@ def main(argv: List[str] | None = None) -> int:
     print(f"Command: `python benchmarks/soak.py {' '.join(argv if argv is not None else sys.argv[1:])}`".rstrip()
           + f" ({time.monotonic() - t0:.0f} s; server on CPU 0, clients on CPU {CLIENT_CPU}; after each phase: "
           f"threads back to idle, then {SETTLE:g} s)\n")
+    print("RSS in MiB when idle and after each phase; VmHWM after phase 10; threads and fds: idle / most "
+          "after any phase; load: phase 10's.\n")
+    print("| scenario | load | idle | " + " | ".join(str(i) for i in range(1, PHASES + 1))
+          + " | VmHWM | threads | fds |")
+    print("|---|---:|" + "---:|" * (PHASES + 4))
+    print("\n".join(summaries))
+    print("\nEvery phase:\n")
     print("| scenario | phase | load | RSS MiB | VmHWM MiB | threads | fds |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     print("\n".join(all_rows))
