@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Soak test: does the server's memory settle? Each scenario gets a fresh one-worker server
 (benchmarks/apps/soak_app.py, this checkout's compiled modules, pinned to CPU 0) and 10
-identical load phases from a client on CPU 1. After each phase, once the server's threads are
-back to their idle count (or IDLE_TIMEOUT + 3 s passed) and a short settle, it prints the
-server's RSS, high-water mark (VmHWM), threads and open fds.
+identical load phases from a client on CPU 1. After each phase, once the server's threads and
+fds are back to their idle counts (or IDLE_TIMEOUT + 3 s passed) and a short settle, it prints
+the server's RSS, high-water mark (VmHWM), threads and open fds.
 
     python benchmarks/soak.py                                  # every scenario, 3 s phases
     python benchmarks/soak.py --phase-seconds 2 --scenarios stream,abort
@@ -30,7 +30,6 @@ import struct
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
 import run  # benchmarks/run.py: the server runner, wrk and loadgen.c drivers, machine info
@@ -130,9 +129,14 @@ def status(pid: int) -> Dict[str, int]:
     return out
 
 
-def settle(pid: int, idle_threads: int) -> Dict[str, int]:
+def settle(pid: int, idle: Dict[str, int]) -> Dict[str, int]:
+    """The status once threads and fds are back to their idle counts (streams still running when
+    the client stopped finish or are cut; idle threads exit) or IDLE_TIMEOUT + 3 s passed."""
     deadline = time.monotonic() + IDLE_TIMEOUT + 3
-    while status(pid)["Threads"] > idle_threads and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        st = status(pid)
+        if st["Threads"] <= idle["Threads"] and st["fds"] <= idle["fds"]:
+            break
         time.sleep(0.1)
     time.sleep(SETTLE)
     return status(pid)
@@ -157,7 +161,7 @@ def soak(name: str, phase_seconds: float, soak_file: str) -> Tuple[List[str], st
             load = SCENARIOS[name](server.port, phase_seconds)
             if not server.alive():
                 raise RuntimeError(f"the server exited: {server.log_tail()}")
-            st = settle(pid, idle["Threads"])
+            st = settle(pid, idle)
             after.append(st)
             rows.append(f"| {name} | {phase} | {load} | {st['VmRSS'] / MiB:.1f} | {st['VmHWM'] / MiB:.1f} "
                         f"| {st['Threads']} | {st['fds']} |")
@@ -210,7 +214,7 @@ def main(argv: List[str] | None = None) -> int:
           f"{info['wrk']}; {info['date']}.  ")
     print(f"Command: `python benchmarks/soak.py {' '.join(argv if argv is not None else sys.argv[1:])}`".rstrip()
           + f" ({time.monotonic() - t0:.0f} s; server on CPU 0, clients on CPU {CLIENT_CPU}; after each phase: "
-          f"threads back to idle, then {SETTLE:g} s)\n")
+          f"threads and fds back to idle, then {SETTLE:g} s)\n")
     print("RSS in MiB when idle and after each phase; VmHWM after phase 10; threads and fds: idle / most "
           "after any phase; load: phase 10's.\n")
     print("| scenario | load | idle | " + " | ".join(str(i) for i in range(1, PHASES + 1))
