@@ -10,6 +10,10 @@ from typing import Any
 from catzilla.app import Catzilla
 from catzilla.settings import Settings
 
+def release_memory() -> bool:
+    """Give the heap pages freed since the last call back to the OS (glibc's malloc_trim;
+    elsewhere nothing). The worker pool calls it after idle threads exited."""
+
 class Server:
     settings: Settings
     blocked_threads: int

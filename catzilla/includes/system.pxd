@@ -28,3 +28,6 @@ cdef extern from "cz_wake.h" nogil:
 cdef extern from "cz_date.h" nogil:
     int CZ_DATE_LEN
     int cz_http_date(long t, char *out, size_t size)
+
+cdef extern from "cz_malloc.h" nogil:
+    int cz_malloc_trim()       # free heap pages back to the OS (glibc; elsewhere 0, nothing done)
