@@ -26,3 +26,7 @@ cdef extern from "cz_wake.h" nogil:
 cdef extern from "cz_date.h" nogil:
     int CZ_DATE_LEN
     int cz_http_date(long t, char *out, size_t size)
+
+cdef extern from "cz_refuse.h" nogil:
+    long long cz_discard(int fd, char *scratch, size_t cap, long long budget)   # -1: EOF or error
+    int cz_refuse(int fd, const char *resp, size_t n)                           # send whole, half-close
