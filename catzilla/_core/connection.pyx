@@ -545,7 +545,11 @@ cdef class Connection(Transport):
         self.stream_status = status
         self.pump = make_pump(self.svc, self, content, chunked, encode, ping, ping_bytes, filters,
                               self.stream_done)
-        self.pump.start()
+        try:
+            self.pump.start()
+        except BaseException:
+            self.end_stream()
+            raise
         return 0
 
     def stream_done(self, bint ok):

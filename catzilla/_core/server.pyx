@@ -181,10 +181,11 @@ cdef class Server:
             r.left -= got
         return 0
 
-    cdef void end_linger(self, int fd):
+    cdef int end_linger(self, int fd) except -1:
         del self.lingering[fd]
         cz_poller_del(self.table.pfd, fd, CZ_READ)
         close(fd)
+        return 0
 
     def on_poll(self):
         cdef Services svc = self.svc
