@@ -373,14 +373,18 @@ def test_a_flood_of_20000_connections_gets_200_or_503_and_memory_stays_bounded(t
         assert peak < baseline + 50 * 2**20
         assert server.proc.poll() is None
         assert healthy(port) == 200                               # serving normally afterwards
-        held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(8)]
-        try:                                                      # all 8 slots are free again
-            for s in held:
-                s.sendall(REQ)
-                assert s.recv(65536).startswith(b"HTTP/1.1 200 OK")
-        finally:
-            for s in held:
-                s.close()
+
+        def all_slots_free():          # once the server has seen the last clients close
+            held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(8)]
+            try:
+                for s in held:
+                    s.sendall(REQ)
+                    s.settimeout(5)
+                return all(s.recv(65536).startswith(b"HTTP/1.1 200 OK") for s in held)
+            finally:
+                for s in held:
+                    s.close()
+        wait_until(all_slots_free, 10, "8 connections served at once")
         server.wait_output(r"connection\(s\) refused with 503 .*the overload is over", timeout=10)
         assert server.stop(15) == 0
     lines = [line for line in server.err if "refused with 503" in line or "limit (8) reached" in line]
