@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from catzilla import Catzilla, PlainTextResponse, Settings, StreamingResponse
+from catzilla import Catzilla, HTTPException, JSONResponse, PlainTextResponse, Settings, StreamingResponse
 from conftest import RawClient, build_request
 from procs import ROOT, catzilla_env, launcher, wait_until
 
@@ -157,7 +157,7 @@ def stream_app(release, **settings):
 
     @app.get("/sstream")
     def sstream(request):
-        return StreamingResponse(iter(["a\n", "b\n"]))
+        return StreamingResponse(line for line in ["a\n", "b\n"])
 
     @app.websocket("/ws")
     async def ws(websocket):
@@ -226,6 +226,27 @@ def test_an_open_websocket_holds_a_stream_slot(serve):
         assert get_status(addr, "/sstream") == 503
         ws.reset()                                 # the WebSocket ends: its slot is free
     wait_until(lambda: get_status(addr, "/sstream") == 200, 5, "the slot back")
+
+
+def test_the_stream_limit_503_goes_through_the_exception_handlers(serve):
+    release = threading.Event()
+    app = stream_app(release, max_streams=1)
+
+    @app.exception_handler(HTTPException)
+    def as_json(request, exc):
+        return JSONResponse({"error": exc.detail}, exc.status_code, exc.headers)
+
+    addr = serve(app)
+    with RawClient(addr) as running:
+        running.send(build_request("GET", "/astream"))
+        assert running.read_head().status == 200
+        try:
+            with RawClient(addr) as c:
+                r = c.request("GET", "/sstream")
+            assert (r.status, r.header("retry-after")) == (503, "1")
+            assert r.json() == {"error": "Service Unavailable: too many streams, retry later"}
+        finally:
+            release.set()
 
 
 # --------------------------------------------------------------------------
