@@ -1766,8 +1766,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     fan = [sc for sc in scenarios if sc.kind == "fanout"]
     if fan:
         # the server holds every subscriber's socket, loadgen a share each: lift the soft limit to the hard one
+        # (Catzilla's default max_connections is 7/8 of the soft limit: the subscribers must fit in that)
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        want = max(args.subscribers or sc.subscribers for sc in fan) + 256
+        want = (max(args.subscribers or sc.subscribers for sc in fan) + 256) * 8 // 7 + 1
         if soft < want:
             new_soft = want if hard == resource.RLIM_INFINITY or hard >= want else hard
             resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))

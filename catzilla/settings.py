@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import resource
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
@@ -28,6 +29,12 @@ class Settings:
     ws_ping_timeout: float = 20.0       # s to wait for the pong, then close with 1011
     ws_close_timeout: float = 5.0       # s to wait for the peer's close frame, then drop the connection
     ws_per_message_deflate: bool = True  # accept permessage-deflate when a client offers it
+    # Overload, per worker (README "Overload and health checks"). Beyond max_connections
+    # a new connection is answered 503 + Retry-After and closed; beyond max_streams a
+    # request that would start a stream (a streamed body or a WebSocket) gets the 503.
+    max_connections: Optional[int] = None   # None: 7/8 of RLIMIT_NOFILE (see connection_limit)
+    max_streams: Optional[int] = 16_384     # x high_water 256 KiB = 4 GiB if every reader stalls; None: no limit
+    health_path: Optional[str] = None       # e.g. "/healthz": answered by the server, before routing
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -62,6 +69,26 @@ class Settings:
         for name in ("ws_ping_timeout", "ws_close_timeout"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0")
+        for name in ("max_connections", "max_streams"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1 (or None)")
+        path = self.health_path
+        if path is not None and not (path.startswith("/") and path.isascii() and path.isprintable()
+                                     and not any(c in path for c in " ?#%")):
+            raise ValueError(f"health_path must be a plain absolute path like '/healthz', not {path!r}")
+
+    def connection_limit(self) -> int:
+        """max_connections, or by default 7/8 of this process's soft RLIMIT_NOFILE read
+        now (when the server starts): a connection is one descriptor, and the last
+        eighth is kept for what else the worker opens (files being sent, the app's
+        own sockets, logs) and for accepting the connections it refuses, so a client
+        beyond the limit gets its 503 instead of waiting in the listen backlog."""
+        if self.max_connections is not None:
+            return self.max_connections
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if soft == resource.RLIM_INFINITY or not 0 < soft <= 1 << 20:
+            soft = 1 << 20
+        return max(1, soft - soft // 8)
 
     @classmethod
     def names(cls) -> Tuple[str, ...]:
@@ -82,5 +109,5 @@ class Settings:
 
 # With `from __future__ import annotations` field types are the strings below.
 # float settings accept an int too; bool is never taken for a number.
-_KINDS: Dict[str, Any] = {"int": int, "float": (int, float), "bool": bool}
-_CAST: Dict[str, Any] = {"int": int, "float": float}
+_KINDS: Dict[str, Any] = {"int": int, "float": (int, float), "bool": bool, "str": str}
+_CAST: Dict[str, Any] = {"int": int, "float": float, "str": str}

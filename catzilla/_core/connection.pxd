@@ -27,6 +27,7 @@ cdef class Connection(Transport):
     cdef int stream_status
     cdef bint upgrade                # the request carries Connection: upgrade
     cdef object ws                   # WSProtocol once a WebSocket handshake was read (ST_UPGRADED after accept)
+    cdef bint holds_stream           # counted in table.streams (a streamed body or a WebSocket)
     # A body streamed to an async endpoint as it arrives (request.stream()): the
     # Request keeps the head's buffer; rbuf holds only body bytes and what follows.
     cdef bint body_streaming         # the handler reads this request's body from the socket
@@ -62,6 +63,9 @@ cdef class Connection(Transport):
     cdef int send_error(self, int status, str reason) except -1
     cdef int log_access(self, int status, long long nbytes) except -1
     cdef int start_websocket(self, object result) except -1
+    cdef bint stream_refused(self) except -1   # over max_streams: True (counted, logged); else take a slot
+    cdef int end_stream(self) except -1        # give the slot back (idempotent)
+    cdef object health(self, str method)
     # lifecycle
     cdef int check_timeouts(self, double now) except -1
     cdef int close_when_idle(self) except -1

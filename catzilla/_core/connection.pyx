@@ -39,6 +39,18 @@ cdef str _POST = "POST"
 cdef str _HEAD = "HEAD"
 cdef bytes _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 cdef str _SERVER_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+# Health answers (Settings.health_path), built once: they are never changed.
+cdef Response _HEALTHY = PlainTextResponse("ok\n", 200, {"cache-control": "no-store"})
+cdef Response _DRAINING = PlainTextResponse("draining\n", 503, {"cache-control": "no-store",
+                                                                "retry-after": "1"})
+cdef Response _HEALTH_METHODS = PlainTextResponse("Method Not Allowed\n", 405, {"allow": "GET, HEAD"})
+
+
+cdef object _stream_limit():
+    # Raised where the stream would start: the head is rolled back and the app's
+    # exception handlers render it like any other 503.
+    return HTTPException(503, "Service Unavailable: too many streams, retry later",
+                         {"retry-after": "1"})
 
 
 cdef inline str _method_str(const char *p, Py_ssize_t n):
@@ -452,6 +464,8 @@ cdef class Connection(Transport):
                 req.set_path()
         except ValueError:
             return self.respond(self.svc.dispatcher.error(req, HTTPException(400, "invalid request target")))
+        if self.lim.health_path is not None and req.path == self.lim.health_path:
+            return self.respond(self.health(req.method))
         if self.upgrade:
             result = ws_upgrade(self, self, req, self.svc, self.lim)
             if result is not None:
@@ -461,6 +475,13 @@ cdef class Connection(Transport):
                 return self.respond(Response(b"", 204, {"allow": _SERVER_METHODS}))
             return self.respond(PlainTextResponse("asterisk-form is for OPTIONS only", 400))
         return self.respond(self.svc.dispatcher.handle(req))
+
+    cdef object health(self, str method):
+        """The load balancer's probe, before routing and middleware: 200 while
+        serving (over the stream limit too), 503 once the worker drains."""
+        if method is not _GET and method is not _HEAD:
+            return _HEALTH_METHODS
+        return _DRAINING if self.table.draining else _HEALTHY
 
     cdef int respond(self, object result) except -1:
         """Send a handler's result (awaited first when it is awaitable)."""
@@ -514,6 +535,9 @@ cdef class Connection(Transport):
         if self.head_only:
             close_unsent(self.svc, content)
             return self.response_sent(status, 0)
+        if self.stream_refused():
+            close_unsent(self.svc, content)
+            raise _stream_limit()            # respond() drops the head queued for this stream
         self.flush()                         # the head goes out before the first item
         if self.closed:
             close_unsent(self.svc, content)
@@ -521,11 +545,16 @@ cdef class Connection(Transport):
         self.stream_status = status
         self.pump = make_pump(self.svc, self, content, chunked, encode, ping, ping_bytes, filters,
                               self.stream_done)
-        self.pump.start()
+        try:
+            self.pump.start()
+        except BaseException:
+            self.end_stream()
+            raise
         return 0
 
     def stream_done(self, bint ok):
         self.pump = None
+        self.end_stream()
         if self.closed:
             return
         if not ok:
@@ -589,6 +618,9 @@ cdef class Connection(Transport):
         """A WebSocket handshake was read: run its handler, or send the refusal."""
         self.keep_alive = False                  # no HTTP request follows a handshake
         if isinstance(result, WSProtocol):
+            if self.stream_refused():
+                (<WSProtocol>result).handler.close()     # the handler never runs
+                return self.respond(self.svc.dispatcher.error(self.req, _stream_limit()))
             self.ws = result
             result.start()
             return 0
@@ -613,6 +645,7 @@ cdef class Connection(Transport):
     def ws_refused(self, response):
         """The handler answered the handshake with HTTP (returned or closed before accept)."""
         self.ws = None
+        self.end_stream()
         if not self.closed:
             self.respond(response)
             if not self.closed:
@@ -622,6 +655,21 @@ cdef class Connection(Transport):
         """Both close frames are out (or the connection failed): close after the output."""
         if not self.closed and self.state == ST_UPGRADED:
             self.close_when_idle()
+
+    cdef bint stream_refused(self) except -1:
+        cdef ConnectionTable table = self.table
+        if table.streams >= self.lim.max_streams:
+            table.refused_streams.refused(self.svc.log, self.lim.max_streams)
+            return True
+        table.streams += 1
+        self.holds_stream = True
+        return False
+
+    cdef int end_stream(self) except -1:
+        if self.holds_stream:
+            self.holds_stream = False
+            self.table.streams -= 1
+        return 0
 
     cdef int log_access(self, int status, long long nbytes) except -1:
         cdef Request req = self.req
@@ -711,6 +759,7 @@ cdef class Connection(Transport):
         cdef Pump pump = self.pump
         self.table.conns.pop(self.fd, None)
         self.fd = -1
+        self.end_stream()
         if pump is not None:
             self.pump = None
             pump.cancel()

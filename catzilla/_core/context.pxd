@@ -22,6 +22,10 @@ cdef class Limits:
     cdef double ws_ping_timeout      # s to wait for the pong before closing (1011)
     cdef double ws_close_timeout     # s to wait for the peer's close frame, then drop the TCP connection
     cdef bint ws_deflate             # offer permessage-deflate when the client asks for it
+    # overload
+    cdef Py_ssize_t max_connections  # open connections; a new one beyond it is refused (503)
+    cdef Py_ssize_t max_streams      # streamed bodies + WebSockets; PY_SSIZE_T_MAX: no limit
+    cdef object health_path          # str answered by the server itself, or None
 
 
 cdef class Services:
@@ -45,7 +49,22 @@ cdef class Services:
     cdef object spawn(self, object coro)         # a tracked background task
 
 
+# Overload logging: one warning when refusals start, a summary when they stop
+# (a whole tick without one) and every minute while they last, never one per refusal.
+cdef class Burst:
+    cdef str what                    # "connection" or "stream"
+    cdef long long count             # refused since the last summary
+    cdef long long seen              # count at the last tick
+    cdef double since                # when the burst (0: none) or the last summary began
+    cdef bint active
+    cdef int refused(self, object log, Py_ssize_t limit) except -1
+    cdef int tick(self, object log, double now) except -1
+
+
 cdef class ConnectionTable:
     cdef int pfd                     # the poller every connection is registered with
     cdef readonly dict conns         # fd -> Connection
     cdef public bint draining        # graceful shutdown: finish in-flight work, keep-alive off
+    cdef readonly Py_ssize_t streams # streams running (see Limits.max_streams)
+    cdef Burst refused_connections
+    cdef Burst refused_streams

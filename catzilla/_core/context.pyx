@@ -3,6 +3,8 @@ import logging
 import sys
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from catzilla.includes.clock cimport cz_monotonic
+from catzilla.includes.python cimport PY_SSIZE_T_MAX
 from catzilla.includes.errno cimport errno
 from catzilla.includes.http cimport cz_header
 from catzilla.includes.system cimport cz_wake_open, cz_wake_signal, cz_wake_drain, cz_wake_close
@@ -28,6 +30,9 @@ cdef class Limits:
         self.ws_ping_timeout = settings.ws_ping_timeout
         self.ws_close_timeout = settings.ws_close_timeout
         self.ws_deflate = settings.ws_per_message_deflate
+        self.max_connections = settings.connection_limit()
+        self.max_streams = PY_SSIZE_T_MAX if settings.max_streams is None else settings.max_streams
+        self.health_path = settings.health_path
 
     @property
     def max_headers(self):
@@ -104,7 +109,34 @@ cdef class Services:
         return list(self.tasks)
 
 
+cdef class Burst:
+    def __init__(self, str what):
+        self.what = what
+
+    cdef int refused(self, object log, Py_ssize_t limit) except -1:
+        self.count += 1
+        if not self.active:
+            self.active = True
+            self.since = cz_monotonic()
+            log.warning("%s limit (%d) reached: answering 503 + Retry-After to new %ss",
+                        self.what, limit, self.what)
+        return 0
+
+    cdef int tick(self, object log, double now) except -1:
+        cdef bint quiet = self.count == self.seen      # nothing refused since the last tick
+        if self.active and (quiet or now - self.since >= 60.0):
+            log.warning("%d %s(s) refused with 503 in the last %.0f s%s", self.count, self.what,
+                        now - self.since, "; the overload is over" if quiet else "")
+            self.active = not quiet
+            self.since = now
+            self.count = 0
+        self.seen = self.count
+        return 0
+
+
 cdef class ConnectionTable:
     def __init__(self, int pfd):
         self.pfd = pfd
         self.conns = {}
+        self.refused_connections = Burst("connection")
+        self.refused_streams = Burst("stream")

@@ -18,10 +18,26 @@ from catzilla.includes.poller cimport (cz_event, CZ_READ, CZ_WRITE, CZ_HUP, cz_p
 
 from catzilla.includes.clock cimport cz_monotonic
 
-from catzilla.includes.system cimport cz_accept, cz_malloc_trim
+from catzilla.includes.system cimport cz_accept, cz_discard, cz_malloc_trim, cz_refuse
 
 DEF BATCH = 256
 DEF ACCEPT_BATCH = 128      # per listener per wake-up: fairness with open connections
+# A connection refused at the connection limit is answered at once, then kept
+# (discarding what its client sends) until the client closes, so closing never
+# resets the answer away (include/cz_refuse.h), within these bounds:
+DEF LINGER_MAX = 256        # refused connections lingering at once; beyond, closed after the answer
+DEF LINGER_BYTES = 1048576  # what a refused client may send (a request with a body up to 1 MiB)
+DEF LINGER_S = 2.0          # ... and for how long (checked once a second)
+
+cdef bytes _BUSY_BODY = b"Service Unavailable: too many connections, retry later\n"
+cdef bytes _BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nServer: catzilla\r\n"
+                    b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
+                    b"Retry-After: 1\r\nConnection: close\r\n\r\n%s") % (len(_BUSY_BODY), _BUSY_BODY)
+
+
+cdef class _Refused:
+    cdef double deadline
+    cdef long long left          # bytes the client may still send
 
 
 def release_memory():
@@ -45,6 +61,7 @@ cdef class Server:
     cdef object timer
     cdef cz_event events[BATCH]
     cdef object closed_future
+    cdef dict lingering            # fd -> _Refused
     cdef public int blocked_threads   # worker threads still blocked after shutdown
 
     def __init__(self, app, sockets, *, loop=None):
@@ -64,6 +81,7 @@ cdef class Server:
         self.blocked_threads = 0
         self.sockets = list(sockets)
         self.listen_fds = set()
+        self.lingering = {}
         for s in self.sockets:
             s.setblocking(False)
             self.listen_fds.add(s.fileno())
@@ -80,6 +98,10 @@ cdef class Server:
     @property
     def connections(self):
         return len(self.table.conns)
+
+    @property
+    def streams(self):
+        return self.table.streams
 
     def start(self):
         if cz_poller_add(self.table.pfd, self.svc.wake_fd, CZ_READ) < 0:
@@ -122,7 +144,10 @@ cdef class Server:
         for i in range(ACCEPT_BATCH):
             fd = cz_accept(lfd)
             if fd >= 0:
-                self.add_connection(fd)
+                if len(self.table.conns) < self.lim.max_connections:
+                    self.add_connection(fd)
+                else:
+                    self.refuse(fd)
                 continue
             if errno == EINTR or errno == ECONNABORTED:
                 continue
@@ -137,6 +162,39 @@ cdef class Server:
                 return 0
             self.svc.log.error("accept failed: errno %d", errno)
             return 0
+        return 0
+
+    cdef int refuse(self, int fd) except -1:
+        """Beyond the connection limit: 503 + Retry-After at once, nothing parsed,
+        nothing allocated but the linger record."""
+        cdef long long got
+        cdef _Refused r
+        self.table.refused_connections.refused(self.svc.log, self.lim.max_connections)
+        got = cz_discard(fd, self.svc.scratch, <size_t>self.lim.read_size, LINGER_BYTES)
+        # got < 0: the client closed its side (it may still read) or the socket failed
+        if cz_refuse(fd, _BUSY, len(_BUSY)) < 0 or got < 0 or got >= LINGER_BYTES \
+                or len(self.lingering) >= LINGER_MAX or cz_poller_add(self.table.pfd, fd, CZ_READ) < 0:
+            close(fd)
+            return 0
+        r = _Refused.__new__(_Refused)
+        r.deadline = cz_monotonic() + LINGER_S
+        r.left = LINGER_BYTES - got
+        self.lingering[fd] = r
+        return 0
+
+    cdef int linger(self, int fd, _Refused r) except -1:
+        """A refused connection is readable: discard; close at the client's EOF or the byte bound."""
+        cdef long long got = cz_discard(fd, self.svc.scratch, <size_t>self.lim.read_size, r.left)
+        if got < 0 or got >= r.left:
+            self.end_linger(fd)
+        else:
+            r.left -= got
+        return 0
+
+    cdef int end_linger(self, int fd) except -1:
+        del self.lingering[fd]
+        cz_poller_del(self.table.pfd, fd, CZ_READ)
+        close(fd)
         return 0
 
     def on_poll(self):
@@ -166,6 +224,10 @@ cdef class Server:
                     svc.log.exception("stream hand-off failed")
             elif fd in self.listen_fds:
                 self.accept_all(fd)
+            else:
+                refused = self.lingering.get(fd)
+                if refused is not None:
+                    self.linger(fd, <_Refused>refused)
 
     def tick(self):
         """Once a second: refresh the Date header, enforce timeouts."""
@@ -178,6 +240,11 @@ cdef class Server:
             except Exception:
                 self.svc.log.exception("timeout check failed; closing the connection")
                 conn.abort()
+        for fd, refused in list(self.lingering.items()):
+            if now >= (<_Refused>refused).deadline:
+                self.end_linger(fd)
+        self.table.refused_connections.tick(self.svc.log, now)
+        self.table.refused_streams.tick(self.svc.log, now)
         self.timer = self.svc.loop.call_later(1.0, self.tick)
 
     def stop_listening(self):
@@ -221,6 +288,8 @@ cdef class Server:
         self.stop_listening()
         for conn in list(self.table.conns.values()):
             conn.abort()
+        for fd in list(self.lingering):
+            self.end_linger(fd)
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None

@@ -14,6 +14,7 @@ cdef extern from "Python.h":
     Py_ssize_t PyUnicode_FindChar(object s, Py_UCS4 ch, Py_ssize_t start, Py_ssize_t end,
                                   int direction) except -2
     bint PyCoro_CheckExact(object o)
+    Py_ssize_t PY_SSIZE_T_MAX
 
     # Borrowed-pointer variants: no reference counting inside scan loops.
     PyObject *borrowed_list_item "PyList_GET_ITEM"(object lst, Py_ssize_t i)

@@ -31,3 +31,7 @@ cdef extern from "cz_date.h" nogil:
 
 cdef extern from "cz_malloc.h" nogil:
     int cz_malloc_trim()       # free heap pages back to the OS (glibc; elsewhere 0, nothing done)
+
+cdef extern from "cz_refuse.h" nogil:
+    long long cz_discard(int fd, char *scratch, size_t cap, long long budget)   # -1: EOF or error
+    int cz_refuse(int fd, const char *resp, size_t n)                           # send whole, half-close
