@@ -25,6 +25,13 @@ cdef class Dispatcher:
     cdef dict handlers               # exception class -> handler(request, exc)
     cdef bint debug
     cdef object log
+    cdef bint blocking_default       # the blocking_handlers setting: for routes that leave it to the app
+    # offload(endpoint, request, params) -> awaitable of the endpoint's result,
+    # called on a worker thread (Services.offload; set by the server)
+    cdef public object offload
+    # The Request being dispatched on the loop thread right now, else None: one
+    # store per request, read by the block watchdog (another thread) to name a stall.
+    cdef readonly Request current
 
     cdef object call(self, Request req)
     cdef object through(self, Request req, tuple layers)
