@@ -97,7 +97,8 @@ cdef class Dispatcher:
             return PlainTextResponse("Not Found", 404)
         req.path_params = match.params
         req.async_api = route.is_async      # await request.json() & co. in async endpoints
-        if route.blocking is True or (self.blocking_default and route.blocking is None and not route.is_async):
+        if route.blocking is True or (self.blocking_default and route.blocking is None
+                                      and not route.is_async):
             return self.offload(route.endpoint, req, match.params if route.params_as_kwargs else None)
         if match.params is not None and route.params_as_kwargs:
             return route.endpoint(req, **match.params)

@@ -5,10 +5,11 @@ request it was busy with.
 The loop refreshes a heartbeat every threshold/4 (one timer); a beat that
 comes more than the threshold late means the loop was blocked that long, and
 the loop logs it once it is back, once per stall. A blocked loop cannot say
-where it is, so a daemon thread looks at the heartbeat every threshold/4 as
-well and, when it is overdue, records what the loop thread is doing then: the
-request (`describe()`, from the server) and its innermost frames. The thread
-only reads two attributes per wake-up while the loop is healthy."""
+where it is, so a daemon thread looks at the heartbeat and, once it is
+threshold/2 overdue, records what the loop thread is doing then: the
+request (`describe()`, from the server) and its innermost frames. While the
+loop is healthy the thread wakes every threshold/2 to 3/4 and reads one
+attribute."""
 from __future__ import annotations
 
 import asyncio
@@ -27,18 +28,19 @@ log = logging.getLogger("catzilla")
 STILL_BLOCKED = 10.0
 
 #: Frames of the loop machinery, not of the app.
-_SKIP = tuple(os.path.dirname(m.__file__) + os.sep for m in (asyncio, catzilla))
+_SKIP = tuple(os.path.dirname(str(m.__file__)) + os.sep for m in (asyncio, catzilla))
 
 
 class Watchdog:
-    def __init__(self, loop: object, threshold: float, describe: Callable[[], Optional[str]]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, threshold: float,
+                 describe: Callable[[], Optional[str]]) -> None:
         self.loop = loop
         self.threshold = threshold
         self.interval = threshold / 4
         self.describe = describe         # on the watchdog thread: "GET /route" the loop is busy with, or None
         self.beat = time.monotonic()     # when the heartbeat last ran (a float: one atomic store)
         self.seen: Optional[Tuple[float, str]] = None   # (beat, where) recorded during a stall
-        self.timer: object = None
+        self.timer: Optional[asyncio.TimerHandle] = None
         self.thread: Optional[threading.Thread] = None
         self.stopping = threading.Event()
         self.loop_thread = 0
@@ -47,13 +49,13 @@ class Watchdog:
         """On the loop thread."""
         self.loop_thread = threading.get_ident()
         self.beat = time.monotonic()
-        self.timer = self.loop.call_later(self.interval, self.heartbeat)   # type: ignore[attr-defined]
+        self.timer = self.loop.call_later(self.interval, self.heartbeat)
         self.thread = threading.Thread(target=self.watch, name="catzilla-watchdog", daemon=True)
         self.thread.start()
 
     def stop(self) -> None:
         if self.timer is not None:
-            self.timer.cancel()          # type: ignore[attr-defined]
+            self.timer.cancel()
             self.timer = None
         self.stopping.set()
         if self.thread is not None and self.thread is not threading.current_thread():
@@ -65,7 +67,7 @@ class Watchdog:
         now = time.monotonic()
         last = self.beat
         self.beat = now
-        self.timer = self.loop.call_later(self.interval, self.heartbeat)   # type: ignore[attr-defined]
+        self.timer = self.loop.call_later(self.interval, self.heartbeat)
         late = now - last - self.interval     # the timer was due at last + interval
         if late > self.threshold:
             seen = self.seen
@@ -78,11 +80,14 @@ class Watchdog:
 
     def watch(self) -> None:
         reported = 0.0                   # the beat of a stall already reported as lasting
-        while not self.stopping.wait(self.interval):
+        wait = self.threshold / 2
+        while not self.stopping.wait(wait):
             beat = self.beat
             overdue = time.monotonic() - beat - self.interval
             if overdue <= self.threshold / 2:
+                wait = self.threshold / 2 - overdue     # when it would be, if no beat comes
                 continue
+            wait = self.interval
             seen = self.seen
             if seen is None or seen[0] != beat:
                 self.seen = seen = (beat, self.where())
