@@ -216,6 +216,21 @@ def test_the_watchdog_reports_a_stall_once_with_its_duration_and_the_request():
     assert m and 0.3 <= float(m.group(1)) <= 0.36, message
 
 
+def test_a_stall_that_goes_on_is_also_reported_while_it_lasts(monkeypatch):
+    from catzilla._core import watchdog
+    monkeypatch.setattr(watchdog, "STILL_BLOCKED", 0.3)
+
+    async def stall(loop) -> None:
+        await asyncio.sleep(0.1)
+        time.sleep(0.6)
+        await asyncio.sleep(0.1)
+    lasting, final = run_loop_with(stall)
+    assert re.match(r"the event loop has been blocked for 0\.\d s in GET /x \(at .* in stall\), and still is",
+                    lasting), lasting
+    m = re.match(r"the event loop was blocked for (\d\.\d+) s in GET /x", final)
+    assert m and 0.5 <= float(m.group(1)) <= 0.61, final
+
+
 def test_a_server_stops_its_watchdog_thread(serve):
     addr = serve(Catzilla())
     assert [t for t in threading.enumerate() if t.name == "catzilla-watchdog"]

@@ -460,7 +460,11 @@ cdef class Connection(Transport):
             if req.method == "OPTIONS":
                 return self.respond(Response(b"", 204, {"allow": _SERVER_METHODS}))
             return self.respond(PlainTextResponse("asterisk-form is for OPTIONS only", 400))
-        return self.respond(self.svc.dispatcher.handle(req))
+        self.svc.current = req               # the watchdog names the request if this blocks the loop
+        try:
+            return self.respond(self.svc.dispatcher.handle(req))
+        finally:
+            self.svc.current = None
 
     cdef int respond(self, object result) except -1:
         """Send a handler's result (awaited first when it is awaitable)."""

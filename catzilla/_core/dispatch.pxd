@@ -29,9 +29,6 @@ cdef class Dispatcher:
     # offload(endpoint, request, params) -> awaitable of the endpoint's result,
     # called on a worker thread (Services.offload; set by the server)
     cdef public object offload
-    # The Request being dispatched on the loop thread right now, else None: one
-    # store per request, read by the block watchdog (another thread) to name a stall.
-    cdef readonly Request current
 
     cdef object call(self, Request req)
     cdef object through(self, Request req, tuple layers)

@@ -69,15 +69,12 @@ cdef class Dispatcher:
     cdef object handle(self, Request req):
         cdef tuple layers = self.stack.layers
         req.app = self.app
-        self.current = req
         try:
             if len(layers) == 0:
                 return self.call(req)
             return self.through(req, layers)
         except Exception as exc:
             return self.error(req, exc)
-        finally:
-            self.current = None
 
     cdef bint streams_body(self, Request req) except -1:
         cdef Match match = self.router.find(req.method, req.path)

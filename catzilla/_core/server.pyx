@@ -182,10 +182,10 @@ cdef class Server:
 
     def handling(self):
         """On the watchdog thread while the loop is blocked: "METHOD /route" of
-        the request the loop is busy with (dispatching it, or running its
-        handler's task), or None."""
+        the request the loop is busy with (dispatching and answering it, or
+        running its handler's task), or None."""
         cdef Connection conn
-        cdef Request req = self.svc.dispatcher.current
+        cdef Request req = self.svc.current
         cdef Route route
         if req is None:
             task = asyncio.current_task(self.svc.loop)

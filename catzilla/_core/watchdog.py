@@ -93,7 +93,7 @@ class Watchdog:
                 self.seen = seen = (beat, self.where())
             if overdue > STILL_BLOCKED and reported != beat:
                 reported = beat
-                log.warning("the event loop has been blocked for %.0f s in %s, and still is",
+                log.warning("the event loop has been blocked for %.1f s in %s, and still is",
                             overdue, seen[1])
 
     def where(self) -> str:
