@@ -107,7 +107,7 @@ class Catzilla:
         return self.route(path, ("GET",), name=name, blocking=blocking)
 
     def post(self, path: str, *, name: Optional[str] = None,
-            blocking: Optional[bool] = None) -> Callable[[F], F]:
+             blocking: Optional[bool] = None) -> Callable[[F], F]:
         return self.route(path, ("POST",), name=name, blocking=blocking)
 
     def put(self, path: str, *, name: Optional[str] = None,
@@ -115,19 +115,19 @@ class Catzilla:
         return self.route(path, ("PUT",), name=name, blocking=blocking)
 
     def patch(self, path: str, *, name: Optional[str] = None,
-            blocking: Optional[bool] = None) -> Callable[[F], F]:
+              blocking: Optional[bool] = None) -> Callable[[F], F]:
         return self.route(path, ("PATCH",), name=name, blocking=blocking)
 
     def delete(self, path: str, *, name: Optional[str] = None,
-            blocking: Optional[bool] = None) -> Callable[[F], F]:
+               blocking: Optional[bool] = None) -> Callable[[F], F]:
         return self.route(path, ("DELETE",), name=name, blocking=blocking)
 
     def head(self, path: str, *, name: Optional[str] = None,
-            blocking: Optional[bool] = None) -> Callable[[F], F]:
+             blocking: Optional[bool] = None) -> Callable[[F], F]:
         return self.route(path, ("HEAD",), name=name, blocking=blocking)
 
     def options(self, path: str, *, name: Optional[str] = None,
-            blocking: Optional[bool] = None) -> Callable[[F], F]:
+                blocking: Optional[bool] = None) -> Callable[[F], F]:
         return self.route(path, ("OPTIONS",), name=name, blocking=blocking)
 
     def websocket(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:

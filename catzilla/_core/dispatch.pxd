@@ -26,8 +26,8 @@ cdef class Dispatcher:
     cdef bint debug
     cdef object log
     cdef bint blocking_default       # the blocking_handlers setting: for routes that leave it to the app
-    # offload(endpoint, request, params) -> awaitable of the endpoint's result,
-    # called on a worker thread (Services.offload; set by the server)
+    # offload(endpoint, request, params) -> awaitable of endpoint(request, **params)
+    # run on a worker thread (Services.offload, set by the server)
     cdef public object offload
 
     cdef object call(self, Request req)
