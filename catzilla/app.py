@@ -92,32 +92,43 @@ class Catzilla:
     # -- routes --------------------------------------------------------------
 
     def route(self, path: str, methods: Union[str, Sequence[str]] = ("GET",), *,
-              name: Optional[str] = None) -> Callable[[F], F]:
+              name: Optional[str] = None, blocking: Optional[bool] = None) -> Callable[[F], F]:
+        """@app.route("/x", ["GET", "POST"]): register the decorated function.
+        blocking=True runs a def handler on the worker threads (for code that
+        blocks: sleeps, blocking drivers, CPU-heavy work), False inline on the
+        loop; None (the default) follows the blocking_handlers setting."""
         def decorator(fn: F) -> F:
-            self.router.add(path, fn, methods, name=name)
+            self.router.add(path, fn, methods, name=name, blocking=blocking)
             return fn
         return decorator
 
-    def get(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:
-        return self.route(path, ("GET",), name=name)
+    def get(self, path: str, *, name: Optional[str] = None,
+            blocking: Optional[bool] = None) -> Callable[[F], F]:
+        return self.route(path, ("GET",), name=name, blocking=blocking)
 
-    def post(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:
-        return self.route(path, ("POST",), name=name)
+    def post(self, path: str, *, name: Optional[str] = None,
+             blocking: Optional[bool] = None) -> Callable[[F], F]:
+        return self.route(path, ("POST",), name=name, blocking=blocking)
 
-    def put(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:
-        return self.route(path, ("PUT",), name=name)
+    def put(self, path: str, *, name: Optional[str] = None,
+            blocking: Optional[bool] = None) -> Callable[[F], F]:
+        return self.route(path, ("PUT",), name=name, blocking=blocking)
 
-    def patch(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:
-        return self.route(path, ("PATCH",), name=name)
+    def patch(self, path: str, *, name: Optional[str] = None,
+              blocking: Optional[bool] = None) -> Callable[[F], F]:
+        return self.route(path, ("PATCH",), name=name, blocking=blocking)
 
-    def delete(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:
-        return self.route(path, ("DELETE",), name=name)
+    def delete(self, path: str, *, name: Optional[str] = None,
+               blocking: Optional[bool] = None) -> Callable[[F], F]:
+        return self.route(path, ("DELETE",), name=name, blocking=blocking)
 
-    def head(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:
-        return self.route(path, ("HEAD",), name=name)
+    def head(self, path: str, *, name: Optional[str] = None,
+             blocking: Optional[bool] = None) -> Callable[[F], F]:
+        return self.route(path, ("HEAD",), name=name, blocking=blocking)
 
-    def options(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:
-        return self.route(path, ("OPTIONS",), name=name)
+    def options(self, path: str, *, name: Optional[str] = None,
+                blocking: Optional[bool] = None) -> Callable[[F], F]:
+        return self.route(path, ("OPTIONS",), name=name, blocking=blocking)
 
     def websocket(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:
         """@app.websocket("/ws") async def handler(ws, **path_params): a WebSocket endpoint."""
@@ -153,7 +164,9 @@ class Catzilla:
         # "/assets/" (its index) and "/assets" (a redirect to "/assets/").
         # Mounted through a Router so that all routes are added or none.
         paths = [base + "/{path:path}", base + "/"] + ([base] if base else [])
-        self.router.include(Router(routes=[Route(p, files, ("GET",), name=name) for p in paths]))
+        # blocking=False: a stat and an open are served inline even under blocking_handlers
+        self.router.include(Router(routes=[Route(p, files, ("GET",), name=name, blocking=False)
+                                           for p in paths]))
         return files
 
     def url_path_for(self, name: str, **params: Any) -> str:
@@ -227,7 +240,8 @@ class Catzilla:
     async def serve(self, sockets: Iterable[socket.socket], *, shutdown_timeout: float = 10.0,
                     stop: Optional[asyncio.Event] = None, ready: Optional[Callable[[], None]] = None) -> int:
         """Serve on already bound, listening sockets until `stop` is set (or SIGINT/SIGTERM).
-        Returns how many worker threads were still blocked in a generator at the end."""
+        Returns how many worker threads were still blocked (in a generator or a blocking
+        handler) at the end."""
         loop = asyncio.get_running_loop()
         stop = stop or asyncio.Event()
         server = await self._start_server(list(sockets), loop)
@@ -252,13 +266,15 @@ class Catzilla:
 
     # -- the one lifecycle, for serve() and the TestClient ------------------------
 
-    async def _start_server(self, sockets: List[socket.socket], loop: asyncio.AbstractEventLoop) -> Any:
+    async def _start_server(self, sockets: List[socket.socket], loop: asyncio.AbstractEventLoop,
+                            watchdog: bool = True) -> Any:
         """Run the startup hooks, then serve `sockets` on `loop` (the app's
-        dispatcher is compiled as the server is made)."""
+        dispatcher is compiled as the server is made). watchdog=False: no
+        block warnings (the TestClient's loop is stopped between requests)."""
         from catzilla._core.server import Server
 
         await self.startup()
-        server = Server(self, sockets, loop=loop)
+        server = Server(self, sockets, loop=loop, watchdog=watchdog)
         server.start()
         await broadcast._serving_started()
         return server

@@ -12,6 +12,8 @@ cdef class Route:
     cdef readonly tuple methods         # explicit upper-case methods, e.g. ("GET",)
     cdef readonly object endpoint
     cdef readonly bint is_async
+    cdef readonly object blocking       # True: a def endpoint runs on the worker pool; False: inline;
+                                        # None: the app's blocking_handlers setting decides
     cdef readonly bint params_as_kwargs
     cdef readonly tuple param_names
     cdef readonly str name

@@ -51,9 +51,9 @@ precedence above.
 
 Definitions
 -----------
-``Router.add(path, endpoint, methods=("GET",), *, name=None)`` registers a
-route; ``Route(path, endpoint, methods=("GET",), *, name=None)`` makes one
-with the same checks, to pass to ``Router.add_route`` or
+``Router.add(path, endpoint, methods=("GET",), *, name=None, blocking=None)``
+registers a route; ``Route(path, endpoint, methods=("GET",), *, name=None,
+blocking=None)`` makes one with the same checks, to pass to ``Router.add_route`` or
 ``Router(routes=[...])`` (the router's prefix is put in front of its path).
 The former order ``add(methods, path, endpoint)`` raises TypeError: a str
 endpoint, a non-str path or a path that is a method name gives it away.
@@ -68,7 +68,10 @@ keywords it gets. ``params_as_kwargs`` is decided once with
 ``inspect.signature``: True when ``endpoint(request, **params)`` binds (named
 parameters for every path parameter, or ``**kwargs``); always False for a
 route without parameters. ``Router.include`` copies the other router's routes
-as they are at that moment, all or none.
+as they are at that moment, all or none. ``blocking=True`` runs a ``def``
+endpoint on the server's worker threads instead of the event loop, ``False``
+keeps it inline, ``None`` leaves it to the app's ``blocking_handlers``
+setting; ``blocking=True`` on an ``async def`` endpoint is a TypeError.
 
 Implementation
 --------------
@@ -645,7 +648,8 @@ cdef int _check_order(object path, object endpoint, str what) except -1:
                     f"methods no longer come first")
 
 
-cdef int _init_route(Route r, str full, tuple methods, object endpoint, str name) except -1:
+cdef int _init_route(Route r, str full, tuple methods, object endpoint, str name,
+                     object blocking) except -1:
     """Check and fill a blank Route; on error nothing is assigned."""
     cdef Py_ssize_t i
     segments, names, convs = _parse_pattern(full)
@@ -655,7 +659,13 @@ cdef int _init_route(Route r, str full, tuple methods, object endpoint, str name
         name = _default_name(endpoint)
     elif not name:
         raise RouteError(f"route {full!r}: route name must not be empty")
+    if blocking is not None and blocking is not True and blocking is not False:
+        raise TypeError(f"route {full!r}: blocking must be True, False or None, got {blocking!r}")
     is_async = _detect_async(endpoint)
+    if is_async and blocking is True:
+        raise TypeError(f"route {full!r}: blocking=True is for def endpoints, and "
+                        f"{_default_name(endpoint)} is async def (it runs on the loop; make it a "
+                        f"def to run it on the worker threads)")
     as_kwargs = _detect_kwargs(endpoint, names)
     r.path = full
     r.methods = methods
@@ -667,6 +677,7 @@ cdef int _init_route(Route r, str full, tuple methods, object endpoint, str name
     for i in range(r._nparams):
         r._convs[i] = convs[i]
     r.is_async = is_async
+    r.blocking = blocking
     r.params_as_kwargs = as_kwargs
     return 0
 
@@ -674,24 +685,25 @@ cdef int _init_route(Route r, str full, tuple methods, object endpoint, str name
 cdef Route _copy_route(Route route, str full):
     """route moved to the path `full` (params_as_kwargs recomputed for its parameters)."""
     cdef Route r = Route.__new__(Route)
-    _init_route(r, full, route.methods, route.endpoint, route.name)
+    _init_route(r, full, route.methods, route.endpoint, route.name, route.blocking)
     return r
 
 
 cdef class Route:
-    """``Route(path, endpoint, methods=("GET",), *, name=None)``: one route,
-    checked exactly as Router.add() checks it, read-only once made. Register it
-    with Router.add_route() or Router(routes=[...])."""
+    """``Route(path, endpoint, methods=("GET",), *, name=None, blocking=None)``:
+    one route, checked exactly as Router.add() checks it, read-only once made.
+    Register it with Router.add_route() or Router(routes=[...])."""
 
-    def __init__(self, path, endpoint, methods=("GET",), *, str name=None):
+    def __init__(self, path, endpoint, methods=("GET",), *, str name=None, blocking=None):
         if self.path is not None:
             # routers hold this object in their tables: it must not change under them
             raise TypeError("a Route is read-only: __init__ cannot run twice")
         _check_order(path, endpoint, "Route")
-        _init_route(self, path, _normalize_methods(methods, path), endpoint, name)
+        _init_route(self, path, _normalize_methods(methods, path), endpoint, name, blocking)
 
     def __repr__(self):
-        return f"<Route {','.join(self.methods or ())} {self.path!r} name={self.name!r}>"
+        extra = "" if self.blocking is None else f" blocking={self.blocking!r}"
+        return f"<Route {','.join(self.methods or ())} {self.path!r} name={self.name!r}{extra}>"
 
 
 @cython.freelist(16)
@@ -834,20 +846,23 @@ cdef class Router:
         self._names.setdefault(route.name, []).append(route)
         return route
 
-    def add(self, path, endpoint, methods=("GET",), *, str name=None):
+    def add(self, path, endpoint, methods=("GET",), *, str name=None, blocking=None):
         """Register endpoint for methods (a str or an iterable of str) at path.
 
         path is relative to the router's prefix ("" means the prefix itself).
+        blocking: True runs a def endpoint on the worker threads, False on the
+        loop, None as the app's blocking_handlers setting says.
         Returns the Route. Raises RouteError for a bad pattern, method or a
-        conflict with an existing route, TypeError for a non-callable endpoint
-        or arguments in the former order (methods, path, endpoint).
+        conflict with an existing route, TypeError for a non-callable endpoint,
+        blocking=True on an async endpoint or arguments in the former order
+        (methods, path, endpoint).
         """
         _check_order(path, endpoint, "Router.add")
         full = self.prefix + path
         if (path and not path.startswith("/")) or not full:
             raise RouteError(f"route path {path!r} must start with '/'")
         cdef Route route = Route.__new__(Route)
-        _init_route(route, full, _normalize_methods(methods, full), endpoint, name)
+        _init_route(route, full, _normalize_methods(methods, full), endpoint, name, blocking)
         self._check_conflict(route)
         return self._commit(route)
 
@@ -866,33 +881,33 @@ cdef class Router:
         self._check_conflict(r)
         return self._commit(r)
 
-    def route(self, str path not None, methods=("GET",), *, name=None):
+    def route(self, str path not None, methods=("GET",), *, name=None, blocking=None):
         """Decorator form of add(); returns the endpoint unchanged."""
         def decorator(endpoint):
-            self.add(path, endpoint, methods, name=name)
+            self.add(path, endpoint, methods, name=name, blocking=blocking)
             return endpoint
         return decorator
 
-    def get(self, str path not None, *, name=None):
-        return self.route(path, ("GET",), name=name)
+    def get(self, str path not None, *, name=None, blocking=None):
+        return self.route(path, ("GET",), name=name, blocking=blocking)
 
-    def post(self, str path not None, *, name=None):
-        return self.route(path, ("POST",), name=name)
+    def post(self, str path not None, *, name=None, blocking=None):
+        return self.route(path, ("POST",), name=name, blocking=blocking)
 
-    def put(self, str path not None, *, name=None):
-        return self.route(path, ("PUT",), name=name)
+    def put(self, str path not None, *, name=None, blocking=None):
+        return self.route(path, ("PUT",), name=name, blocking=blocking)
 
-    def patch(self, str path not None, *, name=None):
-        return self.route(path, ("PATCH",), name=name)
+    def patch(self, str path not None, *, name=None, blocking=None):
+        return self.route(path, ("PATCH",), name=name, blocking=blocking)
 
-    def delete(self, str path not None, *, name=None):
-        return self.route(path, ("DELETE",), name=name)
+    def delete(self, str path not None, *, name=None, blocking=None):
+        return self.route(path, ("DELETE",), name=name, blocking=blocking)
 
-    def head(self, str path not None, *, name=None):
-        return self.route(path, ("HEAD",), name=name)
+    def head(self, str path not None, *, name=None, blocking=None):
+        return self.route(path, ("HEAD",), name=name, blocking=blocking)
 
-    def options(self, str path not None, *, name=None):
-        return self.route(path, ("OPTIONS",), name=name)
+    def options(self, str path not None, *, name=None, blocking=None):
+        return self.route(path, ("OPTIONS",), name=name, blocking=blocking)
 
     # `include` is a reserved word in Cython source (the include statement), so
     # the method is written as _include and published as Router.include below.

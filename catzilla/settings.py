@@ -21,7 +21,9 @@ class Settings:
     write_timeout: float = 60.0         # s a finished response may wait for a client that stopped reading
     high_water: int = 256 * 1024        # back-pressure: stop pulling a stream above this many pending bytes
     low_water: int = 64 * 1024          # ... and resume below this
-    stream_threads: int = 64            # worker threads pulling sync generators
+    worker_threads: int = 64            # one pool: sync-generator streams and blocking handlers
+    blocking_handlers: bool = False     # every def handler runs on the worker threads (unless blocking=False)
+    block_warning: Optional[float] = 0.1  # s the loop may be blocked before a warning names the route; None: off
     debug: bool = False                 # tracebacks in 500 bodies
     access_log: bool = False            # one line per response on the "catzilla.access" logger
     ws_max_message_size: int = 16 * 1024 * 1024   # bytes in one WebSocket message; bigger -> close 1009
@@ -60,8 +62,10 @@ class Settings:
                 raise ValueError(f"{name} must be > 0")
         if not 0 <= self.low_water <= self.high_water or self.high_water < 1024:
             raise ValueError("need 0 <= low_water <= high_water and high_water >= 1024")
-        if self.stream_threads < 1:
-            raise ValueError("stream_threads must be >= 1")
+        if self.worker_threads < 1:
+            raise ValueError("worker_threads must be >= 1")
+        if self.block_warning is not None and not self.block_warning > 0:
+            raise ValueError("block_warning must be > 0 (None: no watchdog)")
         if self.ws_max_message_size < 1:
             raise ValueError("ws_max_message_size must be >= 1")
         if self.ws_ping_interval is not None and self.ws_ping_interval < 0:

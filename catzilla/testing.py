@@ -352,7 +352,7 @@ class TestClient:
         self.app = app
         self.loop = asyncio.new_event_loop()
         # the same lifecycle as app.serve(): startup hooks, then the server
-        self.server = self._run(app._start_server([], self.loop))
+        self.server = self._run(app._start_server([], self.loop, watchdog=False))
         self._closed = False
 
     def _run(self, coro: Any, timeout: float = 30.0) -> Any:

@@ -166,7 +166,7 @@ def test_not_found_and_method_not_allowed_from_the_one_dispatcher():
 # -- one stream engine ---------------------------------------------------------------------
 
 def test_sse_sync_sources_run_on_the_servers_one_pool_which_is_joined_at_shutdown():
-    app = Catzilla(stream_threads=2)
+    app = Catzilla(worker_threads=2)
     names = []
 
     @app.get("/events")
@@ -187,7 +187,7 @@ def test_sse_sync_sources_run_on_the_servers_one_pool_which_is_joined_at_shutdow
     assert client.get("/events").text == "data: one\n\n"
     assert client.get("/plain").text == "x"
     client.close()
-    assert len(names) == 2 and all(n.startswith("catzilla-stream-") for n in names), names
+    assert len(names) == 2 and all(n.startswith("catzilla-worker-") for n in names), names
     assert not [t for t in threading.enumerate() if t.name.startswith("catzilla-")]
 
 
@@ -252,7 +252,7 @@ def test_settings_are_typed_and_validated():
         Catzilla(debug=1)
     with pytest.raises(ValueError, match="low_water"):
         Catzilla(high_water=4096, low_water=8192)
-    with pytest.raises(ValueError, match="stream_threads"):
-        Catzilla(stream_threads=0)
+    with pytest.raises(ValueError, match="worker_threads"):
+        Catzilla(worker_threads=0)
     with pytest.raises(TypeError, match="unknown Catzilla settings: max_bodyy"):
         Catzilla(max_bodyy=1)

@@ -474,7 +474,11 @@ cdef class Connection(Transport):
             if req.method == "OPTIONS":
                 return self.respond(Response(b"", 204, {"allow": _SERVER_METHODS}))
             return self.respond(PlainTextResponse("asterisk-form is for OPTIONS only", 400))
-        return self.respond(self.svc.dispatcher.handle(req))
+        self.svc.current = req               # the watchdog names the request if this blocks the loop
+        try:
+            return self.respond(self.svc.dispatcher.handle(req))
+        finally:
+            self.svc.current = None
 
     cdef object health(self, str method):
         """The load balancer's probe, before routing and middleware: 200 while

@@ -33,7 +33,10 @@ cdef class Services:
     cdef readonly Dispatcher dispatcher
     cdef readonly object log
     cdef readonly object access_log  # logger or None
-    cdef readonly object pool        # WorkerPool: sync generators run there
+    cdef readonly object pool        # WorkerPool: sync generators and blocking handlers run there
+    # The Request whose handler or response the loop is running right now (set
+    # around dispatching one), else None: read by the block watchdog's thread.
+    cdef readonly object current
     cdef object task_factory         # builds a Task for a handler coroutine (eager on 3.12+)
     cdef set tasks                   # background tasks (closing a HEAD response's body), awaited at shutdown
     # parse and recv scratch, shared by the loop's connections (one runs at a time)

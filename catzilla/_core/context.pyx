@@ -99,6 +99,17 @@ cdef class Services:
             item.on_worker()
         return 0
 
+    async def offload(self, endpoint, request, params):
+        """endpoint(request, **params) on a worker thread (a blocking route):
+        the loop goes on meanwhile; the result or exception comes back here."""
+        cdef BlockingCall call = BlockingCall(self, endpoint, request, params)
+        call.future = self.loop.create_future()
+        self.pool.submit(call.run)
+        try:
+            return await call.future
+        finally:
+            call.dropped = True      # cancelled (client gone, shutdown): a call still queued is skipped
+
     cdef object spawn(self, object coro):
         task = self.loop.create_task(coro)
         self.tasks.add(task)
@@ -140,3 +151,48 @@ cdef class ConnectionTable:
         self.conns = {}
         self.refused_connections = Burst("connection")
         self.refused_streams = Burst("stream")
+
+
+cdef class BlockingCall:
+    """One blocking endpoint call: run() on a worker thread, then handed back
+    through Services.post, the way streams hand their bytes back."""
+    cdef Services svc
+    cdef object endpoint, request, params
+    cdef object future               # what Services.offload awaits (on the loop)
+    cdef object result
+    cdef object exc
+    cdef bint dropped                # the awaiting task is gone: do not start the endpoint
+
+    def __init__(self, Services svc, endpoint, request, params):
+        self.svc = svc
+        self.endpoint = endpoint
+        self.request = request
+        self.params = params
+
+    def run(self):
+        """On a worker thread."""
+        try:
+            if not self.dropped:
+                if self.params is None:
+                    self.result = self.endpoint(self.request)
+                else:
+                    self.result = self.endpoint(self.request, **self.params)
+        except StopIteration as exc:     # a Future cannot carry it (nor could the task)
+            self.exc = RuntimeError("the handler raised StopIteration")
+            self.exc.__cause__ = exc
+        except BaseException as exc:
+            self.exc = exc
+        finally:
+            self.svc.post(self)
+
+    def on_worker(self):
+        """On the loop."""
+        future = self.future
+        self.endpoint = self.request = self.params = self.future = None
+        if future.done():                # cancelled while the endpoint ran: nobody waits
+            return
+        if self.exc is not None:
+            future.set_exception(self.exc)
+        else:
+            future.set_result(self.result)
+        self.exc = self.result = None

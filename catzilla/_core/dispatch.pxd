@@ -25,6 +25,10 @@ cdef class Dispatcher:
     cdef dict handlers               # exception class -> handler(request, exc)
     cdef bint debug
     cdef object log
+    cdef bint blocking_default       # the blocking_handlers setting: for routes that leave it to the app
+    # offload(endpoint, request, params) -> awaitable of endpoint(request, **params)
+    # run on a worker thread (Services.offload, set by the server)
+    cdef public object offload
 
     cdef object call(self, Request req)
     cdef object through(self, Request req, tuple layers)

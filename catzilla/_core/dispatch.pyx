@@ -7,7 +7,9 @@ Otherwise the layers run as an onion: each layer's on_request in declared
 order until one answers, then the endpoint, then on_response of every layer
 whose on_request ran, innermost first. Everything runs synchronously until a
 step returns an awaitable; the rest of the chain then continues in one
-coroutine, so an all-sync stack never pays for a task."""
+coroutine, so an all-sync stack never pays for a task. A blocking route's
+endpoint is such an awaitable: it runs on a worker thread (Services.offload)
+and the chain goes on on the loop with its result."""
 import inspect
 import traceback
 
@@ -60,6 +62,7 @@ cdef class Dispatcher:
         self.stack = app._stack
         self.handlers = app._exception_handlers
         self.debug = app.settings.debug
+        self.blocking_default = app.settings.blocking_handlers
         import logging
         self.log = logging.getLogger("catzilla")
 
@@ -91,6 +94,9 @@ cdef class Dispatcher:
             return PlainTextResponse("Not Found", 404)
         req.path_params = match.params
         req.async_api = route.is_async      # await request.json() & co. in async endpoints
+        if route.blocking is True or (self.blocking_default and route.blocking is None
+                                      and not route.is_async):
+            return self.offload(route.endpoint, req, match.params if route.params_as_kwargs else None)
         if match.params is not None and route.params_as_kwargs:
             return route.endpoint(req, **match.params)
         return route.endpoint(req)

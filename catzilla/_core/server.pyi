@@ -18,9 +18,10 @@ class Server:
     settings: Settings
     blocked_threads: int
     def __init__(self, app: Catzilla, sockets: Iterable[socket.socket], *,
-                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+                 loop: asyncio.AbstractEventLoop | None = None, watchdog: bool = True) -> None:
         """Serve `app` (its settings; its dispatcher compiled now) on bound,
-        listening `sockets`. OSError when the poller cannot be created."""
+        listening `sockets`. watchdog: warn when the loop is blocked longer than
+        the block_warning setting. OSError when the poller cannot be created."""
     @property
     def services(self) -> Any: ...
     @property
@@ -36,6 +37,9 @@ class Server:
         """Serve an already connected socket fd (the TestClient's socketpair end)."""
     def on_poll(self) -> None: ...
     def tick(self) -> None: ...
+    def handling(self) -> str | None:
+        """On the watchdog thread while the loop is blocked: "METHOD /route" of
+        the request the loop is busy with, or None."""
     def stop_listening(self) -> None: ...
     async def shutdown(self, timeout: float = 10.0) -> None:
         """Graceful stop: in-flight requests and streams get `timeout` seconds,

@@ -13,6 +13,9 @@ from catzilla._core.connection cimport Connection
 from catzilla._core.dispatch cimport Dispatcher
 from catzilla._core.transport cimport update_date
 from catzilla._core.workers import CLOSE_GRACE, WorkerPool
+from catzilla._core.watchdog import Watchdog
+from catzilla.request cimport Request
+from catzilla.router cimport Route
 from catzilla.includes.poller cimport (cz_event, CZ_READ, CZ_WRITE, CZ_HUP, cz_poller_create, cz_poller_add,
                                cz_poller_del, cz_poller_wait)
 
@@ -63,17 +66,22 @@ cdef class Server:
     cdef object closed_future
     cdef dict lingering            # fd -> _Refused
     cdef public int blocked_threads   # worker threads still blocked after shutdown
+    cdef object watchdog              # Watchdog, or None (block_warning None, or the TestClient)
 
-    def __init__(self, app, sockets, *, loop=None):
+    def __init__(self, app, sockets, *, loop=None, bint watchdog=True):
         """Serve `app` (its settings, its dispatcher compiled now) on bound,
-        listening `sockets`; `loop`: the running asyncio loop."""
+        listening `sockets`; `loop`: the running asyncio loop; `watchdog`: warn
+        when the loop is blocked (as block_warning says)."""
         cdef int pfd
         loop = loop or asyncio.get_event_loop()
         self.settings = app.settings
         self.lim = Limits(app.settings)
         self.svc = Services(self.lim, Dispatcher(app), loop,
-                            WorkerPool(app.settings.stream_threads, "catzilla-stream", on_shrink=release_memory),
+                            WorkerPool(app.settings.worker_threads, "catzilla-worker", on_shrink=release_memory),
                             logging.getLogger("catzilla.access") if app.settings.access_log else None)
+        self.svc.dispatcher.offload = self.svc.offload      # a cycle, broken in close()
+        if watchdog and app.settings.block_warning is not None:
+            self.watchdog = Watchdog(loop, app.settings.block_warning, self.handling)
         pfd = cz_poller_create()
         if pfd < 0:
             raise OSError(errno, "cannot create the poller")
@@ -109,6 +117,8 @@ cdef class Server:
         self.resume_accepting()
         self.svc.loop.add_reader(self.table.pfd, self.on_poll)
         self.tick()
+        if self.watchdog is not None:
+            self.watchdog.start()
 
     def resume_accepting(self):
         if self.accepting or self.sockets is None:
@@ -247,6 +257,26 @@ cdef class Server:
         self.table.refused_streams.tick(self.svc.log, now)
         self.timer = self.svc.loop.call_later(1.0, self.tick)
 
+    def handling(self):
+        """On the watchdog thread while the loop is blocked: "METHOD /route" of
+        the request the loop is busy with (dispatching and answering it, or
+        running its handler's task), or None."""
+        cdef Connection conn
+        cdef Request req = self.svc.current
+        cdef Route route
+        if req is None:
+            task = asyncio.current_task(self.svc.loop)
+            if task is None:
+                return None
+            for conn in list(self.table.conns.values()):
+                if conn.task is task or (conn.pump is not None and conn.pump.running_task() is task):
+                    req = conn.req
+                    break
+            if req is None:
+                return None
+        route = self.svc.dispatcher.router.find(req.method, req.path).route
+        return f"{req.method} {route.path if route is not None else req.path}"
+
     def stop_listening(self):
         self.pause_accepting()
         if self.sockets is not None:
@@ -278,8 +308,9 @@ cdef class Server:
         self.blocked_threads = await self.svc.loop.run_in_executor(
             None, self.svc.pool.shutdown, CLOSE_GRACE)
         if self.blocked_threads:
-            self.svc.log.warning("%d stream generator(s) still blocked %.3g s after the shutdown "
-                                 "deadline; their finally: blocks may not run",
+            self.svc.log.warning("%d worker thread(s) still blocked %.3g s after the shutdown deadline "
+                                 "(in a stream generator or a blocking handler); their finally: blocks "
+                                 "may not run",
                                  self.blocked_threads, CLOSE_GRACE)
 
     def close(self):
@@ -293,6 +324,9 @@ cdef class Server:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        if self.watchdog is not None:
+            self.watchdog.stop()
+        self.svc.dispatcher.offload = None
         if self.table.pfd >= 0:
             try:
                 self.svc.loop.remove_reader(self.table.pfd)
