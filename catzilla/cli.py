@@ -288,6 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     proc.add_argument("--shutdown-timeout", type=_seconds, default=10.0, metavar="S",
                       help="on Ctrl-C/SIGTERM (and for the old workers of a SIGHUP reload), how long "
                            "in-flight requests and streams may run before they are cut (default: %(default)s)")
+    proc.add_argument("--boot-timeout", type=_seconds, default=60.0, metavar="S",
+                      help="with 2 or more workers: a worker not serving S seconds after it was "
+                           "started (hung in an import or a startup hook) is killed and counts as "
+                           "failed to start; a reload then fails (default: %(default)s)")
     proc.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
                       help="event loop; auto = uvloop when installed (default: %(default)s)")
     dev = run.add_argument_group("development")
@@ -319,7 +323,8 @@ def _child_argv(args: argparse.Namespace, fd: int) -> List[str]:
     """The command line of the server process that --reload supervises."""
     argv = [sys.executable, "-m", "catzilla", "run", args.app,
             "--fd", str(fd), "--workers", str(args.workers),
-            "--shutdown-timeout", repr(args.shutdown_timeout), "--loop", args.loop,
+            "--shutdown-timeout", repr(args.shutdown_timeout), "--boot-timeout", repr(args.boot_timeout),
+            "--loop", args.loop,
             "--log-level", args.log_level]
     if args.access_log:
         argv.append("--access-log")
@@ -351,6 +356,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     problem = _check_loop(args.loop)
     if problem:
         _error(problem)
+        return EXIT_USAGE
+    if not args.boot_timeout > 0:
+        _error("--boot-timeout: must be > 0")
         return EXIT_USAGE
     if args.reload_dir and not args.reload:
         _error("--reload-dir needs --reload")
@@ -396,7 +404,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     try:
         runner.run(app, workers=args.workers, shutdown_timeout=args.shutdown_timeout, loop=args.loop, sock=sock,
-                   load=None if app is not None else load)
+                   load=None if app is not None else load, boot_timeout=args.boot_timeout)
     except runner.WorkerLoadError as exc:
         _error(str(exc).rstrip())
         return EXIT_USAGE

@@ -258,17 +258,22 @@ def serve_here(app: Any, sockets: List[socket.socket], shutdown_timeout: float, 
 
 def run(app: Any, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, backlog: int = 2048,
         shutdown_timeout: float = 10.0, loop: str = "auto", banner: bool = True,
-        sock: Optional[socket.socket] = None, load: Optional[Callable[[], Any]] = None) -> None:
+        sock: Optional[socket.socket] = None, load: Optional[Callable[[], Any]] = None,
+        boot_timeout: float = 60.0) -> None:
     """Serve `app` (see the module docstring). With workers > 1, `load`, when
     given, is called in each worker after the fork to get the app instead
     (app may then be None): the command line passes a function that imports
     it, so that the workers a SIGHUP starts run the code as it is on disk
     then. Without it every worker, after a reload too, serves `app` as it
-    was when the supervisor forked: the same code."""
+    was when the supervisor forked: the same code. A worker that has not
+    started serving `boot_timeout` seconds after its fork is killed and
+    counts as failed to start."""
     if workers < 1:
         raise ValueError("workers must be >= 1")
     if shutdown_timeout < 0:
         raise ValueError("shutdown_timeout must be >= 0")
+    if not boot_timeout > 0:
+        raise ValueError("boot_timeout must be > 0")
     if workers > 1 and not hasattr(os, "fork"):
         raise RuntimeError("workers > 1 needs os.fork()")
     if not logging.getLogger().handlers:
@@ -286,7 +291,8 @@ def run(app: Any, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1
             show_banner()
             serve_here(app if load is None else load(), [sock], shutdown_timeout, loop)
         else:       # the banner once a worker serves: the app may fail to load in the workers
-            Supervisor(load or (lambda: app), sock, workers, shutdown_timeout, loop, on_ready=show_banner).run()
+            Supervisor(load or (lambda: app), sock, workers, shutdown_timeout, loop, on_ready=show_banner,
+                       boot_timeout=boot_timeout).run()
     finally:
         sock.close()
 
@@ -314,7 +320,7 @@ class _Worker:
         self.gen = gen
         self.ready = False
         self.retiring = False        # told to drain: not replaced when it exits
-        self.kill_at = 0.0           # when retiring: SIGKILL if still alive then
+        self.kill_at = 0.0           # until ready, and when retiring: SIGKILL if still so then
 
 
 class Supervisor:
@@ -348,8 +354,10 @@ class Supervisor:
     BACKOFF_MAX = 30.0
 
     def __init__(self, load: Callable[[], Any], sock: socket.socket, workers: int, shutdown_timeout: float,
-                 loop_kind: str, on_ready: Optional[Callable[[], None]] = None) -> None:
+                 loop_kind: str, on_ready: Optional[Callable[[], None]] = None,
+                 boot_timeout: float = 60.0) -> None:
         self.load = load
+        self.boot_timeout = boot_timeout     # a worker not serving by then is killed: it failed to start
         self.on_ready = on_ready             # called once, when the first worker serves
         self.sock = sock
         self.workers = workers
@@ -402,7 +410,8 @@ class Supervisor:
         if pid == 0:
             self._worker_main(blocked, warn=slot == 0 and gen == 0)       # never returns
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        self.children[pid] = _Worker(slot, gen)
+        w = self.children[pid] = _Worker(slot, gen)
+        w.kill_at = time.monotonic() + self.boot_timeout
 
     def _report(self, kind: int, message: str = "") -> None:
         """In a worker: one frame on the status pipe (written whole: at most PIPE_BUF bytes)."""
@@ -466,13 +475,20 @@ class Supervisor:
         self.signal(pid, signal.SIGTERM)
 
     def _kill_overdue(self) -> float:
-        """SIGKILL the retiring workers past their deadline; seconds until the next deadline."""
+        """SIGKILL the workers past their deadline, retiring or still starting (hung in an
+        import or a startup hook); seconds until the next deadline."""
         now = time.monotonic()
         wait = 1.0
         for pid, w in self.children.items():
-            if w.retiring:
+            if w.retiring or not w.ready:
                 if w.kill_at <= now:
-                    log.warning("worker %d did not stop in time; killing it", pid)
+                    if w.retiring:
+                        log.warning("worker %d did not stop in time; killing it", pid)
+                    else:
+                        log.error("worker %d did not start serving within %.3g s; killing it",
+                                  pid, self.boot_timeout)
+                        self.errors[pid] = (self.BOOT_ERROR, f"did not start serving within "
+                                                             f"{self.boot_timeout:.3g} s")
                     self.signal(pid, signal.SIGKILL)
                     w.kill_at = now + 1.0
                 else:

@@ -336,3 +336,30 @@ def test_one_process_logs_and_ignores_sighup(start):
     server.wait_output(r"SIGHUP ignored: reloading without downtime needs workers >= 2", timeout=5)
     assert get(server.port) == (200, f"pid={pid}")
     assert server.stop() == 0
+
+
+def test_a_worker_hung_in_startup_is_killed_after_the_boot_timeout(start, tmp_path):
+    """A reload whose new workers hang in a startup hook fails after --boot-timeout (the old
+    workers keep serving); at first start the same hang stops the server with status 3."""
+    hanging = versioned("v2") + textwrap.dedent('''
+        import time
+
+        @app.on_startup
+        def connect():
+            time.sleep(3600)            # a database that never answers
+    ''')
+    server = start(versioned("v1"), "--workers", "2", "--boot-timeout", "1.5", "--shutdown-timeout", "1")
+    server.wait_output(r"worker \d+ serving", count=2, timeout=10)
+    original = server.workers()
+    (tmp_path / "czapp.py").write_text(hanging)
+    server.send(signal.SIGHUP)
+    server.wait_output(r"did not start serving within 1.5 s; killing it", timeout=15)
+    server.wait_output(r"reload failed \(the old workers keep serving\)", timeout=15)
+    wait_until(lambda: server.workers() == original, 15, "the hung new workers to be gone")
+    assert get(server.port)[1].startswith("v1 ")
+    assert server.stop() == 0
+
+    hung = start(hanging, "--workers", "2", "--boot-timeout", "1.5", "--shutdown-timeout", "1",
+                 wait_ready=False)
+    assert hung.wait_exit(20) == 3
+    assert "did not start serving within 1.5 s" in hung.stderr
