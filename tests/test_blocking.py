@@ -18,6 +18,7 @@ from catzilla import Catzilla, PlainTextResponse, Route, Router
 from catzilla.testing import TestClient
 from catzilla._core.watchdog import Watchdog
 from conftest import RawClient, get
+import procs
 from procs import launcher, wait_until
 
 WORKER = "catzilla-worker-"
@@ -95,14 +96,7 @@ class Pending:
 def timed_get(port: int, path: str) -> Tuple[float, float, bytes]:
     """(start, end, body) of one request on a fresh connection."""
     start = time.monotonic()
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while True:
-            part = s.recv(65536)
-            if not part:
-                break
-            data += part
+    data = procs.fetch(port, path)
     return start, time.monotonic(), data.partition(b"\r\n\r\n")[2]
 
 
