@@ -21,6 +21,7 @@ from conftest import RawClient, build_request
 from procs import ROOT, catzilla_env, launcher, wait_until
 
 REQ = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+SANITIZED = "libasan" in os.environ.get("LD_PRELOAD", "")      # scripts/asan.sh
 
 
 def read_to_eof(sock, timeout=5.0):
@@ -391,7 +392,8 @@ def test_a_flood_of_20000_connections_gets_200_or_503_and_memory_stays_bounded(t
         assert set(counts) <= {"200", "503"}, counts             # no reset, nothing incomplete
         assert sum(counts.values()) == 20_000
         assert counts.get("503", 0) > 1000 and counts.get("200", 0) > 0
-        assert peak < baseline + 50 * 2**20
+        if not SANITIZED:               # ASan's quarantine keeps freed memory resident
+            assert peak < baseline + 50 * 2**20
         assert server.proc.poll() is None
         assert healthy(port) == 200                               # serving normally afterwards
 
