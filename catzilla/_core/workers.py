@@ -126,11 +126,6 @@ class WorkerPool:
         with self._lock:
             return len(self._threads)
 
-    def alive(self) -> int:
-        with self._lock:
-            threads = list(self._threads)
-        return sum(t.is_alive() for t in threads)
-
     def shutdown(self, timeout: float) -> int:
         """Stop taking jobs and join the threads for up to `timeout` seconds.
         Returns how many are still running (blocked in a job)."""
