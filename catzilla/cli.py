@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any, List, Optional, Sequence, Tuple
 
 from catzilla import runner
+from catzilla.runner import AppLoadError   # raised by load_app; the supervisor shows its message alone
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -70,10 +71,6 @@ examples:
 
 behind nginx (many machines, TLS, static files): see examples/deploy/README.md
 """
-
-
-class AppLoadError(runner.AppLoadError):
-    """The APP argument does not lead to a Catzilla application."""
 
 
 # -- loading the application ---------------------------------------------------

@@ -61,7 +61,8 @@ class CrashLoopError(RuntimeError):
 
 
 class AppLoadError(Exception):
-    """The app cannot be loaded; the message is meant for a human (no traceback needed)."""
+    """The APP argument does not lead to a Catzilla application (cli.load_app);
+    the message is meant for a human (no traceback needed)."""
 
 
 def bind_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
