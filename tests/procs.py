@@ -277,13 +277,18 @@ def fetch(port: int, path: str, *, method: str = "GET", body: bytes = b"", host:
     with sock or socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n".encode()
                   + body)
-        data = b""
-        while True:
-            part = s.recv(65536)
-            if not part:
-                break
-            data += part
-    return data
+        return read_to_eof(s)
+
+
+def read_to_eof(sock: socket.socket) -> bytes:
+    """Everything until the peer closes (its timeout applies to each recv; a reset
+    raises ConnectionResetError)."""
+    data = b""
+    while True:
+        part = sock.recv(65536)
+        if not part:
+            return data
+        data += part
 
 
 def get(port: int, path: str, **kw: Any) -> Tuple[int, bytes, bytes]:

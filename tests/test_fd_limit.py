@@ -4,7 +4,7 @@ import socket
 import sys
 import textwrap
 
-from procs import launcher
+from procs import fetch, launcher, read_to_eof
 
 APP = """
 import resource, sys
@@ -20,15 +20,6 @@ app.listen(0, banner=True, loop="asyncio")
 """
 
 
-def read_response(s):
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-
-
 def test_clients_beyond_the_fd_limit_wait_and_are_served(tmp_path):
     (tmp_path / "fdapp.py").write_text(textwrap.dedent(APP))
     with launcher(tmp_path) as run:
@@ -42,14 +33,12 @@ def test_clients_beyond_the_fd_limit_wait_and_are_served(tmp_path):
             clients.append(s)
         answered = 0
         for s in clients:
-            data = read_response(s)
+            data = read_to_eof(s)
             s.close()
             assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"ok"), data[:200]
             answered += 1
         assert answered == 120
         assert server.proc.poll() is None               # still serving
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-            s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-            assert read_response(s).endswith(b"ok")
+        assert fetch(port, "/").endswith(b"ok")
         assert server.stop(10) == 0
     assert "out of file descriptors" in server.stderr

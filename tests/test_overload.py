@@ -18,21 +18,10 @@ import pytest
 
 from catzilla import Catzilla, HTTPException, JSONResponse, PlainTextResponse, Settings, StreamingResponse
 from conftest import RawClient, build_request
-from procs import ROOT, catzilla_env, launcher, wait_until
+from procs import ROOT, catzilla_env, fetch, launcher, read_to_eof, wait_until
 
 REQ = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 SANITIZED = "libasan" in os.environ.get("LD_PRELOAD", "")      # scripts/asan.sh
-
-
-def read_to_eof(sock, timeout=5.0):
-    """Everything until the server closes; a reset raises ConnectionResetError."""
-    sock.settimeout(timeout)
-    data = b""
-    while True:
-        part = sock.recv(65536)
-        if not part:
-            return data
-        data += part
 
 
 def split(data):
@@ -371,9 +360,7 @@ def run_client(*args, timeout=120):
 
 
 def healthy(port):
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        return split(read_to_eof(s))[0]
+    return split(fetch(port, "/healthz"))[0]
 
 
 @pytest.mark.timeout(180)
