@@ -14,11 +14,11 @@ hands one origin's answer to another.
 from __future__ import annotations
 
 import re
-from typing import Any, FrozenSet, Iterable, List, Optional, Pattern, Tuple, Union
+from typing import Any, FrozenSet, Iterable, Optional, Pattern, Tuple, Union
 
+from catzilla._core.httpsyntax import is_token, split_list
 from catzilla.response import PlainTextResponse, Response
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 # A serialized origin: scheme "://" host [":" port] (no path, no userinfo).
 _ORIGIN = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=\-]+)(?::([0-9]{1,5}))?\Z")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -54,9 +54,10 @@ def origin_key(origin: str) -> Optional[str]:
 
 def _names(value: Names, what: str) -> Tuple[str, ...]:
     """A str ("a, b") or an iterable of str, as a tuple of stripped names."""
-    items = value.split(",") if isinstance(value, str) else list(value)
+    if isinstance(value, str):
+        return tuple(split_list(value))
     out = []
-    for item in items:
+    for item in value:
         if not isinstance(item, str):
             raise TypeError(f"{what}: {item!r} is not a str")
         item = item.strip()
@@ -69,7 +70,7 @@ def _tokens(value: Names, what: str) -> Tuple[str, ...]:
     """Names that must be RFC 9110 tokens (methods, header names) or "*"."""
     names = _names(value, what)
     for name in names:
-        if name != "*" and not _TOKEN.match(name):
+        if name != "*" and not is_token(name):
             raise ValueError(f"{what}: {name!r} is not a valid name (an RFC 9110 token, or '*')")
     return names
 
@@ -187,17 +188,15 @@ class CORSMiddleware:
         """The answer to a preflight request."""
         origin = self._origin(request)
         method = request.headers.get("access-control-request-method", "").strip()
-        asked: List[str] = []
-        for field in request.headers.getlist("access-control-request-headers"):
-            asked.extend(h.strip().lower() for h in field.split(",") if h.strip())
-        asked = list(dict.fromkeys(asked))
+        asked = split_list(request.headers.getlist("access-control-request-headers"))
+        asked = list(dict.fromkeys(h.lower() for h in asked))
 
         failed = []
         if origin is None or not self.origin_allowed(origin):
             failed.append("origin")
-        if not (_TOKEN.match(method) and (self.allow_all_methods or method in self.methods)):
+        if not (is_token(method) and (self.allow_all_methods or method in self.methods)):
             failed.append("method")
-        if not all(_TOKEN.match(h) and (self.allow_all_headers or h in self.headers) for h in asked):
+        if not all(is_token(h) and (self.allow_all_headers or h in self.headers) for h in asked):
             failed.append("headers")
         if failed:
             return PlainTextResponse(f"Disallowed CORS {', '.join(failed)}", 400, [("vary", _PREFLIGHT_VARY)])

@@ -35,6 +35,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeLatin1, PyUnicode_FromObject, PyUnicode_CheckExact
 from libc.string cimport memcmp
 
+from catzilla._core.httpsyntax cimport split_list, token_case
 from catzilla.includes.python cimport (PyObject, PyUnicode_IS_ASCII, PyUnicode_KIND, PyUnicode_DATA,
                                        PyUnicode_GET_LENGTH,
                                        borrowed_list_item as _list_item, borrowed_tuple_item as _tuple_item,
@@ -52,40 +53,28 @@ cdef list _EMPTY = []          # shared placeholder of the immutable classes; ne
 
 # -- header-field validation (RFC 9110 §5.1 token names, §5.5 field values) --------
 
-cdef unsigned char _TCHAR[256]       # 1: allowed in a field name
 cdef unsigned char _BAD_VALUE[256]   # 1: never allowed in a field value (CTLs but HTAB, and DEL)
 cdef int _c
 for _c in range(256):
-    _TCHAR[_c] = 0
     _BAD_VALUE[_c] = (_c < 0x20 and _c != 0x09) or _c == 0x7f
-for _c in b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ":
-    _TCHAR[_c] = 1
 
 
 cdef str header_name(object name):
     """A field name as a lower-case str: str or bytes, a non-empty RFC 9110 token."""
     cdef str s
-    cdef const unsigned char *p
-    cdef Py_ssize_t i, n
-    cdef bint upper = False
+    cdef int case
     if isinstance(name, str):
         s = <str>name
     elif isinstance(name, bytes):
         s = PyUnicode_DecodeLatin1(PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name), NULL)
     else:
         raise TypeError(f"header name must be str or bytes, not {type(name).__name__}")
-    n = PyUnicode_GET_LENGTH(s)
-    if n == 0:
-        raise ValueError("empty header name")
-    if not PyUnicode_IS_ASCII(s):     # tchar is ASCII; also makes the 1-byte read below valid
+    case = token_case(s)
+    if case < 0:
+        if PyUnicode_GET_LENGTH(s) == 0:
+            raise ValueError("empty header name")
         raise ValueError(f"invalid header name {name!r}: only RFC 9110 token characters are allowed")
-    p = <const unsigned char *>PyUnicode_DATA(s)
-    for i in range(n):
-        if not _TCHAR[p[i]]:
-            raise ValueError(f"invalid header name {name!r}: only RFC 9110 token characters are allowed")
-        if 65 <= p[i] <= 90:
-            upper = True
-    if upper:
+    if case:
         return s.lower()
     return s if PyUnicode_CheckExact(s) else PyUnicode_FromObject(s)
 
@@ -568,9 +557,7 @@ cdef class MutableHeaders(Headers):
         """Add `name` to Vary (one field, no duplicates, case-insensitive; nothing
         to add when Vary is already "*")."""
         cdef str n = header_name(name)
-        cdef list names = []
-        for v in self.getlist("vary"):
-            names.extend(p.strip() for p in v.split(",") if p.strip())
+        cdef list names = split_list(self.getlist("vary"))
         if any(p == "*" or p.lower() == n for p in names):
             return
         names.append(name if isinstance(name, str) else n)

@@ -30,6 +30,7 @@ from email.utils import formatdate
 from urllib.parse import quote
 
 from posix.unistd cimport close as c_close
+from catzilla._core.httpsyntax cimport split_list
 from catzilla._core.transport cimport Transport
 from catzilla.datastructures cimport Headers
 from catzilla.request cimport Request
@@ -234,8 +235,7 @@ cdef object _parse_range(str value, long long size):
     unit = value[:eq].strip().lower()
     if unit != "bytes":
         return None
-    specs = [s.strip() for s in value[eq + 1:].split(",")]
-    specs = [s for s in specs if s]
+    specs = split_list(value[eq + 1:])
     if not specs or len(specs) > 100:
         return None
     ranges = []

@@ -28,6 +28,7 @@ import re
 import uuid
 from typing import Any, Iterable, Optional, Protocol, Tuple, Union
 
+from catzilla._core.httpsyntax import is_token
 from catzilla.response import PlainTextResponse, RedirectResponse, Response
 
 __all__ = ["Middleware", "TrustedHostMiddleware", "RequestIdMiddleware"]
@@ -46,7 +47,6 @@ class Middleware(Protocol):
 
 
 _HOST_NAME = re.compile(r"[a-z0-9._~-]+\Z")
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 
 
 def _hostname(host: str) -> str:
@@ -135,7 +135,7 @@ class RequestIdMiddleware:
     outermost and sees the answers of the other middleware too."""
 
     def __init__(self, header: str = "x-request-id") -> None:
-        if not isinstance(header, str) or not _TOKEN.match(header):
+        if not is_token(header):
             raise ValueError(f"header: {header!r} is not a valid header name")
         self.header = header.lower()
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Dict, Optional, Sequence
 
+from catzilla._core.httpsyntax import parse_params, split_list
+
 __all__ = ["accept_encoding"]
 
 # Codings that name the same thing (RFC 9110 §8.4.1.3: x-gzip is gzip).
@@ -30,18 +32,17 @@ def _qvalue(text: str) -> Optional[float]:
 
 def _parse(header: str) -> Dict[str, float]:
     """{coding: q} for every well-formed element (the first listing of a coding
-    wins); elements with a malformed weight are ignored."""
+    wins); malformed elements, and those with a malformed weight, are ignored."""
     weights: Dict[str, float] = {}
-    for element in header.split(","):
-        name, *params = element.split(";")
-        coding = name.strip().lower()
-        if not coding:
-            continue                      # empty list elements are allowed (RFC 9110 §5.6.1)
+    for element in split_list(header):   # empty list elements are allowed (RFC 9110 §5.6.1)
+        params = parse_params(element)
+        if not params or params[0][1] is not None:
+            continue                      # malformed, or "coding=value"
+        coding = params[0][0]
         q: Optional[float] = 1.0
-        for param in params:
-            key, eq, value = param.partition("=")
-            if key.strip().lower() == "q":
-                q = _qvalue(value.strip()) if eq else None
+        for key, value in params[1:]:
+            if key == "q":
+                q = _qvalue(value) if value is not None else None
         if q is None:
             continue
         weights.setdefault(_ALIASES.get(coding, coding), q)

@@ -1,8 +1,9 @@
 """ProxyHeadersMiddleware: the client, scheme and host that a trusted proxy
 forwarded, as request.client, request.scheme, request.host and request.url.
 
-Compiled because it sets the Request's private overrides (request.pxd), which
-Python code cannot reach: nothing but a trusted proxy's headers changes them.
+Compiled because it sets what the Request reports through Request.forwarded()
+(request.pxd), which Python code cannot reach: nothing but a trusted proxy's
+headers changes them.
 
 The headers are read only when the TCP peer is trusted. `Forwarded` (RFC 7239)
 is used when present and well-formed; otherwise X-Forwarded-For, -Proto and
@@ -16,18 +17,11 @@ import re
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport uint64_t
 
+from catzilla._core.httpsyntax cimport parse_params, split_list, unquote
 from catzilla.datastructures cimport Headers
+from catzilla.includes.system cimport AF_INET, AF_INET6, inet_ntop, inet_pton
 from catzilla.request cimport Request
 
-
-cdef extern from "<sys/socket.h>" nogil:
-    ctypedef unsigned int socklen_t
-    int AF_INET
-    int AF_INET6
-
-cdef extern from "<arpa/inet.h>" nogil:
-    int inet_pton(int af, const char *src, void *dst)
-    const char *inet_ntop(int af, const void *src, char *dst, socklen_t size)
 
 
 # An IP address as two 64-bit halves (IPv4: in `lo`), and a network: every
@@ -93,9 +87,6 @@ cdef str _parse_ip(str text, Addr *out):
     out.lo = lo
     return txt.decode("ascii") + zone
 
-# RFC 9110 token characters (names and unquoted values of Forwarded pairs)
-cdef frozenset _TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789"
-                                  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 # RFC 7239 §6.3 obfuscated node names and ports: "_" 1*(ALPHA / DIGIT / "." / "_" / "-")
 _OBFUSCATED = re.compile(r"_[A-Za-z0-9._-]+\Z")
 # A Host value: a reg-name (unreserved characters only: what DNS names and
@@ -177,75 +168,25 @@ cdef _Node _node(str text, bint bare_ipv6):
     return node
 
 
-cdef list _forwarded_elements(str value):
-    """The elements of a Forwarded field value (RFC 7239 §4), each a dict of
-    lower-cased parameter name -> value; None when malformed (a repeated
-    parameter in an element is malformed too). Empty list elements are skipped
-    (RFC 9110 §5.6.1)."""
+cdef list _forwarded_elements(list fields):
+    """The elements of the Forwarded field lines (RFC 7239 §4: one list), each
+    a dict of lower-cased parameter name -> value; None when malformed (a
+    parameter without a value, or repeated in an element, is malformed too).
+    Empty elements and parameters are skipped (RFC 9110 §5.6.1, RFC 7239 §4)."""
     cdef list elements = []
-    cdef dict current = {}
-    cdef Py_ssize_t i = 0, j, n = len(value)
-    cdef list chars
-    cdef str name
-    while True:
-        while i < n and value[i] in " \t":
-            i += 1
-        if i == n:
-            break
-        c = value[i]
-        if c == ",":
-            if current:
-                elements.append(current)
-            current = {}
-            i += 1
-            continue
-        if c == ";":
-            i += 1
-            continue
-        j = i
-        while j < n and value[j] in _TCHAR:
-            j += 1
-        if j == i or j == n or value[j] != "=":
+    cdef dict current
+    cdef object pairs
+    for element in split_list(fields):
+        pairs = parse_params(element)
+        if pairs is None:
             return None
-        name = value[i:j].lower()
-        i = j + 1
-        if i < n and value[i] == '"':
-            chars = []
-            i += 1
-            while True:
-                if i >= n:
-                    return None                     # unterminated
-                c = value[i]
-                if c == '"':
-                    i += 1
-                    break
-                if c == "\\":
-                    i += 1
-                    if i >= n:
-                        return None
-                    c = value[i]
-                if c < " " and c != "\t" or c == "\x7f":
-                    return None
-                chars.append(c)
-                i += 1
-            text = "".join(chars)
-        else:
-            j = i
-            while j < n and value[j] in _TCHAR:
-                j += 1
-            if j == i:
+        current = {}
+        for name, raw in pairs:
+            if raw is None or name in current:
                 return None
-            text = value[i:j]
-            i = j
-        if name in current:
-            return None
-        current[name] = text
-        while i < n and value[i] in " \t":
-            i += 1
-        if i < n and value[i] not in ",;":
-            return None
-    if current:
-        elements.append(current)
+            current[name] = unquote(raw)
+        if current:
+            elements.append(current)
     return elements
 
 
@@ -271,17 +212,6 @@ cdef str _host(object text):
     if m.group(2) is not None and int(m.group(2)) > 65535:
         return None
     return text
-
-
-cdef list _list_values(Headers headers, str name):
-    """The comma-separated entries of every `name` field, in order, empty ones dropped."""
-    cdef list out = []
-    for field in headers.getlist(name):
-        for part in field.split(","):
-            part = part.strip(" \t")
-            if part:
-                out.append(part)
-    return out
 
 
 cdef int _fill_net(Net *n, object net) except -1:
@@ -388,23 +318,25 @@ cdef class ProxyHeadersMiddleware:
         cdef Py_ssize_t k, d
         cdef _Node node
         cdef str scheme = None, host = None
+        cdef bint has_client = False
+        cdef object client = None
         if not self.peer_trusted(request):
             return None
         headers = <Headers>request.headers
         forwarded = headers.getlist("forwarded")
         if forwarded:
-            elements = _forwarded_elements(",".join(forwarded))
+            elements = _forwarded_elements(forwarded)
         if elements:
             nodes = [_ABSENT_NODE if e.get("for") is None else _node(e["for"], False) for e in elements]
             k = self.walk(nodes)
             scheme = _scheme(elements[k].get("proto"))
             host = _host(elements[k].get("host"))
         else:
-            nodes = [_node(v, True) for v in _list_values(headers, "x-forwarded-for")]
+            nodes = [_node(v, True) for v in split_list(headers.getlist("x-forwarded-for"))]
             k = self.walk(nodes)
             d = len(nodes) - 1 - k if k >= 0 else 0       # the client's hop, counted from the right
-            protos = _list_values(headers, "x-forwarded-proto")
-            hosts = _list_values(headers, "x-forwarded-host")
+            protos = split_list(headers.getlist("x-forwarded-proto"))
+            hosts = split_list(headers.getlist("x-forwarded-host"))
             if protos:
                 scheme = _scheme(protos[max(len(protos) - 1 - d, 0)])
             if hosts:
@@ -415,13 +347,8 @@ cdef class ProxyHeadersMiddleware:
                 # no usable address at the client's hop: the nearest known one
                 node = <_Node>nodes[k + 1] if k + 1 < len(nodes) else None
             if node is not None:
-                request._client = node.client
-                request.client_forwarded = True
-        if scheme is not None:
-            request._scheme = scheme
-        if host is not None:
-            request._host = host
-        request._url = None
+                has_client, client = True, node.client
+        request.forwarded(has_client, client, scheme, host)
         return None
 
     def __repr__(self):

@@ -34,8 +34,7 @@ cdef class Request:
     cdef public object app
     cdef object _client                    # the client address of a Request built by Request(...),
                                            # or the one a trusted proxy forwarded (client_forwarded)
-    # Set only by compiled code (catzilla/proxy.pyx) from a trusted proxy's
-    # headers, before anything reads `url` (or with _url reset to None).
+    # Set only through forwarded() (by catzilla/proxy.pyx, from a trusted proxy's headers).
     cdef bint client_forwarded             # _client (maybe None: "unknown") replaces the TCP peer
     cdef str _scheme                       # "http" or "https"; None: not forwarded
     cdef str _host                         # host[:port]; None: not forwarded
@@ -43,6 +42,11 @@ cdef class Request:
 
     cdef bytes raw_query(self)
     cdef object peer(self)                 # the TCP peer (Request(...)'s `client` for one made in a test)
+    # What a trusted proxy forwarded: with has_client, `client` ((host, port),
+    # or None for "unknown") replaces the TCP peer; a scheme or host that is
+    # None leaves that part as it is. client, scheme, host and url then read
+    # the forwarded values. Compiled callers only: Python cannot reach it.
+    cdef int forwarded(self, bint has_client, object client, str scheme, str host) except -1
     cdef str absolute_part(self, bint authority)   # an absolute-form target's scheme or authority, else None
     cdef bytes raw_body(self)              # a new exact-bytes copy of the body
     cdef int close_files(self) except -1   # the request is answered: delete its uploads' temp files

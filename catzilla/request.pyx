@@ -479,6 +479,17 @@ cdef class Request:
             return self.conn.peer()
         return self._client
 
+    cdef int forwarded(self, bint has_client, object client, str scheme, str host) except -1:
+        if has_client:
+            self._client = client
+            self.client_forwarded = True
+        if scheme is not None:
+            self._scheme = scheme
+        if host is not None:
+            self._host = host
+        self._url = None                   # built again from the forwarded parts
+        return 0
+
     @property
     def client(self):
         """The peer address, or the client a trusted proxy forwarded (see

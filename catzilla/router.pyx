@@ -100,6 +100,7 @@ from cpython.object cimport PyObject, PyObject_GenericSetAttr, PyTypeObject
 from cpython.type cimport PyType_Modified
 from cpython.tuple cimport PyTuple_GET_ITEM
 
+from catzilla._core.httpsyntax cimport is_token
 from catzilla.includes.python cimport (PyUnicode_KIND, PyUnicode_DATA, PyUnicode_READ,
                                        PyUnicode_GET_LENGTH, PyUnicode_Tailmatch)
 
@@ -131,8 +132,6 @@ cdef tuple _ORDERED_METHODS = (
     "COPY", "LOCK", "MKCOL", "MOVE", "PROPFIND", "PROPPATCH", "UNLOCK",
 )
 assert set(_ORDERED_METHODS) == KNOWN_METHODS
-# RFC 9110 tchar
-_TCHARS = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 # pchar minus '%' (quote() always keeps ASCII letters, digits and "_.-~")
 _SEGMENT_SAFE = "!$&'()*+,;=:@"
 _PATH_SAFE = _SEGMENT_SAFE + "/"
@@ -473,7 +472,7 @@ cdef tuple _normalize_methods(methods, str path):
             raise TypeError(f"route {path!r}: HTTP method must be a str, got {m!r}")
         if not m:
             raise RouteError(f"route {path!r}: empty HTTP method")
-        if not all(c in _TCHARS for c in m):
+        if not is_token(m):
             raise RouteError(f"route {path!r}: invalid HTTP method token {m!r}")
         m = m.upper()
         if m not in KNOWN_METHODS:

@@ -9,6 +9,7 @@ code path.
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdlib cimport free
 
+from catzilla._core.httpsyntax cimport is_token, parse_params, split_list, unquote
 from catzilla.includes.pmd cimport (
     CZ_PMD_OK, CZ_PMD_TOO_BIG, CZ_PMD_INVALID, CZ_PMD_NOMEM,
     cz_inflater_init, cz_inflater_feed, cz_inflater_finish, cz_inflater_next,
@@ -16,83 +17,6 @@ from catzilla.includes.pmd cimport (
 )
 
 EXTENSION = "permessage-deflate"
-
-# RFC 7230 tchar: what a token (and an unquoted parameter value) is made of.
-cdef frozenset TCHAR = frozenset(
-    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-cdef str OWS = " \t"
-
-
-cdef bint is_token(str s):
-    if not s:
-        return False
-    for c in s:
-        if c not in TCHAR:
-            return False
-    return True
-
-
-cdef list split_elements(str header):
-    """The extension offers of a header value: each a list of its ';'-separated
-    parts, split outside quoted strings; None for an offer with an unterminated
-    quote (the rest of the header)."""
-    cdef list offers = [], parts = [], cur = []
-    cdef Py_ssize_t i = 0, n = len(header)
-    cdef str c
-    while i < n:
-        c = header[i]
-        if c == '"':
-            cur.append(c)
-            i += 1
-            while i < n and header[i] != '"':
-                if header[i] == '\\' and i + 1 < n:
-                    cur.append(header[i])
-                    i += 1
-                cur.append(header[i])
-                i += 1
-            if i >= n:
-                offers.append(None)        # unterminated quoted string
-                return offers
-            cur.append('"')
-        elif c == ';':
-            parts.append("".join(cur))
-            cur = []
-        elif c == ',':
-            parts.append("".join(cur))
-            offers.append(parts)
-            parts, cur = [], []
-        else:
-            cur.append(c)
-        i += 1
-    parts.append("".join(cur))
-    offers.append(parts)
-    return offers
-
-
-cdef object param_value(str raw):
-    """An unquoted or quoted parameter value, unescaped; None if malformed.
-    RFC 6455 §9.1: a quoted value must still be a token once unquoted."""
-    cdef list out
-    cdef Py_ssize_t i, n
-    cdef str v
-    raw = raw.strip(OWS)
-    if len(raw) >= 2 and raw[0] == '"' and raw[len(raw) - 1] == '"':
-        out = []
-        i, n = 1, len(raw) - 1
-        while i < n:
-            if raw[i] == '\\':
-                i += 1
-                if i >= n:
-                    return None
-            elif raw[i] == '"':
-                return None
-            out.append(raw[i])
-            i += 1
-        v = "".join(out)
-    else:
-        v = raw
-    return v if is_token(v) else None
-
 
 cdef int window_bits(object value):
     """8..15 from a decimal value without leading zeros (RFC 7692 §7.1.2), else -1."""
@@ -103,26 +27,19 @@ cdef int window_bits(object value):
     return bits if 8 <= bits <= 15 else -1
 
 
-cdef object accept_offer(list parts):
-    """(response, params) for an acceptable permessage-deflate offer, else None."""
+cdef object accept_offer(list pairs):
+    """(response, params) for an acceptable permessage-deflate offer (its
+    parse_params pairs), else None."""
     cdef dict seen = {}
-    cdef str part, name
+    cdef str name
     cdef object value
-    cdef Py_ssize_t eq
-    cdef int bits
-    if parts[0].strip(OWS).lower() != EXTENSION:
+    if not pairs or pairs[0] != (EXTENSION, None):
         return None
-    for part in parts[1:]:
-        eq = part.find("=")
-        if eq < 0:
-            name, value = part.strip(OWS), None
-        else:
-            name, value = part[:eq].strip(OWS), param_value(part[eq + 1:])
-            if value is None:
-                return None
-        if not is_token(name):
-            return None
-        name = name.lower()
+    for name, value in pairs[1:]:
+        if value is not None:
+            value = unquote(value)
+            if not is_token(value):
+                return None                # RFC 6455 §9.1: a quoted value is a token once unquoted
         if name in seen:
             return None                    # §7.1: a duplicated parameter declines the offer
         if name in ("server_no_context_takeover", "client_no_context_takeover"):
@@ -167,17 +84,16 @@ def negotiate(offer):
     acceptable. params: server_no_context_takeover, client_no_context_takeover
     (bool), server_max_window_bits, client_max_window_bits (int, 8..15).
     """
-    cdef object parts
+    cdef object pairs
     if isinstance(offer, (bytes, bytearray)):
         offer = bytes(offer).decode("latin-1")
     elif not isinstance(offer, str):
         raise TypeError("offer must be str or bytes")
-    for parts in split_elements(offer):
-        if parts is None:
-            return None
-        if len(parts) == 1 and not parts[0].strip(OWS):
-            continue                       # empty list element ("a, , b")
-        accepted = accept_offer(parts)
+    for element in split_list(offer):
+        pairs = parse_params(element, False)
+        if pairs is None:
+            continue                       # malformed: this offer is declined
+        accepted = accept_offer(pairs)
         if accepted is not None:
             return accepted
     return None

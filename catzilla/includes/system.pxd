@@ -1,11 +1,18 @@
 # Declarations of the POSIX calls and the small C helpers in include/ that the
 # I/O code uses (the parser and poller have their own files beside this one).
 cdef extern from "<sys/socket.h>" nogil:
+    ctypedef unsigned int socklen_t
+    int AF_INET
+    int AF_INET6
     ssize_t recv(int fd, void *buf, size_t n, int flags)
     int shutdown(int fd, int how)
     int SHUT_WR
     int MSG_PEEK
     int MSG_DONTWAIT
+
+cdef extern from "<arpa/inet.h>" nogil:
+    int inet_pton(int af, const char *src, void *dst)
+    const char *inet_ntop(int af, const void *src, char *dst, socklen_t size)
 
 cdef extern from "<sys/uio.h>" nogil:
     struct iovec:
