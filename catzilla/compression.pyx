@@ -13,11 +13,8 @@ from libc.stdlib cimport free
 from catzilla.includes.deflate cimport (cz_deflate, cz_deflate_init, cz_deflate_run, cz_deflate_free,
                                         CZ_DEFLATE_OK, CZ_DEFLATE_NOMEM, Z_NO_FLUSH, Z_SYNC_FLUSH,
                                         Z_FINISH)
-from catzilla.response cimport Response, StreamingResponse
-from catzilla.files import FileResponse
+from catzilla.response cimport BodyInfo, Response
 from catzilla.negotiate import accept_encoding
-
-import os
 
 try:
     import brotli as _brotli
@@ -228,22 +225,21 @@ class CompressionMiddleware:
         headers["content-encoding"] = coding
         if "content-length" in headers:
             del headers["content-length"]
-        etag = headers.get("etag")
-        if etag is not None and not etag.startswith("W/"):
-            headers["etag"] = "W/" + etag
-        return None
+        return None                          # wrap_body made a strong ETag weak
 
     def large_enough(self, Response response):
-        if isinstance(response, StreamingResponse):
-            return True                      # no length known: every stream is compressed
-        if isinstance(response, FileResponse):
-            try:
-                size = os.stat(response.path).st_size
-            except (OSError, ValueError):
-                return False                 # the file response answers 404/403 itself
-            return size >= self.minimum_size and (self.max_file_size is None or size <= self.max_file_size)
-        body = response.body
-        return body is not None and len(body) >= self.minimum_size
+        """Worth compressing: a stream (no length known), a body of at least
+        minimum_size bytes, a file of at most max_file_size too."""
+        cdef BodyInfo info = response.describe()
+        if not info.filterable:
+            return False                     # a broadcast feed: its bytes are shared
+        if info.kind == "stream":
+            return True
+        if info.length is None:
+            return False                     # a file that answers 404/403 itself
+        if info.length < self.minimum_size:
+            return False
+        return info.kind != "file" or self.max_file_size is None or info.length <= self.max_file_size
 
 
 class GZipMiddleware(CompressionMiddleware):

@@ -34,7 +34,7 @@ from catzilla._core.httpsyntax cimport split_list
 from catzilla._core.transport cimport Transport
 from catzilla.datastructures cimport Headers
 from catzilla.request cimport Request
-from catzilla.response cimport Response, filtered_whole
+from catzilla.response cimport BodyInfo, Response, body_etag, body_info, filtered_whole
 from catzilla.exceptions import HTTPException
 
 cdef int _O_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0) \
@@ -357,6 +357,11 @@ cdef class FileResponse(Response):
     cdef public object path
     cdef public object filename
     cdef public str content_disposition_type
+    # The file describe() opened and stat()ed for the request being answered,
+    # taken by the next send(): one open and one fstat per request.
+    cdef _OpenFile opened
+    cdef object opened_stat
+    cdef BodyInfo opened_info
 
     def __init__(self, path, status_code=None, headers=None, media_type=None, *, filename=None,
                  content_type=None, str content_disposition_type="attachment", status=None):
@@ -390,8 +395,29 @@ cdef class FileResponse(Response):
             raise
         return f
 
-    cdef int send(self, Transport t, Request req) except -1:
+    cdef object _open_regular(self):
+        """(open file, its stat) for a regular file; HTTPException 404/403 otherwise."""
         cdef _OpenFile f = self._open()
+        try:
+            st = os.fstat(f.fd)
+            if not _stat.S_ISREG(st.st_mode):    # a directory, FIFO, device...: nothing to send
+                raise HTTPException(404)
+        except BaseException:
+            f.close()
+            raise
+        return f, st
+
+    cdef BodyInfo describe(self):
+        if self.opened is None:
+            try:
+                self.opened, self.opened_stat = self._open_regular()
+            except (HTTPException, OSError):
+                return body_info("file", None, True)    # send() answers 404/403 (or raises) itself
+            self.opened_info = body_info("file", self.opened_stat.st_size, True)
+        return self.opened_info
+
+    cdef int send(self, Transport t, Request req) except -1:
+        cdef _OpenFile f
         cdef list user = self._headers
         cdef Headers given = Headers.from_pairs(user)     # read-only view, no copy
         cdef list validators = []
@@ -400,21 +426,18 @@ cdef class FileResponse(Response):
         cdef int status = self.status_code
         cdef str method = req.method if req is not None else "GET"
         cdef bint get_or_head = method == "GET" or method == "HEAD"
-        try:
-            st = os.fstat(f.fd)
-            if not _stat.S_ISREG(st.st_mode):    # a directory, FIFO, device...: nothing to send
-                raise HTTPException(404)
-        except BaseException:
-            f.close()
-            raise
+        cdef bint chunked
+        if self.opened is not None:
+            f, st = self.opened, self.opened_stat
+            self.opened = self.opened_stat = self.opened_info = None
+        else:
+            f, st = self._open_regular()
         size = st.st_size
         headers = req.headers if req is not None else None
 
         etag = given.get("etag")
         if etag is None:
-            etag = f'"{size:x}-{st.st_mtime_ns:x}"'
-            if self._filters is not None:
-                etag = "W/" + etag
+            etag = body_etag(self, f'"{size:x}-{st.st_mtime_ns:x}"')
             validators.append(("etag", etag))
         lm_text = given.get("last-modified")
         if lm_text is None:
@@ -449,10 +472,8 @@ cdef class FileResponse(Response):
             out.append(("content-disposition",
                         content_disposition(self.content_disposition_type, self.filename)))
         if self._filters is not None:
-            if t.http10:
-                t.keep_alive = False             # a raw body ends with the connection
-            t.write_head(status, self._ct, out, -1, not t.http10)
-            return t.start_stream(status, _Blocks(f, size), not t.http10, None, 0.0, b"", self._filters)
+            chunked = t.write_stream_head(status, self._ct, out)
+            return t.start_stream(status, _Blocks(f, size), chunked, None, 0.0, b"", self._filters)
         if "accept-ranges" not in given:
             out.append(("accept-ranges", "bytes"))
 

@@ -1,6 +1,17 @@
 from catzilla._core.transport cimport Transport
 from catzilla.request cimport Request
 
+# What middleware may know of a response's body before it is sent
+# (Response.body_info): its kind, its length when known, whether it can be
+# wrapped. Middleware asks this, never the response's class.
+cdef class BodyInfo:
+    cdef readonly str kind               # "bytes", "file" or "stream"
+    cdef readonly object length          # bytes before any body filter; None when not known in advance
+    cdef readonly bint filterable        # wrap_body() takes a filter (False: a body shared by many)
+
+cdef BodyInfo body_info(str kind, object length, bint filterable)
+
+
 cdef class Response:
     cdef public int status_code
     cdef public object body              # bytes
@@ -12,10 +23,16 @@ cdef class Response:
     # the body. Raises only before anything was written (req may be None for
     # the server's own error answers).
     cdef int send(self, Transport t, Request req) except -1
+    # Each kind describes its own body (body_info). A FileResponse opens and
+    # stat()s its file here, once, and its send() uses that open file.
+    cdef BodyInfo describe(self)
 
 
 # The body through `filters` whole (each filter's close(data)): bytes.
 cdef bytes filtered_whole(list filters, object body)
+# The weak-ETag rule, decided here only: the ETag `r` sends for its body is
+# weak once the body is wrapped (another representation, RFC 9110 §8.8.1).
+cdef str body_etag(Response r, str etag)
 
 cdef class JSONResponse(Response):
     pass

@@ -3,7 +3,7 @@ validated when set (ValueError for CR/LF/NUL or a bad name), so nothing an
 application does can split a response.
 """
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from catzilla.datastructures import Headers, MutableHeaders
 
@@ -27,6 +27,21 @@ class _BodyFilter(Protocol):
     def feed(self, data: bytes, /) -> bytes: ...
     def flush(self) -> bytes: ...
     def close(self, data: bytes = ..., /) -> bytes: ...
+
+class BodyInfo:
+    """What middleware may know of a response's body before it is sent
+    (Response.body_info)."""
+
+    @property
+    def kind(self) -> Literal["bytes", "file", "stream"]:
+        """A whole body, a file sent with sendfile, or a body produced while it is sent."""
+    @property
+    def length(self) -> int | None:
+        """Bytes before any body filter; None when not known in advance (a
+        stream, a file that cannot be opened: it answers 404/403 itself)."""
+    @property
+    def filterable(self) -> bool:
+        """wrap_body() takes a filter (False for a broadcast feed: its bytes are shared)."""
 
 class Response:
     """Response(content=b"", status_code=200, headers=None, media_type=None)
@@ -71,13 +86,18 @@ class Response:
     @property
     def headers(self) -> MutableHeaders:
         """A live, validating view of the response's headers (changes apply to the response)."""
+    @property
+    def body_info(self) -> BodyInfo:
+        """The body's kind and length, as the response itself knows them (a
+        FileResponse opens and stat()s its file once for this, and sends that file)."""
     def wrap_body(self, body_filter: _BodyFilter) -> bool:
         """Pass the body through body_filter as it is sent: feed(bytes) -> bytes for
         each chunk of a stream (may hold data back), flush() -> what it holds back
         (called whenever the stream writes to the socket), close(data=b"") -> bytes
         for the last data and the end (a whole body is one close(body)). Filters
-        apply in the order wrapped; Content-Length is computed after filtering.
-        False when this body cannot be wrapped (a broadcast feed)."""
+        apply in the order wrapped; Content-Length is computed after filtering; a
+        strong ETag among the headers becomes weak. False when this body cannot be
+        wrapped (body_info.filterable is False: a broadcast feed)."""
     def set_cookie(
         self,
         key: str,

@@ -41,6 +41,29 @@ cdef str _with_charset(str media_type):
     return media_type
 
 
+cdef class BodyInfo:
+    """What middleware may know of a response's body before it is sent
+    (Response.body_info): `kind` "bytes" (a whole body), "file" (a file sent
+    with sendfile) or "stream" (produced while it is sent); `length` in bytes
+    before any body filter, None when not known in advance (a stream, a file
+    that cannot be opened: it answers 404/403 itself); `filterable`: whether
+    wrap_body() takes a filter (not for a body shared by many, a broadcast feed)."""
+
+    def __repr__(self):
+        return f"BodyInfo(kind={self.kind!r}, length={self.length!r}, filterable={self.filterable!r})"
+
+
+cdef BodyInfo body_info(str kind, object length, bint filterable):
+    cdef BodyInfo info = BodyInfo.__new__(BodyInfo)
+    info.kind = kind
+    info.length = length
+    info.filterable = filterable
+    return info
+
+
+cdef BodyInfo _STREAM = body_info("stream", None, True)
+
+
 cdef class Response:
     """Response(content=b"", status_code=200, headers=None, media_type=None)
 
@@ -101,6 +124,22 @@ cdef class Response:
         """A live, validating view: changes apply to this response."""
         return mutable_headers_over(self._headers)
 
+    @property
+    def body_info(self):
+        """What middleware may know of the body before it is sent: a BodyInfo
+        (kind, length, filterable)."""
+        return self.describe()
+
+    cdef BodyInfo describe(self):
+        cdef object body = self.body
+        if PyBytes_CheckExact(body):
+            return body_info("bytes", PyBytes_GET_SIZE(body), True)
+        if isinstance(body, str):
+            return body_info("bytes", len((<str>body).encode("utf-8")), True)
+        if isinstance(body, (bytearray, memoryview)):
+            return body_info("bytes", len(body), True)
+        return body_info("bytes", None, True)      # send() refuses it
+
     def wrap_body(self, body_filter):
         """Pass the body through body_filter as it is sent. For a stream:
         body_filter.feed(bytes) -> bytes for each chunk (it may hold data back),
@@ -110,12 +149,20 @@ cdef class Response:
         end. A whole body is one close(body) call. Filters apply in the order
         wrapped. The middleware that wraps a body fixes the headers it changes
         (Content-Encoding...); Content-Length is computed after filtering.
-        Returns False when this body cannot be wrapped."""
+        A strong ETag among the headers becomes weak (body_etag). Returns
+        False when this body cannot be wrapped (body_info.filterable)."""
+        cdef Py_ssize_t i
         if not all(callable(getattr(body_filter, m, None)) for m in ("feed", "flush", "close")):
             raise TypeError("a body filter needs feed(data), flush() and close(data=b'') methods")
+        if not self.describe().filterable:
+            return False
         if self._filters is None:
             self._filters = []
         self._filters.append(body_filter)
+        for i in range(len(self._headers)):
+            name, value = self._headers[i]
+            if name == "etag":
+                self._headers[i] = (name, body_etag(self, value))
         return True
 
     def set_cookie(self, str key, str value="", *, max_age=None, expires=None, str path="/",
@@ -169,6 +216,12 @@ cdef class Response:
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.status_code} {len(self.body)} bytes>"
+
+
+cdef str body_etag(Response r, str etag):
+    if etag is None or r._filters is None or etag.startswith("W/"):
+        return etag
+    return "W/" + etag
 
 
 cdef bytes filtered_whole(list filters, object body):
@@ -246,11 +299,11 @@ cdef class StreamingResponse(Response):
         self.content = content
         self.headers.setdefault("x-accel-buffering", "no")   # proxies must not hold chunks back
 
+    cdef BodyInfo describe(self):
+        return _STREAM
+
     cdef int send(self, Transport t, Request req) except -1:
-        cdef bint chunked = not t.http10
-        if t.http10:
-            t.keep_alive = False             # a raw body ends with the connection
-        t.write_head(self.status_code, self._ct, self._headers, -1, chunked)
+        cdef bint chunked = t.write_stream_head(self.status_code, self._ct, self._headers)
         return t.start_stream(self.status_code, self.content, chunked, self.encode, self.ping,
                               self.ping_bytes, self._filters)
 

@@ -18,10 +18,11 @@ from catzilla._core.websocket cimport WSProtocol, WS_OPEN
 from catzilla.includes.clock cimport cz_monotonic
 from catzilla.includes.ws cimport cz_ws_write_header, CZ_WS_OP_TEXT, CZ_WS_OP_BINARY
 from catzilla.request cimport Request
-from catzilla.response cimport Response
+from catzilla.response cimport BodyInfo, Response, body_info
 from catzilla.sse import ServerSentEvent
 
 cdef bytes _CT_SSE = b"text/event-stream; charset=utf-8"
+cdef BodyInfo _FEED = body_info("stream", None, False)
 cdef long long NO_REPLAY = -2            # no Last-Event-ID: start with the next event
 
 
@@ -397,17 +398,15 @@ cdef class FeedResponse(Response):
         self.headers.setdefault("x-accel-buffering", "no")
 
     cdef int send(self, Transport t, Request req) except -1:
-        cdef bint chunked = not t.http10
+        cdef bint chunked
         cdef FeedPump pump = FeedPump.__new__(FeedPump)
         pump.sub = Subscriber.__new__(Subscriber)
         pump.sub.topic = self.topic
         pump.retry = self.retry
         pump.replay_after = self.replay_after
-        if t.http10:
-            t.keep_alive = False             # a raw body ends with the connection
-        t.write_head(self.status_code, self._ct, self._headers, -1, chunked)
+        chunked = t.write_stream_head(self.status_code, self._ct, self._headers)
         return t.start_stream(self.status_code, pump, chunked, None, 0.0, b"", None)
 
-    def wrap_body(self, body_filter):
+    cdef BodyInfo describe(self):
         """A feed's events are encoded once for every subscriber: never wrapped."""
-        return False
+        return _FEED

@@ -57,6 +57,10 @@ cdef class Transport:
     # then `headers`: validated (lower-case name, value) str pairs.
     cdef int write_head(self, int status, bytes ct, list headers, long long length,
                         bint chunked) except -1
+    # The head of a body of unknown length: chunked for HTTP/1.1; an HTTP/1.0
+    # client gets the body raw, ended by closing the connection. Returns 1 when
+    # chunked, 0 when raw: start_stream's `chunked`.
+    cdef int write_stream_head(self, int status, bytes ct, list headers) except -1
     cdef int write_body(self, int status, object body) except -1      # bytes; none for HEAD
     cdef int write_file(self, int status, object f, long long offset, long long length) except -1
     # filters: the response's body filters (Response.wrap_body), or None

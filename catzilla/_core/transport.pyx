@@ -249,6 +249,12 @@ cdef class Transport:
         out.append(b"\r\n", 2)
         return 0
 
+    cdef int write_stream_head(self, int status, bytes ct, list headers) except -1:
+        if self.http10:
+            self.keep_alive = False             # a raw body ends with the connection
+        self.write_head(status, ct, headers, -1, not self.http10)
+        return not self.http10
+
     cdef int write_body(self, int status, object body) except -1:
         cdef Py_ssize_t n = PyBytes_GET_SIZE(body)
         if self.head_only or n == 0:
