@@ -1,12 +1,17 @@
 """Server settings: one typed, validated object, read by the app and the compiled core.
 
-`Catzilla(max_body=..., ...)` builds one; every default lives here and nowhere else."""
+`Catzilla(max_body=..., ...)` builds one; every setting, its type and its default
+live here and nowhere else. The compiled core's copy (`_core/context.pxd`
+`Limits`) has a C field of the same name for each setting it reads and is
+filled from this class by name, in one loop."""
 from __future__ import annotations
 
 import dataclasses
 import resource
+import types
+import typing
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 
 @dataclass(frozen=True)
@@ -39,18 +44,12 @@ class Settings:
     health_path: Optional[str] = None       # e.g. "/healthz": answered by the server, before routing
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            base = f.type.removeprefix("Optional[").removesuffix("]")   # Optional: None allowed
-            if value is None and base != f.type:
-                continue
-            kind = _KINDS[base]
-            ok = isinstance(value, bool) if kind is bool else \
-                isinstance(value, kind) and not isinstance(value, bool)
-            if not ok:
-                raise TypeError(f"setting {f.name} must be {f.type}, not {type(value).__name__}")
-            if kind is not bool:
-                object.__setattr__(self, f.name, _CAST[base](value))
+        for name, kind in _types(type(self)).items():
+            value = getattr(self, name)
+            checked = _checked(value, kind)
+            if checked is _WRONG:
+                raise TypeError(f"setting {name} must be {_type_name(kind)}, not {type(value).__name__}")
+            object.__setattr__(self, name, checked)
         if self.max_request_line < 64 or self.max_head_bytes < 256 or self.max_headers < 1 \
                 or self.max_body < 0:
             raise ValueError("limits too small: max_request_line >= 64, max_head_bytes >= 256, "
@@ -111,7 +110,49 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-# With `from __future__ import annotations` field types are the strings below.
-# float settings accept an int too; bool is never taken for a number.
-_KINDS: Dict[str, Any] = {"int": int, "float": (int, float), "bool": bool, "str": str}
-_CAST: Dict[str, Any] = {"int": int, "float": float, "str": str}
+_WRONG = object()
+_UNIONS = (typing.Union, types.UnionType)
+
+
+def _checked(value: Any, kind: Any) -> Any:
+    """`value` as a setting of type `kind` holds it (an int for a float setting
+    as a float, an int or str subclass as the plain type), or _WRONG. bool is
+    never taken for a number; None only where the type says `X | None`."""
+    if typing.get_origin(kind) in _UNIONS:
+        for option in typing.get_args(kind):
+            if option is type(None):
+                if value is None:
+                    return None
+                continue
+            checked = _checked(value, option)
+            if checked is not _WRONG:
+                return checked
+        return _WRONG
+    if kind is bool:
+        return value if isinstance(value, bool) else _WRONG
+    if isinstance(value, bool):
+        return _WRONG
+    if kind is float:
+        return float(value) if isinstance(value, (int, float)) else _WRONG
+    if kind in (int, str):
+        return kind(value) if isinstance(value, kind) else _WRONG
+    return value if isinstance(value, kind) else _WRONG
+
+
+def _type_name(kind: Any) -> str:
+    if typing.get_origin(kind) in _UNIONS:
+        return " or ".join("None" if a is type(None) else _type_name(a) for a in typing.get_args(kind))
+    return getattr(kind, "__name__", str(kind))
+
+
+_TYPES: dict[type, dict[str, Any]] = {}
+
+
+def _types(cls: type) -> dict[str, Any]:
+    """{setting: its type} of a Settings class: its annotations, resolved once
+    (`int | None` works as well as Optional[int])."""
+    found = _TYPES.get(cls)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        found = _TYPES[cls] = {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+    return found

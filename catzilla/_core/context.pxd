@@ -6,26 +6,32 @@ from catzilla._core.dispatch cimport Dispatcher
 
 
 cdef class Limits:
-    # Read from Settings once, as C values for the per-byte paths.
-    cdef cz_limits parser            # request line / head / header count, for cz_parse_request
-    cdef long long max_body
-    cdef double header_timeout
-    cdef double body_timeout
-    cdef double keepalive_timeout
-    cdef double write_timeout
-    cdef Py_ssize_t high_water       # back-pressure: stop producing above this many pending bytes
-    cdef Py_ssize_t low_water        # ... resume below this
+    # The settings the C core reads (catzilla/settings.py says what each one
+    # means), as C values for the per-byte paths. Each public field is the
+    # Settings field of the same name, copied by Limits.__init__ in one loop;
+    # a setting that is None arrives as its C meaning (_IF_NONE in context.pyx).
+    cdef cz_limits parser            # max_request_line, max_head_bytes, max_headers: the parser's struct
+    cdef public long long max_body
+    cdef public double header_timeout
+    cdef public double body_timeout
+    cdef public double keepalive_timeout
+    cdef public double write_timeout
+    cdef public Py_ssize_t high_water
+    cdef public Py_ssize_t low_water
+    cdef public long long ws_max_message_size
+    cdef public double ws_ping_interval          # 0: no pings
+    cdef public double ws_ping_timeout
+    cdef public double ws_close_timeout
+    cdef public bint ws_per_message_deflate
+    cdef public Py_ssize_t max_connections       # the limit computed when the server starts
+    cdef public Py_ssize_t max_streams           # PY_SSIZE_T_MAX: no limit
+    cdef public object health_path               # str, or None
+    # not settings
     cdef Py_ssize_t read_size        # bytes taken from a socket per recv()
-    # WebSockets
-    cdef long long ws_max_message    # bytes; a bigger message is closed with 1009
-    cdef double ws_ping_interval     # s between automatic pings; 0: none
-    cdef double ws_ping_timeout      # s to wait for the pong before closing (1011)
-    cdef double ws_close_timeout     # s to wait for the peer's close frame, then drop the TCP connection
-    cdef bint ws_deflate             # offer permessage-deflate when the client asks for it
-    # overload
-    cdef Py_ssize_t max_connections  # open connections; a new one beyond it is refused (503)
-    cdef Py_ssize_t max_streams      # streamed bodies + WebSockets; PY_SSIZE_T_MAX: no limit
-    cdef object health_path          # str answered by the server itself, or None
+    # TEMPORARY (issue 20 merge): _core/websocket.pyx still reads these two
+    # names; switch it to ws_max_message_size / ws_per_message_deflate and delete them.
+    cdef long long ws_max_message
+    cdef bint ws_deflate
 
 
 cdef class Services:
@@ -44,7 +50,7 @@ cdef class Services:
     cdef char *scratch               # read_size long
     # hand-off from worker threads to the loop
     cdef list ready                  # objects with news for the loop: their on_worker() runs there
-    cdef int wake_fd
+    cdef int wake_fd                 # cz_wake (eventfd): the workers' hand-off wakes the loop
     cdef bint wake_pending
 
     cdef int post(self, object item) except -1   # from a worker thread: item.on_worker() soon on the loop

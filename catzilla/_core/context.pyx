@@ -12,31 +12,31 @@ from catzilla._core.dispatch cimport Dispatcher
 from catzilla._core.workers import WorkerPool
 
 
+# What the C field holds for a setting that is None.
+cdef dict _IF_NONE = {
+    "ws_ping_interval": lambda settings: 0.0,                           # no pings
+    "max_streams": lambda settings: PY_SSIZE_T_MAX,                     # no limit
+    "max_connections": lambda settings: settings.connection_limit(),    # from RLIMIT_NOFILE, read now
+}
+# The parser's struct (cz_limits) takes these settings, by the same names.
+cdef tuple _PARSER = ("max_request_line", "max_head_bytes", "max_headers")
+
+
 cdef class Limits:
     def __init__(self, settings):
-        self.parser.max_request_line = settings.max_request_line
-        self.parser.max_head_bytes = settings.max_head_bytes
-        self.parser.max_headers = settings.max_headers
-        self.max_body = settings.max_body
-        self.header_timeout = settings.header_timeout
-        self.body_timeout = settings.body_timeout
-        self.keepalive_timeout = settings.keepalive_timeout
-        self.write_timeout = settings.write_timeout
-        self.high_water = settings.high_water
-        self.low_water = settings.low_water
+        cdef dict parser = {}
+        for name in settings.names():
+            value = getattr(settings, name)
+            if value is None and name in _IF_NONE:
+                value = _IF_NONE[name](settings)
+            if name in _PARSER:
+                parser[name] = value
+            elif hasattr(Limits, name):     # a public field: a setting the C core reads
+                setattr(self, name, value)
+        self.parser = parser                # every field of the struct, by name
         self.read_size = 64 * 1024
-        self.ws_max_message = settings.ws_max_message_size
-        self.ws_ping_interval = settings.ws_ping_interval or 0.0
-        self.ws_ping_timeout = settings.ws_ping_timeout
-        self.ws_close_timeout = settings.ws_close_timeout
-        self.ws_deflate = settings.ws_per_message_deflate
-        self.max_connections = settings.connection_limit()
-        self.max_streams = PY_SSIZE_T_MAX if settings.max_streams is None else settings.max_streams
-        self.health_path = settings.health_path
-
-    @property
-    def max_headers(self):
-        return self.parser.max_headers
+        self.ws_max_message = self.ws_max_message_size     # TEMPORARY, see context.pxd
+        self.ws_deflate = self.ws_per_message_deflate
 
 
 def _task_factory(loop):
@@ -75,10 +75,6 @@ cdef class Services:
         PyMem_Free(self.scratch)
         if self.wake_fd >= 0:
             cz_wake_close(self.wake_fd)
-
-    @property
-    def wakeup_fd(self):
-        return self.wake_fd
 
     cdef int post(self, object item) except -1:
         # Runs on a worker thread holding the GIL: list.append and the flag
