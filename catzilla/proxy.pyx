@@ -23,7 +23,6 @@ from catzilla.includes.system cimport AF_INET, AF_INET6, inet_ntop, inet_pton
 from catzilla.request cimport Request
 
 
-
 # An IP address as two 64-bit halves (IPv4: in `lo`), and a network: every
 # hop of every request is parsed and checked here, in C (the ipaddress module
 # takes microseconds per address).
