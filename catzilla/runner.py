@@ -37,7 +37,7 @@ import traceback
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Set, Tuple
 
 from catzilla import broadcast
-from catzilla._core.workers import CLOSE_GRACE
+from catzilla.settings import CLOSE_GRACE
 
 log = logging.getLogger("catzilla")
 
@@ -252,11 +252,6 @@ def _serve(app: Any, sockets: List[socket.socket], shutdown_timeout: float, loop
                 signal.signal(signal.SIGHUP, previous_hup)
 
 
-def serve_here(app: Any, sockets: List[socket.socket], shutdown_timeout: float, loop_kind: str) -> None:
-    """Serve in this process until SIGINT/SIGTERM, then drain (see the module docstring)."""
-    _serve(app, sockets, shutdown_timeout, loop_kind)
-
-
 def run(app: Any, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, backlog: int = 2048,
         shutdown_timeout: float = 10.0, loop: str = "auto", banner: bool = True,
         sock: Optional[socket.socket] = None, load: Optional[Callable[[], Any]] = None,
@@ -290,7 +285,7 @@ def run(app: Any, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1
                       flush=True)
         if workers == 1:
             show_banner()
-            serve_here(app if load is None else load(), [sock], shutdown_timeout, loop)
+            _serve(app if load is None else load(), [sock], shutdown_timeout, loop)
         else:       # the banner once a worker serves: the app may fail to load in the workers
             Supervisor(load or (lambda: app), sock, workers, shutdown_timeout, loop, on_ready=show_banner,
                        boot_timeout=boot_timeout).run()
