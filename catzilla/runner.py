@@ -36,7 +36,6 @@ import time
 import traceback
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Set, Tuple
 
-from catzilla import broadcast
 from catzilla.settings import CLOSE_GRACE
 
 log = logging.getLogger("catzilla")
@@ -385,8 +384,8 @@ class Supervisor:
 
     # -- workers ---------------------------------------------------------------
 
-    def _warn_in_process_broadcast(self) -> None:
-        if broadcast._in_process_hubs():
+    def _warn_in_process_broadcast(self, app: Any) -> None:
+        if any(hub.url is None for hub in app.broadcasts):
             log.warning("%d workers with an in-process Broadcast: an event published in one worker "
                         "reaches only that worker's subscribers; give Broadcast a redis:// url to "
                         "share topics between workers", self.workers)
@@ -437,7 +436,7 @@ class Supervisor:
                 code = BOOT_FAILURE
                 return
             if warn:                         # once, from the first worker (the app is loaded here)
-                self._warn_in_process_broadcast()
+                self._warn_in_process_broadcast(app)
 
             def on_ready() -> None:
                 nonlocal booted

@@ -5,7 +5,6 @@
 from cpython.ref cimport PyObject
 from catzilla._core.streams cimport Pump
 from catzilla._core.transport cimport Transport
-from catzilla.response cimport Response
 
 cdef enum:
     SUB_SSE = 0          # text/event-stream, chunked (HTTP/1.1)
@@ -63,15 +62,14 @@ cdef class Topic:
 
 cdef Event make_event(long long event_id, object event, object payload, bint ws)
 
+cdef enum:
+    REPLAY_RESET = -1        # a Last-Event-ID that is not one of ours: the client is told to reset
+    NO_REPLAY = -2           # no Last-Event-ID: start with the next event
+
 cdef class FeedPump(Pump):
-    # An SSE response subscribed to a topic: it never ends by itself; the
-    # client leaving (cancel) or the server draining (drain) removes it.
+    # An SSE response subscribed to a topic (made by broadcast.FeedResponse):
+    # it never ends by itself; the client leaving (cancel) or the server
+    # draining (drain) removes it.
     cdef Subscriber sub
     cdef bytes retry             # "retry: N" event, or None
-    cdef long long replay_after  # Last-Event-ID: replay after it; -1 unusable (reset); -2 none
-
-cdef class FeedResponse(Response):
-    # text/event-stream subscribed to a topic when sent (Broadcast.sse)
-    cdef Topic topic
-    cdef bytes retry
-    cdef long long replay_after
+    cdef long long replay_after  # Last-Event-ID: replay after it, or REPLAY_RESET, or NO_REPLAY

@@ -5,7 +5,10 @@ Per subscriber and event the pass does a budget check, one memcpy into the
 transport's output buffer and, when nothing was pending, one write: no Python
 call, task, queue or encode. Events that cannot be written now stay in the
 transport's buffer and leave when the socket is writable (the loop's
-on_writable); above `max_pending` bytes the topic's policy applies."""
+on_writable); above `max_pending` bytes the topic's policy applies.
+
+The response that subscribes an SSE client (FeedResponse) and the hub itself
+are public: catzilla/broadcast.pyx."""
 import json
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
@@ -17,12 +20,7 @@ from catzilla._core.transport cimport Transport
 from catzilla._core.websocket cimport WSProtocol, WS_OPEN
 from catzilla.includes.clock cimport cz_monotonic
 from catzilla.includes.ws cimport cz_ws_write_header, CZ_WS_OP_TEXT, CZ_WS_OP_BINARY
-from catzilla.request cimport Request
-from catzilla.response cimport Response
 from catzilla.sse import ServerSentEvent
-
-cdef bytes _CT_SSE = b"text/event-stream; charset=utf-8"
-cdef long long NO_REPLAY = -2            # no Last-Event-ID: start with the next event
 
 
 cdef bytes _ws_frame(object payload):
@@ -374,40 +372,3 @@ cdef class FeedPump(Pump):
     cdef int drain(self) except -1:
         self.sub.topic.remove(self.sub)
         return self.finish(None)
-
-
-cdef class FeedResponse(Response):
-    """A text/event-stream response subscribed to a topic (Broadcast.sse)."""
-
-    def __init__(self, Topic topic, int retry, last_event_id, headers=None):
-        Response.__init__(self, b"", 200, headers)
-        self._ct = _CT_SSE
-        self.topic = topic
-        self.retry = b"retry: %d\n\n" % retry if retry > 0 else None
-        if last_event_id is None:
-            self.replay_after = NO_REPLAY
-        else:
-            try:
-                self.replay_after = int(last_event_id)
-            except (TypeError, ValueError):
-                self.replay_after = -1        # not one of ours: the client is told to reset
-            if self.replay_after < 0:
-                self.replay_after = -1
-        self.headers.setdefault("cache-control", "no-cache")
-        self.headers.setdefault("x-accel-buffering", "no")
-
-    cdef int send(self, Transport t, Request req) except -1:
-        cdef bint chunked = not t.http10
-        cdef FeedPump pump = FeedPump.__new__(FeedPump)
-        pump.sub = Subscriber.__new__(Subscriber)
-        pump.sub.topic = self.topic
-        pump.retry = self.retry
-        pump.replay_after = self.replay_after
-        if t.http10:
-            t.keep_alive = False             # a raw body ends with the connection
-        t.write_head(self.status_code, self._ct, self._headers, -1, chunked)
-        return t.start_stream(self.status_code, pump, chunked, None, 0.0, b"", None)
-
-    def wrap_body(self, body_filter):
-        """A feed's events are encoded once for every subscriber: never wrapped."""
-        return False
