@@ -5,8 +5,8 @@ import asyncio
 import inspect
 import logging
 import os
-import signal
 import socket
+import threading
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 from catzilla._core.dispatch import Layer, Stack
@@ -256,29 +256,31 @@ class Catzilla:
 
     async def serve(self, sockets: Iterable[socket.socket], *, shutdown_timeout: float = 10.0,
                     stop: Optional[asyncio.Event] = None, ready: Optional[Callable[[], None]] = None) -> int:
-        """Serve on already bound, listening sockets until `stop` is set (or SIGINT/SIGTERM).
-        Returns how many worker threads were still blocked (in a generator or a blocking
-        handler) at the end."""
+        """Serve on already bound, listening sockets until `stop` is set. Without
+        `stop`, until SIGINT or SIGTERM when called in the main thread (the
+        handling of catzilla.runner.StopSignals, as `listen` has); with `stop`,
+        signals are the caller's. Returns how many worker threads were still
+        blocked (in a generator or a blocking handler) at the end."""
+        from catzilla.runner import StopSignals
+
         loop = asyncio.get_running_loop()
-        stop = stop or asyncio.Event()
-        server = await self._start_server(list(sockets), loop)
-        installed = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, stop.set)
-                installed.append(sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass   # not the main thread: the caller stops us through `stop`
+        signals = None
+        if stop is None:
+            stop = asyncio.Event()
+            if threading.current_thread() is threading.main_thread():
+                signals = StopSignals(loop, stop, shutdown_timeout)
+                signals.install()
         try:
-            if ready is not None:
-                ready()
-            await stop.wait()
-        finally:
+            server = await self._start_server(list(sockets), loop)
             try:
-                await self._stop_server(server, shutdown_timeout)   # a repeated signal just sets `stop` again
+                if ready is not None:
+                    ready()
+                await stop.wait()
             finally:
-                for sig in installed:
-                    loop.remove_signal_handler(sig)
+                await self._stop_server(server, shutdown_timeout)
+        finally:
+            if signals is not None:
+                signals.restore()
         return server.blocked_threads
 
     # -- the one lifecycle, for serve() and the TestClient ------------------------
