@@ -47,14 +47,15 @@ import json
 import logging
 import time
 
-from catzilla._core.fanout cimport (Topic, Subscriber, Event, FeedPump, make_event, NO_REPLAY, REPLAY_RESET,
-                                    POLICY_DROP_OLDEST, POLICY_DISCONNECT)
+from catzilla._core.fanout cimport (Topic, Subscriber, Event, FeedPump, Wording, new_event, ws_frame,
+                                    NO_REPLAY, REPLAY_RESET, POLICY_DROP_OLDEST, POLICY_DISCONNECT)
 from catzilla._core.transport cimport Transport
 from catzilla._core.websocket cimport WSProtocol
 from catzilla.request cimport Request
 from catzilla.response cimport Response
 from catzilla.websocket cimport WebSocket
 from catzilla.exceptions import WebSocketDisconnect
+from catzilla.sse import ServerSentEvent
 
 __all__ = ["Broadcast"]
 
@@ -93,6 +94,38 @@ cdef object _event_name(object event):
     return event
 
 
+cdef Event make_event(long long event_id, object event, object payload, bint ws):
+    """One event in every framing, encoded once. payload: str, or bytes (UTF-8
+    text for SSE, a binary message on WebSockets); ws: make the WebSocket form too."""
+    cdef bytes text = ServerSentEvent(payload, event=event, id=str(event_id) if event_id else None).encode()
+    return new_event(event_id, text, ws_frame(payload) if ws else None)
+
+
+cdef Event _notice(str name, dict data, bint ws):
+    # Hub notices carry no id, so a client's Last-Event-ID stays its last real
+    # event; on WebSockets they are JSON text {"event": name, "data": data}.
+    if ws:
+        return make_event(0, name, json.dumps({"event": name, "data": data}, separators=(",", ":")), True)
+    return make_event(0, name, json.dumps(data, separators=(",", ":")), False)
+
+
+cdef int _tell_all(Topic t, str name, dict data) except -1:
+    return t.signal(_notice(name, data, False), _notice(name, data, True))
+
+
+cdef class _Wording(Wording):
+    """The notices the core sends by itself (see fanout.pxd)."""
+
+    cdef Event dropped(self, long long skipped, bint ws):
+        return _notice("dropped", {"dropped": skipped}, ws)
+
+    cdef Event reset(self, long long last_id):
+        return _notice("reset", {"last_id": last_id}, False)
+
+
+cdef _Wording _WORDING = _Wording()
+
+
 cdef dict _checked(dict s):
     if s["policy"] not in _POLICIES:
         raise ValueError(f"policy must be 'drop-oldest' or 'disconnect', not {s['policy']!r}")
@@ -124,7 +157,7 @@ cdef class Topics:
         if t is None:
             s = self.overrides.get(name, self.settings)
             t = Topic(name, _POLICIES[s["policy"]], s["max_pending"], s["replay"],
-                      s["replay_seconds"] or 0.0)
+                      s["replay_seconds"] or 0.0, _WORDING)
             self.topics[name] = t
         return t
 
@@ -148,7 +181,7 @@ cdef class Topics:
         if t.last_id and event_id <= t.last_id:
             return                                  # already seen
         if t.last_id and event_id != t.last_id + 1:
-            t.send_signal("gap", {"missed": event_id - t.last_id - 1})
+            _tell_all(t, "gap", {"missed": event_id - t.last_id - 1})
         t.emit(make_event(event_id, event, payload, True))
 
     def gap(self, topic, str reason):
@@ -157,7 +190,7 @@ cdef class Topics:
         for t in ([self.topics[topic]] if topic in self.topics else []) if topic is not None \
                 else list(self.topics.values()):
             t.forget()
-            t.send_signal("gap", {"reason": reason})
+            _tell_all(t, "gap", {"reason": reason})
 
 
 cdef class MemoryBackend:
@@ -229,7 +262,7 @@ cdef class Broadcast:
         self.prefix = prefix
         self.retry = retry
         self.ping = float(ping)
-        self.ping_event = make_event(0, None, None, False)
+        self.ping_event = new_event(0, b": ping\n\n", None)    # an SSE comment: no WebSocket form
         if url is None:
             self.backend = MemoryBackend(self.topics)
         else:
