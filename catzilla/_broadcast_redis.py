@@ -293,7 +293,7 @@ class RedisBackend:
         try:
             method(*args)
         except Exception:
-            logger.exception("Broadcast: %s() failed", getattr(method, "__qualname__", method))
+            logger.exception("Broadcast: %s() failed", method.__qualname__)
 
 
 async def _aclose(obj: Any) -> None:

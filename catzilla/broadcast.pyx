@@ -44,7 +44,6 @@ receiver.deliver(topic, event_id, event, payload) and
 receiver.gap(topic or None, reason) (events may have been missed)."""
 import asyncio
 import json
-import logging
 import time
 
 from catzilla._core.fanout cimport (Topic, Subscriber, Event, FeedPump, Wording, new_event, ws_frame,
@@ -59,7 +58,6 @@ from catzilla.sse import ServerSentEvent
 
 __all__ = ["Broadcast"]
 
-cdef object _log = logging.getLogger("catzilla")
 cdef dict _POLICIES = {"drop-oldest": POLICY_DROP_OLDEST, "disconnect": POLICY_DISCONNECT}
 cdef bytes _CT_SSE = b"text/event-stream; charset=utf-8"
 
