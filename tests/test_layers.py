@@ -183,6 +183,12 @@ def layer_of(modules: Iterable[str], layers: List[Tuple[str, List[str]]]) -> Dic
     return where
 
 
+def upward(graph: Graph, layers: List[Tuple[str, List[str]]], where: Dict[str, List[int]]) -> List[str]:
+    """The imports from a module to one in a higher layer, described."""
+    return [f"{a} ({layers[where[a][0]][0]}) imports {b} ({layers[where[b][0]][0]})"
+            for a in sorted(graph) for b in sorted(graph[a]) if where[b][0] > where[a][0]]
+
+
 def describe(cycle: List[str]) -> str:
     return " -> ".join(cycle)
 
@@ -223,6 +229,8 @@ def test_a_layer_list_is_read_and_applied():
     assert layers == [("low", ["catzilla.x", "catzilla.core.*"]), ("high", ["catzilla.y", "catzilla"])]
     assert layer_of(["catzilla.core.a", "catzilla", "catzilla.z"], layers) == {
         "catzilla.core.a": [0], "catzilla": [1]}
+    graph = {"catzilla.x": {"catzilla.core.a"}, "catzilla.core.a": {"catzilla.y"}, "catzilla.y": {"catzilla.x"}}
+    assert upward(graph, layers, layer_of(graph, layers)) == ["catzilla.core.a (low) imports catzilla.y (high)"]
 
 
 # -- the package --------------------------------------------------------------------
@@ -241,9 +249,11 @@ def test_every_import_goes_down_the_layers_of_architecture_md():
     twice = sorted(m for m, found in where.items() if len(found) > 1)
     assert not unplaced, f"modules in no layer of ARCHITECTURE.md (add them to '## Layers'): {unplaced}"
     assert not twice, f"modules in more than one layer of ARCHITECTURE.md: {twice}"
-    upward = [f"{a} ({layers[where[a][0]][0]}) imports {b} ({layers[where[b][0]][0]})"
-              for a in sorted(graph) for b in sorted(graph[a]) if where[b][0] > where[a][0]]
-    assert not upward, "imports that go up the layers:\n" + "\n".join(upward)
+    named = {p for _, patterns in layers for p in patterns}
+    stale = sorted(p for p in named if not layer_of(graph, [("", [p])]))
+    assert not stale, f"ARCHITECTURE.md's layers name modules that do not exist: {stale}"
+    going_up = upward(graph, layers, where)
+    assert not going_up, "imports that go up the layers:\n" + "\n".join(going_up)
 
 
 @pytest.mark.parametrize("module", ["catzilla.app", "catzilla._core.server", "catzilla.broadcast"])
