@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Set, Tuple
+from typing import Dict, Iterable, List, Set, Tuple
 
 import pytest
 
@@ -61,8 +61,11 @@ _FROM = re.compile(r"^\s*from\s+([\w.]+)\s+c?import\s+\(?\s*([\w\s,]*)")
 _IMPORT = re.compile(r"^\s*c?import\s+([\w.]+(?:\s+as\s+\w+)?(?:\s*,\s*[\w.]+(?:\s+as\s+\w+)?)*)\s*(?:#.*)?$")
 
 
+_DOCSTRING = re.compile(r"(\"\"\"|''')(?:.|\n)*?\1")
+
+
 def _cython_imports(source: str) -> Iterable[Tuple[str, List[str]]]:
-    for line in source.splitlines():
+    for line in _DOCSTRING.sub("", source).splitlines():    # a usage example in a docstring is no import
         m = _FROM.match(line)
         if m:
             names = [n.strip().split()[0] for n in m.group(2).split(",") if n.strip()]
@@ -209,7 +212,8 @@ def test_imports_are_read_from_every_kind_of_file(tmp_path):
     (pkg / "_core").mkdir(parents=True)
     (pkg / "__init__.py").write_text("from catzilla.a import A\n")
     (pkg / "a.py").write_text("def f():\n    import catzilla\n    from . import b\n")
-    (pkg / "b.pyx").write_text("from catzilla._core.c cimport (C,\n    D)\n")
+    (pkg / "b.pyx").write_text('"""Usage:\n    from catzilla import a\n"""\n'
+                               "from catzilla._core.c cimport (C,\n    D)\n")
     (pkg / "b.pxd").write_text("cimport catzilla.d as d\n")
     (pkg / "_core" / "__init__.py").write_text("")
     (pkg / "_core" / "c.pyx").write_text("import os\ndef g():\n    from catzilla import d, a\n")
