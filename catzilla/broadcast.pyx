@@ -173,7 +173,7 @@ cdef class Topics:
             t.replay_seconds = s["replay_seconds"] or 0.0
             t.set_replay(s["replay"])
 
-    def deliver(self, str topic, long long event_id, event, payload):
+    cpdef deliver(self, str topic, long long event_id, event, payload):
         """One published event, to this process's subscribers of `topic`."""
         cdef Topic t = self.get(topic)
         if t.last_id and event_id <= t.last_id:
