@@ -264,6 +264,7 @@ def test_a_hub_serves_the_app_it_was_given_to_and_no_other():
                 assert second.get("/").text == "other"
             assert hub.app is app and hub.metrics()["subscribers"] == 1
             assert hub.metrics()["topics"]["t"]["published"] == 1
+            assert (hub.metrics()["backend"], hub.metrics()["connected"]) == ("memory", True)
             for other_app in (other, Catzilla()):   # a hub serves one app at a time
                 with pytest.raises(RuntimeError, match="another app"):
                     client.loop.run_until_complete(hub.start(other_app))
