@@ -1,12 +1,13 @@
-"""Redis pub/sub backend of the Broadcast hub (``Broadcast("redis://...")``).
+"""Redis pub/sub backend of the Broadcast hub (``Broadcast("redis://...")``);
+the backend interface is described in catzilla/broadcast.pyx.
 
 Every process publishes through one Lua script that assigns the event id and
 publishes atomically, so the id order of a topic is its order on the Redis
 channel, and every process subscribes to all topics with one PSUBSCRIBE: the
 hub keeps (or drops) what it receives. A background task reads the
-subscription, hands each event to ``hub._deliver()`` and, when the connection
-is lost, reconnects with back-off and then tells the hub (``hub._gap()``) that
-events may have been missed.
+subscription, hands each event to the hub's receiver (``receiver.deliver()``)
+and, when the connection is lost, reconnects with back-off and then tells it
+(``receiver.gap()``) that events may have been missed.
 
 Wire format of a channel message (bytes; fields separated by single spaces)::
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Callable, Optional, Tuple, Union
 
 try:
     import redis.asyncio as aioredis
@@ -116,7 +117,10 @@ class RedisBackend:
     ``url`` is a redis-py URL (``redis://host:port/db``, ``rediss://``,
     ``unix://``); its query string may override the socket timeouts below.
     ``prefix`` starts every key and channel name this backend uses.
+    ``receiver`` gets the events received (its ``deliver`` and ``gap``).
     """
+
+    name = "redis"
 
     #: Seconds to wait for a TCP connection, and for any reply, before Redis
     #: counts as unreachable (so publish() fails promptly instead of hanging).
@@ -133,13 +137,13 @@ class RedisBackend:
     #: Connections publish() may use at once.
     publish_connections = 8
 
-    def __init__(self, url: str, prefix: str) -> None:
+    def __init__(self, url: str, prefix: str, receiver: Any) -> None:
         self.url = url
         self.prefix = prefix
+        self.receiver = receiver
         self._seq_prefix = prefix + "seq:"
         self._channel_prefix = (prefix + "t:").encode("utf-8")
         self._pattern = _glob_escape(prefix + "t:") + "*"
-        self._hub: Any = None
         self._task: Optional["asyncio.Task[None]"] = None
         self._malformed = 0
         #: True while the subscription is up (the hub's metrics report it).
@@ -165,14 +169,13 @@ class RedisBackend:
             retry=Retry(NoBackoff(), 0), decode_responses=False, **_NO_MAINT_NOTIFICATIONS)
         return aioredis.Redis(connection_pool=pool)
 
-    # -- hub interface ----------------------------------------------------------------
+    # -- the backend interface ----------------------------------------------------------
 
-    async def start(self, hub: Any) -> None:
+    async def start(self) -> None:
         """Start the subscriber task; returns after its first attempt to
         subscribe (subscribed, or failed and retrying in the background)."""
         if self._task is not None:
             raise RuntimeError("RedisBackend.start() called twice")
-        self._hub = hub
         first: "asyncio.Future[None]" = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._run(first), name="catzilla-broadcast-redis")
         await asyncio.wait({first, self._task}, return_when=asyncio.FIRST_COMPLETED)
@@ -217,7 +220,7 @@ class RedisBackend:
                                 self.url, loop.time() - down_since)
                 if failures:
                     # Events published meanwhile never reached this process.
-                    self._call_hub("_gap", None, "redis reconnected")
+                    self._tell(self.receiver.gap, None, "redis reconnected")
                 failures, down_since = 0, None
                 if not first.done():
                     first.set_result(None)
@@ -281,15 +284,16 @@ class RedisBackend:
             if self._malformed == 1:
                 logger.warning("Broadcast: ignoring a malformed message on Redis channel %r (%s)", channel, exc)
             return
-        self._call_hub("_deliver", topic, event_id, event, payload)
+        self._tell(self.receiver.deliver, topic, event_id, event, payload)
 
-    def _call_hub(self, name: str, *args: Any) -> None:
-        # A failure inside the hub is a bug to log, not a reason to drop the
-        # Redis connection.
+    @staticmethod
+    def _tell(method: Callable[..., None], *args: Any) -> None:
+        # A failure inside the receiver is a bug to log, not a reason to drop
+        # the Redis connection.
         try:
-            getattr(self._hub, name)(*args)
+            method(*args)
         except Exception:
-            logger.exception("Broadcast: hub.%s failed", name)
+            logger.exception("Broadcast: %s() failed", method.__qualname__)
 
 
 async def _aclose(obj: Any) -> None:

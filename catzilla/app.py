@@ -5,12 +5,12 @@ import asyncio
 import inspect
 import logging
 import os
-import signal
 import socket
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Type, TypeVar, Union
+import threading
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Type, TypeVar, Union
 
-from catzilla import broadcast
 from catzilla._core.dispatch import Layer, Stack
+from catzilla.broadcast import Broadcast
 from catzilla.response import to_response
 from catzilla.router import Route, RouteError, Router
 from catzilla.settings import Settings
@@ -84,6 +84,7 @@ class Catzilla:
         self._exception_handlers: Dict[Type[BaseException], Callable[..., Any]] = {}
         self._startup: List[Callable[..., Any]] = []
         self._shutdown: List[Callable[..., Any]] = []
+        self._broadcasts: List[Broadcast] = []
 
     @property
     def debug(self) -> bool:
@@ -222,6 +223,22 @@ class Catzilla:
         self._shutdown.append(fn)
         return fn
 
+    def add_broadcast(self, hub: Broadcast) -> Broadcast:
+        """Serve a Broadcast hub with this app: it starts when the app starts
+        serving (after the startup hooks) and stops with it (before the
+        shutdown hooks). A hub a handler uses without this joins the app at
+        its first subscriber. Returns the hub."""
+        if not isinstance(hub, Broadcast):
+            raise TypeError(f"add_broadcast needs a Broadcast, not {type(hub).__name__}")
+        if hub not in self._broadcasts:
+            self._broadcasts.append(hub)
+        return hub
+
+    @property
+    def broadcasts(self) -> Tuple[Broadcast, ...]:
+        """The Broadcast hubs this app serves (added, or joined by first use)."""
+        return tuple(self._broadcasts)
+
     async def startup(self) -> None:
         for fn in self._startup:
             result = fn()
@@ -239,29 +256,31 @@ class Catzilla:
 
     async def serve(self, sockets: Iterable[socket.socket], *, shutdown_timeout: float = 10.0,
                     stop: Optional[asyncio.Event] = None, ready: Optional[Callable[[], None]] = None) -> int:
-        """Serve on already bound, listening sockets until `stop` is set (or SIGINT/SIGTERM).
-        Returns how many worker threads were still blocked (in a generator or a blocking
-        handler) at the end."""
+        """Serve on already bound, listening sockets until `stop` is set. Without
+        `stop`, until SIGINT or SIGTERM when called in the main thread (the
+        handling of catzilla.runner.StopSignals, as `listen` has); with `stop`,
+        signals are the caller's. Returns how many worker threads were still
+        blocked (in a generator or a blocking handler) at the end."""
+        from catzilla.runner import StopSignals
+
         loop = asyncio.get_running_loop()
-        stop = stop or asyncio.Event()
-        server = await self._start_server(list(sockets), loop)
-        installed = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, stop.set)
-                installed.append(sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass   # not the main thread: the caller stops us through `stop`
+        signals = None
+        if stop is None:
+            stop = asyncio.Event()
+            if threading.current_thread() is threading.main_thread():
+                signals = StopSignals(loop, stop, shutdown_timeout)
+                signals.install()
         try:
-            if ready is not None:
-                ready()
-            await stop.wait()
-        finally:
+            server = await self._start_server(list(sockets), loop)
             try:
-                await self._stop_server(server, shutdown_timeout)   # a repeated signal just sets `stop` again
+                if ready is not None:
+                    ready()
+                await stop.wait()
             finally:
-                for sig in installed:
-                    loop.remove_signal_handler(sig)
+                await self._stop_server(server, shutdown_timeout)
+        finally:
+            if signals is not None:
+                signals.restore()
         return server.blocked_threads
 
     # -- the one lifecycle, for serve() and the TestClient ------------------------
@@ -276,7 +295,12 @@ class Catzilla:
         await self.startup()
         server = Server(self, sockets, loop=loop, watchdog=watchdog)
         server.start()
-        await broadcast._serving_started()
+        try:
+            for hub in list(self._broadcasts):
+                await hub.start(self)
+        except BaseException:
+            await self._stop_server(server, 0.0)
+            raise
         return server
 
     async def _stop_server(self, server: Any, timeout: float) -> None:
@@ -284,7 +308,12 @@ class Catzilla:
             await server.shutdown(timeout)      # feeds end first (clients reconnect elsewhere)
         finally:
             try:
-                await broadcast._serving_stopped()
+                for hub in list(self._broadcasts):
+                    if hub.app is self:         # not one that another app serves now
+                        try:
+                            await hub.close()
+                        except Exception:
+                            log.exception("closing %r failed", hub)
             finally:
                 await self.shutdown()
 

@@ -22,7 +22,7 @@ import subprocess
 import time
 from typing import Callable, Dict, Iterable, Iterator, List, Optional
 
-from catzilla._core.workers import CLOSE_GRACE
+from catzilla.settings import CLOSE_GRACE
 
 log = logging.getLogger("catzilla")
 

@@ -36,8 +36,7 @@ import time
 import traceback
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Set, Tuple
 
-from catzilla import broadcast
-from catzilla._core.workers import CLOSE_GRACE
+from catzilla.settings import CLOSE_GRACE
 
 log = logging.getLogger("catzilla")
 
@@ -97,17 +96,18 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-class _StopSignals:
-    """SIGINT/SIGTERM handling of a serving process.
-
-    Plain `signal.signal` handlers are installed before the loop starts (so a
-    signal during startup is not lost) and taken back from the event loop once
-    `app.serve()` has installed its own: asyncio and uvloop restore the default
-    actions when `app.serve()` removes those, which would let a second signal
-    kill the process in the middle of the drain."""
+class StopSignals:
+    """SIGINT/SIGTERM handling of a serving process, the one there is: `_serve`
+    installs it before the loop starts (so a signal during startup is not
+    lost) and hands `app.serve()` its `stop`; `app.serve()` called without a
+    `stop` installs it itself. The first signal sets `stop` (a graceful drain);
+    later ones are logged and ignored, so a second Ctrl-C never kills the
+    process in the middle of the drain. Plain `signal.signal` handlers, not the
+    loop's: asyncio and uvloop restore the default actions when their handlers
+    are removed. Main thread only; restore() puts the previous handlers back."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event, shutdown_timeout: float,
-                 ignore_sigint: bool) -> None:
+                 ignore_sigint: bool = False) -> None:
         self.loop = loop
         self.stop = stop
         self.shutdown_timeout = shutdown_timeout
@@ -118,26 +118,10 @@ class _StopSignals:
     def install(self) -> None:
         for sig in _STOP_SIGNALS:
             self.previous[sig] = signal.getsignal(sig)
-        self._set()
-
-    def _set(self) -> None:
-        for sig in _STOP_SIGNALS:
             if sig == signal.SIGINT and self.ignore_sigint:
                 signal.signal(sig, signal.SIG_IGN)
             else:
                 signal.signal(sig, self.handle)
-
-    def reclaim(self) -> None:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-        try:
-            for sig in _STOP_SIGNALS:
-                try:
-                    self.loop.remove_signal_handler(sig)
-                except (ValueError, RuntimeError, NotImplementedError):
-                    pass
-            self._set()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
     def handle(self, signum: int, frame: Any) -> None:
         self.received += 1
@@ -202,9 +186,9 @@ def _serve(app: Any, sockets: List[socket.socket], shutdown_timeout: float, loop
     loop = new_event_loop(loop_kind)
     asyncio.set_event_loop(loop)
     stop = asyncio.Event()
-    signals: Optional[_StopSignals] = None
+    signals: Optional[StopSignals] = None
     if _in_main_thread():
-        signals = _StopSignals(loop, stop, shutdown_timeout, ignore_sigint=worker)
+        signals = StopSignals(loop, stop, shutdown_timeout, ignore_sigint=worker)
         signals.install()
     if sigmask is not None:
         signal.pthread_sigmask(signal.SIG_SETMASK, sigmask)
@@ -223,8 +207,6 @@ def _serve(app: Any, sockets: List[socket.socket], shutdown_timeout: float, loop
             loop.call_later(1.0, watch_parent)
 
     def ready() -> None:
-        if signals is not None:
-            signals.reclaim()
         if worker:
             loop.call_later(1.0, watch_parent)
         if on_ready is not None:
@@ -250,11 +232,6 @@ def _serve(app: Any, sockets: List[socket.socket], shutdown_timeout: float, loop
                 signals.restore()
             if previous_hup is not None:
                 signal.signal(signal.SIGHUP, previous_hup)
-
-
-def serve_here(app: Any, sockets: List[socket.socket], shutdown_timeout: float, loop_kind: str) -> None:
-    """Serve in this process until SIGINT/SIGTERM, then drain (see the module docstring)."""
-    _serve(app, sockets, shutdown_timeout, loop_kind)
 
 
 def run(app: Any, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, backlog: int = 2048,
@@ -290,7 +267,7 @@ def run(app: Any, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1
                       flush=True)
         if workers == 1:
             show_banner()
-            serve_here(app if load is None else load(), [sock], shutdown_timeout, loop)
+            _serve(app if load is None else load(), [sock], shutdown_timeout, loop)
         else:       # the banner once a worker serves: the app may fail to load in the workers
             Supervisor(load or (lambda: app), sock, workers, shutdown_timeout, loop, on_ready=show_banner,
                        boot_timeout=boot_timeout).run()
@@ -390,8 +367,8 @@ class Supervisor:
 
     # -- workers ---------------------------------------------------------------
 
-    def _warn_in_process_broadcast(self) -> None:
-        if broadcast._in_process_hubs():
+    def _warn_in_process_broadcast(self, app: Any) -> None:
+        if any(hub.url is None for hub in app.broadcasts):
             log.warning("%d workers with an in-process Broadcast: an event published in one worker "
                         "reaches only that worker's subscribers; give Broadcast a redis:// url to "
                         "share topics between workers", self.workers)
@@ -442,7 +419,7 @@ class Supervisor:
                 code = BOOT_FAILURE
                 return
             if warn:                         # once, from the first worker (the app is loaded here)
-                self._warn_in_process_broadcast()
+                self._warn_in_process_broadcast(app)
 
             def on_ready() -> None:
                 nonlocal booted

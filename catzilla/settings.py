@@ -13,6 +13,13 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
+#: After the shutdown deadline (`shutdown_timeout`), how long the server gives
+#: cancelled tasks and its worker threads to run their cleanup (a thread blocked
+#: inside a generator's next() is reclaimed only when that returns). A
+#: supervisor or the reloader gives a stopping process shutdown_timeout +
+#: CLOSE_GRACE (and a little slack) before it kills it. Fixed, not a setting.
+CLOSE_GRACE = 5.0
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -199,7 +199,7 @@ async def ws_chat(ws: WebSocket) -> None:
 
 # -- live dashboard: a background publisher, a Broadcast hub, EventSource ---------
 
-hub = Broadcast()          # in-process; Broadcast("redis://...") shares it between workers
+hub = app.add_broadcast(Broadcast())   # in-process; Broadcast("redis://...") shares it between workers
 started = time.time()
 
 

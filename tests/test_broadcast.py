@@ -242,6 +242,58 @@ def test_shutdown_ends_feeds_cleanly(serve):
     f.close()
 
 
+def test_a_hub_serves_the_app_it_was_given_to_and_no_other():
+    """add_broadcast: the hub starts and stops with its app; another app's
+    server starting and stopping in the same process leaves it alone."""
+    app, hub, _ = make_app()
+    assert app.add_broadcast(hub) is hub and app.add_broadcast(hub) is hub
+    assert app.broadcasts == (hub,)
+    other = Catzilla()
+
+    @other.get("/")
+    def home(request):
+        return "other"
+
+    assert hub.app is None
+    with TestClient(app) as client:
+        assert hub.app is app                       # started with the app, before any subscriber
+        client.post("/publish/t", json="x")
+        with client.stream("GET", "/feed/t") as feed:
+            assert feed.status_code == 200
+            with TestClient(other) as second:       # another app's whole lifecycle
+                assert second.get("/").text == "other"
+            assert hub.app is app and hub.metrics()["subscribers"] == 1
+            assert hub.metrics()["topics"]["t"]["published"] == 1
+            assert (hub.metrics()["backend"], hub.metrics()["connected"]) == ("memory", True)
+            for other_app in (other, Catzilla()):   # a hub serves one app at a time
+                with pytest.raises(RuntimeError, match="another app"):
+                    client.loop.run_until_complete(hub.start(other_app))
+    assert hub.app is None                          # stopped with its app
+    with pytest.raises(RuntimeError, match="not serving"):
+        hub.publish_threadsafe("t", "x")
+    with TestClient(other):
+        assert hub.app is None and other.broadcasts == ()
+    with pytest.raises(TypeError, match="Broadcast"):
+        app.add_broadcast(object())
+
+
+def test_a_hub_used_without_being_added_joins_the_app_at_its_first_subscriber():
+    app, hub, _ = make_app()
+    with TestClient(app) as client:
+        assert hub.app is None and app.broadcasts == ()
+        with client.websocket_connect("/ws/j") as ws:
+            wait_until(lambda: hub.metrics()["subscribers"] == 1, 5, "the subscriber")
+            assert hub.app is app and app.broadcasts == (hub,)
+            client.post("/publish/j", json="hello")
+            assert ws.receive_text() == "hello"
+            with client.stream("GET", "/feed/j") as feed:         # a second use: the same hub, served once
+                assert feed.status_code == 200
+                wait_until(lambda: hub.metrics()["subscribers"] == 2, 5, "the SSE subscriber")
+    assert hub.app is None and hub.metrics()["subscribers"] == 0   # stopped with the app it joined
+    with TestClient(app) as client:                                # and started with it from then on
+        assert hub.app is app
+
+
 def test_definition_errors_are_clear():
     with pytest.raises(ValueError, match="policy"):
         Broadcast(policy="drop-newest")
@@ -275,7 +327,7 @@ def test_publish_rejects_bad_data_and_event_names():
 def test_workers_with_an_in_process_hub_warn_at_start(tmp_path):
     (tmp_path / "hubapp.py").write_text(
         "from catzilla import Broadcast, Catzilla\n"
-        "app = Catzilla()\nhub = Broadcast()\n"
+        "app = Catzilla()\nhub = app.add_broadcast(Broadcast())\n"
         "@app.get('/')\ndef home(request):\n    return 'ok'\n")
     with launcher(tmp_path) as run:
         p = run("hubapp:app", "--workers", "2", "--port", "0", workers=2)

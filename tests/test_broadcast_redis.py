@@ -3,8 +3,8 @@ against a real Debian `redis-server`, started by each test on a free loopback
 port in a temporary directory (no persistence), and killed (-9), stopped
 (SIGSTOP) or restarted on the same port mid-test.
 
-The backend is driven directly first, with a fake hub that records the
-`_deliver` and `_gap` calls it receives; the last test runs two server
+The backend is driven directly first, with a fake receiver that records the
+`deliver` and `gap` calls it receives; the last test runs two server
 processes (tests/apps/broadcast_app.py) whose hubs share the Redis, with
 SSE subscribers on both.
 """
@@ -118,12 +118,12 @@ class FakeHub:
         self.calls: List[tuple] = []
         self.fail_on = fail_on
 
-    def _deliver(self, topic: str, event_id: int, event: Optional[str], payload: Any) -> None:
+    def deliver(self, topic: str, event_id: int, event: Optional[str], payload: Any) -> None:
         self.calls.append(("deliver", topic, event_id, event, payload))
         if self.fail_on is not None and payload == self.fail_on:
             raise RuntimeError("hub bug")
 
-    def _gap(self, topic: Optional[str], reason: str) -> None:
+    def gap(self, topic: Optional[str], reason: str) -> None:
         self.calls.append(("gap", topic, reason))
 
     def delivered(self, topic: Optional[str] = None) -> List[Tuple[int, Optional[str], Any]]:
@@ -151,8 +151,8 @@ def run(coro: Awaitable[Any], timeout: float = 45.0) -> Any:
 async def started(url: str, hub: FakeHub, prefix: str = "cz:", **settings: float) -> RedisBackend:
     # Settings are class attributes, read when the backend creates its clients.
     cls = type("TunedBackend", (RedisBackend,), settings) if settings else RedisBackend
-    backend = cls(url, prefix)
-    await backend.start(hub)
+    backend = cls(url, prefix, hub)
+    await backend.start()
     return backend
 
 
@@ -407,7 +407,7 @@ def test_hub_errors_and_foreign_messages_do_not_break_the_subscription(redis_ser
     hub = run(main())
     assert [p for _, _, p in hub.delivered()] == ["one", "boom", "two"]
     assert hub.gaps() == []   # no reconnect
-    assert any(r.name == "catzilla" and "hub._deliver failed" in r.getMessage() for r in caplog.records)
+    assert any(r.name == "catzilla" and "FakeHub.deliver() failed" in r.getMessage() for r in caplog.records)
     assert len([m for m in redis_warnings(caplog) if "malformed" in m]) == 1
 
 
@@ -428,7 +428,7 @@ def test_close_leaves_no_tasks_or_connections(redis_server):
         await backend.close()   # idempotent
         after = await clients()
         # A closed backend can serve again (the hub's close() allows it), and close again.
-        await backend.start(hub)
+        await backend.start()
         await backend.publish("t", None, "again")
         await until(lambda: hub.delivered()[-1][2] == "again", 10, "the event after a restart")
         await backend.close()

@@ -315,3 +315,48 @@ def test_a_generator_blocked_past_the_deadline_does_not_hang_the_exit(start):
     assert server.wait_exit(12) == 0
     assert time.monotonic() - sent < 9            # deadline + the 5 s grace for stream threads
     assert "still blocked" in server.stderr
+
+
+SERVE_DIRECTLY = '''
+import logging, signal, sys
+from catzilla.runner import bind_socket, new_event_loop
+from czapp import app
+
+logging.basicConfig(level=logging.INFO)
+
+sock = bind_socket("127.0.0.1", 0)
+before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+loop = new_event_loop(sys.argv[1])
+loop.run_until_complete(app.serve([sock], shutdown_timeout=5,
+                                  ready=lambda: print("serving on http://127.0.0.1:%d" % sock.getsockname()[1],
+                                                      flush=True)))
+loop.close()
+print("handlers restored:", (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before,
+      flush=True)
+'''
+
+
+@pytest.mark.parametrize("loop", [
+    "asyncio",
+    pytest.param("uvloop", marks=pytest.mark.skipif(not importlib.util.find_spec("uvloop"),
+                                                    reason="uvloop not installed"))])
+def test_app_serve_without_stop_drains_on_signals_like_the_cli(tmp_path, loop):
+    """app.serve() called directly in the main thread, without `stop`: the same
+    stop-signal handling as the CLI (runner.StopSignals): SIGTERM drains, a
+    second signal does not cut the drain, the previous handlers come back."""
+    import sys
+    (tmp_path / "czapp.py").write_text(textwrap.dedent(APP))
+    (tmp_path / "serve_directly.py").write_text(SERVE_DIRECTLY)
+    with launcher(tmp_path) as run:
+        server = run.start([sys.executable, "serve_directly.py", loop])
+        stream = Stream(server.port, "/stream")
+        assert stream.first.wait(5)
+        server.send(signal.SIGTERM)
+        server.wait_output(r"SIGTERM received", timeout=5)
+        server.send(signal.SIGINT)
+        stream.wait(10)
+        assert stream.complete and stream.body == FULL_BODY
+        assert server.wait_exit(10) == 0
+        assert "handlers restored: True" in server.text()
+        assert (tmp_path / "shutdown-hook").exists()
+        assert "Traceback" not in server.stderr, server.stderr

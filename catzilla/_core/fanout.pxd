@@ -2,10 +2,11 @@
 # frame) and appended to every subscriber's transport in one compiled pass.
 # A topic keeps its subscribers in a C array (O(1) add, O(1) swap-remove: each
 # subscriber knows its slot) and its recent events in a ring for replay.
+# What an event says is the hub's (catzilla/broadcast.pyx): it hands the core
+# framed events, and a Wording for the two notices the core itself must send.
 from cpython.ref cimport PyObject
 from catzilla._core.streams cimport Pump
 from catzilla._core.transport cimport Transport
-from catzilla.response cimport Response
 
 cdef enum:
     SUB_SSE = 0          # text/event-stream, chunked (HTTP/1.1)
@@ -23,6 +24,15 @@ cdef class Event:
     cdef Py_ssize_t raw_off      # where the SSE event starts in `sse` (HTTP/1.0 sends it unframed)
     cdef bytes ws                # the WebSocket frame, or None (a ping: SSE only)
 
+cdef Event new_event(long long event_id, bytes sse_text, bytes ws)   # sse_text: one SSE event; ws: a frame or None
+cdef bytes ws_frame(object payload)      # one WebSocket message: str as text, bytes as binary
+
+cdef class Wording:
+    # The notices the core sends on its own, worded by the hub (an interface:
+    # broadcast.pyx implements it). Not kept for replay, no id.
+    cdef Event dropped(self, long long skipped, bint ws)   # a lagging subscriber caught up
+    cdef Event reset(self, long long last_id)              # SSE replay cannot resume: start afresh
+
 cdef class Subscriber:
     cdef Topic topic
     cdef Transport t
@@ -33,6 +43,7 @@ cdef class Subscriber:
 
 cdef class Topic:
     cdef readonly str name
+    cdef Wording wording
     cdef PyObject **subs         # owned references
     cdef Py_ssize_t n
     cdef Py_ssize_t cap
@@ -61,17 +72,14 @@ cdef class Topic:
     cdef int clear_ring(self) except -1
     cdef int remember_trim(self, double now) except -1
 
-cdef Event make_event(long long event_id, object event, object payload, bint ws)
+cdef enum:
+    REPLAY_RESET = -1        # a Last-Event-ID that is not one of ours: the client is told to reset
+    NO_REPLAY = -2           # no Last-Event-ID: start with the next event
 
 cdef class FeedPump(Pump):
-    # An SSE response subscribed to a topic: it never ends by itself; the
-    # client leaving (cancel) or the server draining (drain) removes it.
+    # An SSE response subscribed to a topic (made by broadcast.FeedResponse):
+    # it never ends by itself; the client leaving (cancel) or the server
+    # draining (drain) removes it.
     cdef Subscriber sub
     cdef bytes retry             # "retry: N" event, or None
-    cdef long long replay_after  # Last-Event-ID: replay after it; -1 unusable (reset); -2 none
-
-cdef class FeedResponse(Response):
-    # text/event-stream subscribed to a topic when sent (Broadcast.sse)
-    cdef Topic topic
-    cdef bytes retry
-    cdef long long replay_after
+    cdef long long replay_after  # Last-Event-ID: replay after it, or REPLAY_RESET, or NO_REPLAY

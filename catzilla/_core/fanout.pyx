@@ -5,9 +5,10 @@ Per subscriber and event the pass does a budget check, one memcpy into the
 transport's output buffer and, when nothing was pending, one write: no Python
 call, task, queue or encode. Events that cannot be written now stay in the
 transport's buffer and leave when the socket is writable (the loop's
-on_writable); above `max_pending` bytes the topic's policy applies."""
-import json
+on_writable); above `max_pending` bytes the topic's policy applies.
 
+The response that subscribes an SSE client (FeedResponse) and the hub itself
+are public: catzilla/broadcast.pyx."""
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Realloc, PyMem_Free
 from cpython.ref cimport Py_INCREF, Py_DECREF
@@ -17,16 +18,9 @@ from catzilla._core.transport cimport Transport
 from catzilla._core.websocket cimport WSProtocol, WS_OPEN
 from catzilla.includes.clock cimport cz_monotonic
 from catzilla.includes.ws cimport cz_ws_write_header, CZ_WS_OP_TEXT, CZ_WS_OP_BINARY
-from catzilla.request cimport Request
-from catzilla.response cimport BodyInfo, Response, body_info
-from catzilla.sse import ServerSentEvent
-
-cdef bytes _CT_SSE = b"text/event-stream; charset=utf-8"
-cdef BodyInfo _FEED = body_info("stream", None, False)
-cdef long long NO_REPLAY = -2            # no Last-Event-ID: start with the next event
 
 
-cdef bytes _ws_frame(object payload):
+cdef bytes ws_frame(object payload):
     cdef unsigned char head[14]
     cdef bytes data
     cdef size_t hl
@@ -39,31 +33,15 @@ cdef bytes _ws_frame(object payload):
     return (<char *>head)[:hl] + data
 
 
-cdef Event make_event(long long event_id, object event, object payload, bint ws):
-    """payload: str, or bytes (UTF-8 text for SSE, a binary message on WebSockets)."""
+cdef Event new_event(long long event_id, bytes sse_text, bytes ws):
     cdef Event e = Event.__new__(Event)
-    cdef bytes text
-    if payload is None:                  # an SSE comment (a ping): no data, no id, no WebSocket form
-        text = b": ping\n\n"
-    else:
-        text = ServerSentEvent(payload, event=event,
-                               id=str(event_id) if event_id else None).encode()
-    size_line = b"%x\r\n" % len(text)
+    cdef bytes size_line = b"%x\r\n" % len(sse_text)
     e.id = event_id
     e.at = cz_monotonic()
-    e.sse = size_line + text + b"\r\n"
+    e.sse = size_line + sse_text + b"\r\n"
     e.raw_off = len(size_line)
-    e.ws = _ws_frame(payload) if ws and payload is not None else None
+    e.ws = ws
     return e
-
-
-cdef Event _signal_event(str name, dict data):
-    # Hub signals carry no id, so a client's Last-Event-ID stays its last real event.
-    return make_event(0, name, json.dumps(data, separators=(",", ":")), False)
-
-
-cdef Event _ws_signal(str name, dict data):
-    return make_event(0, name, json.dumps({"event": name, "data": data}, separators=(",", ":")), True)
 
 
 cdef inline bint _wire(Subscriber s, Event e, const char **p, Py_ssize_t *n):
@@ -87,6 +65,14 @@ cdef class Event:
         return f"<Event {self.id} {len(self.sse)} bytes>"
 
 
+cdef class Wording:
+    cdef Event dropped(self, long long skipped, bint ws):
+        raise NotImplementedError("the hub words its notices (broadcast.pyx)")
+
+    cdef Event reset(self, long long last_id):
+        raise NotImplementedError("the hub words its notices (broadcast.pyx)")
+
+
 cdef class Subscriber:
     def __cinit__(self):
         self.slot = -1
@@ -94,12 +80,13 @@ cdef class Subscriber:
 
 cdef class Topic:
     def __cinit__(self, str name, int policy, Py_ssize_t max_pending, Py_ssize_t replay,
-                  double replay_seconds):
+                  double replay_seconds, Wording wording not None):
         if max_pending < 1:
             raise ValueError("max_pending must be at least 1 byte")
         if replay < 0:
             raise ValueError("replay must be >= 0 events")
         self.name = name
+        self.wording = wording
         self.policy = policy
         self.max_pending = max_pending
         self.replay = replay
@@ -176,8 +163,7 @@ cdef class Topic:
                 self.dropped += 1
                 return 0
             # caught up: say how many were skipped, then go on with the newest
-            marker = _ws_signal("dropped", {"dropped": e.id - s.lag_from}) if s.kind == SUB_WS \
-                else _signal_event("dropped", {"dropped": e.id - s.lag_from})
+            marker = self.wording.dropped(e.id - s.lag_from, s.kind == SUB_WS)
             s.lag_from = 0
             self._append(s, marker)
             if pend == 0:
@@ -237,10 +223,6 @@ cdef class Topic:
                 self.push(s, ws if s.kind == SUB_WS else sse, False)
             i -= 1
         return 0
-
-    def send_signal(self, str name, dict data):
-        """Tell every subscriber something that is not an event (gap, reset)."""
-        self.signal(_signal_event(name, data), _ws_signal(name, data))
 
     def ping(self, Event e, double idle):
         """The keep-alive comment to SSE subscribers, when nothing went out for `idle` s."""
@@ -363,7 +345,7 @@ cdef class FeedPump(Pump):
             frame(t.out, self.retry, self.chunked)
         if self.replay_after != NO_REPLAY:
             if self.replay_after < 0 or not s.topic.replay_to(s, self.replay_after):
-                s.topic._append(s, _signal_event("reset", {"last_id": s.topic.last_id}))
+                s.topic._append(s, s.topic.wording.reset(s.topic.last_id))
         s.topic.add(s)
         t.flush()
         return 0
@@ -375,38 +357,3 @@ cdef class FeedPump(Pump):
     cdef int drain(self) except -1:
         self.sub.topic.remove(self.sub)
         return self.finish(None)
-
-
-cdef class FeedResponse(Response):
-    """A text/event-stream response subscribed to a topic (Broadcast.sse)."""
-
-    def __init__(self, Topic topic, int retry, last_event_id, headers=None):
-        Response.__init__(self, b"", 200, headers)
-        self._ct = _CT_SSE
-        self.topic = topic
-        self.retry = b"retry: %d\n\n" % retry if retry > 0 else None
-        if last_event_id is None:
-            self.replay_after = NO_REPLAY
-        else:
-            try:
-                self.replay_after = int(last_event_id)
-            except (TypeError, ValueError):
-                self.replay_after = -1        # not one of ours: the client is told to reset
-            if self.replay_after < 0:
-                self.replay_after = -1
-        self.headers.setdefault("cache-control", "no-cache")
-        self.headers.setdefault("x-accel-buffering", "no")
-
-    cdef int send(self, Transport t, Request req) except -1:
-        cdef bint chunked
-        cdef FeedPump pump = FeedPump.__new__(FeedPump)
-        pump.sub = Subscriber.__new__(Subscriber)
-        pump.sub.topic = self.topic
-        pump.retry = self.retry
-        pump.replay_after = self.replay_after
-        chunked = t.write_stream_head(self.status_code, self._ct, self._headers)
-        return t.start_stream(self.status_code, pump, chunked, None, 0.0, b"", None)
-
-    cdef BodyInfo describe(self):
-        """A feed's events are encoded once for every subscriber: never wrapped."""
-        return _FEED

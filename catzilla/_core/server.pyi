@@ -5,7 +5,6 @@ and write are handled in C, handlers and async generators run as asyncio tasks.
 import asyncio
 import socket
 from collections.abc import Iterable
-from typing import Any
 
 from catzilla.app import Catzilla
 from catzilla.settings import Settings
@@ -22,8 +21,6 @@ class Server:
         """Serve `app` (its settings; its dispatcher compiled now) on bound,
         listening `sockets`. watchdog: warn when the loop is blocked longer than
         the block_warning setting. OSError when the poller cannot be created."""
-    @property
-    def services(self) -> Any: ...
     @property
     def connections(self) -> int:
         """Number of open connections."""

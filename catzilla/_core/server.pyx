@@ -12,10 +12,11 @@ from catzilla._core.context cimport ConnectionTable, Limits, Services
 from catzilla._core.connection cimport Connection
 from catzilla._core.dispatch cimport Dispatcher
 from catzilla._core.transport cimport update_date
-from catzilla._core.workers import CLOSE_GRACE, WorkerPool
+from catzilla._core.workers import WorkerPool
 from catzilla._core.watchdog import Watchdog
 from catzilla.request cimport Request
 from catzilla.router cimport Route
+from catzilla.settings import CLOSE_GRACE
 from catzilla.includes.poller cimport (cz_event, CZ_READ, CZ_WRITE, CZ_HUP, cz_poller_create, cz_poller_add,
                                cz_poller_del, cz_poller_wait)
 
@@ -98,10 +99,6 @@ cdef class Server:
         if self.table is not None and self.table.pfd >= 0:
             close(self.table.pfd)
             self.table.pfd = -1
-
-    @property
-    def services(self):
-        return self.svc
 
     @property
     def connections(self):

@@ -20,15 +20,15 @@ import threading
 import time
 from typing import Callable, Optional, Tuple
 
-import catzilla
-
 log = logging.getLogger("catzilla")
 
 #: A stall this long is also reported while it lasts (a deadlocked loop never comes back).
 STILL_BLOCKED = 10.0
 
-#: Frames of the loop machinery, not of the app.
-_SKIP = tuple(os.path.dirname(str(m.__file__)) + os.sep for m in (asyncio, catzilla))
+#: Frames of the loop machinery, not of the app: asyncio's and catzilla's own
+#: (this file is catzilla/_core/watchdog.py; the package is not imported, it is above this layer).
+_SKIP = (os.path.dirname(str(asyncio.__file__)) + os.sep,
+         os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep)
 
 
 class Watchdog:

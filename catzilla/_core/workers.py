@@ -18,11 +18,6 @@ from typing import Callable, List, Optional
 
 log = logging.getLogger("catzilla")
 
-#: After the shutdown deadline, how long cancelled tasks and the worker threads
-#: get to run their cleanup: a thread blocked inside a generator's next() can
-#: only be reclaimed when that returns.
-CLOSE_GRACE = 5.0
-
 #: Seconds an idle worker thread waits for a job before it exits: long enough that
 #: steady traffic keeps its threads, short enough that memory settles soon after a burst.
 IDLE_TIMEOUT = 5.0

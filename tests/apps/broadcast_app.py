@@ -12,7 +12,8 @@ if os.environ.get("CATZILLA_TEST_INSTALLED") != "1":   # else: the installed pac
 from catzilla import Broadcast, Catzilla, JSONResponse  # noqa: E402
 
 app = Catzilla()
-hub = Broadcast(os.environ.get("BROADCAST_URL") or None, ping=float(os.environ.get("PING", "15")))
+hub = app.add_broadcast(Broadcast(os.environ.get("BROADCAST_URL") or None,
+                                  ping=float(os.environ.get("PING", "15"))))
 hub.topic("kick", policy="disconnect", max_pending=64 * 1024)
 pacers = set()
 
