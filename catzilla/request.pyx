@@ -7,6 +7,7 @@ from libc.stdint cimport uint32_t, UINT32_MAX
 from libc.string cimport memchr, memset
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from catzilla._core.buffer cimport Buffer
+from catzilla._core.transport cimport Transport
 from catzilla.datastructures cimport Headers, validated_pairs
 from catzilla.forms cimport c_unquote
 from catzilla.includes.http cimport cz_header, cz_limits, cz_request, cz_parse_request, CZ_ERROR
@@ -87,14 +88,14 @@ async def _read_body(Request req):
         if req.stream_used:
             raise RuntimeError("the request body was already consumed by request.stream()")
         req.stream_used = True
-        parts = [chunk async for chunk in _streamed(req, req.conn.max_body)]
+        parts = [chunk async for chunk in _streamed(req, req.conn.max_body())]
         req._body = b"".join(parts)
     return _exact_body(req)
 
 
 async def _streamed(Request req, long long limit):
-    """The body as it arrives from the connection (see Connection.body_chunk)."""
-    conn = req.conn
+    """The body as it arrives from the connection (Transport.body_chunk)."""
+    cdef Transport conn = req.conn
     while True:
         chunk = conn.body_chunk(req, limit)
         if chunk is None:
@@ -146,7 +147,7 @@ cdef str _lower_name(const char *p, Py_ssize_t n):
 
 
 cdef int _fill(Request req, Buffer buf, Py_ssize_t base, const cz_request *r, str method,
-               object conn) except -1:
+               Transport conn) except -1:
     """Copy what `r` (parsed from buf.data + base) says into `req` as offsets; pin `buf`."""
     cdef const char *p = buf.data + base
     cdef Py_ssize_t limit = buf.end - base
@@ -192,7 +193,7 @@ cdef int _fill(Request req, Buffer buf, Py_ssize_t base, const cz_request *r, st
     return 0
 
 
-cdef Request new_request(Buffer buf, Py_ssize_t base, const cz_request *r, str method, object conn):
+cdef Request new_request(Buffer buf, Py_ssize_t base, const cz_request *r, str method, Transport conn):
     cdef Request req = Request.__new__(Request)
     _fill(req, buf, base, r, method, conn)
     return req

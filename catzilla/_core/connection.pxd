@@ -2,6 +2,7 @@ from catzilla._core.buffer cimport Buffer
 from catzilla._core.context cimport ConnectionTable, Limits, Services
 from catzilla._core.streams cimport Pump
 from catzilla._core.transport cimport Transport
+from catzilla._core.websocket cimport WSProtocol
 from catzilla.includes.http cimport cz_chunked
 from catzilla.request cimport Request
 
@@ -26,10 +27,11 @@ cdef class Connection(Transport):
     cdef double started              # for the access log
     cdef int stream_status
     cdef bint upgrade                # the request carries Connection: upgrade
-    cdef object ws                   # WSProtocol once a WebSocket handshake was read (ST_UPGRADED after accept)
-    cdef bint holds_stream           # counted in table.streams (a streamed body or a WebSocket)
-    # A body streamed to an async endpoint as it arrives (request.stream()): the
-    # Request keeps the head's buffer; rbuf holds only body bytes and what follows.
+    cdef WSProtocol ws               # once a WebSocket handler started (ST_UPGRADED after accept)
+    cdef bint holds_slot             # holds a stream slot (ConnectionTable.claim_slot): a stream or a WebSocket
+    # An incoming body: read by an async endpoint as it arrives (request.stream(),
+    # Transport.body_chunk). The Request keeps the head's buffer; rbuf holds
+    # only body bytes and what follows.
     cdef bint body_streaming         # the handler reads this request's body from the socket
     cdef bint body_done              # ... all of it has been handed out
     cdef bint body_last              # chunked: the decoder has seen the last chunk
@@ -62,11 +64,14 @@ cdef class Connection(Transport):
     cdef int response_done(self) except -1
     cdef int send_error(self, int status, str reason) except -1
     cdef int log_access(self, int status, long long nbytes) except -1
-    cdef int start_websocket(self, object result) except -1
-    cdef bint stream_refused(self) except -1   # over max_streams: True (counted, logged); else take a slot
-    cdef int end_stream(self) except -1        # give the slot back (idempotent)
+    cdef int claim_slot(self) except -1        # a stream slot, or HTTPException(503) over max_streams
+    cdef int release_slot(self) except -1      # give the slot back (idempotent)
     cdef object health(self, str method)
     # lifecycle
     cdef int check_timeouts(self, double now) except -1
     cdef int close_when_idle(self) except -1
     cdef int release_idle_memory(self) except -1
+    # for the server (graceful stop): close now if idle, else after the current
+    # response; past the deadline, cancel the work and close (returns the tasks cancelled)
+    cdef int shutdown_idle(self) except -1
+    cdef list cancel_work(self)

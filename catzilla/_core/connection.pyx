@@ -15,7 +15,7 @@ from catzilla._core.context cimport ConnectionTable, Limits, Services
 from catzilla._core.dispatch cimport Dispatcher, is_awaitable
 from catzilla._core.streams cimport Pump, make_pump, close_unsent
 from catzilla._core.transport cimport Transport
-from catzilla._core.websocket cimport WSProtocol, ws_upgrade
+from catzilla._core.websocket cimport WSProtocol
 from catzilla.includes.clock cimport cz_monotonic
 from catzilla.includes.http cimport (cz_request, cz_parse_request, cz_chunked_init, cz_chunked_decode,
                                      CZ_ERROR, CZ_INCOMPLETE, CZ_F_CHUNKED, CZ_F_CONN_CLOSE,
@@ -46,13 +46,6 @@ cdef Response _DRAINING = PlainTextResponse("draining\n", 503, {"cache-control":
 cdef Response _HEALTH_METHODS = PlainTextResponse("Method Not Allowed\n", 405, {"allow": "GET, HEAD"})
 
 
-cdef object _stream_limit():
-    # Raised where the stream would start: the head is rolled back and the app's
-    # exception handlers render it like any other 503.
-    return HTTPException(503, "Service Unavailable: too many streams, retry later",
-                         {"retry-after": "1"})
-
-
 cdef inline str _method_str(const char *p, Py_ssize_t n):
     if n == 3 and p[0] == b'G' and p[1] == b'E' and p[2] == b'T':
         return _GET
@@ -76,7 +69,7 @@ cdef class Connection(Transport):
         self.low_water = lim.low_water
         self.last_io = cz_monotonic()
 
-    def peer(self):
+    cdef object peer(self):
         if self.peer_cache is None and not self.closed:
             try:
                 s = socket.socket(fileno=self.fd)
@@ -95,7 +88,7 @@ cdef class Connection(Transport):
         cdef Services svc = self.svc
         cdef Py_ssize_t read_size = self.lim.read_size
         if self.state == ST_UPGRADED:
-            return (<WSProtocol>self.ws).on_readable()
+            return self.ws.on_readable()
         while not self.closed:
             n = self.receive(svc.scratch, <size_t>read_size)
             if n <= 0:
@@ -201,7 +194,7 @@ cdef class Connection(Transport):
         if self.closed:
             return True
         if self.tail is not None or self.file_fd >= 0 or self.pending() > self.high_water:
-            self.drain_waiter = self.resume      # flush() asked for write readiness
+            self.drain_waiter = self._resume     # flush() asked for write readiness
             return True
         return False
 
@@ -398,10 +391,9 @@ cdef class Connection(Transport):
                 waiter.set_result(None)
         return 0
 
-    def body_chunk(self, Request req, long long limit):
-        """The next piece of req's streamed body: bytes, b"" when none is ready yet (then
-        await body_wait()), None at its end. `limit` (-1: none) bounds the payload the
-        handler accepts: beyond it, HTTPException(413)."""
+    # -- the incoming body, for Request (the connection boundary: transport.pxd) --
+
+    cdef object body_chunk(self, object req, long long limit):
         cdef Py_ssize_t n
         cdef bytes chunk
         if self.closed or req is not self.req or not self.body_streaming:
@@ -435,18 +427,16 @@ cdef class Connection(Transport):
             return None
         return b""
 
-    def body_wait(self):
-        """A future resolved when more of the streamed body may be ready."""
+    cdef object body_wait(self):
         if self.closed:
             raise ClientDisconnect()
         self.body_waiter = self.svc.loop.create_future()
         return self.body_waiter
 
-    @property
-    def max_body(self):
+    cdef long long max_body(self):
         return self.lim.max_body
 
-    def resume(self):
+    def _resume(self):
         """Output drained below the low-water mark: go on with pipelined requests."""
         if not self.closed and self.state != ST_HANDLING:
             self.serve_buffered()
@@ -466,10 +456,8 @@ cdef class Connection(Transport):
             return self.respond(self.svc.dispatcher.error(req, HTTPException(400, "invalid request target")))
         if self.lim.health_path is not None and req.path == self.lim.health_path:
             return self.respond(self.health(req.method))
-        if self.upgrade:
-            result = ws_upgrade(self, self, req, self.svc, self.lim)
-            if result is not None:
-                return self.start_websocket(result)
+        if self.upgrade and self.svc.dispatcher.resolve_upgrade(req):
+            self.keep_alive = False          # no HTTP request follows a handshake
         if req.path == "*":                                  # asterisk-form: OPTIONS * only
             if req.method == "OPTIONS":
                 return self.respond(Response(b"", 204, {"allow": _SERVER_METHODS}))
@@ -512,10 +500,10 @@ cdef class Connection(Transport):
         if task.done():
             return self.task_finished(task)
         self.task = task
-        task.add_done_callback(self.on_task_done)
+        task.add_done_callback(self._task_done)
         return 0
 
-    def on_task_done(self, task):
+    def _task_done(self, task):
         self.task = None
         if self.closed:
             return
@@ -539,35 +527,37 @@ cdef class Connection(Transport):
         if self.head_only:
             close_unsent(self.svc, content)
             return self.response_sent(status, 0)
-        if self.stream_refused():
+        try:
+            self.claim_slot()
+        except BaseException:
             close_unsent(self.svc, content)
-            raise _stream_limit()            # respond() drops the head queued for this stream
+            raise                            # respond() drops the head queued for this stream
         self.flush()                         # the head goes out before the first item
         if self.closed:
             close_unsent(self.svc, content)
             return 0
         self.stream_status = status
-        self.pump = make_pump(self.svc, self, content, chunked, encode, ping, ping_bytes, filters,
-                              self.stream_done)
+        self.pump = make_pump(self.svc, self, content, chunked, encode, ping, ping_bytes, filters)
         try:
             self.pump.start()
         except BaseException:
-            self.end_stream()
+            self.release_slot()
             raise
         return 0
 
-    def stream_done(self, bint ok):
+    cdef int stream_done(self, bint ok) except -1:
         self.pump = None
-        self.end_stream()
+        self.release_slot()
         if self.closed:
-            return
+            return 0
         if not ok:
             self.flush()                     # what was produced before the failure still goes out,
             self.abort()                     # but no last chunk: the client sees it is incomplete
-            return
+            return 0
         self.response_sent(self.stream_status, -1)
         if not self.closed:
             self.serve_buffered()
+        return 0
 
     cdef int response_sent(self, int status, long long nbytes) except -1:
         self.log_access(status, nbytes)
@@ -616,24 +606,24 @@ cdef class Connection(Transport):
         (<Response>PlainTextResponse(f"{status} {reason}\n", status)).send(self, None)
         return 0
 
-    # -- WebSockets (the protocol is in websocket.pyx) ------------------------
+    # -- WebSockets: the bridge to WSProtocol (websocket.pyx) -------------------
 
-    cdef int start_websocket(self, object result) except -1:
-        """A WebSocket handshake was read: run its handler, or send the refusal."""
-        self.keep_alive = False                  # no HTTP request follows a handshake
-        if isinstance(result, WSProtocol):
-            if self.stream_refused():
-                (<WSProtocol>result).handler.close()     # the handler never runs
-                return self.respond(self.svc.dispatcher.error(self.req, _stream_limit()))
-            self.ws = result
-            result.start()
-            return 0
-        return self.respond(result)
+    cdef int start_websocket(self, object ws) except -1:
+        """The dispatcher's Upgrade is being sent: the handler starts (it answers
+        the handshake by accepting or refusing). Over max_streams the handler never
+        runs: respond() renders the 503 through the exception handlers."""
+        cdef WSProtocol proto = <WSProtocol?>ws
+        self.claim_slot()
+        self.ws = proto
+        proto.attach(self, self.svc, self.lim)
+        proto.start()
+        return 0
 
-    def ws_upgraded(self, WSProtocol ws):
+    cdef int ws_upgraded(self) except -1:
         """The handler accepted (the 101 head is queued): from now on the bytes
         read are frames, starting with any the client sent behind its handshake."""
         cdef Py_ssize_t n
+        cdef WSProtocol ws = self.ws
         self.log_access(101, -1)
         self.state = ST_UPGRADED
         self.req = None
@@ -645,34 +635,33 @@ cdef class Connection(Transport):
         self.release_consumed()
         if not self.closed and self.state == ST_UPGRADED:
             self.resume_reading()                  # reading may have paused before the accept
+        return 0
 
-    def ws_refused(self, response):
-        """The handler answered the handshake with HTTP (returned or closed before accept)."""
+    cdef int ws_refused(self, object response) except -1:
+        """The handler answered the handshake with HTTP (returned, closed or raised before accept)."""
         self.ws = None
-        self.end_stream()
+        self.release_slot()
         if not self.closed:
             self.respond(response)
             if not self.closed:
                 self.flush()
+        return 0
 
-    def ws_close_tcp(self):
+    cdef int ws_close_tcp(self) except -1:
         """Both close frames are out (or the connection failed): close after the output."""
         if not self.closed and self.state == ST_UPGRADED:
             self.close_when_idle()
+        return 0
 
-    cdef bint stream_refused(self) except -1:
-        cdef ConnectionTable table = self.table
-        if table.streams >= self.lim.max_streams:
-            table.refused_streams.refused(self.svc.log, self.lim.max_streams)
-            return True
-        table.streams += 1
-        self.holds_stream = True
-        return False
+    cdef int claim_slot(self) except -1:
+        self.table.claim_slot(self.lim.max_streams, self.svc.log)
+        self.holds_slot = True
+        return 0
 
-    cdef int end_stream(self) except -1:
-        if self.holds_stream:
-            self.holds_stream = False
-            self.table.streams -= 1
+    cdef int release_slot(self) except -1:
+        if self.holds_slot:
+            self.holds_slot = False
+            self.table.release_slot()
         return 0
 
     cdef int log_access(self, int status, long long nbytes) except -1:
@@ -700,7 +689,7 @@ cdef class Connection(Transport):
             if now - self.last_io > 2.0:
                 self.abort()
         elif self.state == ST_UPGRADED:
-            (<WSProtocol>self.ws).check_timeouts(now)      # pings, the close handshake
+            self.ws.check_timeouts(now)                    # pings, the close handshake
             if not self.closed and self.pending() > 0 and self.write_since \
                     and now - self.write_since > lim.write_timeout:
                 self.abort()                 # the peer stopped reading
@@ -730,14 +719,14 @@ cdef class Connection(Transport):
             self.out.shrink(0)
         return 0
 
-    def shutdown_idle(self):
+    cdef int shutdown_idle(self) except -1:
         """Graceful stop: close now if between requests, else after the current response."""
         cdef char probe
         if self.closed:
-            return
+            return 0
         self.keep_alive = False
         if self.ws is not None:
-            (<WSProtocol>self.ws).shutdown()      # close 1001; the peer's close ends the connection
+            self.ws.shutdown()                    # close 1001; the peer's close ends the connection
         elif self.pump is not None:
             self.pump.drain()                     # a feed ends now; other streams run to the deadline
         elif self.state == ST_HEAD and self.rbuf.end == self.req_start and self.pending() == 0:
@@ -745,25 +734,22 @@ cdef class Connection(Transport):
             # with Connection: close, rather than reset: a reload under load would fail it.
             if recv(self.fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) <= 0:
                 self.abort()
+        return 0
 
-    def cancel_work(self):
+    cdef list cancel_work(self):
         """Deadline passed: stop the handler or stream and close. Returns the
         tasks that were cancelled, for the caller to wait on their cleanup."""
         tasks = [t for t in (self.task, self.pump.running_task() if self.pump is not None else None,
-                             (<WSProtocol>self.ws).task if self.ws is not None else None)
+                             self.ws.task if self.ws is not None else None)
                  if t is not None and not t.done()]
         self.abort()
         return tasks
-
-    @property
-    def busy(self):
-        return not self.closed and (self.state != ST_HEAD or self.rbuf.end != self.req_start)
 
     cdef void on_closed(self):
         cdef Pump pump = self.pump
         self.table.conns.pop(self.fd, None)
         self.fd = -1
-        self.end_stream()
+        self.release_slot()
         if pump is not None:
             self.pump = None
             pump.cancel()
@@ -776,6 +762,6 @@ cdef class Connection(Transport):
         if self.ws is not None:
             ws = self.ws
             self.ws = None
-            (<WSProtocol>ws).connection_lost()    # the handler's receive raises WebSocketDisconnect
+            ws.connection_lost()                  # the handler's receive raises WebSocketDisconnect
         self.req = None
 
