@@ -1,4 +1,5 @@
 from libc.stdint cimport uint32_t
+from catzilla._core.bodyreader cimport BodyReader
 from catzilla._core.buffer cimport Buffer
 from catzilla._core.transport cimport Transport
 from catzilla.includes.http cimport cz_request
@@ -26,13 +27,13 @@ cdef class Request:
     cdef Py_ssize_t nheaders
     cdef bint http10
     cdef bint async_api                    # endpoint is a coroutine function: json()/form() return awaitables
-    cdef bint body_streamed                # the connection hands the body over as it arrives (body_chunk)
+    cdef BodyReader reader                 # an incoming body, handed over as it arrives; else None
     cdef bint stream_used                  # stream() or the whole-body read has started
     cdef readonly str method
     cdef readonly bint is_websocket        # a WebSocket handshake for a WebSocket route (set by the dispatcher)
     cdef readonly str path                 # set by the connection (percent-decoded, no query)
     cdef public dict path_params
-    cdef Transport conn                    # the connection boundary: client address, streamed body (None: see _client)
+    cdef Transport conn                    # the connection boundary: the client address (None: see _client)
     cdef public object app
     cdef object _client                    # the client address of a Request built by Request(...),
                                            # or the one a trusted proxy forwarded (client_forwarded)

@@ -8,8 +8,8 @@ and writes, and never asks a response what kind it is."""
 import socket
 
 from libc.string cimport memcpy, memmove
-from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_DecodeLatin1
+from catzilla._core.bodyreader cimport BodyReader, new_body_reader
 from catzilla._core.buffer cimport Buffer
 from catzilla._core.context cimport ConnectionTable, Limits, Services
 from catzilla._core.dispatch cimport Dispatcher, is_awaitable
@@ -25,7 +25,7 @@ from catzilla.includes.system cimport shutdown, recv, SHUT_WR, MSG_PEEK, MSG_DON
 from catzilla.request cimport Request, new_request
 from catzilla.response cimport Response, to_response
 from catzilla.response import PlainTextResponse
-from catzilla.exceptions import ClientDisconnect, HTTPException
+from catzilla.exceptions import HTTPException
 
 cdef enum:
     ST_HEAD = 0          # reading a request head (or idle between requests)
@@ -96,27 +96,27 @@ cdef class Connection(Transport):
             self.last_io = cz_monotonic()
             if self.state == ST_CLOSING:
                 continue                         # lingering close: discard
-            self.make_room(n)
-            memcpy(self.rbuf.data + self.rbuf.end, svc.scratch, <size_t>n)
-            self.rbuf.end += n
+            if self.body is not None:
+                self.body.feed(svc.scratch, n)   # an incoming body (and what follows it)
+            else:
+                self.make_room(n)
+                memcpy(self.rbuf.data + self.rbuf.end, svc.scratch, <size_t>n)
+                self.rbuf.end += n
             # A short read drained the socket; a flood is taken in slices so
             # the limits are checked before more is buffered (level-triggered:
             # the rest is reported again).
-            if n < read_size or self.rbuf.end - self.req_start >= 4 * read_size:
+            if n < read_size or (self.body.pending() if self.body is not None
+                                 else self.rbuf.end - self.req_start) >= 4 * read_size:
                 break
         if self.closed or self.state == ST_CLOSING:
             return 0
         if self.state == ST_HANDLING:
-            if self.body_streaming and not self.body_done:
-                # A body the handler reads as it arrives: past the high-water mark
-                # TCP, not memory, holds the rest (body_taken resumes reading).
-                self.wake_body()
-                if self.rbuf.end - self.req_start >= self.lim.high_water:
-                    self.pause_reading()
-                return 0
+            if self.body is not None and not self.body.done:
+                return self.body.arrived()
             # Keep watching for a disconnect, but do not buffer a flood
             # (response_done reads again).
-            if self.rbuf.end - self.req_start > <Py_ssize_t>self.lim.parser.max_head_bytes:
+            if (self.body.pending() if self.body is not None else self.rbuf.end - self.req_start) \
+                    > <Py_ssize_t>self.lim.parser.max_head_bytes:
                 self.pause_reading()
             return 0
         return self.serve_buffered()
@@ -229,8 +229,7 @@ cdef class Connection(Transport):
         self.upgrade = (r.flags & CZ_F_UPGRADE) != 0
         self.chunked_body = (r.flags & CZ_F_CHUNKED) != 0
         if (self.chunked_body or avail - self.head_len < r.content_length) and self.streams_to_handler():
-            self.body_left = r.content_length
-            return self.stream_body((r.flags & CZ_F_EXPECT_CONTINUE) != 0 and not self.http10)
+            return self.hand_over_body(r.content_length, (r.flags & CZ_F_EXPECT_CONTINUE) != 0 and not self.http10)
         if self.chunked_body:
             cz_chunked_init(&self.dec, lim.parser.max_head_bytes)
             self.body_len = 0
@@ -297,144 +296,26 @@ cdef class Connection(Transport):
             return False                 # dispatch answers 400
         return self.svc.dispatcher.streams_body(req)
 
-    # -- request bodies streamed to the handler ----------------------------
+    # -- an incoming body: read by the handler as it arrives -------------------
 
-    cdef bint stream_body(self, bint expect_continue) except -1:
-        """Dispatch now; the body follows through body_chunk(). The Request keeps
-        the head's (pinned) buffer; the body bytes already read, and whatever
-        follows them, move to a fresh buffer that is compacted as the handler
-        consumes it."""
-        cdef Buffer nb = Buffer()
-        cdef Py_ssize_t rest = self.rbuf.end - self.req_start - self.head_len
+    cdef bint hand_over_body(self, long long content_length, bint expect_continue) except -1:
+        """Dispatch now; the body follows through the Request's BodyReader. The
+        Request keeps the head's (pinned) buffer; the body bytes already read, and
+        whatever follows them, move to the reader (response_done takes them back)."""
         cdef Request req = self.req
-        if rest > 0:
-            nb.reserve(rest)
-            memcpy(nb.data, self.rbuf.data + self.req_start + self.head_len, <size_t>rest)
-            nb.end = rest
-        self.rbuf = nb
+        cdef Py_ssize_t at = self.req_start + self.head_len
+        self.body = new_body_reader(self, self.svc.loop, self.lim.max_body, self.lim.parser.max_head_bytes,
+                                    self.chunked_body, content_length, expect_continue,
+                                    self.rbuf.data + at, self.rbuf.end - at)
+        self.rbuf = self.body.buf            # not read from while the body is out
         self.req_start = 0
-        if self.chunked_body:
-            cz_chunked_init(&self.dec, self.lim.parser.max_head_bytes)
-            self.raw_pos = 0
-            self.body_len = 0                # decoded, not yet handed out
-            self.body_last = False
         self.head_len = 0
-        self.body_streaming = True
-        self.body_done = False
-        self.body_given = 0
-        self.body_error = None
-        self.continue_pending = expect_continue and rest == 0
         self.phase_start = 0
         req.body_off = 0
         req.body_len = 0
-        req.body_streamed = True
+        req.reader = self.body
         self.dispatch(0)
         return True
-
-    cdef Py_ssize_t body_ready(self) except -2:
-        """Payload bytes ready at rbuf[req_start:] (chunked: decoded in place), or -1 on
-        a malformed chunked body."""
-        cdef Py_ssize_t avail = self.rbuf.end - self.req_start
-        cdef char *base = self.rbuf.data + self.req_start
-        cdef size_t consumed = 0, produced = 0
-        cdef int rc
-        if not self.chunked_body:
-            return avail if avail < self.body_left else <Py_ssize_t>self.body_left
-        if not self.body_last and avail > self.raw_pos:
-            rc = cz_chunked_decode(&self.dec, base + self.raw_pos, <size_t>(avail - self.raw_pos),
-                                   base + self.body_len, &consumed, &produced)
-            self.raw_pos += consumed
-            self.body_len += produced
-            if rc == CZ_ERROR:
-                return -1
-            self.body_last = rc == 1
-        return <Py_ssize_t>self.body_len
-
-    cdef int body_taken(self, Py_ssize_t n) except -1:
-        """n ready bytes were handed out: drop them, note the end of the body,
-        and read again once the handler has caught up."""
-        self.req_start += n
-        self.body_given += n
-        if self.chunked_body:
-            self.raw_pos -= n
-            self.body_len -= n
-            if self.body_len == 0:
-                # Nothing decoded waits: drop the chunk framing read so far (at the
-                # end, the trailers too: what follows is the next request).
-                self.req_start += self.raw_pos
-                self.raw_pos = 0
-                self.body_done = self.body_last
-        else:
-            self.body_left -= n
-            self.body_done = self.body_left == 0
-        if self.req_start == self.rbuf.end and self.raw_pos == 0:
-            self.rbuf.clear()
-            self.req_start = 0
-        if self.reading_paused and (self.body_done or self.rbuf.end - self.req_start <= self.lim.low_water):
-            self.resume_reading()
-        return 0
-
-    cdef int body_fail(self, int status, str reason) except -1:
-        """The body will not be read to its end: the handler's next read raises, and the
-        connection closes after the response (RFC 9112 §9.6: the unread rest cannot be
-        told from the next request)."""
-        self.keep_alive = False
-        self.body_error = HTTPException(status, reason)
-        self.wake_body()
-        return 0
-
-    cdef int wake_body(self) except -1:
-        waiter = self.body_waiter
-        if waiter is not None:
-            self.body_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-        return 0
-
-    # -- the incoming body, for Request (the connection boundary: transport.pxd) --
-
-    cdef object body_chunk(self, object req, long long limit):
-        cdef Py_ssize_t n
-        cdef bytes chunk
-        if self.closed or req is not self.req or not self.body_streaming:
-            raise ClientDisconnect()
-        if self.body_error is not None:
-            raise self.body_error
-        if self.body_done:
-            return None
-        if limit >= 0 and not self.chunked_body and self.body_given + self.body_left > limit:
-            self.body_fail(413, "request body too large")   # known from Content-Length: read nothing
-            raise self.body_error
-        if self.continue_pending:
-            self.continue_pending = False
-            self.out.append(_CONTINUE, len(_CONTINUE))
-            self.flush()
-        n = self.body_ready()
-        if n < 0:
-            self.body_fail(400, "malformed chunked body")
-            raise self.body_error
-        # chunked: the announced size of the current chunk counts before its data arrives
-        if limit >= 0 and (self.body_given + n > limit or (self.chunked_body and
-                self.dec.remaining > <unsigned long long>(limit - self.body_given - n))):
-            self.body_fail(413, "request body too large")
-            raise self.body_error
-        if n > 0:
-            chunk = PyBytes_FromStringAndSize(self.rbuf.data + self.req_start, n)
-            self.body_taken(n)
-            return chunk
-        if self.chunked_body and self.body_last:
-            self.body_taken(0)
-            return None
-        return b""
-
-    cdef object body_wait(self):
-        if self.closed:
-            raise ClientDisconnect()
-        self.body_waiter = self.svc.loop.create_future()
-        return self.body_waiter
-
-    cdef long long max_body(self):
-        return self.lim.max_body
 
     def _resume(self):
         """Output drained below the low-water mark: go on with pipelined requests."""
@@ -564,11 +445,14 @@ cdef class Connection(Transport):
         return self.response_done()
 
     cdef int response_done(self) except -1:
-        if self.body_streaming:
-            self.body_streaming = False
-            if not self.body_done:
+        cdef BodyReader body = self.body
+        if body is not None:
+            self.body = None
+            body.detach()
+            if not body.done:
                 self.keep_alive = False      # the unread rest is discarded by the lingering close
-            self.body_waiter = None
+            self.rbuf = body.buf             # what follows the body: the next request
+            self.req_start = body.start
         if self.reading_paused:
             self.resume_reading()
         if self.req is not None and self.req._form is not None:
@@ -707,8 +591,8 @@ cdef class Connection(Transport):
         elif self.state == ST_BODY:
             if now - self.phase_start > lim.body_timeout:
                 self.send_error(408, "request body timeout")
-        elif self.body_waiter is not None and now - self.last_io > lim.body_timeout:
-            self.body_fail(408, "request body timeout")   # a streamed body stopped arriving
+        elif self.body is not None and self.body.waiting() and now - self.last_io > lim.body_timeout:
+            self.body.fail(408, "request body timeout")   # an incoming body stopped arriving
         return 0
 
     cdef int release_idle_memory(self) except -1:
@@ -756,9 +640,10 @@ cdef class Connection(Transport):
         if self.task is not None:
             task = self.task
             self.task = None
-            if self.body_waiter is None:     # else the pending body read raises ClientDisconnect
-                task.cancel()
-        self.wake_body()
+            if self.body is None or not self.body.waiting():
+                task.cancel()                # else the pending body read raises ClientDisconnect
+        if self.body is not None:
+            self.body.wake()
         if self.ws is not None:
             ws = self.ws
             self.ws = None

@@ -10,10 +10,11 @@
 # finishes (stream_done). The connection never asks a response which kind it is.
 #
 # Transport is also the connection boundary: everything the layers above the
-# connection call -- Request (the client address, a request body read as it
-# arrives), the pumps (stream_done), WSProtocol (the WebSocket switch) -- is a
-# cdef method declared here; no Python-level method of the connection is
-# called from another module (tests/test_ws_dispatch.py checks).
+# connection call -- Request (the client address; an incoming body is read
+# through its BodyReader, bodyreader.pxd), the pumps (stream_done), WSProtocol
+# (the WebSocket switch) -- is a cdef method declared here; no Python-level
+# method of the connection is called from another module
+# (tests/test_ws_dispatch.py checks).
 from catzilla._core.buffer cimport Buffer
 
 cdef class Transport:
@@ -81,12 +82,6 @@ cdef class Transport:
 
     # -- the rest of the connection boundary --
     cdef object peer(self)                 # the client's (host, port), or None
-    # The request body read as it arrives (Request.stream()): the next piece
-    # of `req`'s body -- bytes, b"" when none is ready (then await body_wait()),
-    # None at its end; beyond `limit` bytes (-1: none) HTTPException(413).
-    cdef object body_chunk(self, object req, long long limit)
-    cdef object body_wait(self)            # a future resolved when more body may be ready
-    cdef long long max_body(self)          # the server's max_body setting
     # The WebSocket switch, for WSProtocol: the handler accepted (the 101 head
     # is queued), answered the handshake with HTTP instead, or the close
     # handshake is over (close the TCP connection after the output).

@@ -288,15 +288,6 @@ cdef class Transport:
     cdef object peer(self):
         return None
 
-    cdef object body_chunk(self, object req, long long limit):
-        raise NotImplementedError
-
-    cdef object body_wait(self):
-        raise NotImplementedError
-
-    cdef long long max_body(self):
-        return -1
-
     cdef int ws_upgraded(self) except -1:
         raise NotImplementedError
 
