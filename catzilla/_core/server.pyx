@@ -109,7 +109,7 @@ cdef class Server:
         return len(self.table.conns)
 
     @property
-    def streams(self):
+    def stream_slots(self):
         return self.table.slots
 
     def start(self):
