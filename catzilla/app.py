@@ -246,6 +246,7 @@ class Catzilla:
         from catzilla._core.server import Server
 
         await self.startup()
+        self._publish()                          # the settings as they are now (app.settings may be replaced)
         server = Server(self, sockets, loop=loop, watchdog=watchdog)
         server.start()
         await broadcast._serving_started()
