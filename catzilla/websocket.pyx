@@ -114,7 +114,7 @@ cdef class WebSocket:
                 return message
             if p.state == 0:
                 raise RuntimeError('WebSocket is not connected: call "accept" first')
-            if p.finished:
+            if p.finished():
                 raise WebSocketDisconnect(p.close_code, p.close_reason)
             await p.wait()
 

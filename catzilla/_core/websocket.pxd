@@ -95,6 +95,13 @@ cdef class WSProtocol:
     cdef int attach(self, Transport t, Services svc, Limits lim) except -1
     cdef int start(self) except -1           # run the handler as a task
     cdef int refuse(self, object response) except -1   # answer the handshake with HTTP (before accept)
+    cdef int close_after_handler(self, int code) except -1
+    # what the public WebSocket (catzilla/websocket.pyx) calls
+    cdef int accept(self, object subprotocol, object headers) except -1   # the 101, then frames
+    cdef object send(self, object data)      # queue a message; a future to await above high water, else None
+    cdef int close(self, int code, object reason) except -1   # before accept: refuse with 403
+    cdef object wait(self)                   # a future resolved when a message is queued or the connection ends
+    cdef bint finished(self)                 # nothing more will arrive
 
 
 # What a WebSocket route's endpoint step gives the dispatcher: a response

@@ -170,14 +170,15 @@ cdef class WSProtocol:
             self.t.ws_refused(response)
         return 0
 
-    def close_after_handler(self, int code):
+    cdef int close_after_handler(self, int code) except -1:
         if not self.close_sent and not self.input_done and not self.t.closed:
             self.send_close(code, b"")
             self.t.flush()
+        return 0
 
     # -- the handshake ------------------------------------------------------
 
-    def accept(self, subprotocol=None, headers=None):
+    cdef int accept(self, object subprotocol, object headers) except -1:
         cdef Buffer out
         if self.state != WS_CONNECTING:
             raise RuntimeError("accept() was already called" if self.state != WS_CLOSED
@@ -215,6 +216,7 @@ cdef class WSProtocol:
         self.last_ping = cz_monotonic()
         self.t.ws_upgraded()                        # frames read behind the handshake go in now
         self.t.flush()
+        return 0
 
     # -- reading -------------------------------------------------------------
 
@@ -507,7 +509,7 @@ cdef class WSProtocol:
             raise RuntimeError("cannot send once a close message has been sent")
         return 0
 
-    def send(self, data):
+    cdef object send(self, object data):
         """Queue one message; returns an awaitable to wait on when the output
         is above the high-water mark, else None."""
         self.write_message(data)
@@ -524,11 +526,11 @@ cdef class WSProtocol:
         if fut is not None and not fut.done():
             fut.set_result(None)
 
-    def close(self, int code=1000, reason=""):
+    cdef int close(self, int code, object reason) except -1:
         """Start the closing handshake (or refuse the handshake with 403 before accept)."""
         if self.state == WS_CONNECTING:
             self.refuse(_forbidden())
-            return
+            return 0
         if not cz_ws_close_code_valid(code):
             raise ValueError(f"{code} is not a close code an endpoint may send")
         raw = reason.encode("utf-8") if isinstance(reason, str) else bytes(reason)
@@ -536,20 +538,20 @@ cdef class WSProtocol:
             raise ValueError("a close reason is at most 123 bytes of UTF-8")
         if self.end_pending:
             self.finish_close()                      # the peer's close (or an error) came first
-            return
+            return 0
         if self.close_sent or self.input_done or self.t.closed:
-            return
+            return 0
         self.send_close(code, raw)
         self.t.flush()
+        return 0
 
-    def wait(self):
+    cdef object wait(self):
         """A future resolved when a message is queued or the connection ends."""
         if self.waiter is None or self.waiter.done():
             self.waiter = self.svc.loop.create_future()
         return self.waiter
 
-    @property
-    def finished(self):
+    cdef bint finished(self):
         """Nothing more will arrive: raise WebSocketDisconnect once the queue is empty."""
         return self.input_done or self.t.closed
 
