@@ -209,3 +209,35 @@ def test_no_python_method_of_the_connection_is_public():
     for cls, allowed in ((Transport, set()), (Connection, {"_resume", "_task_done"})):
         names = {n for n in vars(cls) if not (n.startswith("__") and n.endswith("__"))}
         assert names == allowed, (cls.__name__, names)
+
+
+def test_the_dispatcher_runs_the_published_plan():
+    """The app compiles a frozen Plan and publishes a new one when a handler
+    is added: it takes effect while serving, and an old plan never changes."""
+    from catzilla.testing import TestClient
+
+    app = Catzilla()
+
+    class Teapot(Exception):
+        pass
+
+    @app.get("/")
+    def home(request):
+        raise Teapot()
+
+    before = app.plan()
+    assert app.plan_slot().plan.layers == () and isinstance(before.layers, tuple)
+    with pytest.raises(AttributeError):
+        before.layers = ()                          # frozen
+    with TestClient(app) as client:
+        assert client.get("/").status_code == 500
+        app.exception_handler(Teapot)(lambda request, exc: PlainTextResponse("short and stout", 418))
+        r = client.get("/")
+        assert r.status_code == 418 and r.text == "short and stout"
+
+        @app.after_request
+        def stamp(request, response):
+            response.headers["x-plan"] = "new"
+
+        assert client.get("/").headers["x-plan"] == "new"
+    assert before.layers == () and app.plan_slot().plan is not before

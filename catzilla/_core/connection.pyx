@@ -4,7 +4,10 @@ Requests are handled one at a time in arrival order: bytes of pipelined
 requests wait in the read buffer until the response before them is complete,
 which keeps responses in order without a queue. Responses send themselves
 (Response.send, the body protocol of transport.pxd): the connection frames
-and writes, and never asks a response what kind it is."""
+and writes, and never asks a response what kind it is. Nothing above calls it
+but through transport.pxd (the connection boundary); a body the handler reads
+as it arrives is the Request's BodyReader; the WebSocket protocol is
+WSProtocol, bridged here by start_websocket/ws_upgraded/ws_refused/ws_close_tcp."""
 import socket
 
 from libc.string cimport memcpy, memmove
