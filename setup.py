@@ -20,6 +20,7 @@ if SANITIZE:
 C_SOURCES = {
     "_core.httpparser": ["cz_http.c"],
     "_core.connection": ["cz_http.c", "cz_poller.c"],
+    "_core.bodyreader": ["cz_http.c"],   # the chunked decoder
     "_core.server": ["cz_poller.c"],
     "_core.transport": ["cz_poller.c", "cz_date.c"],
     "request": ["cz_http.c"],            # Request(...) parses what it is given

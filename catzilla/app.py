@@ -9,64 +9,16 @@ import socket
 import threading
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Type, TypeVar, Union
 
-from catzilla._core.dispatch import Layer, Stack
+from catzilla._core.dispatch import Layer, Plan, PlanSlot
 from catzilla.broadcast import Broadcast
-from catzilla.response import to_response
 from catzilla.router import Route, RouteError, Router
 from catzilla.settings import Settings
 from catzilla.staticfiles import StaticFiles
+from catzilla.websocket import open_handshake
 
 log = logging.getLogger("catzilla")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-class _Hooks:
-    """before_request/after_request functions, run as one middleware next to the
-    handler: every after hook sees every response, early answers included."""
-
-    def __init__(self) -> None:
-        self.before: List[Callable[..., Any]] = []
-        self.after: List[Callable[..., Any]] = []
-        self.layer = Layer(self)
-
-    def on_request(self, request: Any) -> Any:
-        for i, hook in enumerate(self.before):
-            early = hook(request)
-            if inspect.isawaitable(early):
-                return self._before_async(request, i + 1, early)
-            if early is not None:
-                return early
-        return None
-
-    async def _before_async(self, request: Any, i: int, early: Any) -> Any:
-        early = await early
-        for hook in self.before[i:]:
-            if early is not None:
-                break
-            early = hook(request)
-            if inspect.isawaitable(early):
-                early = await early
-        return early
-
-    def on_response(self, request: Any, response: Any) -> Any:
-        for i, hook in enumerate(self.after):
-            replaced = hook(request, response)
-            if inspect.isawaitable(replaced):
-                return self._after_async(request, response, i + 1, replaced)
-            if replaced is not None:
-                response = to_response(replaced)
-        return response
-
-    async def _after_async(self, request: Any, response: Any, i: int, replaced: Any) -> Any:
-        replaced = await replaced
-        for hook in self.after[i:]:
-            if replaced is not None:
-                response = to_response(replaced)
-            replaced = hook(request, response)
-            if inspect.isawaitable(replaced):
-                replaced = await replaced
-        return response if replaced is None else to_response(replaced)
-
 
 class Catzilla:
     """app = Catzilla(); @app.get("/") def home(request): return "hi"; app.listen(8000)"""
@@ -76,15 +28,17 @@ class Catzilla:
         self.settings = Settings.from_kwargs(**settings)
         self.router = Router()
         self.ws_router = Router()    # WebSocket routes: looked up for upgrade requests only
-        # The dispatcher reads the layer stack and the handler map directly:
-        # middleware, hooks and handlers added at any time take effect.
-        self._middleware: List[Any] = []
-        self._hooks = _Hooks()
-        self._stack = Stack()
+        # What the dispatcher runs is a frozen Plan compiled from these, published
+        # again in the slot whenever they change: middleware, hooks and handlers
+        # added at any time (even while serving) take effect.
+        self._middleware: List[Layer] = []
+        self._before: List[Layer] = []
+        self._after: List[Layer] = []
         self._exception_handlers: Dict[Type[BaseException], Callable[..., Any]] = {}
         self._startup: List[Callable[..., Any]] = []
         self._shutdown: List[Callable[..., Any]] = []
         self._broadcasts: List[Broadcast] = []
+        self._slot = PlanSlot(self.plan())
 
     @property
     def debug(self) -> bool:
@@ -182,25 +136,42 @@ class Catzilla:
         middleware = middleware_class(**options)
         layer = Layer(middleware)            # TypeError now if it is not a middleware
         self._middleware.append(layer)
-        self._relayer()
+        self._publish()
         return middleware
 
     def before_request(self, fn: F) -> F:
-        """fn(request) runs before the handler; returning anything but None answers with it."""
-        self._hooks.before.append(fn)
-        self._relayer()
+        """fn(request) runs before the handler (WebSocket handshakes included:
+        request.is_websocket); returning anything but None answers with it.
+        May be async def."""
+        self._before.append(Layer.hook(before=fn))
+        self._publish()
         return fn
 
     def after_request(self, fn: F) -> F:
-        """fn(request, response) runs after the handler; returning a Response replaces it."""
-        self._hooks.after.append(fn)
-        self._relayer()
+        """fn(request, response) runs after the handler, for every response
+        (early answers and errors included); returning a Response replaces it.
+        May be async def."""
+        self._after.append(Layer.hook(after=fn))
+        self._publish()
         return fn
 
-    def _relayer(self) -> None:
-        # The dispatcher reads the stack's tuple per request. The hooks are the innermost layer.
-        hooks = [self._hooks.layer] if self._hooks.before or self._hooks.after else []
-        self._stack.layers = tuple(self._middleware + hooks)
+    def plan(self) -> Plan:
+        """The app as the dispatcher runs it, frozen: its routers, its layers
+        (outermost first) and exception handlers, the settings dispatch reads.
+        The hooks are the innermost layers, each a layer of its own: the after
+        hooks outside the before hooks (so every after hook sees an early
+        answer too), the first added innermost (so they run in the order added)."""
+        layers = self._middleware + self._after[::-1] + self._before
+        return Plan(self, self.router, self.ws_router, layers, self._exception_handlers,
+                    debug=self.settings.debug, blocking_default=self.settings.blocking_handlers,
+                    open_handshake=open_handshake)
+
+    def plan_slot(self) -> PlanSlot:
+        """Where the current plan is published (the server's dispatcher reads it per request)."""
+        return self._slot
+
+    def _publish(self) -> None:
+        self._slot.plan = self.plan()
 
     def exception_handler(self, exc_class: Type[BaseException]) -> Callable[[F], F]:
         """fn(request, exc) -> response for exceptions of exc_class (most specific class wins);
@@ -212,6 +183,7 @@ class Catzilla:
             if not callable(fn):
                 raise TypeError("an exception handler must be callable: fn(request, exc)")
             self._exception_handlers[exc_class] = fn
+            self._publish()
             return fn
         return decorator
 
@@ -293,6 +265,7 @@ class Catzilla:
         from catzilla._core.server import Server
 
         await self.startup()
+        self._publish()                          # the settings as they are now (app.settings may be replaced)
         server = Server(self, sockets, loop=loop, watchdog=watchdog)
         server.start()
         try:

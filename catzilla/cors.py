@@ -10,6 +10,12 @@ response carries the static ``Access-Control-Allow-Origin: *``, with or
 without an Origin in the request, and no Vary. Otherwise every response
 (CORS or not, allowed or not) carries ``Vary: Origin``, so that a cache never
 hands one origin's answer to another.
+
+WebSocket handshakes (request.is_websocket) are not covered by CORS in
+browsers, which connect cross-site and only send the page's Origin: the
+allowed origins govern them here. A handshake whose Origin is neither the
+server's own (same scheme and host) nor allowed is refused with 403 before
+the handler runs; one without an Origin (not from a browser) goes through.
 """
 from __future__ import annotations
 
@@ -180,9 +186,24 @@ class CORSMiddleware:
     # -- the two phases -----------------------------------------------------------------
 
     def on_request(self, request: Any) -> Optional[Response]:
+        if request.is_websocket:
+            return self.handshake(request)
         if not self._is_preflight(request):
             return None
         return self.preflight(request)
+
+    def handshake(self, request: Any) -> Optional[Response]:
+        """A WebSocket handshake: None to let it through, or the 403 refusing it."""
+        given = request.headers.getlist("origin")
+        if not given:
+            return None                       # not a browser: no page to protect
+        origin = given[0] if len(given) == 1 else ""
+        if self.origin_allowed(origin):
+            return None
+        key = origin_key(origin)
+        if key is not None and key == origin_key(f"{request.scheme}://{request.host}"):
+            return None                       # same origin
+        return PlainTextResponse("Disallowed WebSocket origin", 403)
 
     def preflight(self, request: Any) -> Response:
         """The answer to a preflight request."""

@@ -1,5 +1,7 @@
 from libc.stdint cimport uint32_t
+from catzilla._core.bodyreader cimport BodyReader
 from catzilla._core.buffer cimport Buffer
+from catzilla._core.transport cimport Transport
 from catzilla.includes.http cimport cz_request
 
 # Where one header field lies, as offsets from the Request's buf.data + base.
@@ -25,12 +27,13 @@ cdef class Request:
     cdef Py_ssize_t nheaders
     cdef bint http10
     cdef bint async_api                    # endpoint is a coroutine function: json()/form() return awaitables
-    cdef bint body_streamed                # the connection hands the body over as it arrives (body_chunk)
+    cdef BodyReader reader                 # an incoming body, handed over as it arrives; else None
     cdef bint stream_used                  # stream() or the whole-body read has started
     cdef readonly str method
+    cdef readonly bint is_websocket        # a WebSocket handshake for a WebSocket route (set by the dispatcher)
     cdef readonly str path                 # set by the connection (percent-decoded, no query)
     cdef public dict path_params
-    cdef object conn                       # for the client address (None: see _client)
+    cdef Transport conn                    # the connection boundary: the client address (None: see _client)
     cdef public object app
     cdef object _client                    # the client address of a Request built by Request(...),
                                            # or the one a trusted proxy forwarded (client_forwarded)
@@ -63,4 +66,4 @@ cdef class Request:
 # `r` point there): copies the header and target offsets, pins `buf`. The
 # caller sets body_off/body_len, app (and async_api), and calls set_path() before handing it
 # to the application.
-cdef Request new_request(Buffer buf, Py_ssize_t base, const cz_request *r, str method, object conn)
+cdef Request new_request(Buffer buf, Py_ssize_t base, const cz_request *r, str method, Transport conn)

@@ -39,6 +39,11 @@ class Request:
     @property
     def path(self) -> str:
         """Percent-decoded path, without the query string."""
+    @property
+    def is_websocket(self) -> bool:
+        """True for a WebSocket handshake to a WebSocket route: middleware and
+        before hooks see it (and may answer it with HTTP to refuse it) before
+        the WebSocket handler runs."""
     path_params: dict[str, Any] | None
     """The converted path parameters of the matched route; None when it has none."""
     app: Catzilla

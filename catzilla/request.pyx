@@ -6,7 +6,9 @@ from cpython.unicode cimport PyUnicode_1BYTE_DATA, PyUnicode_DecodeLatin1, PyUni
 from libc.stdint cimport uint32_t, UINT32_MAX
 from libc.string cimport memchr, memset
 from cpython.pyport cimport PY_SSIZE_T_MAX
+from catzilla._core.bodyreader cimport BodyReader
 from catzilla._core.buffer cimport Buffer
+from catzilla._core.transport cimport Transport
 from catzilla.datastructures cimport Headers, validated_pairs
 from catzilla.forms cimport c_unquote
 from catzilla.includes.http cimport cz_header, cz_limits, cz_request, cz_parse_request, CZ_ERROR
@@ -43,14 +45,14 @@ async def _resolved(value):
 
 
 async def _json_later(Request req):
-    if req._body is None and req.body_streamed:
+    if req._body is None and req.reader is not None:
         await _read_body(req)
     return _json_value(req)
 
 
 async def _form_later(Request req):
     cdef str content_type
-    if req._form is None and req._body is None and req.body_streamed:
+    if req._form is None and req._body is None and req.reader is not None:
         content_type = req.content_type or ""
         if parse_options_header(content_type)[0] == "multipart/form-data":
             req._form = await _stream_multipart(req, content_type)
@@ -87,22 +89,22 @@ async def _read_body(Request req):
         if req.stream_used:
             raise RuntimeError("the request body was already consumed by request.stream()")
         req.stream_used = True
-        parts = [chunk async for chunk in _streamed(req, req.conn.max_body)]
+        parts = [chunk async for chunk in _streamed(req, req.reader.max_body)]
         req._body = b"".join(parts)
     return _exact_body(req)
 
 
 async def _streamed(Request req, long long limit):
-    """The body as it arrives from the connection (see Connection.body_chunk)."""
-    conn = req.conn
+    """The body as it arrives from the connection (its BodyReader)."""
+    cdef BodyReader reader = req.reader
     while True:
-        chunk = conn.body_chunk(req, limit)
+        chunk = reader.chunk(limit)
         if chunk is None:
             return
         if chunk:
             yield chunk
         else:
-            await conn.body_wait()
+            await reader.wait()
 
 
 async def _buffered(bytes body, long long limit):
@@ -146,7 +148,7 @@ cdef str _lower_name(const char *p, Py_ssize_t n):
 
 
 cdef int _fill(Request req, Buffer buf, Py_ssize_t base, const cz_request *r, str method,
-               object conn) except -1:
+               Transport conn) except -1:
     """Copy what `r` (parsed from buf.data + base) says into `req` as offsets; pin `buf`."""
     cdef const char *p = buf.data + base
     cdef Py_ssize_t limit = buf.end - base
@@ -192,7 +194,7 @@ cdef int _fill(Request req, Buffer buf, Py_ssize_t base, const cz_request *r, st
     return 0
 
 
-cdef Request new_request(Buffer buf, Py_ssize_t base, const cz_request *r, str method, object conn):
+cdef Request new_request(Buffer buf, Py_ssize_t base, const cz_request *r, str method, Transport conn):
     cdef Request req = Request.__new__(Request)
     _fill(req, buf, base, r, method, conn)
     return req
@@ -209,7 +211,7 @@ cdef bytes _exact_body(Request req):
     # the cached body when it is plain bytes (parsers such as orjson want exactly bytes)
     if type(req._body) is bytes:
         return req._body
-    if req.body_streamed and req._body is not None:
+    if req.reader is not None and req._body is not None:
         return bytes(req._body)
     return req.raw_body()
 
@@ -431,7 +433,7 @@ cdef class Request:
         `await request.body()` works too (plain bytes stay the fast, exact type
         for def handlers and for libraries such as orjson)."""
         if self._body is None:
-            if self.body_streamed:
+            if self.reader is not None:
                 return _UnreadBody(self)
             self._body = self.raw_body()
         if self.async_api and type(self._body) is bytes:
@@ -453,7 +455,7 @@ cdef class Request:
             limit = max_size
             if limit < 0:
                 raise ValueError("max_size must be >= 0 or None")
-        if self._body is not None or not self.body_streamed:
+        if self._body is not None or self.reader is None:
             return _buffered(_exact_body(self), limit)
         if self.stream_used:
             raise RuntimeError("the request body stream was already consumed")

@@ -31,7 +31,7 @@ class WebSocket:
     @property
     def path_params(self) -> dict[str, Any]: ...
     def __init__(self, proto: Any, request: Request, path_params: Optional[dict[str, Any]]) -> None:
-        """Made by the server for each handshake; handlers receive it."""
+        """Made by the dispatcher for each handshake (open_handshake); handlers receive it."""
     @property
     def headers(self) -> Headers: ...
     @property
@@ -42,7 +42,10 @@ class WebSocket:
     def client(self) -> tuple[Any, ...] | str | None: ...
     @property
     def url(self) -> str:
-        """ws://host/path?query"""
+        """ws://host/path?query (wss:// behind a TLS proxy, with ProxyHeadersMiddleware)"""
+    @property
+    def scheme(self) -> str:
+        """"ws", or "wss" when the handshake came over https (as a trusted proxy forwarded)."""
     @property
     def path(self) -> str: ...
     @property
@@ -73,3 +76,9 @@ class WebSocket:
         """The next message; iteration ends on a normal close (1000, 1001, no code)."""
     def iter_text(self) -> AsyncIterator[str]: ...
     def iter_bytes(self) -> AsyncIterator[bytes]: ...
+
+
+def open_handshake(request: Request, route: Any, path_params: Optional[dict[str, Any]]) -> Any:
+    """The endpoint step of a WebSocket route, run by the dispatcher after the
+    middleware's and hooks' on_request: the Response refusing a malformed
+    handshake, or the upgrade (status 101) that starts the handler."""

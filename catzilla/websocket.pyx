@@ -13,14 +13,30 @@ import asyncio
 import enum
 import json as _json
 
-from catzilla._core.websocket cimport WSProtocol
+from catzilla._core.websocket cimport WSProtocol, Upgrade, handshake_refusal, new_protocol, new_upgrade
 from catzilla.request cimport Request
+from catzilla.router cimport Route
 from catzilla.exceptions import WebSocketDisconnect
 
 __all__ = ["WebSocket", "WebSocketDisconnect", "WebSocketState"]
 
 # ends `async for message in ws` without an exception: normal closes
 cdef frozenset _NORMAL_CLOSE = frozenset([1000, 1001, 1005])
+
+
+def open_handshake(Request request not None, Route route not None, dict path_params):
+    """The endpoint step of a WebSocket route (the dispatcher calls it, through
+    the app's plan, after the middleware's and hooks' on_request): the Response
+    refusing a malformed handshake, or the Upgrade that starts the handler
+    with this module's WebSocket. The public class is made here, above the
+    compiled core, which never imports it."""
+    cdef WSProtocol proto
+    refusal = handshake_refusal(request)
+    if refusal is not None:
+        return refusal
+    proto = new_protocol(request, route, path_params)
+    proto.socket = WebSocket(proto, request, path_params)
+    return new_upgrade(proto)
 
 
 class WebSocketState(enum.IntEnum):
@@ -62,6 +78,10 @@ cdef class WebSocket:
         return "ws" + url[4:] if url.startswith("http") else url
 
     @property
+    def scheme(self):
+        return "wss" if self.request.scheme == "https" else "ws"
+
+    @property
     def path(self):
         return self.request.path
 
@@ -94,7 +114,7 @@ cdef class WebSocket:
                 return message
             if p.state == 0:
                 raise RuntimeError('WebSocket is not connected: call "accept" first')
-            if p.finished:
+            if p.finished():
                 raise WebSocketDisconnect(p.close_code, p.close_reason)
             await p.wait()
 

@@ -397,7 +397,7 @@ def test_bad_settings_fail_when_added(options, error):
     app = Catzilla()
     with pytest.raises(error):
         app.add_middleware(CORSMiddleware, **options)
-    assert app._stack.layers == ()
+    assert app.plan().layers == ()
 
 
 def test_settings_given_as_strings():

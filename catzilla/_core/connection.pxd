@@ -1,7 +1,9 @@
+from catzilla._core.bodyreader cimport BodyReader
 from catzilla._core.buffer cimport Buffer
 from catzilla._core.context cimport ConnectionTable, Limits, Services
 from catzilla._core.streams cimport Pump
 from catzilla._core.transport cimport Transport
+from catzilla._core.websocket cimport WSProtocol
 from catzilla.includes.http cimport cz_chunked
 from catzilla.request cimport Request
 
@@ -14,6 +16,7 @@ cdef class Connection(Transport):
     cdef int state
     cdef Request req                 # the request being read or answered
     cdef Py_ssize_t head_len
+    # a body read whole before dispatch
     cdef bint chunked_body
     cdef long long body_len          # Content-Length, or payload decoded so far when chunked
     cdef Py_ssize_t raw_pos          # chunked: next undecoded byte, from req_start
@@ -26,18 +29,12 @@ cdef class Connection(Transport):
     cdef double started              # for the access log
     cdef int stream_status
     cdef bint upgrade                # the request carries Connection: upgrade
-    cdef object ws                   # WSProtocol once a WebSocket handshake was read (ST_UPGRADED after accept)
-    cdef bint holds_stream           # counted in table.streams (a streamed body or a WebSocket)
-    # A body streamed to an async endpoint as it arrives (request.stream()): the
-    # Request keeps the head's buffer; rbuf holds only body bytes and what follows.
-    cdef bint body_streaming         # the handler reads this request's body from the socket
-    cdef bint body_done              # ... all of it has been handed out
-    cdef bint body_last              # chunked: the decoder has seen the last chunk
-    cdef bint continue_pending       # Expect: 100-continue, answered at the first read
-    cdef long long body_left         # Content-Length: payload bytes not yet handed out
-    cdef long long body_given        # payload bytes handed to the handler so far
-    cdef object body_waiter          # the future the handler awaits for more body
-    cdef object body_error           # what the next read raises (413, 408, 400)
+    cdef WSProtocol ws               # once a WebSocket handler started (ST_UPGRADED after accept)
+    cdef bint holds_slot             # holds a stream slot (ConnectionTable.claim_slot): a stream or a WebSocket
+    # The incoming body an async endpoint reads as it arrives (bodyreader.pxd):
+    # while it is set, the bytes read go to it; it gives the buffer back (with
+    # whatever follows the body) when the response is done.
+    cdef BodyReader body
 
     cdef int on_readable(self) except -1
     cdef int serve_buffered(self) except -1
@@ -49,11 +46,7 @@ cdef class Connection(Transport):
     cdef bint read_head(self) except -1
     cdef bint read_body(self) except -1
     cdef bint streams_to_handler(self) except -1
-    cdef bint stream_body(self, bint expect_continue) except -1
-    cdef Py_ssize_t body_ready(self) except -2
-    cdef int body_taken(self, Py_ssize_t n) except -1
-    cdef int body_fail(self, int status, str reason) except -1
-    cdef int wake_body(self) except -1
+    cdef bint hand_over_body(self, long long content_length, bint expect_continue) except -1
     # answering
     cdef int dispatch(self, Py_ssize_t total) except -1
     cdef int respond(self, object result) except -1
@@ -62,11 +55,14 @@ cdef class Connection(Transport):
     cdef int response_done(self) except -1
     cdef int send_error(self, int status, str reason) except -1
     cdef int log_access(self, int status, long long nbytes) except -1
-    cdef int start_websocket(self, object result) except -1
-    cdef bint stream_refused(self) except -1   # over max_streams: True (counted, logged); else take a slot
-    cdef int end_stream(self) except -1        # give the slot back (idempotent)
+    cdef int claim_slot(self) except -1        # a stream slot, or HTTPException(503) over max_streams
+    cdef int release_slot(self) except -1      # give the slot back (idempotent)
     cdef object health(self, str method)
     # lifecycle
     cdef int check_timeouts(self, double now) except -1
     cdef int close_when_idle(self) except -1
     cdef int release_idle_memory(self) except -1
+    # for the server (graceful stop): close now if idle, else after the current
+    # response; past the deadline, cancel the work and close (returns the tasks cancelled)
+    cdef int shutdown_idle(self) except -1
+    cdef list cancel_work(self)

@@ -4,18 +4,21 @@ Requests are handled one at a time in arrival order: bytes of pipelined
 requests wait in the read buffer until the response before them is complete,
 which keeps responses in order without a queue. Responses send themselves
 (Response.send, the body protocol of transport.pxd): the connection frames
-and writes, and never asks a response what kind it is."""
+and writes, and never asks a response what kind it is. Nothing above calls it
+but through transport.pxd (the connection boundary); a body the handler reads
+as it arrives is the Request's BodyReader; the WebSocket protocol is
+WSProtocol, bridged here by start_websocket/ws_upgraded/ws_refused/ws_close_tcp."""
 import socket
 
 from libc.string cimport memcpy, memmove
-from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_DecodeLatin1
+from catzilla._core.bodyreader cimport BodyReader, new_body_reader
 from catzilla._core.buffer cimport Buffer
 from catzilla._core.context cimport ConnectionTable, Limits, Services
 from catzilla._core.dispatch cimport Dispatcher, is_awaitable
 from catzilla._core.streams cimport Pump, make_pump, close_unsent
 from catzilla._core.transport cimport Transport
-from catzilla._core.websocket cimport WSProtocol, ws_upgrade
+from catzilla._core.websocket cimport WSProtocol
 from catzilla.includes.clock cimport cz_monotonic
 from catzilla.includes.http cimport (cz_request, cz_parse_request, cz_chunked_init, cz_chunked_decode,
                                      CZ_ERROR, CZ_INCOMPLETE, CZ_F_CHUNKED, CZ_F_CONN_CLOSE,
@@ -25,7 +28,7 @@ from catzilla.includes.system cimport shutdown, recv, SHUT_WR, MSG_PEEK, MSG_DON
 from catzilla.request cimport Request, new_request
 from catzilla.response cimport Response, to_response
 from catzilla.response import PlainTextResponse
-from catzilla.exceptions import ClientDisconnect, HTTPException
+from catzilla.exceptions import HTTPException
 
 cdef enum:
     ST_HEAD = 0          # reading a request head (or idle between requests)
@@ -44,13 +47,6 @@ cdef Response _HEALTHY = PlainTextResponse("ok\n", 200, {"cache-control": "no-st
 cdef Response _DRAINING = PlainTextResponse("draining\n", 503, {"cache-control": "no-store",
                                                                 "retry-after": "1"})
 cdef Response _HEALTH_METHODS = PlainTextResponse("Method Not Allowed\n", 405, {"allow": "GET, HEAD"})
-
-
-cdef object _stream_limit():
-    # Raised where the stream would start: the head is rolled back and the app's
-    # exception handlers render it like any other 503.
-    return HTTPException(503, "Service Unavailable: too many streams, retry later",
-                         {"retry-after": "1"})
 
 
 cdef inline str _method_str(const char *p, Py_ssize_t n):
@@ -76,7 +72,7 @@ cdef class Connection(Transport):
         self.low_water = lim.low_water
         self.last_io = cz_monotonic()
 
-    def peer(self):
+    cdef object peer(self):
         if self.peer_cache is None and not self.closed:
             try:
                 s = socket.socket(fileno=self.fd)
@@ -95,7 +91,7 @@ cdef class Connection(Transport):
         cdef Services svc = self.svc
         cdef Py_ssize_t read_size = self.lim.read_size
         if self.state == ST_UPGRADED:
-            return (<WSProtocol>self.ws).on_readable()
+            return self.ws.on_readable()
         while not self.closed:
             n = self.receive(svc.scratch, <size_t>read_size)
             if n <= 0:
@@ -103,27 +99,27 @@ cdef class Connection(Transport):
             self.last_io = cz_monotonic()
             if self.state == ST_CLOSING:
                 continue                         # lingering close: discard
-            self.make_room(n)
-            memcpy(self.rbuf.data + self.rbuf.end, svc.scratch, <size_t>n)
-            self.rbuf.end += n
+            if self.body is not None:
+                self.body.feed(svc.scratch, n)   # an incoming body (and what follows it)
+            else:
+                self.make_room(n)
+                memcpy(self.rbuf.data + self.rbuf.end, svc.scratch, <size_t>n)
+                self.rbuf.end += n
             # A short read drained the socket; a flood is taken in slices so
             # the limits are checked before more is buffered (level-triggered:
             # the rest is reported again).
-            if n < read_size or self.rbuf.end - self.req_start >= 4 * read_size:
+            if n < read_size or (self.body.pending() if self.body is not None
+                                 else self.rbuf.end - self.req_start) >= 4 * read_size:
                 break
         if self.closed or self.state == ST_CLOSING:
             return 0
         if self.state == ST_HANDLING:
-            if self.body_streaming and not self.body_done:
-                # A body the handler reads as it arrives: past the high-water mark
-                # TCP, not memory, holds the rest (body_taken resumes reading).
-                self.wake_body()
-                if self.rbuf.end - self.req_start >= self.lim.high_water:
-                    self.pause_reading()
-                return 0
+            if self.body is not None and not self.body.done:
+                return self.body.arrived()
             # Keep watching for a disconnect, but do not buffer a flood
             # (response_done reads again).
-            if self.rbuf.end - self.req_start > <Py_ssize_t>self.lim.parser.max_head_bytes:
+            if (self.body.pending() if self.body is not None else self.rbuf.end - self.req_start) \
+                    > <Py_ssize_t>self.lim.parser.max_head_bytes:
                 self.pause_reading()
             return 0
         return self.serve_buffered()
@@ -201,7 +197,7 @@ cdef class Connection(Transport):
         if self.closed:
             return True
         if self.tail is not None or self.file_fd >= 0 or self.pending() > self.high_water:
-            self.drain_waiter = self.resume      # flush() asked for write readiness
+            self.drain_waiter = self._resume     # flush() asked for write readiness
             return True
         return False
 
@@ -236,8 +232,7 @@ cdef class Connection(Transport):
         self.upgrade = (r.flags & CZ_F_UPGRADE) != 0
         self.chunked_body = (r.flags & CZ_F_CHUNKED) != 0
         if (self.chunked_body or avail - self.head_len < r.content_length) and self.streams_to_handler():
-            self.body_left = r.content_length
-            return self.stream_body((r.flags & CZ_F_EXPECT_CONTINUE) != 0 and not self.http10)
+            return self.hand_over_body(r.content_length, (r.flags & CZ_F_EXPECT_CONTINUE) != 0 and not self.http10)
         if self.chunked_body:
             cz_chunked_init(&self.dec, lim.parser.max_head_bytes)
             self.body_len = 0
@@ -304,149 +299,28 @@ cdef class Connection(Transport):
             return False                 # dispatch answers 400
         return self.svc.dispatcher.streams_body(req)
 
-    # -- request bodies streamed to the handler ----------------------------
+    # -- an incoming body: read by the handler as it arrives -------------------
 
-    cdef bint stream_body(self, bint expect_continue) except -1:
-        """Dispatch now; the body follows through body_chunk(). The Request keeps
-        the head's (pinned) buffer; the body bytes already read, and whatever
-        follows them, move to a fresh buffer that is compacted as the handler
-        consumes it."""
-        cdef Buffer nb = Buffer()
-        cdef Py_ssize_t rest = self.rbuf.end - self.req_start - self.head_len
+    cdef bint hand_over_body(self, long long content_length, bint expect_continue) except -1:
+        """Dispatch now; the body follows through the Request's BodyReader. The
+        Request keeps the head's (pinned) buffer; the body bytes already read, and
+        whatever follows them, move to the reader (response_done takes them back)."""
         cdef Request req = self.req
-        if rest > 0:
-            nb.reserve(rest)
-            memcpy(nb.data, self.rbuf.data + self.req_start + self.head_len, <size_t>rest)
-            nb.end = rest
-        self.rbuf = nb
+        cdef Py_ssize_t at = self.req_start + self.head_len
+        self.body = new_body_reader(self, self.svc.loop, self.lim.max_body, self.lim.parser.max_head_bytes,
+                                    self.chunked_body, content_length, expect_continue,
+                                    self.rbuf.data + at, self.rbuf.end - at)
+        self.rbuf = self.body.buf            # not read from while the body is out
         self.req_start = 0
-        if self.chunked_body:
-            cz_chunked_init(&self.dec, self.lim.parser.max_head_bytes)
-            self.raw_pos = 0
-            self.body_len = 0                # decoded, not yet handed out
-            self.body_last = False
         self.head_len = 0
-        self.body_streaming = True
-        self.body_done = False
-        self.body_given = 0
-        self.body_error = None
-        self.continue_pending = expect_continue and rest == 0
         self.phase_start = 0
         req.body_off = 0
         req.body_len = 0
-        req.body_streamed = True
+        req.reader = self.body
         self.dispatch(0)
         return True
 
-    cdef Py_ssize_t body_ready(self) except -2:
-        """Payload bytes ready at rbuf[req_start:] (chunked: decoded in place), or -1 on
-        a malformed chunked body."""
-        cdef Py_ssize_t avail = self.rbuf.end - self.req_start
-        cdef char *base = self.rbuf.data + self.req_start
-        cdef size_t consumed = 0, produced = 0
-        cdef int rc
-        if not self.chunked_body:
-            return avail if avail < self.body_left else <Py_ssize_t>self.body_left
-        if not self.body_last and avail > self.raw_pos:
-            rc = cz_chunked_decode(&self.dec, base + self.raw_pos, <size_t>(avail - self.raw_pos),
-                                   base + self.body_len, &consumed, &produced)
-            self.raw_pos += consumed
-            self.body_len += produced
-            if rc == CZ_ERROR:
-                return -1
-            self.body_last = rc == 1
-        return <Py_ssize_t>self.body_len
-
-    cdef int body_taken(self, Py_ssize_t n) except -1:
-        """n ready bytes were handed out: drop them, note the end of the body,
-        and read again once the handler has caught up."""
-        self.req_start += n
-        self.body_given += n
-        if self.chunked_body:
-            self.raw_pos -= n
-            self.body_len -= n
-            if self.body_len == 0:
-                # Nothing decoded waits: drop the chunk framing read so far (at the
-                # end, the trailers too: what follows is the next request).
-                self.req_start += self.raw_pos
-                self.raw_pos = 0
-                self.body_done = self.body_last
-        else:
-            self.body_left -= n
-            self.body_done = self.body_left == 0
-        if self.req_start == self.rbuf.end and self.raw_pos == 0:
-            self.rbuf.clear()
-            self.req_start = 0
-        if self.reading_paused and (self.body_done or self.rbuf.end - self.req_start <= self.lim.low_water):
-            self.resume_reading()
-        return 0
-
-    cdef int body_fail(self, int status, str reason) except -1:
-        """The body will not be read to its end: the handler's next read raises, and the
-        connection closes after the response (RFC 9112 §9.6: the unread rest cannot be
-        told from the next request)."""
-        self.keep_alive = False
-        self.body_error = HTTPException(status, reason)
-        self.wake_body()
-        return 0
-
-    cdef int wake_body(self) except -1:
-        waiter = self.body_waiter
-        if waiter is not None:
-            self.body_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-        return 0
-
-    def body_chunk(self, Request req, long long limit):
-        """The next piece of req's streamed body: bytes, b"" when none is ready yet (then
-        await body_wait()), None at its end. `limit` (-1: none) bounds the payload the
-        handler accepts: beyond it, HTTPException(413)."""
-        cdef Py_ssize_t n
-        cdef bytes chunk
-        if self.closed or req is not self.req or not self.body_streaming:
-            raise ClientDisconnect()
-        if self.body_error is not None:
-            raise self.body_error
-        if self.body_done:
-            return None
-        if limit >= 0 and not self.chunked_body and self.body_given + self.body_left > limit:
-            self.body_fail(413, "request body too large")   # known from Content-Length: read nothing
-            raise self.body_error
-        if self.continue_pending:
-            self.continue_pending = False
-            self.out.append(_CONTINUE, len(_CONTINUE))
-            self.flush()
-        n = self.body_ready()
-        if n < 0:
-            self.body_fail(400, "malformed chunked body")
-            raise self.body_error
-        # chunked: the announced size of the current chunk counts before its data arrives
-        if limit >= 0 and (self.body_given + n > limit or (self.chunked_body and
-                self.dec.remaining > <unsigned long long>(limit - self.body_given - n))):
-            self.body_fail(413, "request body too large")
-            raise self.body_error
-        if n > 0:
-            chunk = PyBytes_FromStringAndSize(self.rbuf.data + self.req_start, n)
-            self.body_taken(n)
-            return chunk
-        if self.chunked_body and self.body_last:
-            self.body_taken(0)
-            return None
-        return b""
-
-    def body_wait(self):
-        """A future resolved when more of the streamed body may be ready."""
-        if self.closed:
-            raise ClientDisconnect()
-        self.body_waiter = self.svc.loop.create_future()
-        return self.body_waiter
-
-    @property
-    def max_body(self):
-        return self.lim.max_body
-
-    def resume(self):
+    def _resume(self):
         """Output drained below the low-water mark: go on with pipelined requests."""
         if not self.closed and self.state != ST_HANDLING:
             self.serve_buffered()
@@ -466,10 +340,8 @@ cdef class Connection(Transport):
             return self.respond(self.svc.dispatcher.error(req, HTTPException(400, "invalid request target")))
         if self.lim.health_path is not None and req.path == self.lim.health_path:
             return self.respond(self.health(req.method))
-        if self.upgrade:
-            result = ws_upgrade(self, self, req, self.svc, self.lim)
-            if result is not None:
-                return self.start_websocket(result)
+        if self.upgrade and self.svc.dispatcher.resolve_upgrade(req):
+            self.keep_alive = False          # no HTTP request follows a handshake
         if req.path == "*":                                  # asterisk-form: OPTIONS * only
             if req.method == "OPTIONS":
                 return self.respond(Response(b"", 204, {"allow": _SERVER_METHODS}))
@@ -512,10 +384,10 @@ cdef class Connection(Transport):
         if task.done():
             return self.task_finished(task)
         self.task = task
-        task.add_done_callback(self.on_task_done)
+        task.add_done_callback(self._task_done)
         return 0
 
-    def on_task_done(self, task):
+    def _task_done(self, task):
         self.task = None
         if self.closed:
             return
@@ -539,46 +411,51 @@ cdef class Connection(Transport):
         if self.head_only:
             close_unsent(self.svc, content)
             return self.response_sent(status, 0)
-        if self.stream_refused():
+        try:
+            self.claim_slot()
+        except BaseException:
             close_unsent(self.svc, content)
-            raise _stream_limit()            # respond() drops the head queued for this stream
+            raise                            # respond() drops the head queued for this stream
         self.flush()                         # the head goes out before the first item
         if self.closed:
             close_unsent(self.svc, content)
             return 0
         self.stream_status = status
-        self.pump = make_pump(self.svc, self, content, chunked, encode, ping, ping_bytes, filters,
-                              self.stream_done)
+        self.pump = make_pump(self.svc, self, content, chunked, encode, ping, ping_bytes, filters)
         try:
             self.pump.start()
         except BaseException:
-            self.end_stream()
+            self.release_slot()
             raise
         return 0
 
-    def stream_done(self, bint ok):
+    cdef int stream_done(self, bint ok) except -1:
         self.pump = None
-        self.end_stream()
+        self.release_slot()
         if self.closed:
-            return
+            return 0
         if not ok:
             self.flush()                     # what was produced before the failure still goes out,
             self.abort()                     # but no last chunk: the client sees it is incomplete
-            return
+            return 0
         self.response_sent(self.stream_status, -1)
         if not self.closed:
             self.serve_buffered()
+        return 0
 
     cdef int response_sent(self, int status, long long nbytes) except -1:
         self.log_access(status, nbytes)
         return self.response_done()
 
     cdef int response_done(self) except -1:
-        if self.body_streaming:
-            self.body_streaming = False
-            if not self.body_done:
+        cdef BodyReader body = self.body
+        if body is not None:
+            self.body = None
+            body.detach()
+            if not body.done:
                 self.keep_alive = False      # the unread rest is discarded by the lingering close
-            self.body_waiter = None
+            self.rbuf = body.buf             # what follows the body: the next request
+            self.req_start = body.start
         if self.reading_paused:
             self.resume_reading()
         if self.req is not None and self.req._form is not None:
@@ -616,24 +493,24 @@ cdef class Connection(Transport):
         (<Response>PlainTextResponse(f"{status} {reason}\n", status)).send(self, None)
         return 0
 
-    # -- WebSockets (the protocol is in websocket.pyx) ------------------------
+    # -- WebSockets: the bridge to WSProtocol (websocket.pyx) -------------------
 
-    cdef int start_websocket(self, object result) except -1:
-        """A WebSocket handshake was read: run its handler, or send the refusal."""
-        self.keep_alive = False                  # no HTTP request follows a handshake
-        if isinstance(result, WSProtocol):
-            if self.stream_refused():
-                (<WSProtocol>result).handler.close()     # the handler never runs
-                return self.respond(self.svc.dispatcher.error(self.req, _stream_limit()))
-            self.ws = result
-            result.start()
-            return 0
-        return self.respond(result)
+    cdef int start_websocket(self, object ws) except -1:
+        """The dispatcher's Upgrade is being sent: the handler starts (it answers
+        the handshake by accepting or refusing). Over max_streams the handler never
+        runs: respond() renders the 503 through the exception handlers."""
+        cdef WSProtocol proto = <WSProtocol?>ws
+        self.claim_slot()
+        self.ws = proto
+        proto.attach(self, self.svc, self.lim)
+        proto.start()
+        return 0
 
-    def ws_upgraded(self, WSProtocol ws):
+    cdef int ws_upgraded(self) except -1:
         """The handler accepted (the 101 head is queued): from now on the bytes
         read are frames, starting with any the client sent behind its handshake."""
         cdef Py_ssize_t n
+        cdef WSProtocol ws = self.ws
         self.log_access(101, -1)
         self.state = ST_UPGRADED
         self.req = None
@@ -645,34 +522,33 @@ cdef class Connection(Transport):
         self.release_consumed()
         if not self.closed and self.state == ST_UPGRADED:
             self.resume_reading()                  # reading may have paused before the accept
+        return 0
 
-    def ws_refused(self, response):
-        """The handler answered the handshake with HTTP (returned or closed before accept)."""
+    cdef int ws_refused(self, object response) except -1:
+        """The handler answered the handshake with HTTP (returned, closed or raised before accept)."""
         self.ws = None
-        self.end_stream()
+        self.release_slot()
         if not self.closed:
             self.respond(response)
             if not self.closed:
                 self.flush()
+        return 0
 
-    def ws_close_tcp(self):
+    cdef int ws_close_tcp(self) except -1:
         """Both close frames are out (or the connection failed): close after the output."""
         if not self.closed and self.state == ST_UPGRADED:
             self.close_when_idle()
+        return 0
 
-    cdef bint stream_refused(self) except -1:
-        cdef ConnectionTable table = self.table
-        if table.streams >= self.lim.max_streams:
-            table.refused_streams.refused(self.svc.log, self.lim.max_streams)
-            return True
-        table.streams += 1
-        self.holds_stream = True
-        return False
+    cdef int claim_slot(self) except -1:
+        self.table.claim_slot(self.lim.max_streams, self.svc.log)
+        self.holds_slot = True
+        return 0
 
-    cdef int end_stream(self) except -1:
-        if self.holds_stream:
-            self.holds_stream = False
-            self.table.streams -= 1
+    cdef int release_slot(self) except -1:
+        if self.holds_slot:
+            self.holds_slot = False
+            self.table.release_slot()
         return 0
 
     cdef int log_access(self, int status, long long nbytes) except -1:
@@ -700,7 +576,7 @@ cdef class Connection(Transport):
             if now - self.last_io > 2.0:
                 self.abort()
         elif self.state == ST_UPGRADED:
-            (<WSProtocol>self.ws).check_timeouts(now)      # pings, the close handshake
+            self.ws.check_timeouts(now)                    # pings, the close handshake
             if not self.closed and self.pending() > 0 and self.write_since \
                     and now - self.write_since > lim.write_timeout:
                 self.abort()                 # the peer stopped reading
@@ -718,8 +594,8 @@ cdef class Connection(Transport):
         elif self.state == ST_BODY:
             if now - self.phase_start > lim.body_timeout:
                 self.send_error(408, "request body timeout")
-        elif self.body_waiter is not None and now - self.last_io > lim.body_timeout:
-            self.body_fail(408, "request body timeout")   # a streamed body stopped arriving
+        elif self.body is not None and self.body.waiting() and now - self.last_io > lim.body_timeout:
+            self.body.fail(408, "request body timeout")   # an incoming body stopped arriving
         return 0
 
     cdef int release_idle_memory(self) except -1:
@@ -730,14 +606,14 @@ cdef class Connection(Transport):
             self.out.shrink(0)
         return 0
 
-    def shutdown_idle(self):
+    cdef int shutdown_idle(self) except -1:
         """Graceful stop: close now if between requests, else after the current response."""
         cdef char probe
         if self.closed:
-            return
+            return 0
         self.keep_alive = False
         if self.ws is not None:
-            (<WSProtocol>self.ws).shutdown()      # close 1001; the peer's close ends the connection
+            self.ws.shutdown()                    # close 1001; the peer's close ends the connection
         elif self.pump is not None:
             self.pump.drain()                     # a feed ends now; other streams run to the deadline
         elif self.state == ST_HEAD and self.rbuf.end == self.req_start and self.pending() == 0:
@@ -745,37 +621,35 @@ cdef class Connection(Transport):
             # with Connection: close, rather than reset: a reload under load would fail it.
             if recv(self.fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) <= 0:
                 self.abort()
+        return 0
 
-    def cancel_work(self):
+    cdef list cancel_work(self):
         """Deadline passed: stop the handler or stream and close. Returns the
         tasks that were cancelled, for the caller to wait on their cleanup."""
         tasks = [t for t in (self.task, self.pump.running_task() if self.pump is not None else None,
-                             (<WSProtocol>self.ws).task if self.ws is not None else None)
+                             self.ws.task if self.ws is not None else None)
                  if t is not None and not t.done()]
         self.abort()
         return tasks
-
-    @property
-    def busy(self):
-        return not self.closed and (self.state != ST_HEAD or self.rbuf.end != self.req_start)
 
     cdef void on_closed(self):
         cdef Pump pump = self.pump
         self.table.conns.pop(self.fd, None)
         self.fd = -1
-        self.end_stream()
+        self.release_slot()
         if pump is not None:
             self.pump = None
             pump.cancel()
         if self.task is not None:
             task = self.task
             self.task = None
-            if self.body_waiter is None:     # else the pending body read raises ClientDisconnect
-                task.cancel()
-        self.wake_body()
+            if self.body is None or not self.body.waiting():
+                task.cancel()                # else the pending body read raises ClientDisconnect
+        if self.body is not None:
+            self.body.wake()
         if self.ws is not None:
             ws = self.ws
             self.ws = None
-            (<WSProtocol>ws).connection_lost()    # the handler's receive raises WebSocketDisconnect
+            ws.connection_lost()                  # the handler's receive raises WebSocketDisconnect
         self.req = None
 

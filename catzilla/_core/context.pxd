@@ -24,14 +24,10 @@ cdef class Limits:
     cdef public double ws_close_timeout
     cdef public bint ws_per_message_deflate
     cdef public Py_ssize_t max_connections       # the limit computed when the server starts
-    cdef public Py_ssize_t max_streams           # PY_SSIZE_T_MAX: no limit
+    cdef public Py_ssize_t max_streams           # stream slots (ConnectionTable.claim_slot); PY_SSIZE_T_MAX: no limit
     cdef public object health_path               # str, or None
     # not settings
     cdef Py_ssize_t read_size        # bytes taken from a socket per recv()
-    # TEMPORARY (issue 20 merge): _core/websocket.pyx still reads these two
-    # names; switch it to ws_max_message_size / ws_per_message_deflate and delete them.
-    cdef long long ws_max_message
-    cdef bint ws_deflate
 
 
 cdef class Services:
@@ -70,10 +66,19 @@ cdef class Burst:
     cdef int tick(self, object log, double now) except -1
 
 
+# A stream slot is what the max_streams setting bounds: one per streamed
+# response (a Pump) or WebSocket running, the things that hold memory and a
+# task for as long as the client likes. (A request body read as it arrives
+# takes none.) The table is their one home: counting, refusing, logging.
 cdef class ConnectionTable:
     cdef int pfd                     # the poller every connection is registered with
     cdef readonly dict conns         # fd -> Connection
     cdef public bint draining        # graceful shutdown: finish in-flight work, keep-alive off
-    cdef readonly Py_ssize_t streams # streams running (see Limits.max_streams)
+    cdef readonly Py_ssize_t slots   # stream slots taken
     cdef Burst refused_connections
-    cdef Burst refused_streams
+    cdef Burst refused_slots
+    # Take a slot, or raise HTTPException(503, Retry-After) over `limit`
+    # (counted and logged as a burst); the caller renders it before anything
+    # is written, through the app's exception handlers.
+    cdef int claim_slot(self, Py_ssize_t limit, object log) except -1
+    cdef int release_slot(self) except -1

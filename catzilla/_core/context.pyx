@@ -10,6 +10,7 @@ from catzilla.includes.http cimport cz_header
 from catzilla.includes.system cimport cz_wake_open, cz_wake_signal, cz_wake_drain, cz_wake_close
 from catzilla._core.dispatch cimport Dispatcher
 from catzilla._core.workers import WorkerPool
+from catzilla.exceptions import HTTPException
 
 
 # What the C field holds for a setting that is None.
@@ -35,8 +36,6 @@ cdef class Limits:
                 setattr(self, name, value)
         self.parser = parser                # every field of the struct, by name
         self.read_size = 64 * 1024
-        self.ws_max_message = self.ws_max_message_size     # TEMPORARY, see context.pxd
-        self.ws_deflate = self.ws_per_message_deflate
 
 
 def _task_factory(loop):
@@ -146,7 +145,19 @@ cdef class ConnectionTable:
         self.pfd = pfd
         self.conns = {}
         self.refused_connections = Burst("connection")
-        self.refused_streams = Burst("stream")
+        self.refused_slots = Burst("stream")
+
+    cdef int claim_slot(self, Py_ssize_t limit, object log) except -1:
+        if self.slots >= limit:
+            self.refused_slots.refused(log, limit)
+            raise HTTPException(503, "Service Unavailable: too many streams, retry later",
+                                {"retry-after": "1"})
+        self.slots += 1
+        return 0
+
+    cdef int release_slot(self) except -1:
+        self.slots -= 1
+        return 0
 
 
 cdef class BlockingCall:

@@ -1,22 +1,39 @@
 """The dispatcher: one implementation of "request in, result out", used by the
-server and the TestClient alike.
+server and the TestClient alike, for HTTP requests and WebSocket handshakes.
 
-With no middleware (the app's hooks are one, innermost, when any is
-registered) the endpoint is called directly: one C test of a tuple length.
-Otherwise the layers run as an onion: each layer's on_request in declared
-order until one answers, then the endpoint, then on_response of every layer
-whose on_request ran, innermost first. Everything runs synchronously until a
-step returns an awaitable; the rest of the chain then continues in one
-coroutine, so an all-sync stack never pays for a task. A blocking route's
-endpoint is such an awaitable: it runs on a worker thread (Services.offload)
-and the chain goes on on the loop with its result."""
+It runs a Plan: a frozen description the app compiles (Catzilla.plan()) and
+publishes in a PlanSlot whenever middleware, hooks or exception handlers are
+added, so they take effect at once, even while serving; a request keeps the
+plan it started with. The dispatcher never reads the app's containers.
+
+With no layers the endpoint is called directly: one C test of a tuple length.
+Otherwise the layers (middleware, then the before/after hooks, each a layer of
+its own) run as an onion: each layer's on_request in declared order until one
+answers, then the endpoint, then on_response of every layer whose on_request
+ran, innermost first. Everything runs synchronously until a step returns an
+awaitable; the rest of the chain then continues in one coroutine, so an
+all-sync stack never pays for a task. A blocking route's endpoint is such an
+awaitable: it runs on a worker thread (Services.offload) and the chain goes on
+on the loop with its result.
+
+A WebSocket handshake (an upgrade request for a WebSocket route, marked by
+resolve_upgrade: request.is_websocket) takes the same path: on_request of
+every layer and the before hooks see it and may answer it (the answer, or an
+exception rendered by the exception handlers, is the HTTP answer to the
+handshake: the handler never runs). The endpoint step is the plan's
+open_handshake: a refusal for a malformed handshake, or an Upgrade (status
+101) that on_response sees like any response -- headers added to it go on
+the 101 head, a replacement refuses the handshake -- and that starts the
+handler when it is sent."""
 import inspect
+import logging
 import traceback
 
 from catzilla.includes.python cimport PyCoro_CheckExact
+from catzilla._core.httpsyntax cimport split_list
 from catzilla.request cimport Request
 from catzilla.response cimport Response, to_response
-from catzilla.router cimport Match, Route, Router
+from catzilla.router cimport Match, Route, Router, call_endpoint
 from catzilla.response import PlainTextResponse
 from catzilla.exceptions import HTTPException
 
@@ -28,6 +45,14 @@ cdef bint is_awaitable(object result) except -1:
     return PyCoro_CheckExact(result) or (type(result) not in _PLAIN_RESULTS
                                          and not isinstance(result, Response)
                                          and inspect.isawaitable(result))
+
+
+cdef bint _has_token(object value, str token) except -1:
+    """Whether a comma-separated header (Upgrade) lists `token`, case-insensitively."""
+    for item in split_list(value):
+        if (<str>item).lower() == token:
+            return True
+    return False
 
 
 cdef class Layer:
@@ -45,65 +70,109 @@ cdef class Layer:
         if not callable(self.on_response):
             self.on_response = None
 
+    @staticmethod
+    def hook(before=None, after=None):
+        """A before_request hook (before(request)) or an after_request hook
+        (after(request, response)) as a layer of its own."""
+        cdef Layer layer = Layer.__new__(Layer)
+        if (before is None) == (after is None) or not callable(before or after):
+            raise TypeError("a hook is one callable: before(request) or after(request, response)")
+        layer.middleware = before or after
+        layer.on_request = before
+        layer.on_response = after
+        return layer
+
     def __repr__(self):
         return f"<Layer {self.middleware!r}>"
 
 
-cdef class Stack:
-    def __init__(self):
-        self.layers = ()
+cdef class Plan:
+    """What the dispatcher runs, frozen (see dispatch.pxd)."""
+
+    def __init__(self, app, Router router not None, Router ws_router, layers, handlers, *,
+                 bint debug=False, bint blocking_default=False, open_handshake=None):
+        self.app = app
+        self.router = router
+        self.ws_router = ws_router
+        self.layers = tuple(layers)
+        for layer in self.layers:
+            if not isinstance(layer, Layer):
+                raise TypeError(f"{layer!r} is not a Layer")
+        self.handlers = dict(handlers)
+        self.debug = debug
+        self.blocking_default = blocking_default
+        self.open_handshake = open_handshake
+
+    def __repr__(self):
+        return f"<Plan {len(self.layers)} layers, {len(self.handlers)} exception handlers>"
+
+
+cdef class PlanSlot:
+    def __init__(self, Plan plan not None):
+        self.plan = plan
 
 
 cdef class Dispatcher:
-    def __init__(self, app):
-        self.app = app
-        self.router = app.router
-        self.ws_router = getattr(app, "ws_router", None)
-        self.stack = app._stack
-        self.handlers = app._exception_handlers
-        self.debug = app.settings.debug
-        self.blocking_default = app.settings.blocking_handlers
-        import logging
+    def __init__(self, PlanSlot slot not None):
+        self.slot = slot
         self.log = logging.getLogger("catzilla")
 
+    @property
+    def plan(self):
+        return self.slot.plan
+
     cdef object handle(self, Request req):
-        cdef tuple layers = self.stack.layers
-        req.app = self.app
+        cdef Plan plan = self.slot.plan
+        cdef tuple layers = plan.layers
+        req.app = plan.app
         try:
             if len(layers) == 0:
-                return self.call(req)
-            return self.through(req, layers)
+                return self.call(plan, req)
+            return self.through(plan, req, layers)
         except Exception as exc:
-            return self.error(req, exc)
+            return self.handled(plan, req, exc)
+
+    cdef bint resolve_upgrade(self, Request req) except -1:
+        cdef Router ws_router = self.slot.plan.ws_router
+        if ws_router is None or not _has_token(req.headers.get("upgrade"), "websocket"):
+            return False
+        if ws_router.find("GET", req.path).route is None:
+            return False
+        req.is_websocket = True
+        return True
 
     cdef bint streams_body(self, Request req) except -1:
-        cdef Match match = self.router.find(req.method, req.path)
+        cdef Match match = self.slot.plan.router.find(req.method, req.path)
         return match.route is not None and match.route.is_async
 
-    cdef object call(self, Request req):
+    cdef object call(self, Plan plan, Request req):
         """Route lookup and the endpoint (or the 404/405 answer)."""
-        cdef Match match = self.router.find(req.method, req.path)
-        cdef Route route = match.route
+        cdef Match match
+        cdef Route route
+        if req.is_websocket:
+            match = plan.ws_router.find("GET", req.path)
+            req.path_params = match.params
+            return plan.open_handshake(req, match.route, match.params)
+        match = plan.router.find(req.method, req.path)
+        route = match.route
         if route is None:
             if match.allowed:
                 return PlainTextResponse("Method Not Allowed", 405, {"allow": ", ".join(match.allowed)})
-            if self.ws_router is not None and self.ws_router.find("GET", req.path).route is not None:
+            if plan.ws_router is not None and plan.ws_router.find("GET", req.path).route is not None:
                 return PlainTextResponse("Upgrade Required: this is a WebSocket endpoint", 426,
                                          {"upgrade": "websocket", "connection": "Upgrade",
                                           "sec-websocket-version": "13"})
             return PlainTextResponse("Not Found", 404)
         req.path_params = match.params
         req.async_api = route.is_async      # await request.json() & co. in async endpoints
-        if route.blocking is True or (self.blocking_default and route.blocking is None
+        if route.blocking is True or (plan.blocking_default and route.blocking is None
                                       and not route.is_async):
             return self.offload(route.endpoint, req, match.params if route.params_as_kwargs else None)
-        if match.params is not None and route.params_as_kwargs:
-            return route.endpoint(req, **match.params)
-        return route.endpoint(req)
+        return call_endpoint(route, req, match.params)
 
     # -- the onion, synchronously while nothing is awaitable ---------------------
 
-    cdef object through(self, Request req, tuple layers):
+    cdef object through(self, Plan plan, Request req, tuple layers):
         cdef Py_ssize_t i = 0, n = len(layers)
         cdef Layer layer
         while i < n:
@@ -114,26 +183,26 @@ cdef class Dispatcher:
             try:
                 early = layer.on_request(req)
             except Exception as exc:
-                return self.unwind(req, layers, i, self.error(req, exc))
+                return self.unwind(plan, req, layers, i, self.handled(plan, req, exc))
             if early is None:
                 continue
             if is_awaitable(early):
-                return self.through_async(req, layers, i, early)
-            return self.unwind(req, layers, i, early)
+                return self.through_async(plan, req, layers, i, early)
+            return self.unwind(plan, req, layers, i, early)
         try:
-            result = self.call(req)
+            result = self.call(plan, req)
         except Exception as exc:
-            result = self.error(req, exc)
-        return self.unwind(req, layers, n, result)
+            result = self.handled(plan, req, exc)
+        return self.unwind(plan, req, layers, n, result)
 
-    cdef object unwind(self, Request req, tuple layers, Py_ssize_t i, object result):
+    cdef object unwind(self, Plan plan, Request req, tuple layers, Py_ssize_t i, object result):
         """The response phase of layers[i-1] .. layers[0] for a result (or an awaitable of one)."""
         cdef Layer layer
         if is_awaitable(result):
-            return self.unwind_async(req, layers, i, result, None)
-        response = self.as_response(req, result)
+            return self.unwind_async(plan, req, layers, i, result, None)
+        response = self.as_response(plan, req, result)
         if not isinstance(response, Response):
-            return self.unwind_async(req, layers, i, response, None)
+            return self.unwind_async(plan, req, layers, i, response, None)
         while i > 0:
             i -= 1
             layer = <Layer>layers[i]
@@ -142,27 +211,27 @@ cdef class Dispatcher:
             try:
                 replaced = layer.on_response(req, response)
             except Exception as exc:
-                replaced = self.error(req, exc)
+                replaced = self.handled(plan, req, exc)
             if replaced is None:
                 continue
             if is_awaitable(replaced):
-                return self.unwind_async(req, layers, i, replaced, response)
-            response = self.as_response(req, replaced)
+                return self.unwind_async(plan, req, layers, i, replaced, response)
+            response = self.as_response(plan, req, replaced)
             if not isinstance(response, Response):
-                return self.unwind_async(req, layers, i, response, None)
+                return self.unwind_async(plan, req, layers, i, response, None)
         return response
 
-    cdef object as_response(self, Request req, object result):
+    cdef object as_response(self, Plan plan, Request req, object result):
         """to_response, with a bad result type answered by the exception handlers
         (a Response, or an awaitable of one)."""
         try:
             return to_response(result)
         except Exception as exc:
-            return self.error(req, exc)
+            return self.handled(plan, req, exc)
 
     # -- the rest of the onion, once something had to be awaited ------------------
 
-    async def through_async(self, Request req, tuple layers, Py_ssize_t i, awaitable):
+    async def through_async(self, Plan plan, Request req, tuple layers, Py_ssize_t i, awaitable):
         cdef Layer layer
         cdef Py_ssize_t n = len(layers)
         try:
@@ -175,20 +244,20 @@ cdef class Dispatcher:
                     if is_awaitable(early):
                         early = await early
             if early is None:
-                result = self.call(req)
+                result = self.call(plan, req)
                 if is_awaitable(result):
                     result = await result
             else:
                 result = early
         except Exception as exc:
-            result = self.error(req, exc)
-        return await self.unwind_async(req, layers, i, result, None)
+            result = self.handled(plan, req, exc)
+        return await self.unwind_async(plan, req, layers, i, result, None)
 
-    async def unwind_async(self, Request req, tuple layers, Py_ssize_t i, result, current):
+    async def unwind_async(self, Plan plan, Request req, tuple layers, Py_ssize_t i, result, current):
         """As unwind(); `current` is the response an on_response result (None: keep it)
         would replace, or None when `result` is the endpoint's or an early answer."""
         cdef Layer layer
-        response = await self.settled(req, result, current)
+        response = await self.settled(plan, req, result, current)
         while i > 0:
             i -= 1
             layer = <Layer>layers[i]
@@ -196,11 +265,11 @@ cdef class Dispatcher:
                 try:
                     replaced = layer.on_response(req, response)
                 except Exception as exc:
-                    replaced = self.error(req, exc)
-                response = await self.settled(req, replaced, response)
+                    replaced = self.handled(plan, req, exc)
+                response = await self.settled(plan, req, replaced, response)
         return response
 
-    async def settled(self, Request req, result, current):
+    async def settled(self, Plan plan, Request req, result, current):
         try:
             if is_awaitable(result):
                 result = await result
@@ -208,34 +277,44 @@ cdef class Dispatcher:
                 return current
             return to_response(result)
         except Exception as exc:
-            return await self.resolve(self.error(req, exc))
+            return await self.resolve(self.handled(plan, req, exc))
 
     async def resolve(self, result):
         return (await result) if is_awaitable(result) else result
 
     cdef object error(self, Request req, object exc):
+        return self.handled(self.slot.plan, req, exc)
+
+    cdef object handshake_error(self, Request req, object exc):
+        cdef Plan plan = self.slot.plan
+        if not isinstance(exc, HTTPException) and not any(cls in plan.handlers for cls in type(exc).__mro__):
+            self.log.error("WebSocket handler raised before accept", exc_info=exc)
+            exc = HTTPException(403, "Forbidden")
+        return self.handled(plan, req, exc)
+
+    cdef object handled(self, Plan plan, Request req, object exc):
         for cls in type(exc).__mro__:
-            handler = self.handlers.get(cls)
+            handler = plan.handlers.get(cls)
             if handler is not None:
                 try:
                     result = handler(req, exc)
                     if is_awaitable(result):
-                        return self.handled_async(req, exc, cls, result)
+                        return self.handled_async(plan, req, exc, cls, result)
                     return to_response(result)
                 except Exception as inner:
                     self.log.exception("exception handler for %s failed", cls.__name__)
                     exc = inner
                     break
-        return self.default_error(req, exc)
+        return self.default_error(plan, req, exc)
 
-    async def handled_async(self, Request req, exc, cls, awaitable):
+    async def handled_async(self, Plan plan, Request req, exc, cls, awaitable):
         try:
             return to_response(await awaitable)
         except Exception as inner:
             self.log.exception("exception handler for %s failed", cls.__name__)
-            return self.default_error(req, inner)
+            return self.default_error(plan, req, inner)
 
-    cdef Response default_error(self, Request req, object exc):
+    cdef Response default_error(self, Plan plan, Request req, object exc):
         if isinstance(exc, HTTPException):
             try:
                 return PlainTextResponse(exc.detail, exc.status_code, exc.headers)
@@ -243,7 +322,7 @@ cdef class Dispatcher:
                 exc = bad
         self.log.error("handler raised for %s %s", req.method if req is not None else "?",
                        req.path if req is not None else "?", exc_info=exc)
-        if self.debug:
+        if plan.debug:
             text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             return PlainTextResponse(f"Internal Server Error\n\n{text}", 500)
         return PlainTextResponse("Internal Server Error", 500)

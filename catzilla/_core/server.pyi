@@ -25,8 +25,8 @@ class Server:
     def connections(self) -> int:
         """Number of open connections."""
     @property
-    def streams(self) -> int:
-        """Streams running (streamed bodies and WebSockets, see Settings.max_streams)."""
+    def stream_slots(self) -> int:
+        """Stream slots taken: streamed responses and WebSockets running (see Settings.max_streams)."""
     def start(self) -> None:
         """Start watching the listening sockets on the loop (call from the loop's thread)."""
     def resume_accepting(self) -> None: ...

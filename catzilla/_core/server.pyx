@@ -70,14 +70,15 @@ cdef class Server:
     cdef object watchdog              # Watchdog, or None (block_warning None, or the TestClient)
 
     def __init__(self, app, sockets, *, loop=None, bint watchdog=True):
-        """Serve `app` (its settings, its dispatcher compiled now) on bound,
+        """Serve `app` (its settings, and the dispatch plans it publishes:
+        app.plan_slot()) on bound,
         listening `sockets`; `loop`: the running asyncio loop; `watchdog`: warn
         when the loop is blocked (as block_warning says)."""
         cdef int pfd
         loop = loop or asyncio.get_event_loop()
         self.settings = app.settings
         self.lim = Limits(app.settings)
-        self.svc = Services(self.lim, Dispatcher(app), loop,
+        self.svc = Services(self.lim, Dispatcher(app.plan_slot()), loop,
                             WorkerPool(app.settings.worker_threads, "catzilla-worker", on_shrink=release_memory),
                             logging.getLogger("catzilla.access") if app.settings.access_log else None)
         self.svc.dispatcher.offload = self.svc.offload      # a cycle, broken in close()
@@ -105,8 +106,8 @@ cdef class Server:
         return len(self.table.conns)
 
     @property
-    def streams(self):
-        return self.table.streams
+    def stream_slots(self):
+        return self.table.slots
 
     def start(self):
         if cz_poller_add(self.table.pfd, self.svc.wake_fd, CZ_READ) < 0:
@@ -251,7 +252,7 @@ cdef class Server:
             if now >= (<_Refused>refused).deadline:
                 self.end_linger(fd)
         self.table.refused_connections.tick(self.svc.log, now)
-        self.table.refused_streams.tick(self.svc.log, now)
+        self.table.refused_slots.tick(self.svc.log, now)
         self.timer = self.svc.loop.call_later(1.0, self.tick)
 
     def handling(self):
@@ -271,7 +272,7 @@ cdef class Server:
                     break
             if req is None:
                 return None
-        route = self.svc.dispatcher.router.find(req.method, req.path).route
+        route = self.svc.dispatcher.slot.plan.router.find(req.method, req.path).route
         return f"{req.method} {route.path if route is not None else req.path}"
 
     def stop_listening(self):

@@ -12,7 +12,6 @@ cdef class Pump:
     cdef Transport t
     cdef object content
     cdef object encode           # item -> bytes/str before framing, or None (items are the bytes)
-    cdef object on_done          # on_done(ok): ok False means abort the connection
     cdef bint chunked
     cdef bint cancelled
     cdef bint finished
@@ -40,7 +39,8 @@ cdef class Pump:
     cdef int start_pings(self) except -1
     cdef void stop_pings(self)
 
-# content that is already a Pump (a broadcast feed) is used as it is
+# content that is already a Pump (a broadcast feed) is used as it is; when
+# the pump finishes it calls t.stream_done(ok)
 cdef Pump make_pump(Services svc, Transport t, object content, bint chunked, object encode,
-                    double ping, bytes ping_bytes, list filters, object on_done)
+                    double ping, bytes ping_bytes, list filters)
 cdef int close_unsent(Services svc, object content) except -1   # a body that will never be sent (HEAD)

@@ -155,11 +155,11 @@ cdef class Pump:
                 exc = e
         if exc is not None:
             self.svc.log.error("stream aborted: the response body raised", exc_info=exc)
-            self.on_done(False)
+            self.t.stream_done(False)
             return 0
         if self.chunked:
             self.t.out.append(PyBytes_AS_STRING(_LAST_CHUNK), 5)
-        self.on_done(True)
+        self.t.stream_done(True)
         return 0
 
     cdef int queued(self) except -1:
@@ -433,7 +433,7 @@ cdef class AsyncPump(Pump):
 
 
 cdef Pump make_pump(Services svc, Transport t, object content, bint chunked, object encode,
-                    double ping, bytes ping_bytes, list filters, object on_done):
+                    double ping, bytes ping_bytes, list filters):
     cdef Pump p
     if isinstance(content, Pump):
         p = <Pump>content
@@ -451,7 +451,6 @@ cdef Pump make_pump(Services svc, Transport t, object content, bint chunked, obj
     p.ping = ping
     p.ping_bytes = ping_bytes
     p.filters = filters
-    p.on_done = on_done
     return p
 
 

@@ -282,3 +282,23 @@ cdef class Transport:
 
     cdef int response_sent(self, int status, long long nbytes) except -1:
         return 0
+
+    cdef int stream_done(self, bint ok) except -1:
+        raise NotImplementedError
+
+    cdef int start_websocket(self, object ws) except -1:
+        raise NotImplementedError
+
+    # -- the rest of the connection boundary (implemented by the connection) --
+
+    cdef object peer(self):
+        return None
+
+    cdef int ws_upgraded(self) except -1:
+        raise NotImplementedError
+
+    cdef int ws_refused(self, object response) except -1:
+        raise NotImplementedError
+
+    cdef int ws_close_tcp(self) except -1:
+        raise NotImplementedError

@@ -9,6 +9,8 @@ from catzilla._core.pmd cimport PerMessageDeflate
 from catzilla._core.transport cimport Transport
 from catzilla.includes.ws cimport cz_ws_frame
 from catzilla.request cimport Request
+from catzilla.response cimport Response
+from catzilla.router cimport Route
 
 cdef enum:
     WS_CONNECTING = 0    # handshake read, the handler has not accepted yet
@@ -17,10 +19,12 @@ cdef enum:
     WS_CLOSED = 3        # the TCP connection is gone
 
 cdef class WSProtocol:
-    cdef Transport t
-    cdef object conn                 # the Connection: upgraded(), refuse(), close_tcp() (rare events)
+    cdef Transport t                 # the connection (its boundary: ws_upgraded, ws_refused, ws_close_tcp)
+    cdef bint linked                 # t still expects ws_upgraded / ws_refused / ws_close_tcp
     cdef Services svc
     cdef Limits lim
+    cdef Request req                 # the handshake request
+    cdef list extra_headers          # headers the middleware put on the upgrade, for the 101 head
     cdef readonly int state          # WS_CONNECTING, WS_OPEN, WS_CLOSING, WS_CLOSED
     cdef bint close_sent
     cdef bint close_rcvd
@@ -60,7 +64,11 @@ cdef class WSProtocol:
     cdef public str key              # Sec-WebSocket-Key
     cdef public object offered       # Sec-WebSocket-Extensions, or None
     cdef public list subprotocols    # Sec-WebSocket-Protocol offers, in order
-    cdef public object handler       # the handler's coroutine, until start()
+    # the handler: the route's endpoint, called with `socket` (the public
+    # WebSocket, made above _core) and the path parameters when it starts
+    cdef Route route
+    cdef public object socket
+    cdef dict params
 
     cdef int on_readable(self) except -1     # the connection's socket is readable
     cdef int data_received(self, unsigned char *p, Py_ssize_t n) except -1
@@ -68,8 +76,6 @@ cdef class WSProtocol:
     cdef int payload(self, unsigned char *p, Py_ssize_t n) except -1
     cdef int end_frame(self) except -1
     cdef int control(self) except -1
-    cdef int pmd_feed(self, unsigned char *p, Py_ssize_t n) except -1
-    cdef object pmd_finish(self)
     cdef void wake(self)
     cdef int deliver(self, object message) except -1
     cdef int fail(self, int code, str reason) except -1
@@ -84,9 +90,33 @@ cdef class WSProtocol:
     cdef int send_data(self, int opcode, const unsigned char *p, Py_ssize_t n) except -1
     cdef int check_sendable(self) except -1
     cdef object take(self)                   # the next queued message, or None
+    # The connection starts the handler (Transport.start_websocket): from now
+    # on the protocol runs on `t`.
+    cdef int attach(self, Transport t, Services svc, Limits lim) except -1
+    cdef int start(self) except -1           # run the handler as a task
+    cdef int refuse(self, object response) except -1   # answer the handshake with HTTP (before accept)
+    cdef int close_after_handler(self, int code) except -1
+    # what the public WebSocket (catzilla/websocket.pyx) calls
+    cdef int accept(self, object subprotocol, object headers) except -1   # the 101, then frames
+    cdef object send(self, object data)      # queue a message; a future to await above high water, else None
+    cdef int close(self, int code, object reason) except -1   # before accept: refuse with 403
+    cdef object wait(self)                   # a future resolved when a message is queued or the connection ends
+    cdef bint finished(self)                 # nothing more will arrive
 
 
-# The handshake for an upgrade request the connection read: None (not a
-# WebSocket request for a WebSocket route: answer it as HTTP), a Response
-# refusing it, or a WSProtocol whose start() runs the handler.
-cdef object ws_upgrade(object conn, Transport t, Request req, Services svc, Limits lim)
+# What a WebSocket route's endpoint step gives the dispatcher: a response
+# (status 101) that the middleware's on_response sees like any other -- the
+# headers it adds go on the 101 head -- and that sends itself by starting the
+# handler (Transport.start_websocket). Replaced by a layer, it is never sent
+# and its handler never runs.
+cdef class Upgrade(Response):
+    cdef WSProtocol proto
+
+
+# The refusal for a malformed handshake (method, version, key, a body), or
+# None when `req` is a valid WebSocket handshake.
+cdef Response handshake_refusal(Request req)
+# A protocol for the handshake `req` to `route` (the caller sets `socket`),
+# and the Upgrade that starts it.
+cdef WSProtocol new_protocol(Request req, Route route, dict params)
+cdef Upgrade new_upgrade(WSProtocol proto)

@@ -1,17 +1,20 @@
 """The WebSocket protocol (RFC 6455) on an upgraded connection.
 
-The handshake (`ws_upgrade`) runs when the connection has read an upgrade
-request for a WebSocket route: it is validated, a WSProtocol is made and the
-handler starts as a task. The connection stays HTTP until the handler calls
-accept(): the 101 head is written and from then on every byte read goes to
-WSProtocol.on_readable. Frames are parsed, unmasked and UTF-8-checked in C
-(include/cz_ws.c) as the bytes arrive, so a bad byte fails the connection at
-once; pings and close frames are answered here without waking the handler;
-whole messages (at most ws_max_message_size) are queued for receive(), and
-reading stops while the handler is behind. Sends append to the transport's
-output and wait for it to drain below the low-water mark when it is above the
-high-water mark. Pings, pong and close-handshake timeouts run from the
-server's once-a-second tick."""
+A handshake is dispatched like any request (catzilla/_core/dispatch.pyx): the
+dispatcher resolves the WebSocket route, the middleware and the hooks see the
+request, and the endpoint step (catzilla.websocket.open_handshake) checks the
+handshake here (handshake_refusal), makes the protocol and the handler's
+coroutine and answers with an `Upgrade`. Sending the Upgrade starts the
+handler (Transport.start_websocket). The connection stays HTTP until the
+handler calls accept(): the 101 head is written and from then on every byte
+read goes to WSProtocol.on_readable. Frames are parsed, unmasked and
+UTF-8-checked in C (include/cz_ws.c) as the bytes arrive, so a bad byte fails
+the connection at once; pings and close frames are answered here without
+waking the handler; whole messages (at most ws_max_message_size) are queued
+for receive(), and reading stops while the handler is behind. Sends append to
+the transport's output and wait for it to drain below the low-water mark when
+it is above the high-water mark. Pings, pong and close-handshake timeouts run
+from the server's once-a-second tick."""
 import asyncio
 import binascii
 import hashlib
@@ -26,9 +29,9 @@ from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.string cimport memcpy
 from catzilla._core.buffer cimport Buffer
 from catzilla._core.context cimport Limits, Services
-from catzilla._core.dispatch cimport Dispatcher
 from catzilla._core.pmd cimport PerMessageDeflate
 from catzilla._core.pmd import negotiate as _pmd_negotiate
+from catzilla._core.httpsyntax cimport split_list
 from catzilla._core.transport cimport Transport
 from catzilla.includes.clock cimport cz_monotonic
 from catzilla.includes.poller cimport CZ_READ
@@ -40,83 +43,82 @@ from catzilla.includes.ws cimport (cz_ws_frame, cz_ws_parse_header, cz_ws_unmask
                                    CZ_WS_OP_CLOSE, CZ_WS_OP_PING, CZ_WS_OP_PONG, CZ_WS_RSV1,
                                    CZ_WS_MAX_HEADER, CZ_UTF8_ACCEPT)
 from catzilla.request cimport Request
-from catzilla.router cimport Match, Route
+from catzilla.response cimport Response
+from catzilla.router cimport Route, call_endpoint
 from catzilla.datastructures cimport validated_pairs
 from catzilla.response import PlainTextResponse
-from catzilla.exceptions import HTTPException, WebSocketDisconnect
+from catzilla.exceptions import WebSocketDisconnect
 
 DEF QUEUE_MAX = 32       # undelivered messages before reading pauses
 
 cdef bytes _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 cdef object _log = logging.getLogger("catzilla")
-cdef object _public_websocket = None      # catzilla.websocket.WebSocket, imported on first use
-
-# connection-token / upgrade-token lists: "a, b" -> {"a", "b"} (lower-case)
-cdef set _tokens(object value):
-    if value is None:
-        return set()
-    return {t.strip().lower() for t in value.split(",")}
+# set by the handshake itself: a layer's header of these names is not copied to the 101
+cdef frozenset _HANDSHAKE_HEADERS = frozenset(["upgrade", "connection", "sec-websocket-accept",
+                                               "sec-websocket-protocol", "sec-websocket-extensions",
+                                               "content-length", "transfer-encoding", "content-type"])
 
 
-cdef object _refusal(int status, str text, dict headers=None):
-    return PlainTextResponse(text, status, headers)
+cdef Response _forbidden():
+    return PlainTextResponse("Forbidden", 403)
 
 
-cdef object ws_upgrade(object conn, Transport t, Request req, Services svc, Limits lim):
-    """The handshake for an upgrade request: None when it is no WebSocket
-    request for a WebSocket route (answer it as HTTP), a Response refusing
-    it, or a WSProtocol whose start() runs the handler."""
-    global _public_websocket
-    cdef Dispatcher d = svc.dispatcher
-    cdef Match match
-    cdef Route route
-    cdef WSProtocol proto
-    if d.ws_router is None:
-        return None
+cdef Response handshake_refusal(Request req):
     headers = req.headers
-    if "websocket" not in _tokens(headers.get("upgrade")):
-        return None
-    match = d.ws_router.find("GET", req.path)
-    route = match.route
-    if route is None:
-        return None
     if req.method != "GET":
-        return _refusal(405, "a WebSocket handshake is a GET request", {"allow": "GET"})
-    req.app = d.app
+        return PlainTextResponse("a WebSocket handshake is a GET request", 405, {"allow": "GET"})
     if req.http_version != "1.1":
-        return _refusal(400, "a WebSocket handshake needs HTTP/1.1")
+        return PlainTextResponse("a WebSocket handshake needs HTTP/1.1", 400)
     if req.body_len > 0 or "transfer-encoding" in headers or headers.get("content-length", "0") != "0":
-        return _refusal(400, "a WebSocket handshake has no body")
+        return PlainTextResponse("a WebSocket handshake has no body", 400)
     if headers.getlist("sec-websocket-version") != ["13"]:
-        return _refusal(426, "unsupported WebSocket version", {"sec-websocket-version": "13"})
+        return PlainTextResponse("unsupported WebSocket version", 426, {"sec-websocket-version": "13"})
     keys = headers.getlist("sec-websocket-key")
     try:
         if len(keys) != 1 or len(b64decode(keys[0].encode("ascii"), validate=True)) != 16:
             raise ValueError
     except (ValueError, binascii.Error, UnicodeError):
-        return _refusal(400, "invalid Sec-WebSocket-Key")
-    if _public_websocket is None:
-        from catzilla.websocket import WebSocket as _ws_class
-        _public_websocket = _ws_class
-    proto = WSProtocol(conn, t, svc, lim)
-    proto.key = keys[0]
+        return PlainTextResponse("invalid Sec-WebSocket-Key", 400)
+    return None
+
+
+cdef WSProtocol new_protocol(Request req, Route route, dict params):
+    cdef WSProtocol proto = WSProtocol.__new__(WSProtocol)
+    headers = req.headers
+    proto.req = req
+    proto.route = route
+    proto.params = params
+    proto.key = headers.get("sec-websocket-key")
     proto.offered = headers.get("sec-websocket-extensions")
-    proto.subprotocols = [s.strip() for v in headers.getlist("sec-websocket-protocol")
-                          for s in v.split(",") if s.strip()]
-    ws = _public_websocket(proto, req, match.params)
-    if match.params is not None and route.params_as_kwargs:
-        proto.handler = route.endpoint(ws, **match.params)
-    else:
-        proto.handler = route.endpoint(ws)
+    proto.subprotocols = split_list(headers.getlist("sec-websocket-protocol"))
     return proto
 
 
+cdef class Upgrade(Response):
+    """The answer of a WebSocket route: sent, it starts the handler."""
+
+    def __init__(self):
+        raise TypeError("an Upgrade is made by the WebSocket endpoint step")
+
+    cdef int send(self, Transport t, Request req) except -1:
+        self.proto.extra_headers = self._headers
+        return t.start_websocket(self.proto)
+
+    def __repr__(self):
+        return f"<Upgrade {self.proto.req.path!r}>"
+
+
+cdef Upgrade new_upgrade(WSProtocol proto):
+    cdef Upgrade up = Upgrade.__new__(Upgrade)
+    up.status_code = 101
+    up.body = b""
+    up._headers = []
+    up.proto = proto
+    return up
+
+
 cdef class WSProtocol:
-    def __cinit__(self, object conn, Transport t, Services svc, Limits lim):
-        self.conn = conn
-        self.t = t
-        self.svc = svc
-        self.lim = lim
+    def __cinit__(self):
         self.state = WS_CONNECTING
         self.close_code = 1006
         self.close_reason = ""
@@ -126,60 +128,62 @@ cdef class WSProtocol:
         self.rsv_allowed = 0
         self.utf8 = CZ_UTF8_ACCEPT
 
-    def start(self):
-        """Run the handler (as a task on the loop)."""
-        coro = self.handler
-        self.handler = None
-        self.task = self.svc.task_factory(self.run(coro))
+    cdef int attach(self, Transport t, Services svc, Limits lim) except -1:
+        self.t = t
+        self.svc = svc
+        self.lim = lim
+        self.linked = True
+        return 0
 
-    async def run(self, coro):
+    cdef int start(self) except -1:
+        """Run the handler (as a task on the loop)."""
+        self.task = self.svc.task_factory(self.run())
+        return 0
+
+    async def run(self):
         try:
-            await coro
+            # made here, not by the dispatcher: an Upgrade that is never sent leaves no coroutine
+            await call_endpoint(self.route, self.socket, self.params)
         except WebSocketDisconnect:
             pass                                     # the peer left; nothing to answer
-        except HTTPException as exc:
+        except Exception as exc:
             if self.state == WS_CONNECTING:
-                self.refuse(PlainTextResponse(exc.detail, exc.status_code, exc.headers))
+                # the app's exception handlers answer the handshake (403 for an unhandled error)
+                self.refuse(self.svc.dispatcher.handshake_error(self.req, exc))
             else:
                 _log.error("WebSocket handler raised after accept", exc_info=exc)
                 self.close_after_handler(1011)
             return
-        except Exception as exc:
-            _log.error("WebSocket handler raised", exc_info=exc)
-            if self.state == WS_CONNECTING:
-                self.refuse(_refusal(403, "Forbidden"))
-            else:
-                self.close_after_handler(1011)
-            return
         if self.state == WS_CONNECTING:
-            self.refuse(_refusal(403, "Forbidden"))  # returned without accepting
+            self.refuse(_forbidden())                # returned without accepting
         else:
             self.close_after_handler(1000)
 
-    def refuse(self, response):
-        """Answer the handshake with an HTTP response instead of switching."""
+    cdef int refuse(self, object response) except -1:
+        """Answer the handshake with HTTP (a response, or an awaitable of one) instead of switching."""
         if self.state != WS_CONNECTING:
-            return
+            return 0
         self.state = WS_CLOSED
         self.input_done = True
-        conn = self.conn
-        self.conn = None
-        if conn is not None:
-            conn.ws_refused(response)
+        if self.linked:
+            self.linked = False
+            self.t.ws_refused(response)
+        return 0
 
-    def close_after_handler(self, int code):
+    cdef int close_after_handler(self, int code) except -1:
         if not self.close_sent and not self.input_done and not self.t.closed:
             self.send_close(code, b"")
             self.t.flush()
+        return 0
 
     # -- the handshake ------------------------------------------------------
 
-    def accept(self, subprotocol=None, headers=None):
+    cdef int accept(self, object subprotocol, object headers) except -1:
         cdef Buffer out
         if self.state != WS_CONNECTING:
             raise RuntimeError("accept() was already called" if self.state != WS_CLOSED
                                else "the WebSocket is closed")
-        if self.t.closed or self.conn is None:
+        if self.t.closed or not self.linked:
             raise WebSocketDisconnect(1006)
         pairs = validated_pairs(headers) if headers is not None else []
         accept = b64encode(hashlib.sha1(self.key.encode("ascii") + _GUID).digest()).decode("ascii")
@@ -191,24 +195,28 @@ cdef class WSProtocol:
             if subprotocol not in self.subprotocols:
                 raise ValueError(f"subprotocol {subprotocol!r} was not offered by the client")
             lines.append(f"Sec-WebSocket-Protocol: {subprotocol}")
-        if self.lim.ws_deflate and self.offered is not None:
+        if self.lim.ws_per_message_deflate and self.offered is not None:
             agreed = _pmd_negotiate(self.offered)
             if agreed is not None:
-                self.pmd = PerMessageDeflate(agreed[1], <Py_ssize_t>self.lim.ws_max_message)
+                self.pmd = PerMessageDeflate(agreed[1], <Py_ssize_t>self.lim.ws_max_message_size)
                 self.rsv_allowed = CZ_WS_RSV1
                 lines.append(f"Sec-WebSocket-Extensions: {agreed[0]}")
         for name, value in pairs:
-            if name in ("upgrade", "connection", "sec-websocket-accept", "sec-websocket-protocol",
-                        "sec-websocket-extensions", "content-length", "transfer-encoding"):
+            if name in _HANDSHAKE_HEADERS:
                 raise ValueError(f"header {name!r} is set by the WebSocket handshake")
             lines.append(f"{name}: {value}")
+        if self.extra_headers is not None:
+            for name, value in self.extra_headers:          # what the middleware added to the Upgrade
+                if name not in _HANDSHAKE_HEADERS:
+                    lines.append(f"{name}: {value}")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         out = self.t.out
         out.append(PyBytes_AS_STRING(head), PyBytes_GET_SIZE(head))
         self.state = WS_OPEN
         self.last_ping = cz_monotonic()
-        self.conn.ws_upgraded(self)                 # frames read behind the handshake go in now
+        self.t.ws_upgraded()                        # frames read behind the handshake go in now
         self.t.flush()
+        return 0
 
     # -- reading -------------------------------------------------------------
 
@@ -245,7 +253,7 @@ cdef class WSProtocol:
                 if k > n:
                     k = n
                 memcpy(self.hbuf + self.hn, p, <size_t>k)
-                room = self.lim.ws_max_message - self.msg_len
+                room = self.lim.ws_max_message_size - self.msg_len
                 rc = cz_ws_parse_header(self.hbuf, <size_t>(self.hn + k), self.rsv_allowed,
                                         self.msg_op != 0, 1, <uint64_t>room if room > 0 else 0, &self.f)
                 if rc == CZ_WS_INCOMPLETE:
@@ -298,7 +306,7 @@ cdef class WSProtocol:
             return 0
         self.msg_len += n
         if self.msg_compressed:
-            rc = self.pmd_feed(p, n)
+            rc = self.pmd.feed(p, n)         # RSV1 passes the header check only when it was agreed
             if rc != 0:
                 return self.fail(rc, "invalid compressed message" if rc == 1007 else "message too big")
             return 0
@@ -326,7 +334,7 @@ cdef class WSProtocol:
         self.msg_op = 0
         self.msg_len = 0
         if self.msg_compressed:
-            data = self.pmd_finish()
+            data = self.pmd.finish()
             if data is None:
                 return self.fail(self.pmd.error or 1007, "invalid compressed message"
                                  if self.pmd.error != 1009 else "message too big")
@@ -351,13 +359,6 @@ cdef class WSProtocol:
         if m.cap > 1024 * 1024:
             m.shrink(0)
         return self.deliver(message)
-
-    cdef int pmd_feed(self, unsigned char *p, Py_ssize_t n) except -1:
-        # RSV1 passes the header check only when permessage-deflate was agreed
-        return self.pmd.feed(p, n)
-
-    cdef object pmd_finish(self):
-        return self.pmd.finish()
 
     cdef int control(self) except -1:
         cdef int op = self.f.opcode
@@ -434,8 +435,8 @@ cdef class WSProtocol:
         if self.state == WS_OPEN:
             self.state = WS_CLOSING
         self.wake()
-        if self.conn is not None:
-            self.conn.ws_close_tcp()                 # the server closes the TCP connection first
+        if self.linked:
+            self.t.ws_close_tcp()                    # the server closes the TCP connection first
         return 0
 
     # -- writing ---------------------------------------------------------------
@@ -508,7 +509,7 @@ cdef class WSProtocol:
             raise RuntimeError("cannot send once a close message has been sent")
         return 0
 
-    def send(self, data):
+    cdef object send(self, object data):
         """Queue one message; returns an awaitable to wait on when the output
         is above the high-water mark, else None."""
         self.write_message(data)
@@ -525,11 +526,11 @@ cdef class WSProtocol:
         if fut is not None and not fut.done():
             fut.set_result(None)
 
-    def close(self, int code=1000, reason=""):
+    cdef int close(self, int code, object reason) except -1:
         """Start the closing handshake (or refuse the handshake with 403 before accept)."""
         if self.state == WS_CONNECTING:
-            self.refuse(_refusal(403, "Forbidden"))
-            return
+            self.refuse(_forbidden())
+            return 0
         if not cz_ws_close_code_valid(code):
             raise ValueError(f"{code} is not a close code an endpoint may send")
         raw = reason.encode("utf-8") if isinstance(reason, str) else bytes(reason)
@@ -537,24 +538,20 @@ cdef class WSProtocol:
             raise ValueError("a close reason is at most 123 bytes of UTF-8")
         if self.end_pending:
             self.finish_close()                      # the peer's close (or an error) came first
-            return
+            return 0
         if self.close_sent or self.input_done or self.t.closed:
-            return
+            return 0
         self.send_close(code, raw)
         self.t.flush()
+        return 0
 
-    def wait(self):
+    cdef object wait(self):
         """A future resolved when a message is queued or the connection ends."""
         if self.waiter is None or self.waiter.done():
             self.waiter = self.svc.loop.create_future()
         return self.waiter
 
-    def next_message(self):
-        """The next queued message, or None (see `finished`)."""
-        return self.take()
-
-    @property
-    def finished(self):
+    cdef bint finished(self):
         """Nothing more will arrive: raise WebSocketDisconnect once the queue is empty."""
         return self.input_done or self.t.closed
 
@@ -598,7 +595,7 @@ cdef class WSProtocol:
         if not self.input_done:
             self.input_done = True
             self.close_code = 1006
-        self.conn = None
+        self.linked = False
         self.wake()
         self.drained()
 
