@@ -199,14 +199,17 @@ def test_layers_add_to_and_replace_the_upgrade(serve):
 
 
 def test_no_python_method_of_the_connection_is_public():
-    """The connection boundary (transport.pxd) is all cdef: the classes a
-    Request, a pump or the WebSocket protocol hold expose no Python-level
-    method another module could call. Only the connection's own asyncio
-    callbacks are Python callables, and they are private."""
-    from catzilla._core.connection import Connection
+    """The connection boundary (transport.pxd, and the WebSocket Bridge of
+    websocket.pxd) is all cdef: the classes a Request, a pump or the WebSocket
+    protocol hold expose no Python-level method another module could call.
+    Only the connection's own asyncio callbacks are Python callables, and
+    they are private."""
+    from catzilla._core.connection import Connection, WebSocketBridge
     from catzilla._core.transport import Transport
+    from catzilla._core.websocket import Bridge
 
-    for cls, allowed in ((Transport, set()), (Connection, {"_resume", "_task_done"})):
+    for cls, allowed in ((Transport, set()), (Connection, {"_resume", "_task_done"}),
+                         (Bridge, set()), (WebSocketBridge, set())):
         names = {n for n in vars(cls) if not (n.startswith("__") and n.endswith("__"))}
         assert names == allowed, (cls.__name__, names)
 

@@ -3,9 +3,12 @@ from catzilla._core.buffer cimport Buffer
 from catzilla._core.context cimport ConnectionTable, Limits, Services
 from catzilla._core.streams cimport Pump
 from catzilla._core.transport cimport Transport
-from catzilla._core.websocket cimport WSProtocol
+from catzilla._core.websocket cimport Bridge, WSProtocol
 from catzilla.includes.http cimport cz_chunked
 from catzilla.request cimport Request
+
+cdef class WebSocketBridge
+
 
 cdef class Connection(Transport):
     cdef Limits lim
@@ -29,8 +32,10 @@ cdef class Connection(Transport):
     cdef double started              # for the access log
     cdef int stream_status
     cdef bint upgrade                # the request carries Connection: upgrade
-    cdef WSProtocol ws               # once a WebSocket handler started (ST_UPGRADED after accept)
-    cdef bint holds_slot             # holds a stream slot (ConnectionTable.claim_slot): a stream or a WebSocket
+    # A WebSocket (start_websocket): its handler runs, the handshake is pending
+    # until it accepts (then ST_UPGRADED: the bridge has the socket's reads).
+    cdef WebSocketBridge bridge
+    cdef bint holds_slot             # the stream being sent holds a stream slot (ConnectionTable.claim_slot)
     # The incoming body an async endpoint reads as it arrives (bodyreader.pxd):
     # while it is set, the bytes read go to it; it gives the buffer back (with
     # whatever follows the body) when the response is done.
@@ -55,7 +60,7 @@ cdef class Connection(Transport):
     cdef int response_done(self) except -1
     cdef int send_error(self, int status, str reason) except -1
     cdef int log_access(self, int status, long long nbytes) except -1
-    cdef int claim_slot(self) except -1        # a stream slot, or HTTPException(503) over max_streams
+    cdef int claim_slot(self) except -1        # a stream slot for the pump, or HTTPException(503) over max_streams
     cdef int release_slot(self) except -1      # give the slot back (idempotent)
     cdef object health(self, str method)
     # lifecycle
@@ -66,3 +71,22 @@ cdef class Connection(Transport):
     # response; past the deadline, cancel the work and close (returns the tasks cancelled)
     cdef int shutdown_idle(self) except -1
     cdef list cancel_work(self)
+
+
+# The WebSocket bridge: what an upgrade adds to a connection, kept out of its
+# HTTP/1 path. It owns the WSProtocol from start_websocket on, and the stream
+# slot the WebSocket holds; the protocol calls it as its Bridge (websocket.pxd)
+# to switch (the 101 is queued: the bytes read behind the handshake go to the
+# protocol, the connection becomes ST_UPGRADED), to refuse (an HTTP answer
+# instead of the 101) and to close the TCP connection after the close
+# handshake. Once upgraded, the connection hands it the socket's reads and its
+# timer; the server's shutdown and loss reach it through the connection.
+cdef class WebSocketBridge(Bridge):
+    cdef Connection conn
+    cdef WSProtocol proto
+    cdef bint holds_slot
+    cdef int start(self) except -1              # take a stream slot (503 over max_streams), run the handler
+    cdef int release_slot(self) except -1
+    cdef int on_readable(self) except -1        # upgraded: frames from the socket
+    cdef int check_timeouts(self, double now) except -1
+    cdef void connection_lost(self)             # from Connection.on_closed

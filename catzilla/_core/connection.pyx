@@ -6,8 +6,8 @@ which keeps responses in order without a queue. Responses send themselves
 (Response.send, the body protocol of transport.pxd): the connection frames
 and writes, and never asks a response what kind it is. Nothing above calls it
 but through transport.pxd (the connection boundary); a body the handler reads
-as it arrives is the Request's BodyReader; the WebSocket protocol is
-WSProtocol, bridged here by start_websocket/ws_upgraded/ws_refused/ws_close_tcp."""
+as it arrives is the Request's BodyReader; a WebSocket is WSProtocol, joined
+to the connection by a WebSocketBridge (below) from start_websocket on."""
 import socket
 
 from libc.string cimport memcpy, memmove
@@ -35,7 +35,7 @@ cdef enum:
     ST_BODY = 1          # reading a request body
     ST_HANDLING = 2      # a handler, a stream or a large write is in progress
     ST_CLOSING = 3       # the last response is queued; close once it is written
-    ST_UPGRADED = 4      # a WebSocket after 101: every byte read goes to self.ws
+    ST_UPGRADED = 4      # a WebSocket after 101: the bridge has the reads and the timer
 
 cdef str _GET = "GET"
 cdef str _POST = "POST"
@@ -91,7 +91,7 @@ cdef class Connection(Transport):
         cdef Services svc = self.svc
         cdef Py_ssize_t read_size = self.lim.read_size
         if self.state == ST_UPGRADED:
-            return self.ws.on_readable()
+            return self.bridge.on_readable()
         while not self.closed:
             n = self.receive(svc.scratch, <size_t>read_size)
             if n <= 0:
@@ -493,52 +493,15 @@ cdef class Connection(Transport):
         (<Response>PlainTextResponse(f"{status} {reason}\n", status)).send(self, None)
         return 0
 
-    # -- WebSockets: the bridge to WSProtocol (websocket.pyx) -------------------
-
     cdef int start_websocket(self, object ws) except -1:
-        """The dispatcher's Upgrade is being sent: the handler starts (it answers
-        the handshake by accepting or refusing). Over max_streams the handler never
-        runs: respond() renders the 503 through the exception handlers."""
-        cdef WSProtocol proto = <WSProtocol?>ws
-        self.claim_slot()
-        self.ws = proto
-        proto.attach(self, self.svc, self.lim)
-        proto.start()
-        return 0
-
-    cdef int ws_upgraded(self) except -1:
-        """The handler accepted (the 101 head is queued): from now on the bytes
-        read are frames, starting with any the client sent behind its handshake."""
-        cdef Py_ssize_t n
-        cdef WSProtocol ws = self.ws
-        self.log_access(101, -1)
-        self.state = ST_UPGRADED
-        self.req = None
-        while self.req_start < self.rbuf.end and not self.closed and self.state == ST_UPGRADED:
-            n = min(self.rbuf.end - self.req_start, self.lim.read_size)
-            memcpy(self.svc.scratch, self.rbuf.data + self.req_start, <size_t>n)
-            self.req_start += n
-            ws.data_received(<unsigned char *>self.svc.scratch, n)
-        self.release_consumed()
-        if not self.closed and self.state == ST_UPGRADED:
-            self.resume_reading()                  # reading may have paused before the accept
-        return 0
-
-    cdef int ws_refused(self, object response) except -1:
-        """The handler answered the handshake with HTTP (returned, closed or raised before accept)."""
-        self.ws = None
-        self.release_slot()
-        if not self.closed:
-            self.respond(response)
-            if not self.closed:
-                self.flush()
-        return 0
-
-    cdef int ws_close_tcp(self) except -1:
-        """Both close frames are out (or the connection failed): close after the output."""
-        if not self.closed and self.state == ST_UPGRADED:
-            self.close_when_idle()
-        return 0
+        """The dispatcher's Upgrade is being sent: a bridge takes it over and the
+        handler starts (it answers the handshake by accepting or refusing). Over
+        max_streams the handler never runs: respond() renders the 503 through the
+        exception handlers."""
+        cdef WebSocketBridge bridge = WebSocketBridge.__new__(WebSocketBridge)
+        bridge.conn = self
+        bridge.proto = <WSProtocol?>ws
+        return bridge.start()
 
     cdef int claim_slot(self) except -1:
         self.table.claim_slot(self.lim.max_streams, self.svc.log)
@@ -576,10 +539,7 @@ cdef class Connection(Transport):
             if now - self.last_io > 2.0:
                 self.abort()
         elif self.state == ST_UPGRADED:
-            self.ws.check_timeouts(now)                    # pings, the close handshake
-            if not self.closed and self.pending() > 0 and self.write_since \
-                    and now - self.write_since > lim.write_timeout:
-                self.abort()                 # the peer stopped reading
+            self.bridge.check_timeouts(now)
         elif self.pending() > 0 and self.write_since and now - self.write_since > lim.write_timeout \
                 and self.pump is None:
             self.abort()                     # no write progress: the client stopped reading
@@ -612,8 +572,8 @@ cdef class Connection(Transport):
         if self.closed:
             return 0
         self.keep_alive = False
-        if self.ws is not None:
-            self.ws.shutdown()                    # close 1001; the peer's close ends the connection
+        if self.bridge is not None:
+            self.bridge.proto.shutdown()          # close 1001; the peer's close ends the connection
         elif self.pump is not None:
             self.pump.drain()                     # a feed ends now; other streams run to the deadline
         elif self.state == ST_HEAD and self.rbuf.end == self.req_start and self.pending() == 0:
@@ -627,13 +587,14 @@ cdef class Connection(Transport):
         """Deadline passed: stop the handler or stream and close. Returns the
         tasks that were cancelled, for the caller to wait on their cleanup."""
         tasks = [t for t in (self.task, self.pump.running_task() if self.pump is not None else None,
-                             self.ws.task if self.ws is not None else None)
+                             self.bridge.proto.task if self.bridge is not None else None)
                  if t is not None and not t.done()]
         self.abort()
         return tasks
 
     cdef void on_closed(self):
         cdef Pump pump = self.pump
+        cdef WebSocketBridge bridge = self.bridge
         self.table.conns.pop(self.fd, None)
         self.fd = -1
         self.release_slot()
@@ -647,9 +608,106 @@ cdef class Connection(Transport):
                 task.cancel()                # else the pending body read raises ClientDisconnect
         if self.body is not None:
             self.body.wake()
-        if self.ws is not None:
-            ws = self.ws
-            self.ws = None
-            ws.connection_lost()                  # the handler's receive raises WebSocketDisconnect
+        if bridge is not None:
+            self.bridge = None
+            bridge.connection_lost()              # the handler's receive raises WebSocketDisconnect
         self.req = None
+
+
+cdef class WebSocketBridge(Bridge):
+    """A WebSocket on a connection (connection.pxd): the handshake pending
+    while its handler runs, then the upgraded connection."""
+
+    cdef int start(self) except -1:
+        cdef Connection c = self.conn
+        c.table.claim_slot(c.lim.max_streams, c.svc.log)   # before anything: the 503 is an HTTP answer
+        self.holds_slot = True
+        c.bridge = self                      # before the handler runs: an eager task may accept at once
+        self.proto.attach(c, self, c.svc, c.lim)
+        self.proto.start()
+        return 0
+
+    cdef int release_slot(self) except -1:
+        if self.holds_slot:
+            self.holds_slot = False
+            self.conn.table.release_slot()
+        return 0
+
+    # -- what the protocol calls (Bridge) ------------------------------------
+
+    cdef int upgraded(self) except -1:
+        """The handler accepted (the 101 head is queued): from now on the bytes
+        read are frames, starting with any the client sent behind its handshake."""
+        cdef Connection c = self.conn
+        cdef Buffer rbuf
+        cdef Py_ssize_t n
+        c.log_access(101, -1)
+        c.state = ST_UPGRADED
+        c.req = None
+        rbuf = c.rbuf
+        while c.req_start < rbuf.end and not c.closed and c.state == ST_UPGRADED:
+            # through the scratch memory: the protocol unmasks in place, and the
+            # read buffer may still be pinned by the handshake Request
+            n = min(rbuf.end - c.req_start, c.lim.read_size)
+            memcpy(c.svc.scratch, rbuf.data + c.req_start, <size_t>n)
+            c.req_start += n
+            self.proto.data_received(<unsigned char *>c.svc.scratch, n)
+        c.release_consumed()
+        if not c.closed and c.state == ST_UPGRADED:
+            c.resume_reading()               # reading may have paused before the accept
+        return 0
+
+    cdef int refused(self, object response) except -1:
+        """The handler answered the handshake with HTTP (returned, closed or raised
+        before accept): the connection sends it like any response, then closes."""
+        cdef Connection c = self.conn
+        c.bridge = None
+        self.release_slot()
+        if not c.closed:
+            c.respond(response)
+            if not c.closed:
+                c.flush()
+        return 0
+
+    cdef int close_tcp(self) except -1:
+        """Both close frames are out (or the connection failed): close after the output."""
+        cdef Connection c = self.conn
+        if not c.closed and c.state == ST_UPGRADED:
+            c.close_when_idle()
+        return 0
+
+    # -- the upgraded connection ----------------------------------------------
+
+    cdef int on_readable(self) except -1:
+        cdef ssize_t n
+        cdef Connection c = self.conn
+        cdef WSProtocol proto = self.proto
+        cdef Py_ssize_t read_size = c.lim.read_size
+        cdef unsigned char *scratch = <unsigned char *>c.svc.scratch
+        while not c.closed:
+            n = c.receive(<char *>scratch, <size_t>read_size)
+            if n <= 0:
+                break                        # nothing more now, or closed (EOF without a close frame: 1006)
+            if not proto.input_done:         # after a close or an error: discarded
+                proto.data_received(scratch, n)
+            # With read interest off (the queue is full, or input is done)
+            # only a hang-up wakes us: one slice per wake-up, so it makes
+            # progress towards the EOF without buffering a flood.
+            if n < read_size or not (c.events & CZ_READ):
+                break
+        if not c.closed:
+            c.flush()
+        return 0
+
+    cdef int check_timeouts(self, double now) except -1:
+        cdef Connection c = self.conn
+        self.proto.check_timeouts(now)       # pings, the close handshake
+        if not c.closed and c.pending() > 0 and c.write_since \
+                and now - c.write_since > c.lim.write_timeout:
+            c.abort()                        # the peer stopped reading
+        return 0
+
+    cdef void connection_lost(self):
+        self.release_slot()
+        self.proto.connection_lost()
 

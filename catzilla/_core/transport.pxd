@@ -11,10 +11,10 @@
 #
 # Transport is also the connection boundary: everything the layers above the
 # connection call -- Request (the client address; an incoming body is read
-# through its BodyReader, bodyreader.pxd), the pumps (stream_done), WSProtocol
-# (the WebSocket switch) -- is a cdef method declared here; no Python-level
-# method of the connection is called from another module
-# (tests/test_ws_dispatch.py checks).
+# through its BodyReader, bodyreader.pxd), the pumps (stream_done) -- is a
+# cdef method declared here; no Python-level method of the connection is
+# called from another module (tests/test_ws_dispatch.py checks). A WebSocket
+# protocol calls its connection through the Bridge declared in websocket.pxd.
 from catzilla._core.buffer cimport Buffer
 
 cdef class Transport:
@@ -78,19 +78,13 @@ cdef class Transport:
     # A streamed response's pump finished: ok False means it failed after the
     # head went out (abort: the client sees the body is incomplete).
     cdef int stream_done(self, bint ok) except -1
-    # An upgrade: `ws` (a WSProtocol holding the handler) takes a stream slot
-    # and its handler starts; the handshake is answered later, by accept()
-    # (ws_upgraded) or with HTTP (ws_refused). Raises HTTPException(503) over
-    # max_streams, before anything is written.
+    # An upgrade: `ws` (a WSProtocol holding the handler) gets a bridge to the
+    # connection, which takes a stream slot and starts the handler; the
+    # handshake is answered later, by accept() (the 101) or with HTTP.
+    # Raises HTTPException(503) over max_streams, before anything is written.
     cdef int start_websocket(self, object ws) except -1
 
     # -- the rest of the connection boundary --
     cdef object peer(self)                 # the client's (host, port), or None
-    # The WebSocket switch, for WSProtocol: the handler accepted (the 101 head
-    # is queued), answered the handshake with HTTP instead, or the close
-    # handshake is over (close the TCP connection after the output).
-    cdef int ws_upgraded(self) except -1
-    cdef int ws_refused(self, object response) except -1
-    cdef int ws_close_tcp(self) except -1
 
 cpdef object update_date()        # refresh the cached Date header (the server does, once a second)

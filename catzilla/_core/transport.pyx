@@ -293,12 +293,3 @@ cdef class Transport:
 
     cdef object peer(self):
         return None
-
-    cdef int ws_upgraded(self) except -1:
-        raise NotImplementedError
-
-    cdef int ws_refused(self, object response) except -1:
-        raise NotImplementedError
-
-    cdef int ws_close_tcp(self) except -1:
-        raise NotImplementedError

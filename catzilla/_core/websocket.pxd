@@ -18,9 +18,24 @@ cdef enum:
     WS_CLOSING = 2       # a close frame was sent or received
     WS_CLOSED = 3        # the TCP connection is gone
 
+# The connection side of a WebSocket, what the protocol calls on it: declared
+# here, below the connection, and implemented by the connection's
+# WebSocketBridge (connection.pxd), so the protocol never imports upwards.
+cdef class Bridge:
+    # The handler accepted: the 101 head is queued; from now on the bytes read
+    # are frames, starting with any the client sent behind its handshake.
+    cdef int upgraded(self) except -1
+    # The handler answered the handshake with HTTP instead (a response, or an
+    # awaitable of one): returned, closed or raised before accept().
+    cdef int refused(self, object response) except -1
+    # The close handshake is over (or the connection failed): close the TCP
+    # connection once the output is written.
+    cdef int close_tcp(self) except -1
+
+
 cdef class WSProtocol:
-    cdef Transport t                 # the connection (its boundary: ws_upgraded, ws_refused, ws_close_tcp)
-    cdef bint linked                 # t still expects ws_upgraded / ws_refused / ws_close_tcp
+    cdef Transport t                 # the connection's output side: frames are written there
+    cdef Bridge bridge               # the connection side (None once refused or lost)
     cdef Services svc
     cdef Limits lim
     cdef Request req                 # the handshake request
@@ -70,7 +85,6 @@ cdef class WSProtocol:
     cdef public object socket
     cdef dict params
 
-    cdef int on_readable(self) except -1     # the connection's socket is readable
     cdef int data_received(self, unsigned char *p, Py_ssize_t n) except -1
     cdef int begin_frame(self) except -1
     cdef int payload(self, unsigned char *p, Py_ssize_t n) except -1
@@ -90,9 +104,9 @@ cdef class WSProtocol:
     cdef int send_data(self, int opcode, const unsigned char *p, Py_ssize_t n) except -1
     cdef int check_sendable(self) except -1
     cdef object take(self)                   # the next queued message, or None
-    # The connection starts the handler (Transport.start_websocket): from now
-    # on the protocol runs on `t`.
-    cdef int attach(self, Transport t, Services svc, Limits lim) except -1
+    # The connection's bridge starts the handler (Transport.start_websocket):
+    # from now on the protocol writes to `t` and reports to `bridge`.
+    cdef int attach(self, Transport t, Bridge bridge, Services svc, Limits lim) except -1
     cdef int start(self) except -1           # run the handler as a task
     cdef int refuse(self, object response) except -1   # answer the handshake with HTTP (before accept)
     cdef int close_after_handler(self, int code) except -1

@@ -5,9 +5,10 @@ dispatcher resolves the WebSocket route, the middleware and the hooks see the
 request, and the endpoint step (catzilla.websocket.open_handshake) checks the
 handshake here (handshake_refusal), makes the protocol and the handler's
 coroutine and answers with an `Upgrade`. Sending the Upgrade starts the
-handler (Transport.start_websocket). The connection stays HTTP until the
-handler calls accept(): the 101 head is written and from then on every byte
-read goes to WSProtocol.on_readable. Frames are parsed, unmasked and
+handler (Transport.start_websocket: the connection's WebSocketBridge, which
+the protocol calls through `Bridge`). The connection stays HTTP until the
+handler calls accept(): the 101 head is written and from then on the bridge
+hands every byte read to WSProtocol.data_received. Frames are parsed, unmasked and
 UTF-8-checked in C (include/cz_ws.c) as the bytes arrive, so a bad byte fails
 the connection at once; pings and close frames are answered here without
 waking the handler; whole messages (at most ws_max_message_size) are queued
@@ -34,7 +35,6 @@ from catzilla._core.pmd import negotiate as _pmd_negotiate
 from catzilla._core.httpsyntax cimport split_list
 from catzilla._core.transport cimport Transport
 from catzilla.includes.clock cimport cz_monotonic
-from catzilla.includes.poller cimport CZ_READ
 from catzilla.includes.python cimport PyUnicode_AsUTF8AndSize
 from catzilla.includes.ws cimport (cz_ws_frame, cz_ws_parse_header, cz_ws_unmask, cz_utf8_feed,
                                    cz_utf8_complete, cz_utf8_valid, cz_ws_check_close,
@@ -117,6 +117,19 @@ cdef Upgrade new_upgrade(WSProtocol proto):
     return up
 
 
+cdef class Bridge:
+    """The connection side of a WebSocket (websocket.pxd); the connection implements it."""
+
+    cdef int upgraded(self) except -1:
+        raise NotImplementedError
+
+    cdef int refused(self, object response) except -1:
+        raise NotImplementedError
+
+    cdef int close_tcp(self) except -1:
+        raise NotImplementedError
+
+
 cdef class WSProtocol:
     def __cinit__(self):
         self.state = WS_CONNECTING
@@ -128,11 +141,11 @@ cdef class WSProtocol:
         self.rsv_allowed = 0
         self.utf8 = CZ_UTF8_ACCEPT
 
-    cdef int attach(self, Transport t, Services svc, Limits lim) except -1:
+    cdef int attach(self, Transport t, Bridge bridge, Services svc, Limits lim) except -1:
         self.t = t
+        self.bridge = bridge
         self.svc = svc
         self.lim = lim
-        self.linked = True
         return 0
 
     cdef int start(self) except -1:
@@ -165,9 +178,10 @@ cdef class WSProtocol:
             return 0
         self.state = WS_CLOSED
         self.input_done = True
-        if self.linked:
-            self.linked = False
-            self.t.ws_refused(response)
+        bridge = self.bridge
+        if bridge is not None:
+            self.bridge = None
+            bridge.refused(response)
         return 0
 
     cdef int close_after_handler(self, int code) except -1:
@@ -183,7 +197,7 @@ cdef class WSProtocol:
         if self.state != WS_CONNECTING:
             raise RuntimeError("accept() was already called" if self.state != WS_CLOSED
                                else "the WebSocket is closed")
-        if self.t.closed or not self.linked:
+        if self.t.closed or self.bridge is None:
             raise WebSocketDisconnect(1006)
         pairs = validated_pairs(headers) if headers is not None else []
         accept = b64encode(hashlib.sha1(self.key.encode("ascii") + _GUID).digest()).decode("ascii")
@@ -214,31 +228,11 @@ cdef class WSProtocol:
         out.append(PyBytes_AS_STRING(head), PyBytes_GET_SIZE(head))
         self.state = WS_OPEN
         self.last_ping = cz_monotonic()
-        self.t.ws_upgraded()                        # frames read behind the handshake go in now
+        self.bridge.upgraded()                      # frames read behind the handshake go in now
         self.t.flush()
         return 0
 
-    # -- reading -------------------------------------------------------------
-
-    cdef int on_readable(self) except -1:
-        cdef ssize_t n
-        cdef Transport t = self.t
-        cdef Py_ssize_t read_size = self.lim.read_size
-        cdef unsigned char *scratch = <unsigned char *>self.svc.scratch
-        while not t.closed:
-            n = t.receive(<char *>scratch, <size_t>read_size)
-            if n <= 0:
-                break                                # nothing more now, or closed (EOF without a close frame: 1006)
-            if not self.input_done:                  # after a close or an error: discarded
-                self.data_received(scratch, n)
-            # With read interest off (the queue is full, or input is done)
-            # only a hang-up wakes us: one slice per wake-up, so it makes
-            # progress towards the EOF without buffering a flood.
-            if n < read_size or not (t.events & CZ_READ):
-                break
-        if not t.closed:
-            t.flush()
-        return 0
+    # -- reading (the bridge hands over the bytes read) ----------------------
 
     cdef int data_received(self, unsigned char *p, Py_ssize_t n) except -1:
         """Frames from p[0, n) (writable: payloads are unmasked in place)."""
@@ -435,8 +429,8 @@ cdef class WSProtocol:
         if self.state == WS_OPEN:
             self.state = WS_CLOSING
         self.wake()
-        if self.linked:
-            self.t.ws_close_tcp()                    # the server closes the TCP connection first
+        if self.bridge is not None:
+            self.bridge.close_tcp()                  # the server closes the TCP connection first
         return 0
 
     # -- writing ---------------------------------------------------------------
@@ -595,7 +589,7 @@ cdef class WSProtocol:
         if not self.input_done:
             self.input_done = True
             self.close_code = 1006
-        self.linked = False
+        self.bridge = None
         self.wake()
         self.drained()
 
