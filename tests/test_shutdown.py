@@ -18,6 +18,7 @@ from typing import List, Optional
 import psutil
 import pytest
 
+from catzilla.testing import NeedData, ResponseReader
 from procs import Proc, launcher, wait_until
 
 APP = '''
@@ -130,8 +131,7 @@ class Stream:
         self.thread.start()
 
     def _run(self) -> None:
-        buf = b""
-        head_done = False
+        reader = ResponseReader()
         try:
             while True:
                 try:
@@ -142,29 +142,20 @@ class Stream:
                 if not data:
                     self.closed_at = now
                     return
-                buf += data
-                if not head_done:
-                    if b"\r\n\r\n" not in buf:
-                        continue
-                    head, buf = buf.split(b"\r\n\r\n", 1)
-                    self.status = int(head.split(b" ", 2)[1])
-                    assert b"transfer-encoding: chunked" in head.lower(), head
-                    head_done = True
-                while not self.complete:
-                    line, sep, rest = buf.partition(b"\r\n")
-                    if not sep:
-                        break
-                    size = int(line.split(b";")[0], 16)
-                    if size == 0:
-                        if rest.startswith(b"\r\n"):
-                            self.complete = True
-                            buf = rest[2:]
-                        break
-                    if len(rest) < size + 2:
-                        break
-                    self.chunks.append((now, rest[:size]))
-                    self.first.set()
-                    buf = rest[size + 2:]
+                reader.feed(data)
+                try:
+                    if not self.status:
+                        _, self.status, _, _, head = reader.head()
+                        assert b"transfer-encoding: chunked" in head.lower(), head
+                    while not self.complete:
+                        piece = reader.piece()
+                        if piece is None:          # the last chunk: complete without trailers
+                            self.complete = not reader.trailers
+                            break
+                        self.chunks.append((now, piece))
+                        self.first.set()
+                except NeedData:
+                    pass
         finally:
             self.first.set()
             self.sock.close()
@@ -303,6 +294,7 @@ def test_streams_past_the_deadline_are_cut_and_their_generators_closed(start, tm
         assert noise not in server.stderr, server.stderr
 
 
+@pytest.mark.slow
 def test_a_generator_blocked_past_the_deadline_does_not_hang_the_exit(start):
     server = start("--shutdown-timeout", "0.5", "--loop", "asyncio")
     stream = Stream(server.port, "/stuck")
