@@ -36,4 +36,7 @@ export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:print_summar
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export PYTHONMALLOC=malloc          # let ASan see Python-object memory too
 export PYTHONPATH="$WORK"
-"$PY" -m pytest -q -p no:cacheprovider --timeout 300 "$@"
+# Two processes (pytest-xdist), then the tests marked `serial` alone, as `make test`
+# does (pytest exits 5 when the selection holds no serial test).
+"$PY" -m pytest -q -p no:cacheprovider --timeout 300 -n "${TEST_JOBS:-2}" -m "not serial" "$@"
+"$PY" -m pytest -q -p no:cacheprovider --timeout 300 -m serial "$@" || [ $? -eq 5 ]
