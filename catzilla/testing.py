@@ -136,7 +136,7 @@ class ResponseReader:
         if len(parts) < 2 or not parts[0].startswith("HTTP/") or not (len(parts[1]) == 3 and parts[1].isdigit()):
             raise MalformedResponse(f"bad status line {lines[0]!r}")
         status = int(parts[1])
-        headers = []
+        headers: List[Tuple[str, str]] = []
         for line in lines[1:]:
             name, colon, value = line.decode("latin-1").partition(":")
             if not colon or not name or name != name.strip():
@@ -175,7 +175,8 @@ class ResponseReader:
                 raise MalformedResponse(f"bad chunk size line {size_line!r}")
             size = int(size_line, 16)
             if size == 0:
-                trailers, pos = [], end + 2
+                trailers: List[Tuple[str, str]] = []
+                pos = end + 2
                 while True:
                     t_end = self.buf.find(b"\r\n", pos)
                     if t_end < 0:
@@ -219,7 +220,7 @@ class ResponseReader:
     def body(self) -> bytes:
         """The rest of the body at once (NeedData until all of it is there)."""
         start, framing, remaining = self.pos, self.framing, self.remaining
-        parts = []
+        parts: List[bytes] = []
         try:
             while (part := self.piece()) is not None:
                 parts.append(part)
