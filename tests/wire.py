@@ -69,9 +69,9 @@ class Response:
 class RawClient:
     """A blocking TCP client over the one response reader (so pipelined
     responses that arrive in one segment are split correctly). Every read has
-    a timeout."""
+    a timeout. `sock`: read and write a connection made elsewhere (addr None)."""
 
-    def __init__(self, addr: Tuple[str, int], timeout: float = DEFAULT_TIMEOUT,
+    def __init__(self, addr: Optional[Tuple[str, int]], timeout: float = DEFAULT_TIMEOUT,
                  sock: Optional[socket.socket] = None) -> None:
         self.sock = sock or socket.create_connection(addr, timeout=timeout)
         if sock is None:
