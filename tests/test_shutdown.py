@@ -20,6 +20,7 @@ import pytest
 
 from catzilla.testing import NeedData, ResponseReader
 from procs import Proc, launcher, wait_until
+from wire import RawClient
 
 APP = '''
 import asyncio, os, time
@@ -174,12 +175,8 @@ def idle_keepalive_connection(port: int) -> socket.socket:
     """A connection that completed one request and now sits idle (keep-alive)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-    data = b""
-    while not data.endswith(b"ok"):
-        part = s.recv(4096)
-        assert part, data
-        data += part
-    assert data.startswith(b"HTTP/1.1 200")
+    r = RawClient(None, timeout=5, sock=s).read_response()
+    assert (r.version, r.status, r.body) == ("HTTP/1.1", 200, b"ok"), r
     return s
 
 
