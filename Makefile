@@ -26,8 +26,12 @@ system-deps:
 demo: build
 	$(BIN)/python examples/app.py
 
+# The suite on TEST_JOBS processes (pytest-xdist), then the tests marked
+# `serial` (timing assertions, whole-machine load) alone.
+TEST_JOBS ?= 2
 test: build system-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) -m "not serial"
+	$(BIN)/python -m pytest -q -m serial
 
 fuzz: system-deps
 	bash fuzz/run.sh $(or $(SECONDS),60)

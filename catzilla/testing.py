@@ -12,12 +12,13 @@ import json as _json
 import os
 import socket
 import struct
-from typing import Any, AsyncIterator, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 from urllib.parse import urlencode
 
 from catzilla.exceptions import WebSocketDisconnect
 
 HeadersArg = Union[Mapping[str, str], Sequence[Tuple[str, str]], None]
+_T = TypeVar("_T")
 
 
 class TestResponse:
@@ -46,107 +47,217 @@ class TestResponse:
         return f"<TestResponse {self.status_code} {len(self.content)} bytes>"
 
 
-class _Reader:
-    """An HTTP/1.1 response reader over a non-blocking socket, on the test loop."""
+class NeedData(Exception):
+    """ResponseReader: the bytes fed so far do not hold the next complete element."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, head_only: bool) -> None:
-        self.loop = loop
-        self.sock = sock
+
+class ResponseClosed(ConnectionError):
+    """The peer closed the connection before the element being read was complete."""
+
+
+class MalformedResponse(ValueError):
+    """The bytes are not a well-formed HTTP/1.1 response."""
+
+
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+class ResponseReader:
+    """The one HTTP/1.1 response reader: status line and header section, then a
+    body framed by chunked encoding, Content-Length or the end of the
+    connection. It does no I/O, so the TestClient drives it from its loop and
+    the project's raw-socket tests from blocking or non-blocking sockets: feed()
+    what arrived (b"" at EOF), then ask for the next element; each either
+    returns it whole (and consumes it) or raises NeedData and consumes nothing.
+    Strict about what it reads: a malformed head, chunk size (extensions
+    included: the server sends none), chunk terminator or framing raises
+    MalformedResponse; a close before the element is complete, ResponseClosed."""
+
+    def __init__(self) -> None:
         self.buf = bytearray()
         self.pos = 0              # bytes of buf already consumed
         self.eof = False
-        self.head_only = head_only
-        self.chunked = False
-        self.length: Optional[int] = None
-        self.done = False
+        self.framing: Optional[str] = None     # "chunked", "length", "close"; None: no body (left)
+        self.remaining = 0        # "length": body bytes still to come
+        self.trailers: List[Tuple[str, str]] = []
 
-    async def fill(self) -> None:
-        data = await self.loop.sock_recv(self.sock, 262144)
+    def feed(self, data: bytes) -> None:
         if not data:
             self.eof = True
+            return
         if self.pos > 65536:
             del self.buf[:self.pos]
             self.pos = 0
         self.buf += data
 
-    def take(self, n: int) -> bytes:
+    @property
+    def buffered(self) -> int:
+        return len(self.buf) - self.pos
+
+    def take_buffered(self) -> bytes:
+        """Everything fed and not consumed yet."""
+        return self._take(len(self.buf) - self.pos)
+
+    def _take(self, n: int) -> bytes:
         out = bytes(self.buf[self.pos:self.pos + n])
         self.pos += len(out)
         return out
 
-    async def line(self) -> bytes:
+    def _short(self, what: str) -> Exception:
+        if self.eof:
+            return ResponseClosed(f"connection closed inside {what}; buffered {bytes(self.buf[self.pos:])[:200]!r}")
+        return NeedData()
+
+    def line(self) -> bytes:
+        """The next CRLF-terminated line, without its CRLF."""
+        end = self.buf.find(b"\r\n", self.pos)
+        if end < 0:
+            raise self._short("a line")
+        line = self._take(end - self.pos)
+        self.pos += 2
+        return line
+
+    def exactly(self, n: int) -> bytes:
+        """The next n bytes."""
+        if len(self.buf) - self.pos < n:
+            raise self._short(f"{n} bytes ({len(self.buf) - self.pos} there)")
+        return self._take(n)
+
+    def head(self, head_only: bool = False) -> Tuple[str, int, str, List[Tuple[str, str]], bytes]:
+        """The next status line and header section: (version, status, reason,
+        headers, raw head with its blank line). Sets the framing of the body
+        that follows; head_only: the request was HEAD, so none does."""
+        end = self.buf.find(b"\r\n\r\n", self.pos)
+        if end < 0:
+            raise self._short("a response head")
+        raw = self._take(end + 4 - self.pos)
+        lines = raw[:-4].split(b"\r\n")
+        parts = lines[0].decode("latin-1").split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not (len(parts[1]) == 3 and parts[1].isdigit()):
+            raise MalformedResponse(f"bad status line {lines[0]!r}")
+        status = int(parts[1])
+        headers: List[Tuple[str, str]] = []
+        for line in lines[1:]:
+            name, colon, value = line.decode("latin-1").partition(":")
+            if not colon or not name or name != name.strip():
+                raise MalformedResponse(f"bad header line {line!r}")
+            headers.append((name, value.strip(" \t")))
+        self.trailers = []
+        self.framing, self.remaining = None, 0
+        if not (head_only or status in (204, 304) or status < 200):
+            te = [v for k, v in headers if k.lower() == "transfer-encoding"]
+            cl = [v for k, v in headers if k.lower() == "content-length"]
+            if te:
+                if [v.lower() for v in te] != ["chunked"]:
+                    raise MalformedResponse(f"unexpected transfer-encoding {te!r}")
+                if cl:
+                    raise MalformedResponse("response has both Transfer-Encoding and Content-Length")
+                self.framing = "chunked"
+            elif cl:
+                if len(cl) != 1 or not cl[0].isdigit():
+                    raise MalformedResponse(f"bad Content-Length {cl!r}")
+                self.framing, self.remaining = "length", int(cl[0])
+            else:
+                self.framing = "close"
+        return parts[0], status, parts[2] if len(parts) > 2 else "", headers, raw
+
+    def piece(self) -> Optional[bytes]:
+        """The next piece of the body: one whole chunk (chunked), what has arrived
+        (Content-Length, close-delimited); None at the body's end (after the last
+        chunk and trailers, the declared length, or EOF)."""
+        if self.framing == "chunked":
+            start = self.pos
+            end = self.buf.find(b"\r\n", start)
+            if end < 0:
+                raise self._short("a chunk size line")
+            size_line = bytes(self.buf[start:end])
+            if not size_line or not _HEX.issuperset(size_line):
+                raise MalformedResponse(f"bad chunk size line {size_line!r}")
+            size = int(size_line, 16)
+            if size == 0:
+                trailers: List[Tuple[str, str]] = []
+                pos = end + 2
+                while True:
+                    t_end = self.buf.find(b"\r\n", pos)
+                    if t_end < 0:
+                        raise self._short("the trailer section")
+                    t = bytes(self.buf[pos:t_end])
+                    pos = t_end + 2
+                    if not t:
+                        break
+                    name, colon, value = t.decode("latin-1").partition(":")
+                    if not colon or not name:
+                        raise MalformedResponse(f"bad trailer line {t!r}")
+                    trailers.append((name, value.strip(" \t")))
+                self.pos, self.trailers, self.framing = pos, trailers, None
+                return None
+            data_end = end + 2 + size
+            if len(self.buf) < data_end + 2:
+                raise self._short(f"a chunk of {size} bytes")
+            if self.buf[data_end:data_end + 2] != b"\r\n":
+                raise MalformedResponse(f"chunk not followed by CRLF: {bytes(self.buf[data_end:data_end + 2])!r}")
+            self.pos = end + 2
+            data = self._take(size)
+            self.pos += 2
+            return data
+        if self.framing == "length":
+            if self.remaining == 0:
+                self.framing = None
+                return None
+            if self.pos == len(self.buf):
+                raise self._short(f"the body ({self.remaining} bytes missing)")
+            data = self._take(self.remaining)
+            self.remaining -= len(data)
+            return data
+        if self.framing == "close":
+            if self.pos < len(self.buf):
+                return self.take_buffered()
+            if not self.eof:
+                raise NeedData()
+            self.framing = None
+        return None
+
+    def body(self) -> bytes:
+        """The rest of the body at once (NeedData until all of it is there)."""
+        start, framing, remaining = self.pos, self.framing, self.remaining
+        parts: List[bytes] = []
+        try:
+            while (part := self.piece()) is not None:
+                parts.append(part)
+        except NeedData:
+            self.pos, self.framing, self.remaining = start, framing, remaining
+            raise
+        return b"".join(parts)
+
+
+class _Reader:
+    """A ResponseReader fed from a non-blocking socket, on the test loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, head_only: bool) -> None:
+        self.loop = loop
+        self.sock = sock
+        self.head_only = head_only
+        self.reader = ResponseReader()
+
+    async def _pull(self, step: Callable[[], _T]) -> _T:
         while True:
-            end = self.buf.find(b"\r\n", self.pos)
-            if end >= 0:
-                line = self.take(end - self.pos)
-                self.pos += 2
-                return line
-            if self.eof:
-                raise ConnectionError("connection closed inside a line")
-            await self.fill()
+            try:
+                return step()
+            except NeedData:
+                self.reader.feed(await self.loop.sock_recv(self.sock, 262144))
 
     async def exactly(self, n: int) -> bytes:
-        while len(self.buf) - self.pos < n:
-            if self.eof:
-                raise ConnectionError(f"connection closed with {n - len(self.buf) + self.pos} body bytes missing")
-            await self.fill()
-        return self.take(n)
+        return await self._pull(lambda: self.reader.exactly(n))
 
     async def head(self) -> Tuple[int, str, List[Tuple[str, str]], str]:
-        while True:
-            status_line = (await self.line()).decode("latin-1")
-            version, code, *reason = status_line.split(" ", 2)
-            headers = []
-            while True:
-                line = await self.line()
-                if not line:
-                    break
-                name, _, value = line.decode("latin-1").partition(":")
-                headers.append((name.strip(), value.strip()))
-            status = int(code)
+        while True:     # interim 100 (Continue) responses are skipped
+            version, status, reason, headers, _ = await self._pull(lambda: self.reader.head(self.head_only))
             if status != 100:
-                break
-        lower = {k.lower(): v for k, v in headers}
-        self.chunked = lower.get("transfer-encoding", "").lower() == "chunked"
-        if "content-length" in lower:
-            self.length = int(lower["content-length"])
-        if self.head_only or status in (204, 304) or status < 200:
-            self.done = True
-        return status, reason[0] if reason else "", headers, version.split("/")[-1]
+                return status, reason, headers, version.split("/")[-1]
 
     async def chunk(self) -> Optional[bytes]:
         """The next piece of body as it arrives, or None at its end."""
-        if self.done:
-            return None
-        if self.chunked:
-            size_line = await self.line()
-            size = int(size_line.split(b";")[0], 16)
-            if size == 0:
-                while await self.line():
-                    pass
-                self.done = True
-                return None
-            data = await self.exactly(size)
-            if await self.exactly(2) != b"\r\n":
-                raise ValueError("chunk not followed by CRLF")
-            return data
-        if self.length is not None:
-            if self.length == 0:
-                self.done = True
-                return None
-            if self.pos == len(self.buf):
-                await self.fill()
-                if self.eof and self.pos == len(self.buf):
-                    raise ConnectionError(f"connection closed with {self.length} body bytes missing")
-            data = self.take(self.length)
-            self.length -= len(data)
-            return data
-        if self.pos == len(self.buf):
-            await self.fill()
-            if self.eof:
-                self.done = True
-                return None
-        return self.take(len(self.buf) - self.pos)
+        return await self._pull(self.reader.piece)
 
 
 class _OpenExchange:

@@ -28,7 +28,8 @@ if [ $# -eq 0 ]; then
          tests/test_pipeline.py tests/test_datastructures.py tests/test_sse.py tests/test_testclient.py \
          tests/test_body_stream.py tests/test_websocket.py tests/test_broadcast.py tests/test_pmd.py \
          tests/test_middleware.py tests/test_compression.py tests/test_overload.py tests/test_blocking.py \
-         tests/test_worker_pool.py \
+         tests/test_worker_pool.py tests/test_ws_dispatch.py tests/test_httpsyntax.py tests/test_body_info.py \
+         tests/test_proxy.py tests/test_upload.py tests/test_settings.py \
          --deselect tests/test_overload.py::test_ten_thousand_paced_streams_complete_under_150_mib
 fi
 export LD_PRELOAD="$LIBASAN $LIBUBSAN"
@@ -36,4 +37,7 @@ export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:print_summar
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export PYTHONMALLOC=malloc          # let ASan see Python-object memory too
 export PYTHONPATH="$WORK"
-"$PY" -m pytest -q -p no:cacheprovider --timeout 300 "$@"
+# Two processes (pytest-xdist), then the tests marked `serial` alone, as `make test`
+# does (pytest exits 5 when the selection holds no serial test).
+"$PY" -m pytest -q -p no:cacheprovider --timeout 300 -n "${TEST_JOBS:-2}" -m "not serial" "$@"
+"$PY" -m pytest -q -p no:cacheprovider --timeout 300 -m serial "$@" || [ $? -eq 5 ]

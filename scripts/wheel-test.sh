@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite against an installed wheel, never the source tree.
+# Proves an installed wheel, never the source tree: the tests marked `wheel`
+# (tests/test_installed.py: every compiled module loads, `python -m catzilla
+# run` serves a request, a stream, events and a WebSocket over sockets, the
+# package carries py.typed and its stubs; tests/test_readme.py: the README
+# samples), not the whole suite, which `make test` runs against the tree.
 #
 #   bash scripts/wheel-test.sh            # build the wheel for $PYTHON (default python3), then test it
 #   bash scripts/wheel-test.sh WHEEL      # test this wheel (must match $PYTHON's version)
@@ -8,11 +12,11 @@
 # its [test,fast] extras (read from the wheel's metadata, i.e. pyproject's
 # [project.optional-dependencies]). The installed package must hold only
 # compiled modules, .py, .pyi, .pxd (and py.typed): no .pyx, no .c. tests/,
-# examples/, loadtests/, README.md, pyproject.toml (pytest settings) and the
-# Autobahn scripts are
-# copied to a temp dir and pytest runs there with CATZILLA_TEST_INSTALLED=1,
-# so `catzilla` can only come from the venv's site-packages. Extra arguments
-# after WHEEL go to pytest (e.g. -x, -k). Exit status: pytest's, or 1.
+# examples/, README.md and pyproject.toml (pytest settings) are copied to a
+# temp dir and pytest runs there with CATZILLA_TEST_INSTALLED=1, so `catzilla`
+# can only come from the venv's site-packages. Extra arguments after WHEEL go
+# to pytest instead of `-m wheel` (e.g. `tests` for the whole suite).
+# Exit status: pytest's, or 1.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -50,14 +54,10 @@ npyx=$(find "$ROOT/catzilla" -name '*.pyx' | wc -l)
 [ "$nso" -eq "$npyx" ] || fail "$nso compiled modules installed, $npyx .pyx in the tree"
 echo "ok: $PKG holds $nso compiled modules and only .so/.py/.pyi/.pxd/py.typed"
 
-# -- the suite, from a copy, against site-packages ----------------------------------
+# -- the wheel's tests, from a copy, against site-packages ---------------------------
 RUN=$WORK/run
 mkdir -p "$RUN"
-cp -R "$ROOT/tests" "$ROOT/examples" "$ROOT/loadtests" "$ROOT/README.md" "$ROOT/pyproject.toml" "$RUN/"
-# tests/test_autobahn.py runs scripts/autobahn.sh, with the suite installed once for the tree.
-mkdir -p "$RUN/scripts"
-cp "$ROOT"/scripts/autobahn.sh "$ROOT"/scripts/autobahn_report.py "$ROOT"/scripts/autobahn-requirements.txt "$RUN/scripts/"
-export AUTOBAHN_VENV=${AUTOBAHN_VENV:-$ROOT/.autobahn-venv}
+cp -R "$ROOT/tests" "$ROOT/examples" "$ROOT/README.md" "$ROOT/pyproject.toml" "$RUN/"
 find "$RUN" -name __pycache__ -prune -exec rm -rf {} +
 cd "$RUN"
 export CATZILLA_TEST_INSTALLED=1 PATH="$VENV/bin:$PATH"
@@ -66,9 +66,10 @@ file=$("$VPY" -c 'import catzilla; print(catzilla.__file__)')
 echo "catzilla.__file__ = $file"
 case "$file" in "$PKG"/*) ;; *) fail "catzilla imported from $file, not $PKG" ;; esac
 
-echo "== pytest ($(basename "$WHEEL"), in $RUN)"
+[ $# -gt 0 ] || set -- -m wheel tests
+echo "== pytest $* ($(basename "$WHEEL"), in $RUN)"
 set +e
-"$VPY" -m pytest -p no:cacheprovider tests "$@"
+"$VPY" -m pytest -p no:cacheprovider "$@"
 rc=$?
 set -e
 echo "== wheel-test: pytest exit $rc, $((SECONDS - start))s in all"

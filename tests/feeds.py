@@ -6,12 +6,15 @@ import selectors
 import socket
 import time
 
+from catzilla.testing import NeedData, ResponseClosed, ResponseReader
 from procs import get
+from wire import EventStreamParser
 
 
 class Feed:
-    """One SSE subscriber on a raw socket: the head, then chunked framing and
-    the event stream decoded incrementally into dicts of fields."""
+    """One SSE subscriber on a raw socket, read incrementally by the tests' one
+    response reader and event-stream parser: the head, then each event block
+    as a dict of its fields."""
 
     def __init__(self, port, path, headers="", http10=False, rcvbuf=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -21,11 +24,10 @@ class Feed:
         version = "1.0" if http10 else "1.1"
         self.sock.sendall(f"GET {path} HTTP/{version}\r\nHost: t\r\n{headers}\r\n".encode())
         self.sock.setblocking(False)
-        self.raw = b""
+        self.reader = ResponseReader()
+        self.sse = EventStreamParser()
         self.head = None
-        self.chunked = not http10
-        self.body = b""
-        self.events = []
+        self.events = self.sse.blocks   # each block's fields; comment-only blocks (pings) as {"comment": ...}
         self.arrived = []          # time.time_ns() when each event was parsed
         self.ended = False         # the last chunk (or EOF on HTTP/1.0) was seen
         self.closed = False
@@ -42,51 +44,27 @@ class Feed:
                 break
             except ConnectionResetError:
                 data = b""
+            self.reader.feed(data)
             if not data:
                 self.closed = True
-                if not self.chunked:
-                    self.ended = True
                 break
-            self.raw += data
         self._parse()
         return not self.closed
 
     def _parse(self):
-        if self.head is None:
-            end = self.raw.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            self.head, self.raw = self.raw[:end].decode("latin-1"), self.raw[end + 4:]
-        if self.chunked:
-            while True:
-                line_end = self.raw.find(b"\r\n")
-                if line_end < 0:
-                    break
-                size = int(self.raw[:line_end], 16)
-                if size == 0:
+        try:
+            if self.head is None:
+                self.head = self.reader.head()[4][:-4].decode("latin-1")
+            while not self.ended:
+                piece = self.reader.piece()
+                if piece is None:
                     self.ended = True
-                    self.raw = b""
-                    break
-                if len(self.raw) < line_end + 2 + size + 2:
-                    break
-                self.body += self.raw[line_end + 2:line_end + 2 + size]
-                self.raw = self.raw[line_end + 2 + size + 2:]
-        else:
-            self.body, self.raw = self.body + self.raw, b""
+                else:
+                    self.sse.feed(piece)
+        except (NeedData, ResponseClosed):
+            pass
         now = time.time_ns()
-        while b"\n\n" in self.body:
-            block, self.body = self.body.split(b"\n\n", 1)
-            fields = {}
-            for line in block.decode("utf-8").split("\n"):
-                name, _, value = line.partition(":")
-                fields.setdefault(name, []).append(value[1:] if value.startswith(" ") else value)
-            event = {k: "\n".join(v) for k, v in fields.items()}
-            if set(event) != {""}:          # comment-only blocks (pings) are kept under ""
-                self.events.append(event)
-                self.arrived.append(now)
-            else:
-                self.events.append({"comment": event[""]})
-                self.arrived.append(now)
+        self.arrived += [now] * (len(self.events) - len(self.arrived))
 
     def data_events(self):
         return [e for e in self.events if "data" in e and "event" not in e]

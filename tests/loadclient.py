@@ -10,7 +10,8 @@ process (its descriptors and CPU are its own). Prints one JSON object.
         COUNT connections at once (at most 1,000 still waiting for their first
         byte, to stay within the listen backlog), each reading the chunked
         stream at PATH to its last chunk; a stream is complete when its body
-        holds ITEMS items and the terminating chunk. Reports how many completed
+        holds ITEMS items and the terminating chunk. Answers are read by
+        the tests' one response reader (wire.parse_response). Reports how many completed
         and when the last one did.
 
 uvloop is used when installed (the client must outrun the server it measures).
@@ -23,6 +24,9 @@ import resource
 import sys
 import time
 from typing import Any, Dict, Optional, Tuple
+
+from catzilla.testing import MalformedResponse, ResponseClosed
+from wire import parse_response
 
 
 def _raise_fd_limit() -> None:
@@ -60,23 +64,17 @@ def classify(data: bytes, exc: Optional[BaseException]) -> str:
     """"200", "503", "reset", or "other:..." for one answer read to its end."""
     if isinstance(exc, ConnectionResetError):
         return "reset"
-    head, sep, body = data.partition(b"\r\n\r\n")
-    if not sep:
-        return f"other:incomplete head {data[:60]!r} {exc!r}"
-    lines = head.split(b"\r\n")
-    headers = dict((k.strip().lower(), v.strip()) for k, _, v in (line.partition(b":") for line in lines[1:]))
     try:
-        status = int(lines[0].split(b" ", 2)[1])
-        length = int(headers[b"content-length"])
-    except (IndexError, KeyError, ValueError):
-        return f"other:bad head {head[:80]!r}"
-    if len(body) != length:
-        return f"other:body {len(body)} of {length} bytes"
-    if status == 503 and headers.get(b"retry-after") == b"1" and headers.get(b"connection") == b"close":
+        r = parse_response(data)
+    except (MalformedResponse, ResponseClosed) as e:
+        return f"other:{e} {exc!r}"
+    if r.header("content-length") is None:
+        return f"other:no Content-Length {r.raw_head[:80]!r}"
+    if r.status == 503 and r.header("retry-after") == "1" and r.header("connection") == "close":
         return "503"
-    if status == 200 and body == b"ok":
+    if r.status == 200 and r.body == b"ok":
         return "200"
-    return f"other:{status} {body[:60]!r}"
+    return f"other:{r.status} {r.body[:60]!r}"
 
 
 async def flood(port: int, total: int, concurrency: int) -> Dict[str, Any]:
@@ -125,8 +123,12 @@ async def streams(port: int, count: int, path: str, items: int) -> Dict[str, Any
             await first.wait()
         data, exc = await done
         transport.close()
-        ok = data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"\r\n0\r\n\r\n") \
-            and data.count(b"chunk ") == items and last_item in data
+        try:
+            r = parse_response(data)      # a cut stream (no last chunk) raises ResponseClosed
+            ok = r.version == "HTTP/1.1" and r.status == 200 and r.chunked \
+                and r.body.count(b"chunk ") == items and last_item in r.body
+        except (MalformedResponse, ResponseClosed):
+            ok = False
         if ok:
             finished.append(time.monotonic())
         else:

@@ -29,6 +29,8 @@ from typing import Any, Callable, Iterator, List, Optional, Set, Tuple
 
 import psutil
 
+from wire import parse_response
+
 ROOT = Path(__file__).resolve().parents[1]
 
 #: The first line Catzilla prints (on stdout) once it listens; group 1 is the port.
@@ -292,10 +294,10 @@ def read_to_eof(sock: socket.socket) -> bytes:
 
 
 def get(port: int, path: str, **kw: Any) -> Tuple[int, bytes, bytes]:
-    """fetch(), split: (status, head, body); ConnectionError when the server
-    closed without answering."""
+    """fetch(), read by the one response reader: (status, head without its blank
+    line, decoded body); ConnectionError when the server closed without answering."""
     data = fetch(port, path, **kw)
     if not data:
         raise ConnectionError(f"{kw.get('method', 'GET')} {path}: closed without a response")
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), head, body
+    r = parse_response(data, head_only=kw.get("method") == "HEAD")
+    return r.status, r.raw_head[:-4], r.body

@@ -12,7 +12,7 @@ import pytest
 
 from catzilla import (Catzilla, HTMLResponse, HTTPException, JSONResponse, RedirectResponse, Response,
                       RouteError, Router)
-from conftest import RawClient, build_request, get, parse_responses
+from wire import RawClient, build_request, get, parse_responses
 
 
 # --------------------------------------------------------------------------

@@ -21,6 +21,7 @@ VENV = Path(os.environ.get("AUTOBAHN_VENV", ROOT / ".autobahn-venv"))
 pytestmark = [
     # cibuildwheel's containers have neither Python 2.7 nor the scripts; .ci/run covers this.
     pytest.mark.skipif(os.environ.get("CIBUILDWHEEL") == "1", reason="not in cibuildwheel's test containers"),
+    pytest.mark.slow,
 ]
 
 

@@ -17,7 +17,7 @@ import pytest
 from catzilla import Catzilla, PlainTextResponse, Route, Router
 from catzilla.testing import TestClient
 from catzilla._core.watchdog import Watchdog
-from conftest import RawClient, get
+from wire import RawClient, get, parse_response
 import procs
 from procs import launcher, wait_until
 
@@ -89,19 +89,21 @@ class Pending:
     def result(self, timeout: float = 10) -> Tuple[int, bytes]:
         self.thread.join(timeout)
         assert not self.thread.is_alive(), "no response in time"
-        head, _, body = self.data.partition(b"\r\n\r\n")
-        return int(head.split(b" ", 2)[1]), body
+        r = parse_response(self.data)
+        return r.status, r.body
 
 
 def timed_get(port: int, path: str) -> Tuple[float, float, bytes]:
     """(start, end, body) of one request on a fresh connection."""
     start = time.monotonic()
     data = procs.fetch(port, path)
-    return start, time.monotonic(), data.partition(b"\r\n\r\n")[2]
+    end = time.monotonic()
+    return start, end, parse_response(data).body
 
 
 # -- over real sockets, server in its own process ------------------------------------------------
 
+@pytest.mark.serial
 def test_a_blocking_sleep_leaves_other_requests_answered_in_under_50_ms(server):
     slow = Pending(server.port, "/sleep")
     time.sleep(0.05)                           # the handler is asleep on a worker thread now
@@ -121,6 +123,7 @@ def test_a_blocking_sleep_leaves_other_requests_answered_in_under_50_ms(server):
     assert "blocked" not in server.stderr, server.stderr
 
 
+@pytest.mark.serial
 def test_without_the_option_the_sleep_blocks_the_loop_and_the_watchdog_names_the_route(server):
     slow = Pending(server.port, "/sleep-inline")
     time.sleep(0.1)
@@ -365,6 +368,7 @@ def test_a_client_that_hangs_up_breaks_nothing_and_a_queued_call_is_skipped(serv
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 
 
+@pytest.mark.slow
 def test_graceful_shutdown_waits_for_an_in_flight_blocking_handler(serve):
     app = Catzilla()
     running = threading.Event()

@@ -11,6 +11,7 @@ from catzilla import Catzilla, FileResponse, Response, StreamingResponse
 from catzilla.broadcast import Broadcast
 from catzilla.compression import CompressionMiddleware
 from catzilla.testing import TestClient
+from wire import parse_response
 
 TEXT = b"All work and no play makes Jack a dull boy.\n" * 100      # 4,400 bytes
 
@@ -138,9 +139,8 @@ def test_http10_gets_a_wrapped_file_raw_then_close(tmp_path):
 
     with TestClient(app) as client:
         raw = client.raw(b"GET /file HTTP/1.0\r\nAccept-Encoding: gzip\r\nConnection: keep-alive\r\n\r\n")
-    head, _, body = raw.partition(b"\r\n\r\n")
-    lines = head.lower().split(b"\r\n")
-    assert lines[0].startswith(b"http/1.1 200")
-    assert b"content-encoding: gzip" in lines and b"connection: close" in lines
-    assert not any(h.startswith((b"transfer-encoding", b"content-length")) for h in lines)
-    assert gzip.decompress(body) == TEXT                     # raw, ended by the close
+    resp = parse_response(raw)                               # the body: what came until the close
+    assert resp.version == "HTTP/1.1" and resp.status == 200
+    assert resp.header("content-encoding") == "gzip" and resp.header("connection") == "close"
+    assert not resp.has("transfer-encoding") and not resp.has("content-length")
+    assert gzip.decompress(resp.body) == TEXT                # raw, ended by the close

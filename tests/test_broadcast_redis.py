@@ -272,7 +272,7 @@ def test_redis_restart_signals_gap_and_ids_keep_growing(redis_server, caplog):
         try:
             # Both publish before (each pools a connection that Redis's death leaves stale).
             before = [await (a, b)[i % 2].publish("t", None, f"before {i}") for i in range(20)]
-            await until(lambda: len(hub_b.delivered()) == 20, 10, "the first events")
+            await until(lambda: len(hub_a.delivered()) == len(hub_b.delivered()) == 20, 10, "the first events at both")
             assert a.connected and b.connected
             redis_server.kill()
             await until(lambda: not a.connected and not b.connected, 10, "the subscriptions to drop")
@@ -336,6 +336,7 @@ def test_unresponsive_redis_is_detected(redis_server, caplog):
         backend = await started(redis_server.url, hub, **fast)
         try:
             first = await backend.publish("t", None, "first")
+            await until(hub.delivered, 10, "the first event")     # before Redis freezes, under load too
             redis_server.pause()
             t0 = time.monotonic()
             with pytest.raises(ConnectionError):

@@ -19,6 +19,7 @@ pytestmark = [
     # cibuildwheel's containers have no browser; .ci/run covers this.
     pytest.mark.skipif(os.environ.get("CIBUILDWHEEL") == "1", reason="not in cibuildwheel's test containers"),
     pytest.mark.timeout(120),
+    pytest.mark.serial,         # a real browser; asserts on event latency and spacing
 ]
 
 

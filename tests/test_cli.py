@@ -274,6 +274,7 @@ def v(request):
 '''
 
 
+@pytest.mark.slow
 def test_reload_restarts_on_change_survives_a_broken_edit_and_stops_cleanly(start, app_dir, watcher):
     mod = app_dir / "live.py"
     _write(mod, VERSION.format("one"))

@@ -17,7 +17,7 @@ import pytest
 from catzilla import Catzilla, FileResponse, Response, StreamingResponse
 from catzilla.compression import CompressionMiddleware, GZipMiddleware, GzipEncoder
 from catzilla.sse import EventSourceResponse
-from conftest import RawClient, get
+from wire import RawClient, get
 
 TEXT = ("All work and no play makes Jack a dull boy. " * 40).encode()   # 1,800 bytes
 
@@ -237,40 +237,24 @@ def test_gzip_encoder_round_trips_and_refuses_use_after_close():
 # -- streams stay incremental -------------------------------------------------------
 
 class ChunkReader:
-    """Reads a chunked, gzip-coded response incrementally, decoding each chunk as it arrives."""
+    """Reads a chunked, gzip-coded response incrementally (by the tests' one
+    response reader), decoding each chunk as it arrives."""
 
     def __init__(self, sock):
-        self.sock = sock
-        self.buf = b""
+        self.c = RawClient(None, sock=sock)
         self.d = zlib.decompressobj(31)
 
-    def _fill(self):
-        data = self.sock.recv(65536)
-        if not data:
-            raise EOFError
-        self.buf += data
-
     def head(self):
-        while b"\r\n\r\n" not in self.buf:
-            self._fill()
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        return head.decode("latin-1").lower()
+        return self.c.read_head().raw_head.decode("latin-1").lower()
 
     def chunk(self):
         """The decoded bytes of the next chunk, or None at the last chunk."""
-        while b"\r\n" not in self.buf:
-            self._fill()
-        line, rest = self.buf.split(b"\r\n", 1)
-        size = int(line, 16)
-        while len(rest) < size + 2:
-            self._fill()
-            line, rest = self.buf.split(b"\r\n", 1)
-        self.buf = rest[size + 2:]
-        if size == 0:
-            return None
-        return self.d.decompress(rest[:size])
+        assert self.c.reader.framing == "chunked"
+        piece = self.c.read_chunk()
+        return None if piece is None else self.d.decompress(piece)
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("kind", ["sync", "async", "sse-sync", "sse-async"])
 def test_paced_streams_arrive_chunk_by_chunk_through_gzip(serve, kind):
     app = Catzilla()
@@ -369,6 +353,7 @@ def test_hang_up_through_gzip_stops_the_generator(serve):
     assert closed.wait(5)
 
 
+@pytest.mark.serial
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is installed by scripts/system-deps.sh")
 def test_curl_compressed_reads_a_paced_sse_stream_incrementally_and_byte_exact(serve):
     app = Catzilla()

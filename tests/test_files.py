@@ -19,6 +19,7 @@ from catzilla import Catzilla
 from catzilla.files import FileResponse, content_disposition, http_date, parse_http_date
 from catzilla.testing import TestClient
 from procs import launcher, wait_until
+from wire import BytesReader, RawClient, parse_response, parse_responses
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.urandom(1024 * 1024 + 17)
@@ -129,11 +130,13 @@ def test_head_sends_headers_and_no_body(client):
     # bytes, the second response would not start right after the first head.
     raw = client.raw(b"HEAD /files/hello.txt HTTP/1.1\r\nHost: t\r\n\r\n"
                      b"GET /files/hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-    first, _, rest = raw.partition(b"\r\n\r\n")
-    assert first.startswith(b"HTTP/1.1 200 ")
-    assert b"Content-Length: 13" in first
-    assert rest.startswith(b"HTTP/1.1 200 ")
-    assert rest.endswith(b"\r\n\r\nhello, world\n")
+    r = BytesReader(raw)
+    first = r.read_response(head_only=True)
+    assert (first.version, first.status) == ("HTTP/1.1", 200)
+    assert ("Content-Length", "13") in first.header_list
+    second = r.read_response()
+    assert (second.version, second.status, second.body) == ("HTTP/1.1", 200, b"hello, world\n")
+    assert r.take_buffered() == b""
 
 
 def test_head_with_range_has_range_headers(client):
@@ -156,10 +159,10 @@ def test_empty_file(client):
 
 def test_http10_client(client):
     raw = client.raw(b"GET /files/hello.txt HTTP/1.0\r\n\r\n")
-    head, _, body = raw.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200 ")
-    assert b"Content-Length: 13" in head
-    assert body == b"hello, world\n"
+    r = parse_response(raw)
+    assert (r.version, r.status) == ("HTTP/1.1", 200)
+    assert ("Content-Length", "13") in r.header_list
+    assert r.body == b"hello, world\n"
 
 
 # -- ranges --------------------------------------------------------------------------
@@ -230,14 +233,9 @@ def test_ranges_on_a_keep_alive_connection(client):
     reqs = b"".join(f"GET /files/old.txt HTTP/1.1\r\nHost: t\r\nRange: bytes={a}-{b}\r\n\r\n".encode()
                     for a, b in ((0, 3), (10, 12), (18, 30)))
     raw = client.raw(reqs + b"GET /files/old.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-    bodies = []
-    while raw:
-        head, _, raw = raw.partition(b"\r\n\r\n")
-        length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
-        bodies.append((head.split(b" ")[1], raw[:length]))
-        raw = raw[length:]
-    assert bodies == [(b"206", b"0123"), (b"206", b"abc"), (b"206", b"ij"),
-                      (b"200", b"0123456789abcdefghij")]
+    bodies = [(r.status, r.header("content-length") is not None, r.body) for r in parse_responses(raw)]
+    assert bodies == [(206, True, b"0123"), (206, True, b"abc"), (206, True, b"ij"),
+                      (200, True, b"0123456789abcdefghij")]
 
 
 # -- conditional requests ----------------------------------------------------------------
@@ -494,33 +492,25 @@ def start_server(run, d, prefix=()):
 
 
 class Conn:
+    """One keep-alive connection: requests sent as they are, heads and bodies read
+    by the tests' one response reader."""
+
     def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.buf = b""
+        self.c = RawClient(("127.0.0.1", port), timeout=10)
+        self.s = self.c.sock
 
     def request(self, method, path, headers=""):
         self.s.sendall(f"{method} {path} HTTP/1.1\r\nHost: t\r\n{headers}\r\n".encode())
 
     def head(self):
-        while b"\r\n\r\n" not in self.buf:
-            data = self.s.recv(65536)
-            assert data, "connection closed before the head"
-            self.buf += data
-        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
-        return int(lines[0].split()[1]), headers
+        r = self.c.read_head()
+        return r.status, {k.lower(): v for k, v in r.header_list}
 
     def body(self, n):
-        while len(self.buf) < n:
-            data = self.s.recv(1 << 20)
-            assert data, "connection closed inside the body"
-            self.buf += data
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
+        return self.c._exactly(n)
 
     def close(self):
-        self.s.close()
+        self.c.close()
 
 
 @pytest.fixture(scope="module")
@@ -565,9 +555,9 @@ def test_10gib_sparse_file_partial_download_keeps_rss_flat(big_server, big_dir):
     status, h = c.head()
     assert status == 200 and h["content-length"] == str(BIG)
     want = 64 * 1024 * 1024
-    got = len(c.buf)
-    first = c.buf[:64]
-    c.buf = b""
+    early = c.c.take_buffered()        # what came with the head
+    got = len(early)
+    first = early[:64]
     c.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     chunk = bytearray(1 << 20)
     view = memoryview(chunk)

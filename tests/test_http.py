@@ -10,7 +10,7 @@ import time
 import pytest
 
 from catzilla import Catzilla, JSONResponse, RedirectResponse, Response, StreamingResponse
-from conftest import Closed, RawClient, build_request, chunked, get, parse_responses
+from wire import Closed, RawClient, build_request, chunked, get, parse_responses
 from procs import wait_until
 
 

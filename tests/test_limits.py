@@ -12,7 +12,7 @@ import time
 import pytest
 
 from catzilla import Catzilla, Response
-from conftest import Closed, RawClient, build_request, chunked, get, parse_responses
+from wire import Closed, RawClient, build_request, chunked, get, parse_responses
 from procs import wait_until
 
 
@@ -228,6 +228,7 @@ def test_idle_keep_alive_connection_closed_after_keepalive_timeout(serve):
     assert 0.9 <= elapsed <= 3.5, elapsed
 
 
+@pytest.mark.slow
 def test_keep_alive_connection_in_use_is_not_closed(serve):
     addr = serve(make_app(keepalive_timeout=1.0))
     with RawClient(addr) as c:

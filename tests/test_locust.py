@@ -17,13 +17,14 @@ import time
 
 import pytest
 
-import catzilla
 import procs
 from procs import launcher, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOCUSTFILE = os.path.join(ROOT, "loadtests", "locustfile.py")
 TOKENS = 20   # chunks the test app's /stream/tokens sends
+
+pytestmark = pytest.mark.slow      # each run of Locust takes seconds
 
 APP = textwrap.dedent(f"""
     import asyncio
@@ -115,15 +116,11 @@ def server_url(tmp_path):
 
 @pytest.fixture
 def upload_url(tmp_path):
-    if not hasattr(catzilla.Request, "stream"):
-        pytest.skip("this catzilla has no request.stream() yet")
     yield from _serve(tmp_path, APP_HEAD + UPLOAD_ROUTE + LISTEN)
 
 
 @pytest.fixture
 def ws_url(tmp_path):
-    if not hasattr(catzilla.Catzilla, "websocket"):
-        pytest.skip("this catzilla has no WebSockets yet")
     yield from _serve(tmp_path, APP_HEAD + WS_ROUTE + LISTEN)
 
 
@@ -217,8 +214,6 @@ HUB_ROUTES = textwrap.dedent("""
 
 @pytest.fixture
 def hub_url(tmp_path):
-    if not hasattr(catzilla, "Broadcast"):
-        pytest.skip("this catzilla has no Broadcast yet")
     yield from _serve(tmp_path, APP_HEAD + HUB_ROUTES + LISTEN)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from catzilla import (Catzilla, CORSMiddleware, ProxyHeadersMiddleware, RequestIdMiddleware, StreamingResponse,
                       TrustedHostMiddleware)
-from conftest import RawClient
+from wire import RawClient
 
 HEX32 = re.compile(r"[0-9a-f]{32}\Z")
 

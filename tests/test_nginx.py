@@ -27,7 +27,9 @@ from typing import List, Optional, Tuple
 import pytest
 
 import procs
+from catzilla.testing import NeedData, ResponseReader
 from procs import ROOT, free_port, launcher
+from wire import parse_response
 CONFIG = ROOT / "examples" / "deploy" / "nginx.conf"
 NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx")
                                        if os.access(p, os.X_OK)), None)
@@ -140,17 +142,7 @@ def stack(request, tmp_path):
 def request(port: int, path: str, headers: str = "", timeout: float = 10.0) -> Tuple[int, str, bytes]:
     """One HTTP/1.1 request on a fresh connection (Connection: close); (status, head, decoded body)."""
     status, head, body = procs.get(port, path, host="example.test", headers=headers, timeout=timeout)
-    head_text = head.decode("latin-1")
-    if "transfer-encoding: chunked" in head_text.lower():
-        out, rest = b"", body
-        while True:
-            size_line, _, rest = rest.partition(b"\r\n")
-            size = int(size_line.split(b";")[0], 16)
-            if size == 0:
-                break
-            out, rest = out + rest[:size], rest[size + 2:]
-        body = out
-    return status, head_text, body
+    return status, head.decode("latin-1"), body
 
 
 def timed_stream(port: int, path: str, gzip: bool = False, timeout: float = 10.0):
@@ -163,38 +155,29 @@ def timed_stream(port: int, path: str, gzip: bool = False, timeout: float = 10.0
     try:
         t0 = time.monotonic()
         s.sendall(f"GET {path} HTTP/1.1\r\nHost: example.test\r\n{encoding}\r\n".encode())
-        buf, head, body, lines, complete = b"", None, b"", [], False
+        reader, head, body, lines, complete = ResponseReader(), None, b"", [], False
         inflate = None
         while not complete:
             data = s.recv(65536)
             now = time.monotonic() - t0
             if not data:
                 break
-            buf += data
-            if head is None:
-                if b"\r\n\r\n" not in buf:
-                    continue
-                raw, buf = buf.split(b"\r\n\r\n", 1)
-                head = raw.decode("latin-1")
-                assert "transfer-encoding: chunked" in head.lower(), head
-                if "content-encoding: gzip" in head.lower():
-                    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                assert bool(inflate) == gzip, head
-            while True:
-                size_line, sep, rest = buf.partition(b"\r\n")
-                if not sep:
-                    break
-                size = int(size_line.split(b";")[0], 16)
-                if size == 0:
-                    complete = rest.startswith(b"\r\n")
-                    break
-                if len(rest) < size + 2:
-                    break
-                body += inflate.decompress(rest[:size]) if inflate else rest[:size]
-                buf = rest[size + 2:]
-                while b"\n" in body:
-                    line, body = body.split(b"\n", 1)
-                    lines.append((now, line.decode()))
+            reader.feed(data)
+            try:
+                if head is None:
+                    head = reader.head()[4][:-4].decode("latin-1")
+                    assert "transfer-encoding: chunked" in head.lower(), head
+                    if "content-encoding: gzip" in head.lower():
+                        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    assert bool(inflate) == gzip, head
+                while (piece := reader.piece()) is not None:
+                    body += inflate.decompress(piece) if inflate else piece
+                    while b"\n" in body:
+                        line, body = body.split(b"\n", 1)
+                        lines.append((now, line.decode()))
+                complete = not reader.trailers          # the last chunk, and no trailer section
+            except NeedData:
+                pass
         return head, lines, complete
     finally:
         s.close()
@@ -222,6 +205,7 @@ def test_requests_are_balanced_over_both_instances_with_upstream_keepalive(stack
         assert len(peers) < len(lines), f"instance {name}: a new upstream connection per request ({peers})"
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("gzip", [False, True], ids=["identity", "gzip"])
 def test_a_paced_stream_arrives_through_nginx_as_it_is_produced(stack, gzip):
     path = "/stream" if stack["buffering"] == "off" else "/stream-accel"
@@ -324,10 +308,10 @@ def as_client(port: int, path: str, host: str, headers: str = "", tls: bool = Fa
         context.verify_mode = ssl.CERT_NONE          # the throwaway certificate
         sock = context.wrap_socket(sock, server_hostname="example.test")
     data = procs.fetch(port, path, host=host, headers=headers, sock=sock)
-    head, _, body = data.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200"), data
-    assert b"transfer-encoding" not in head.lower(), head
-    return json.loads(body)
+    r = parse_response(data)
+    assert (r.version, r.status) == ("HTTP/1.1", 200), data
+    assert b"transfer-encoding" not in r.raw_head.lower(), r.raw_head
+    return json.loads(r.body)
 
 
 SPOOFED = ("X-Forwarded-For: 6.6.6.6\r\nForwarded: for=6.6.6.6;proto=https;host=evil.example\r\n"

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from catzilla import Catzilla, HTTPException, JSONResponse, PlainTextResponse, Settings, StreamingResponse
-from conftest import RawClient, build_request
+from wire import RawClient, build_request, parse_response
 from procs import ROOT, catzilla_env, fetch, launcher, read_to_eof, wait_until
 
 REQ = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -26,11 +26,9 @@ SANITIZED = "libasan" in os.environ.get("LD_PRELOAD", "")      # scripts/asan.sh
 
 def split(data):
     """(status, {header: value}, body) of one Content-Length response."""
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    assert len(body) == int(headers["content-length"]), data
-    return int(lines[0].split(" ", 2)[1]), headers, body
+    r = parse_response(data)
+    assert r.header("content-length") is not None, data
+    return r.status, {k.lower(): v for k, v in r.header_list}, r.body
 
 
 def assert_busy(data, what="connections"):
@@ -177,7 +175,7 @@ def test_stream_limit_answers_503_and_keeps_serving(serve, warnings):
         for c in streams:
             c.send(build_request("GET", "/astream"))
             assert c.read_head().status == 200
-            assert c._line() == b"6" and c._exactly(8) == b"first\n\r\n"   # running
+            assert c.read_chunk() == b"first\n"                 # running
         with RawClient(addr) as c:
             for path in ("/astream", "/sstream"):            # async and sync generators alike
                 r = c.request("GET", path)
@@ -192,7 +190,7 @@ def test_stream_limit_answers_503_and_keeps_serving(serve, warnings):
             assert (r.status, r.header("retry-after")) == (503, "1"), r
         release.set()
         for c in streams:                                  # both streams end whole
-            assert [c._line(), c._exactly(7), c._line(), c._line()] == [b"5", b"last\n\r\n", b"0", b""]
+            assert [c.read_chunk(), c.read_chunk(), c.reader.trailers] == [b"last\n", None, []]
 
         def stream_starts():        # the slots are back once the server saw both ends
             with RawClient(addr) as c:
@@ -288,6 +286,7 @@ def test_without_health_path_the_app_answers_it(serve):
     assert gate.seen == ["/healthz"]
 
 
+@pytest.mark.slow
 def test_health_is_503_while_draining(serve):
     """A draining worker stops accepting at once; a probe that was already on
     its way on an open connection is answered 503 + Connection: close."""
@@ -363,6 +362,8 @@ def healthy(port):
     return split(fetch(port, "/healthz"))[0]
 
 
+@pytest.mark.slow
+@pytest.mark.serial
 @pytest.mark.timeout(180)
 def test_a_flood_of_20000_connections_gets_200_or_503_and_memory_stays_bounded(tmp_path):
     (tmp_path / "app.py").write_text(SERVER_APP)
@@ -404,6 +405,8 @@ def test_a_flood_of_20000_connections_gets_200_or_503_and_memory_stays_bounded(t
 STREAMS = 10_000
 
 
+@pytest.mark.slow
+@pytest.mark.serial
 @pytest.mark.timeout(180)
 def test_ten_thousand_paced_streams_complete_under_150_mib(tmp_path):
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]

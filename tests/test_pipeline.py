@@ -12,7 +12,7 @@ from catzilla import (Catzilla, EventSourceResponse, FileResponse, JSONResponse,
                       StreamingResponse)
 from catzilla.settings import Settings
 from catzilla.testing import TestClient
-from conftest import RawClient, build_request, get
+from wire import RawClient, build_request, get
 
 
 # -- responses send themselves, and are not changed by sending ----------------------------

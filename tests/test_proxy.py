@@ -11,7 +11,8 @@ import pytest
 
 from catzilla import Catzilla, ProxyHeadersMiddleware, Request
 from catzilla.runner import bind_socket
-from conftest import RawClient, _ServerThread
+from conftest import _ServerThread
+from wire import RawClient
 
 
 def info_app(trusted=("127.0.0.1", "::1"), outer=None):

@@ -8,6 +8,8 @@ import pytest
 from catzilla import Catzilla, StaticFiles
 from catzilla.testing import TestClient
 
+pytestmark = pytest.mark.wheel      # the samples a user of the installed package runs
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
 BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)

@@ -17,7 +17,7 @@ Policy decisions, taken from include/cz_http.[ch]:
 import pytest
 
 from catzilla import Catzilla
-from conftest import RawClient, build_request, get, parse_responses
+from wire import RawClient, build_request, get, parse_responses
 
 SECRET = b"GET /secret HTTP/1.1\r\nHost: t\r\n\r\n"
 

@@ -2,8 +2,6 @@
 event-stream parser written from the WHATWG HTML spec, keep-alive pings,
 sync and async sources, and client disconnects over real sockets."""
 import asyncio
-import codecs
-import re
 import socket
 import threading
 import time
@@ -14,74 +12,8 @@ from catzilla import Catzilla
 from catzilla.runner import bind_socket
 from catzilla.sse import EventSourceResponse, ServerSentEvent, encode_item
 from catzilla.testing import TestClient
-
-
-class EventStreamParser:
-    """The "interpret an event stream" algorithm of the HTML spec (9.2.6),
-    fed incrementally. Comments are kept (the spec ignores them) so tests can
-    see keep-alive pings."""
-
-    def __init__(self):
-        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self.buf = ""
-        self.first = True
-        self.events = []          # (type, data, last_event_id)
-        self.comments = []
-        self.retry = None
-        self.last_event_id = ""
-        self.data = ""
-        self.type = ""
-
-    def feed(self, raw: bytes, final: bool = False):
-        text = self.decoder.decode(raw, final)
-        if self.first and text:
-            if text.startswith("\ufeff"):
-                text = text[1:]
-            self.first = False
-        self.buf += text
-        while True:
-            m = re.search(r"\r\n|\r|\n", self.buf)
-            if m is None:
-                break
-            if m.group() == "\r" and m.end() == len(self.buf) and not final:
-                break             # maybe the CR of a CRLF split across reads
-            line, self.buf = self.buf[:m.start()], self.buf[m.end():]
-            self.line(line)
-
-    def line(self, line):
-        if line == "":
-            self.dispatch()
-        elif line.startswith(":"):
-            self.comments.append(line[1:])
-        else:
-            field, colon, value = line.partition(":")
-            if colon and value.startswith(" "):
-                value = value[1:]
-            if field == "event":
-                self.type = value
-            elif field == "data":
-                self.data += value + "\n"
-            elif field == "id":
-                if "\0" not in value:
-                    self.last_event_id = value
-            elif field == "retry":
-                if value and all("0" <= c <= "9" for c in value):
-                    self.retry = int(value)
-
-    def dispatch(self):
-        if self.data == "":
-            self.type = ""
-            return
-        data = self.data[:-1] if self.data.endswith("\n") else self.data
-        self.events.append((self.type or "message", data, self.last_event_id))
-        self.data = ""
-        self.type = ""
-
-
-def parse(raw: bytes) -> EventStreamParser:
-    p = EventStreamParser()
-    p.feed(raw, final=True)
-    return p
+from wire import BytesReader
+from wire import parse_sse as parse
 
 
 # -- ServerSentEvent ----------------------------------------------------------------
@@ -380,10 +312,10 @@ def test_no_pings_when_disabled(client):
 
 def test_bad_item_aborts_the_stream_and_closes_the_source(client):
     raw = client.raw(b"GET /bad-item HTTP/1.1\r\nHost: t\r\n\r\n")
-    head, _, body = raw.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200 ")
-    assert b"data: ok" in body
-    assert not body.endswith(b"0\r\n\r\n")          # no last chunk: the client sees it is cut
+    r = BytesReader(raw)
+    head = r.read_head()
+    assert (head.version, head.status, r.reader.framing) == ("HTTP/1.1", 200, "chunked")
+    assert b"data: ok" in r.read_cut_body()          # no last chunk: the client sees it is cut
     assert state["bad_finally"].wait(2)
 
 

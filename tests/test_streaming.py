@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from procs import ROOT, launcher, wait_until
+from wire import Closed, RawClient, parse_response
 
 APP = str(ROOT / "tests" / "apps" / "stream_app.py")
 
@@ -40,56 +41,31 @@ def send_get(s, path, version="1.1", extra=""):
     s.sendall(f"GET {path} HTTP/{version}\r\nHost: t\r\n{extra}\r\n".encode())
 
 
-class Reader:
-    """Reads one response off a socket, keeping arrival times of chunks."""
+class Reader(RawClient):
+    """Reads responses off a connected socket, by the tests' one response reader."""
 
     def __init__(self, s):
-        self.s = s
-        self.buf = b""
-
-    def fill(self):
-        data = self.s.recv(65536)
-        if not data:
-            raise EOFError
-        self.buf += data
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            self.fill()
-        line, _, self.buf = self.buf.partition(b"\r\n")
-        return line
+        super().__init__(None, timeout=10, sock=s)
 
     def exactly(self, n):
-        while len(self.buf) < n:
-            self.fill()
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
+        return self._exactly(n)
 
     def head(self):
-        status = self.line().decode()
-        headers = {}
-        while True:
-            line = self.line()
-            if not line:
-                return int(status.split()[1]), headers
-            k, _, v = line.decode().partition(":")
-            headers[k.strip().lower()] = v.strip()
+        r = self.read_head()
+        return r.status, {k.lower(): v for k, v in r.header_list}
 
     def chunk(self):
-        size = int(self.line(), 16)
-        if size == 0:
-            assert self.line() == b""
-            return None
-        data = self.exactly(size)
-        assert self.exactly(2) == b"\r\n"
+        """The next chunk, or None after the last one (which has no trailers)."""
+        assert self.reader.framing == "chunked"
+        data = self.read_chunk()
+        if data is None:
+            assert self.reader.trailers == []
         return data
 
     def until_close(self):
-        while True:
-            try:
-                self.fill()
-            except EOFError:
-                return self.buf
+        while self._fill():
+            pass
+        return self.take_buffered()
 
 
 def get_json(port, path):
@@ -110,6 +86,7 @@ def timed_plain_request(port):
     return status, body, time.perf_counter() - t0
 
 
+@pytest.mark.serial
 def test_chunks_arrive_as_a_paced_generator_yields_them_and_others_are_not_stalled(server):
     port = server.port
     s = connect(port)
@@ -135,6 +112,7 @@ def test_chunks_arrive_as_a_paced_generator_yields_them_and_others_are_not_stall
     assert max(plain_latencies) < 0.05, plain_latencies
 
 
+@pytest.mark.serial
 def test_async_generator_chunks_are_paced_too(server):
     port = server.port
     s = connect(port)
@@ -152,6 +130,7 @@ def test_async_generator_chunks_are_paced_too(server):
     assert all(0.2 <= g <= 0.45 for g in gaps), gaps
 
 
+@pytest.mark.slow
 def test_slow_reader_keeps_memory_flat_and_the_generator_is_not_run_ahead(server):
     port = server.port
     ps = psutil.Process(server.proc.pid)
@@ -213,7 +192,7 @@ def test_exception_mid_stream_aborts_without_the_last_chunk(server):
         r = Reader(s)
         assert r.head()[0] == 200
         assert r.chunk() == b"first\n"
-        with pytest.raises(EOFError):      # closed without "0\r\n\r\n"
+        with pytest.raises(Closed):        # closed without "0\r\n\r\n"
             r.chunk()
         s.close()
     assert timed_plain_request(port)[:2] == (200, b"ok")
@@ -224,9 +203,9 @@ def test_http10_client_gets_the_raw_body_and_a_close(server):
     with connect(port) as s:
         send_get(s, "/lines?n=1000", version="1.0")
         data = Reader(s).until_close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    assert b"chunked" not in head.lower() and b"connection: close" in head.lower()
-    assert body == "".join(f"Data {i}\n" for i in range(1000)).encode()
+    r = parse_response(data)
+    assert b"chunked" not in r.raw_head.lower() and b"connection: close" in r.raw_head.lower()
+    assert r.body == "".join(f"Data {i}\n" for i in range(1000)).encode()
 
 
 def test_head_on_a_stream_sends_headers_only(server):
@@ -262,20 +241,12 @@ def test_million_lines_byte_exact_through_curl(server):
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     out = subprocess.run([curl, "-sS", "--raw", "-o", "-", f"http://127.0.0.1:{port}/lines"],
                          capture_output=True, timeout=60, check=True, env=env).stdout
-    # --raw keeps the chunk framing: decode it ourselves, strictly
-    body, pos = bytearray(), 0
-    while True:
-        end = out.index(b"\r\n", pos)
-        size = int(out[pos:end], 16)
-        pos = end + 2
-        if size == 0:
-            assert out[pos:] == b"\r\n"
-            break
-        body += out[pos:pos + size]
-        assert out[pos + size:pos + size + 2] == b"\r\n"
-        pos += size + 2
+    # --raw keeps the chunk framing (without the head): read it strictly as a chunked
+    # body, which must end with the last chunk, no trailers and nothing after
+    r = parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + out)
+    assert r.trailers == []
     expected = "".join(f"Data {i}\n" for i in range(1_000_000)).encode()
-    assert bytes(body) == expected
+    assert r.body == expected
     decoded = subprocess.run([curl, "-sS", f"http://127.0.0.1:{port}/lines"], capture_output=True,
                              timeout=60, check=True, env=env).stdout
     assert decoded == expected
@@ -293,6 +264,8 @@ def test_million_lines_through_the_test_client():
             assert list(st.iter_bytes()) == [b"chunk 0\n", b"chunk 1\n", b"chunk 2\n"]
 
 
+@pytest.mark.slow
+@pytest.mark.serial
 def test_thousand_concurrent_async_streams_progress_together(server):
     port = server.port
 
@@ -310,6 +283,7 @@ def test_thousand_concurrent_async_streams_progress_together(server):
     results = asyncio.run(all_of_them())
     elapsed = time.monotonic() - t0
     for data in results:
-        assert data.startswith(b"HTTP/1.1 200 OK")
-        assert data.endswith(b"0\r\n\r\n") and b"chunk 5\n" in data
+        r = parse_response(data)              # a stream cut before its last chunk raises Closed
+        assert (r.version, r.status, r.reason, r.chunked, r.trailers) == ("HTTP/1.1", 200, "OK", True, [])
+        assert b"chunk 5\n" in r.body
     assert elapsed < 5.0, elapsed        # 5 pauses of 0.5 s: 2.5 s of the generator's own time

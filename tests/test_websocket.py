@@ -16,7 +16,7 @@ from typing import Any, List, Optional, Tuple
 
 import pytest
 
-from conftest import RawClient
+from wire import RawClient
 from catzilla import Catzilla
 from catzilla.settings import Settings
 from catzilla.testing import TestClient, WebSocketRejected, ws_frame
@@ -464,6 +464,7 @@ def test_settings_validation() -> None:
 
 # -- timers -----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_server_pings_and_times_out_a_silent_peer(serve):
     addr = serve(echo_app(ws_ping_interval=1, ws_ping_timeout=1))
     with WSClient(addr, timeout=10) as c:
@@ -543,6 +544,7 @@ def _rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+@pytest.mark.slow
 def test_send_waits_for_a_non_reading_peer_with_flat_memory(serve):
     app = Catzilla(ws_ping_interval=None)
     sent = [0]
@@ -584,6 +586,7 @@ def test_send_waits_for_a_non_reading_peer_with_flat_memory(serve):
     assert ended == ["disconnect"]                      # the waiting send raised
 
 
+@pytest.mark.slow
 def test_slow_consumer_pauses_reading(serve):
     """Messages the handler has not taken are bounded: the server stops reading
     and TCP pushes back on the client."""

@@ -15,6 +15,7 @@ import pytest
 
 from catzilla._core.workers import IDLE_TIMEOUT, WorkerPool
 from procs import launcher, wait_until
+from wire import parse_response
 
 APP = '''
 import time
@@ -42,19 +43,12 @@ def read_stream(port: int, out: List[str]) -> None:
         data = b""
         while part := s.recv(65536):
             data += part
-    head, _, body = data.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200"), head
-    text = b""
-    while True:
-        size, _, rest = body.partition(b"\r\n")
-        n = int(size, 16)
-        if n == 0:
-            break
-        text += rest[:n]
-        body = rest[n + 2:]
-    out.append(text.decode())
+    r = parse_response(data)
+    assert (r.version, r.status, r.chunked) == ("HTTP/1.1", 200, True), r
+    out.append(r.body.decode())
 
 
+@pytest.mark.slow
 def test_the_pool_shrinks_back_after_a_burst_of_sync_streams(tmp_path):
     (tmp_path / "czapp.py").write_text(textwrap.dedent(APP))
     with launcher(tmp_path) as launch:

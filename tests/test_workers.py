@@ -237,6 +237,7 @@ def test_a_reload_with_broken_code_keeps_the_old_workers_serving(start, tmp_path
     assert server.stop() == 0
 
 
+@pytest.mark.slow
 def test_a_sighup_during_a_reload_is_queued_as_one_more_reload(start, tmp_path):
     slow = versioned("v1") + textwrap.dedent('''
         import time
@@ -260,6 +261,7 @@ def test_a_sighup_during_a_reload_is_queued_as_one_more_reload(start, tmp_path):
     assert server.stop() == 0
 
 
+@pytest.mark.slow
 def test_a_crash_loop_stops_the_server_with_status_4(start):
     """Workers killed (as by the OOM killer) 0.3 s after they start serving:
     replaced at once, then with a growing delay, and the sixth death of a slot
@@ -301,6 +303,7 @@ def test_sighup_with_the_programmatic_api_restarts_workers_on_the_same_app(start
     assert server.stop() == 0
 
 
+@pytest.mark.slow
 def test_an_old_worker_stuck_past_the_drain_deadline_is_killed(start):
     """A reload's old worker whose loop is blocked cannot end itself at
     --shutdown-timeout: the supervisor kills it (after the close grace)."""
@@ -338,6 +341,7 @@ def test_one_process_logs_and_ignores_sighup(start):
     assert server.stop() == 0
 
 
+@pytest.mark.slow
 def test_a_worker_hung_in_startup_is_killed_after_the_boot_timeout(start, tmp_path):
     """A reload whose new workers hang in a startup hook fails after --boot-timeout (the old
     workers keep serving); at first start the same hang stops the server with status 3."""

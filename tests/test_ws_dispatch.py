@@ -14,7 +14,7 @@ from typing import Any, List, Tuple
 
 import pytest
 
-from conftest import RawClient
+from wire import RawClient
 from catzilla import Catzilla, HTTPException
 from catzilla.cors import CORSMiddleware
 from catzilla.middleware import RequestIdMiddleware, TrustedHostMiddleware
