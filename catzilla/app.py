@@ -20,6 +20,7 @@ log = logging.getLogger("catzilla")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
 def _handler_key(key: Any) -> Union[int, Type[BaseException]]:
     """An exception handler's key, checked when it is registered."""
     if isinstance(key, int) and not isinstance(key, bool):
