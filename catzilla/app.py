@@ -20,6 +20,18 @@ log = logging.getLogger("catzilla")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+def _handler_key(key: Any) -> Union[int, Type[BaseException]]:
+    """An exception handler's key, checked when it is registered."""
+    if isinstance(key, int) and not isinstance(key, bool):
+        if not 400 <= key <= 599:
+            raise ValueError(f"an exception handler's status code must be 400..599, not {key}")
+        return key
+    if isinstance(key, type) and issubclass(key, BaseException):
+        return key
+    raise TypeError(f"an exception handler is for an exception class or a status code, not {key!r}")
+
+
 class Catzilla:
     """app = Catzilla(); @app.get("/") def home(request): return "hi"; app.listen(8000)"""
 
@@ -34,7 +46,7 @@ class Catzilla:
         self._middleware: List[Layer] = []
         self._before: List[Layer] = []
         self._after: List[Layer] = []
-        self._exception_handlers: Dict[Type[BaseException], Callable[..., Any]] = {}
+        self._exception_handlers: Dict[Union[int, Type[BaseException]], Callable[..., Any]] = {}
         self._startup: List[Callable[..., Any]] = []
         self._shutdown: List[Callable[..., Any]] = []
         self._broadcasts: List[Broadcast] = []
@@ -173,19 +185,27 @@ class Catzilla:
     def _publish(self) -> None:
         self._slot.plan = self.plan()
 
-    def exception_handler(self, exc_class: Type[BaseException]) -> Callable[[F], F]:
-        """fn(request, exc) -> response for exceptions of exc_class (most specific class wins);
-        fn may be async def."""
-        if not (isinstance(exc_class, type) and issubclass(exc_class, BaseException)):
-            raise TypeError("exception_handler needs an exception class")
+    def exception_handler(self, exc_class_or_status_code: Union[int, Type[BaseException]]) -> Callable[[F], F]:
+        """fn(request, exc) -> response, for exceptions of a class (the most
+        specific class wins) or for a status code (Starlette's meaning: the
+        HTTPExceptions with that status -- the server's own 404, 405, 413...
+        included -- and for 500 every exception no other handler takes); a
+        status-code handler wins over an HTTPException one. fn may be async def."""
+        key = _handler_key(exc_class_or_status_code)
 
         def decorator(fn: F) -> F:
-            if not callable(fn):
-                raise TypeError("an exception handler must be callable: fn(request, exc)")
-            self._exception_handlers[exc_class] = fn
-            self._publish()
+            self.add_exception_handler(key, fn)
             return fn
         return decorator
+
+    def add_exception_handler(self, exc_class_or_status_code: Union[int, Type[BaseException]],
+                              handler: Callable[..., Any]) -> None:
+        """The same as @app.exception_handler(key) on handler (Starlette's name)."""
+        key = _handler_key(exc_class_or_status_code)
+        if not callable(handler):
+            raise TypeError("an exception handler must be callable: fn(request, exc)")
+        self._exception_handlers[key] = handler
+        self._publish()
 
     def on_startup(self, fn: F) -> F:
         self._startup.append(fn)

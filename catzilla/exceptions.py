@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 
 class HTTPException(Exception):
-    """Raise to answer with `status_code` and a plain-text `detail` (default: the reason phrase)."""
+    """Raise to answer with `status_code`. By default the answer is JSON
+    `{"detail": detail}` (any JSON value; default: the reason phrase) with
+    `headers`; an exception handler for HTTPException or for the status code
+    answers otherwise. The server's own errors (404, 405, a 413 for a body
+    over max_body, a 400 for a malformed request...) are HTTPExceptions too."""
 
-    def __init__(self, status_code: int, detail: Optional[str] = None,
+    def __init__(self, status_code: int, detail: Any = None,
                  headers: Optional[Mapping[str, str]] = None) -> None:
         if not 400 <= status_code <= 599:
             raise ValueError("HTTPException status_code must be 400..599")
@@ -21,6 +25,9 @@ class HTTPException(Exception):
         self.status_code = status_code
         self.detail = detail
         self.headers = dict(headers) if headers else None
+
+    def __str__(self) -> str:
+        return f"{self.status_code}: {self.detail}"
 
     def __repr__(self) -> str:
         return f"HTTPException({self.status_code}, {self.detail!r})"

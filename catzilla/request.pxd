@@ -44,6 +44,7 @@ cdef class Request:
     cdef object _state, _query_string, _query_params, _headers, _cookies, _body, _json, _form, _url
 
     cdef bytes raw_query(self)
+    cdef str target(self)                  # the request-target as sent (latin-1), for logs
     cdef object peer(self)                 # the TCP peer (Request(...)'s `client` for one made in a test)
     # What a trusted proxy forwarded: with has_client, `client` ((host, port),
     # or None for "unknown") replaces the TCP peer; a scheme or host that is
@@ -67,3 +68,9 @@ cdef class Request:
 # caller sets body_off/body_len, app (and async_api), and calls set_path() before handing it
 # to the application.
 cdef Request new_request(Buffer buf, Py_ssize_t base, const cz_request *r, str method, Transport conn)
+
+# A Request for a head that was not parsed to its end (a parse error, a
+# header timeout): what the parser read of its method and target (r.method
+# NULL: method ""; the target possibly a cut prefix), no headers, no body.
+# The caller sets path.
+cdef Request early_request(Buffer buf, Py_ssize_t base, const cz_request *r, Transport conn)

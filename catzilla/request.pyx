@@ -200,6 +200,21 @@ cdef Request new_request(Buffer buf, Py_ssize_t base, const cz_request *r, str m
     return req
 
 
+cdef Request early_request(Buffer buf, Py_ssize_t base, const cz_request *r, Transport conn):
+    cdef cz_request part
+    cdef Request req = Request.__new__(Request)
+    memset(&part, 0, sizeof(part))
+    part.minor_version = r.minor_version
+    if r.method != NULL and r.target != NULL:
+        part.target = r.target
+        part.target_len = r.target_len
+    else:
+        part.target = buf.data + base
+    _fill(req, buf, base, &part, PyUnicode_DecodeLatin1(r.method, r.method_len, NULL)
+          if r.method != NULL else "", conn)
+    return req
+
+
 cdef inline const char *_data(Request req) except NULL:
     """Start of the request's bytes (a Request made by Request.__new__ alone has none)."""
     if req.buf is None:
@@ -499,6 +514,9 @@ cdef class Request:
         if self.client_forwarded or self.conn is None:
             return self._client
         return self.conn.peer()
+
+    cdef str target(self):
+        return PyUnicode_DecodeLatin1(_data(self) + self.target_off, self.target_len, NULL)
 
     cdef str absolute_part(self, bint authority):
         cdef const char *t = _data(self) + self.target_off

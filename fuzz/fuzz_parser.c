@@ -72,6 +72,12 @@ static void same_result(const parse_result *a, const char *abuf, const parse_res
     if (a->rc == CZ_ERROR) {
         CHECK(a->req.error_status == b->req.error_status);
         CHECK(strcmp(a->req.error_reason, b->req.error_reason) == 0);
+        /* what was read of the request line, which the server names in its answer */
+        CHECK((a->req.method == NULL) == (b->req.method == NULL));
+        CHECK(a->req.method == NULL || a->req.method - abuf == b->req.method - bbuf);
+        CHECK((a->req.target == NULL) == (b->req.target == NULL));
+        CHECK(a->req.target == NULL || (a->req.target - abuf == b->req.target - bbuf &&
+                                        a->req.target_len == b->req.target_len));
         return;
     }
     if (a->rc < 0)
@@ -105,6 +111,15 @@ static void check_well_formed(const parse_result *r, const char *buf, size_t len
               q->error_status == 505);
         CHECK(q->error_reason != NULL && q->error_reason[0] != '\0');
         CHECK(q->error_status != 431 || len >= lim->max_head_bytes || q->num_headers == lim->max_headers);
+        /* a method and target read before the error lie in buf, the target a valid prefix */
+        if (q->method != NULL)
+            CHECK(q->method >= buf && q->method_len > 0 && q->method + q->method_len <= buf + len);
+        if (q->target != NULL) {
+            CHECK(q->method != NULL && q->target == q->method + q->method_len + 1);
+            CHECK(q->target + q->target_len <= buf + len);
+            for (i = 0; i < q->target_len; i++)
+                CHECK(q->target[i] > 0x20 && q->target[i] < 0x7f);
+        }
         return;
     }
     CHECK(r->rc > 0);

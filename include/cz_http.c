@@ -435,12 +435,14 @@ int cz_parse_request(const char *buf, size_t len, cz_request *req, const cz_limi
     /* request-target SP */
     target = p;
     p = scan_target(p, line_end);
+    /* Set before the checks: on a 414 (or a 400 inside the target) the
+     * caller can still name what was read, a valid prefix of the target. */
+    req->target = (const char *)target;
+    req->target_len = (size_t)(p - target);
     if (p == line_end)
         NEED_MORE_LINE();
     if (*p != ' ' || p == target)
         FAIL(400, *p == '\n' ? "bare LF" : "invalid request-target");
-    req->target = (const char *)target;
-    req->target_len = (size_t)(p - target);
     p++;
 
     /* HTTP-version = "HTTP/" DIGIT "." DIGIT, then CRLF */

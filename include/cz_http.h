@@ -63,7 +63,8 @@ typedef struct {
 } cz_limits;
 
 typedef struct {
-    /* out */
+    /* out; on CZ_ERROR or CZ_INCOMPLETE, method and target are what was read
+     * of them (NULL/0 when not reached; the target possibly a cut prefix) */
     const char *method;
     size_t method_len;
     const char *target;       /* request-target as sent: path[?query] or absolute-form */

@@ -182,11 +182,12 @@ def test_http_exception(serve):
 
     addr = serve(app)
     r = get(addr, "/tea")
-    assert (r.status, r.body) == (418, b"teapot")
+    assert (r.status, r.header("content-type")) == (418, "application/json")
+    assert json.loads(r.body) == {"detail": "teapot"}
     r = get(addr, "/auth")
     assert r.status == 401
     assert r.header("www-authenticate") == "Basic"
-    assert r.body == b"Unauthorized"
+    assert json.loads(r.body) == {"detail": "Unauthorized"}
 
 
 def test_exception_handler_for_custom_exception(serve):

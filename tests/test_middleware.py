@@ -164,7 +164,7 @@ def test_exceptions_in_middleware_reach_the_exception_handlers(serve, asynchrono
     addr = serve(app)
     for path, status, body in [("/in-request", 418, b'{"where":"request"}'),
                                ("/in-response", 418, b'{"where":"response"}'),
-                               ("/http", 403, b"forbidden here"),
+                               ("/http", 403, b'{"detail":"forbidden here"}'),
                                ("/fine", 200, b"fine")]:
         r = get(addr, path)
         assert (r.status, r.body) == (status, body), path

@@ -4,7 +4,7 @@ from catzilla._core.context cimport ConnectionTable, Limits, Services
 from catzilla._core.streams cimport Pump
 from catzilla._core.transport cimport Transport
 from catzilla._core.websocket cimport Bridge, WSProtocol
-from catzilla.includes.http cimport cz_chunked
+from catzilla.includes.http cimport cz_chunked, cz_request
 from catzilla.request cimport Request
 
 cdef class WebSocketBridge
@@ -30,6 +30,7 @@ cdef class Connection(Transport):
     cdef Pump pump                   # the stream being sent
     cdef object peer_cache
     cdef double started              # for the access log
+    cdef bint target_cut             # a 414 answered: the access log marks the target it shows as cut
     cdef int stream_status
     cdef bint upgrade                # the request carries Connection: upgrade
     # A WebSocket (start_websocket): its handler runs, the handshake is pending
@@ -58,7 +59,8 @@ cdef class Connection(Transport):
     cdef int await_result(self, object awaitable) except -1
     cdef int task_finished(self, object task) except -1
     cdef int response_done(self) except -1
-    cdef int send_error(self, int status, str reason) except -1
+    cdef int send_error(self, int status, str reason, Request req) except -1
+    cdef int head_error(self, const cz_request *r, int status, str reason) except -1
     cdef int log_access(self, int status, long long nbytes) except -1
     cdef int claim_slot(self) except -1        # a stream slot for the pump, or HTTPException(503) over max_streams
     cdef int release_slot(self) except -1      # give the slot back (idempotent)

@@ -25,7 +25,7 @@ from catzilla.includes.http cimport (cz_request, cz_parse_request, cz_chunked_in
                                      CZ_F_CONN_KEEP_ALIVE, CZ_F_EXPECT_CONTINUE, CZ_F_UPGRADE)
 from catzilla.includes.poller cimport CZ_READ
 from catzilla.includes.system cimport shutdown, recv, SHUT_WR, MSG_PEEK, MSG_DONTWAIT
-from catzilla.request cimport Request, new_request
+from catzilla.request cimport Request, early_request, new_request
 from catzilla.response cimport Response, to_response
 from catzilla.response import PlainTextResponse
 from catzilla.exceptions import HTTPException
@@ -218,7 +218,7 @@ cdef class Connection(Transport):
                 self.phase_start = cz_monotonic()
             return False
         if rc == CZ_ERROR:
-            self.send_error(r.error_status, r.error_reason.decode("latin-1"))
+            self.head_error(&r, r.error_status, r.error_reason.decode("latin-1"))
             return False
         self.head_len = rc
         self.http10 = r.minor_version == 0
@@ -239,7 +239,7 @@ cdef class Connection(Transport):
             self.raw_pos = self.head_len
         elif r.content_length > 0:
             if r.content_length > lim.max_body:
-                self.send_error(413, "request body too large")
+                self.send_error(413, "request body too large", self.req)
                 return False
             self.body_len = r.content_length
         else:
@@ -270,12 +270,12 @@ cdef class Connection(Transport):
             self.raw_pos += consumed
             self.body_len += produced
             if rc == CZ_ERROR:
-                self.send_error(400, "malformed chunked body")
+                self.send_error(400, "malformed chunked body", self.req)
                 return False
             # the announced size of the current chunk counts before its data arrives
             if self.body_len > self.lim.max_body or \
                     self.dec.remaining > <unsigned long long>(self.lim.max_body - self.body_len):
-                self.send_error(413, "request body too large")
+                self.send_error(413, "request body too large", self.req)
                 return False
             if rc == 0:
                 return False
@@ -345,7 +345,7 @@ cdef class Connection(Transport):
         if req.path == "*":                                  # asterisk-form: OPTIONS * only
             if req.method == "OPTIONS":
                 return self.respond(Response(b"", 204, {"allow": _SERVER_METHODS}))
-            return self.respond(PlainTextResponse("asterisk-form is for OPTIONS only", 400))
+            return self.respond(self.svc.dispatcher.error(req, HTTPException(400, "asterisk-form is for OPTIONS only")))
         self.svc.current = req               # the watchdog names the request if this blocks the loop
         try:
             return self.respond(self.svc.dispatcher.handle(req))
@@ -421,7 +421,7 @@ cdef class Connection(Transport):
             close_unsent(self.svc, content)
             return 0
         self.stream_status = status
-        self.pump = make_pump(self.svc, self, content, chunked, encode, ping, ping_bytes, filters)
+        self.pump = make_pump(self.svc, self, self.req, content, chunked, encode, ping, ping_bytes, filters)
         try:
             self.pump.start()
         except BaseException:
@@ -484,14 +484,28 @@ cdef class Connection(Transport):
             self.last_io = cz_monotonic()
         return 0
 
-    cdef int send_error(self, int status, str reason) except -1:
-        """A protocol error: answer and close, reading nothing more from this connection."""
+    cdef int send_error(self, int status, str reason, Request req) except -1:
+        """A protocol error found in req: the app's exception handlers answer it
+        (an HTTPException(status, reason)), then the connection closes, reading
+        nothing more from it."""
         self.keep_alive = False
         self.head_only = False
         self.req_start = self.rbuf.end
         self.state = ST_HANDLING
-        (<Response>PlainTextResponse(f"{status} {reason}\n", status)).send(self, None)
-        return 0
+        self.req = req
+        self.started = cz_monotonic() if self.svc.access_log is not None else 0
+        if req.path is None:                 # not dispatched: the handlers see the path if there is one
+            try:
+                req.set_path()
+            except ValueError:
+                req.path = ""
+        return self.respond(self.svc.dispatcher.error(req, HTTPException(status, reason)))
+
+    cdef int head_error(self, const cz_request *r, int status, str reason) except -1:
+        """A protocol error before the head was parsed to its end (r: what the
+        parser read): answered for a Request of the method and target read."""
+        self.target_cut = status == 414
+        return self.send_error(status, reason, early_request(self.rbuf, self.req_start, r, self))
 
     cdef int start_websocket(self, object ws) except -1:
         """The dispatcher's Upgrade is being sent: a bridge takes it over and the
@@ -516,14 +530,19 @@ cdef class Connection(Transport):
 
     cdef int log_access(self, int status, long long nbytes) except -1:
         cdef Request req = self.req
+        cdef str target = None
         log = self.svc.access_log
         if log is None:
             return 0
+        if req is not None:
+            target = req.target()
+            if self.target_cut:          # a 414: the start of what was read, marked
+                target = target[:100] + "...[cut]"
         peer = self.peer()
         log.info('%s - "%s %s HTTP/%s" %d %s %.1fms',
                  f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "-",
-                 req.method if req is not None else "-",
-                 req.path if req is not None else "-",
+                 req.method or "-" if req is not None else "-",
+                 target or "-",
                  req.http_version if req is not None else "1.1",
                  status, "-" if nbytes < 0 else nbytes,
                  (cz_monotonic() - self.started) * 1000.0 if self.started else 0.0)
@@ -533,6 +552,7 @@ cdef class Connection(Transport):
 
     cdef int check_timeouts(self, double now) except -1:
         cdef Limits lim = self.lim
+        cdef cz_request r
         if self.closed:
             return 0
         if self.state == ST_CLOSING:
@@ -545,7 +565,11 @@ cdef class Connection(Transport):
             self.abort()                     # no write progress: the client stopped reading
         elif self.state == ST_HEAD:
             if self.phase_start and now - self.phase_start > lim.header_timeout:
-                self.send_error(408, "request header timeout")
+                # the answer names what arrived of the request line
+                r.headers = self.svc.headers
+                cz_parse_request(self.rbuf.data + self.req_start, <size_t>(self.rbuf.end - self.req_start),
+                                 &r, &lim.parser)
+                self.head_error(&r, 408, "request header timeout")
             elif not self.phase_start and self.rbuf.end == self.req_start:
                 if now - self.last_io > lim.keepalive_timeout:
                     self.abort()             # idle keep-alive
@@ -553,7 +577,7 @@ cdef class Connection(Transport):
                     self.release_idle_memory()
         elif self.state == ST_BODY:
             if now - self.phase_start > lim.body_timeout:
-                self.send_error(408, "request body timeout")
+                self.send_error(408, "request body timeout", self.req)
         elif self.body is not None and self.body.waiting() and now - self.last_io > lim.body_timeout:
             self.body.fail(408, "request body timeout")   # an incoming body stopped arriving
         return 0

@@ -21,7 +21,7 @@ cdef class Plan:
     cdef readonly Router router
     cdef readonly Router ws_router   # WebSocket routes (consulted for upgrade requests and on a 404)
     cdef readonly tuple layers       # outermost first
-    cdef dict handlers               # exception class -> handler(request, exc); a private copy
+    cdef dict handlers               # exception class or status code -> handler(request, exc); a private copy
     cdef readonly bint debug
     cdef readonly bint blocking_default   # the blocking_handlers setting: for routes that leave it to the app
     # open_handshake(request, route, path_params) -> the Upgrade, or a Response refusing the
@@ -47,6 +47,7 @@ cdef class Dispatcher:
     cdef object as_response(self, Plan plan, Request req, object result)
     cdef object handled(self, Plan plan, Request req, object exc)
     cdef Response default_error(self, Plan plan, Request req, object exc)
+    cdef int log_error(self, Request req, object exc) except -1
 
     # What to send for a request: a handler result (Response, str, dict, ...)
     # or an awaitable of one. Never raises for an exception of the app's.

@@ -34,7 +34,7 @@ from catzilla._core.httpsyntax cimport split_list
 from catzilla.request cimport Request
 from catzilla.response cimport Response, to_response
 from catzilla.router cimport Match, Route, Router, call_endpoint
-from catzilla.response import PlainTextResponse
+from catzilla.response import JSONResponse, PlainTextResponse
 from catzilla.exceptions import HTTPException
 
 # results that are surely not awaitable: skip the costly ABC check for them
@@ -45,6 +45,10 @@ cdef bint is_awaitable(object result) except -1:
     return PyCoro_CheckExact(result) or (type(result) not in _PLAIN_RESULTS
                                          and not isinstance(result, Response)
                                          and inspect.isawaitable(result))
+
+
+cdef str _key_name(object key):
+    return key.__name__ if isinstance(key, type) else f"status {key}"
 
 
 cdef bint _has_token(object value, str token) except -1:
@@ -155,14 +159,14 @@ cdef class Dispatcher:
             return plan.open_handshake(req, match.route, match.params)
         match = plan.router.find(req.method, req.path)
         route = match.route
-        if route is None:
+        if route is None:                    # answered by the exception handlers like any HTTPException
             if match.allowed:
-                return PlainTextResponse("Method Not Allowed", 405, {"allow": ", ".join(match.allowed)})
+                return self.handled(plan, req, HTTPException(405, None, {"allow": ", ".join(match.allowed)}))
             if plan.ws_router is not None and plan.ws_router.find("GET", req.path).route is not None:
-                return PlainTextResponse("Upgrade Required: this is a WebSocket endpoint", 426,
-                                         {"upgrade": "websocket", "connection": "Upgrade",
-                                          "sec-websocket-version": "13"})
-            return PlainTextResponse("Not Found", 404)
+                return self.handled(plan, req, HTTPException(
+                    426, "Upgrade Required: this is a WebSocket endpoint",
+                    {"upgrade": "websocket", "connection": "Upgrade", "sec-websocket-version": "13"}))
+            return self.handled(plan, req, HTTPException(404))
         req.path_params = match.params
         req.async_api = route.is_async      # await request.json() & co. in async endpoints
         if route.blocking is True or (plan.blocking_default and route.blocking is None
@@ -283,46 +287,69 @@ cdef class Dispatcher:
         return (await result) if is_awaitable(result) else result
 
     cdef object error(self, Request req, object exc):
-        return self.handled(self.slot.plan, req, exc)
+        cdef Plan plan = self.slot.plan
+        if req is not None:
+            req.app = plan.app           # an early error never went through handle()
+        return self.handled(plan, req, exc)
 
     cdef object handshake_error(self, Request req, object exc):
         cdef Plan plan = self.slot.plan
         if not isinstance(exc, HTTPException) and not any(cls in plan.handlers for cls in type(exc).__mro__):
-            self.log.error("WebSocket handler raised before accept", exc_info=exc)
+            self.log.error("WebSocket handler for %s raised before accept", req.path, exc_info=exc)
             exc = HTTPException(403, "Forbidden")
         return self.handled(plan, req, exc)
 
     cdef object handled(self, Plan plan, Request req, object exc):
-        for cls in type(exc).__mro__:
-            handler = plan.handlers.get(cls)
-            if handler is not None:
-                try:
-                    result = handler(req, exc)
-                    if is_awaitable(result):
-                        return self.handled_async(plan, req, exc, cls, result)
-                    return to_response(result)
-                except Exception as inner:
-                    self.log.exception("exception handler for %s failed", cls.__name__)
-                    exc = inner
+        """The app's handler for exc, Starlette's order: for an HTTPException
+        the one for its status code, then the one for the most specific class
+        of exc; for any other exception, failing that, the one for 500."""
+        handler = None
+        key = None
+        if isinstance(exc, HTTPException):
+            key = exc.status_code
+            handler = plan.handlers.get(key)
+        if handler is None:
+            for cls in type(exc).__mro__:
+                handler = plan.handlers.get(cls)
+                if handler is not None:
+                    key = cls
                     break
-        return self.default_error(plan, req, exc)
+        if handler is None and not isinstance(exc, HTTPException):
+            key = 500
+            handler = plan.handlers.get(500)
+            if handler is not None:          # it answers; the error is still the server's (Starlette logs it too)
+                self.log_error(req, exc)
+        if handler is None:
+            return self.default_error(plan, req, exc)
+        try:
+            result = handler(req, exc)
+            if is_awaitable(result):
+                return self.handled_async(plan, req, key, result)
+            return to_response(result)
+        except Exception as inner:
+            self.log.exception("exception handler for %s failed", _key_name(key))
+            return self.default_error(plan, req, inner)
 
-    async def handled_async(self, Plan plan, Request req, exc, cls, awaitable):
+    async def handled_async(self, Plan plan, Request req, key, awaitable):
         try:
             return to_response(await awaitable)
         except Exception as inner:
-            self.log.exception("exception handler for %s failed", cls.__name__)
+            self.log.exception("exception handler for %s failed", _key_name(key))
             return self.default_error(plan, req, inner)
 
     cdef Response default_error(self, Plan plan, Request req, object exc):
         if isinstance(exc, HTTPException):
             try:
-                return PlainTextResponse(exc.detail, exc.status_code, exc.headers)
-            except (TypeError, ValueError) as bad:   # e.g. CR/LF in its headers: never on the wire
+                return JSONResponse({"detail": exc.detail}, exc.status_code, exc.headers)
+            except (TypeError, ValueError) as bad:   # CR/LF in its headers, a detail that is not JSON
                 exc = bad
-        self.log.error("handler raised for %s %s", req.method if req is not None else "?",
-                       req.path if req is not None else "?", exc_info=exc)
+        self.log_error(req, exc)
         if plan.debug:
             text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             return PlainTextResponse(f"Internal Server Error\n\n{text}", 500)
         return PlainTextResponse("Internal Server Error", 500)
+
+    cdef int log_error(self, Request req, object exc) except -1:
+        self.log.error("handler raised for %s %s", req.method if req is not None else "?",
+                       req.path if req is not None else "?", exc_info=exc)
+        return 0

@@ -21,6 +21,8 @@ cdef class Pump:
     cdef bint unflushed          # the filters were fed since they were last flushed
     cdef double last_out         # when the last item or ping was queued
     cdef object timer            # the ping timer handle
+    cdef object req              # the request answered, named when the stream fails (or None)
+    cdef str what(self)          # "GET /path": the request, for log lines
     cdef int start(self) except -1
     # An item encoded and filtered, ready to frame. Computed before the
     # buffer it goes into is looked up: a filter may let another thread run.
@@ -41,6 +43,6 @@ cdef class Pump:
 
 # content that is already a Pump (a broadcast feed) is used as it is; when
 # the pump finishes it calls t.stream_done(ok)
-cdef Pump make_pump(Services svc, Transport t, object content, bint chunked, object encode,
+cdef Pump make_pump(Services svc, Transport t, object req, object content, bint chunked, object encode,
                     double ping, bytes ping_bytes, list filters)
 cdef int close_unsent(Services svc, object content) except -1   # a body that will never be sent (HEAD)

@@ -141,6 +141,10 @@ cdef class Pump:
         """The asyncio task pulling this stream, if it runs as one."""
         return None
 
+    cdef str what(self):
+        req = self.req
+        return f"{req.method} {req.path}" if req is not None else "a stream"
+
     cdef int finish(self, object exc) except -1:
         """End of the body (exc None) or a failure after the head was sent."""
         if self.finished:
@@ -154,7 +158,7 @@ cdef class Pump:
             except Exception as e:
                 exc = e
         if exc is not None:
-            self.svc.log.error("stream aborted: the response body raised", exc_info=exc)
+            self.svc.log.error("stream aborted for %s: the response body raised", self.what(), exc_info=exc)
             self.t.stream_done(False)
             return 0
         if self.chunked:
@@ -285,7 +289,7 @@ cdef class ThreadPump(Pump):
                 try:
                     it.close()       # runs the generator's finally: blocks
                 except BaseException as exc:
-                    svc.log.warning("closing a stream's generator raised", exc_info=exc)
+                    svc.log.warning("closing the stream's generator for %s raised", self.what(), exc_info=exc)
             self.done = True
             if not self.notified:
                 self.notified = True
@@ -420,7 +424,8 @@ cdef class AsyncPump(Pump):
             try:
                 await ait.aclose()
             except BaseException as e:
-                self.svc.log.warning("closing a stream's async generator raised", exc_info=e)
+                self.svc.log.warning("closing the stream's async generator for %s raised", self.what(),
+                                     exc_info=e)
         if not self.cancelled and not t.closed:
             self.finish(exc)
             if not t.closed:
@@ -432,7 +437,7 @@ cdef class AsyncPump(Pump):
             self.task.cancel()
 
 
-cdef Pump make_pump(Services svc, Transport t, object content, bint chunked, object encode,
+cdef Pump make_pump(Services svc, Transport t, object req, object content, bint chunked, object encode,
                     double ping, bytes ping_bytes, list filters):
     cdef Pump p
     if isinstance(content, Pump):
@@ -445,6 +450,7 @@ cdef Pump make_pump(Services svc, Transport t, object content, bint chunked, obj
         p = ThreadPump.__new__(ThreadPump)
     p.svc = svc
     p.t = t
+    p.req = req
     p.content = content
     p.chunked = chunked
     p.encode = encode

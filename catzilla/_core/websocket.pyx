@@ -164,7 +164,7 @@ cdef class WSProtocol:
                 # the app's exception handlers answer the handshake (403 for an unhandled error)
                 self.refuse(self.svc.dispatcher.handshake_error(self.req, exc))
             else:
-                _log.error("WebSocket handler raised after accept", exc_info=exc)
+                _log.error("WebSocket handler for %s raised after accept", self.req.path, exc_info=exc)
                 self.close_after_handler(1011)
             return
         if self.state == WS_CONNECTING:
