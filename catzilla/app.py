@@ -292,9 +292,15 @@ class Catzilla:
 
     def listen(self, port: int = 8000, host: str = "127.0.0.1", *, workers: int = 1, backlog: int = 2048,
                shutdown_timeout: float = 10.0, loop: str = "auto", banner: bool = True) -> None:
-        """Serve until Ctrl-C or SIGTERM (blocking). workers > 1 forks processes sharing the port."""
-        from catzilla.runner import run
-        run(self, host=host, port=port, workers=workers, backlog=backlog,
-            shutdown_timeout=shutdown_timeout, loop=loop, banner=banner)
+        """Serve until Ctrl-C or SIGTERM (blocking). workers > 1 forks processes sharing the port.
+        A start that fails (a startup hook raised) ends the process with status 3, its
+        error logged, as `catzilla run` does; serve() raises instead."""
+        from catzilla.runner import BOOT_FAILURE, WorkerBootError, run
+        try:
+            run(self, host=host, port=port, workers=workers, backlog=backlog,
+                shutdown_timeout=shutdown_timeout, loop=loop, banner=banner)
+        except WorkerBootError as exc:
+            log.critical("%s; exiting with status %d", exc, BOOT_FAILURE)
+            raise SystemExit(BOOT_FAILURE) from None
 
     run = listen

@@ -3,9 +3,10 @@
     catzilla run module:app [--host H] [--port P] [--workers N] [--reload] ...
 
 Exit status: 0 after a normal (graceful) stop, 1 when the server cannot run
-(address in use, a startup hook failed), 2 for usage errors and an app that
-cannot be loaded, 3 when no worker process could start, 4 when workers kept
-crashing (a crash loop)."""
+(address in use) or fails while serving, 2 for usage errors and an app that
+cannot be loaded, 3 when the app failed to start (a startup hook raised; with
+--workers N, no worker could start), 4 when workers kept crashing (a crash
+loop). Nothing says "serving" before the startup hooks have completed."""
 from __future__ import annotations
 
 import argparse

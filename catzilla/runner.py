@@ -234,6 +234,28 @@ def _serve(app: Any, sockets: List[socket.socket], shutdown_timeout: float, loop
                 signal.signal(signal.SIGHUP, previous_hup)
 
 
+def _serve_one(app: Any, sock: socket.socket, shutdown_timeout: float, loop_kind: str,
+               on_ready: Callable[[], None]) -> None:
+    """workers=1: serve in this process, with the workers' start-up contract:
+    `on_ready` (the banner) once the startup hooks ran and the server
+    accepts; a failure before that is logged here (the traceback, once) and
+    raised as WorkerBootError, one after it propagates."""
+    ready = False
+
+    def started() -> None:
+        nonlocal ready
+        ready = True
+        on_ready()
+
+    try:
+        _serve(app, [sock], shutdown_timeout, loop_kind, on_ready=started)
+    except Exception as exc:
+        if ready:
+            raise
+        log.error("the app failed to start", exc_info=True)
+        raise WorkerBootError("the app failed to start; see the error above") from exc
+
+
 def run(app: Any, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, backlog: int = 2048,
         shutdown_timeout: float = 10.0, loop: str = "auto", banner: bool = True,
         sock: Optional[socket.socket] = None, load: Optional[Callable[[], Any]] = None,
@@ -266,8 +288,7 @@ def run(app: Any, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1
                       f"({workers} worker{'s' if workers > 1 else ''}, pid {os.getpid()}); Ctrl-C to stop",
                       flush=True)
         if workers == 1:
-            show_banner()
-            _serve(app if load is None else load(), [sock], shutdown_timeout, loop)
+            _serve_one(app if load is None else load(), sock, shutdown_timeout, loop, show_banner)
         else:       # the banner once a worker serves: the app may fail to load in the workers
             Supervisor(load or (lambda: app), sock, workers, shutdown_timeout, loop, on_ready=show_banner,
                        boot_timeout=boot_timeout).run()
