@@ -231,7 +231,12 @@ class Catzilla:
         """Serve on already bound, listening sockets until `stop` is set. Without
         `stop`, until SIGINT or SIGTERM when called in the main thread (the
         handling of catzilla.runner.StopSignals, as `listen` has); with `stop`,
-        signals are the caller's. Returns how many worker threads were still
+        signals are the caller's. `ready()` is called once the startup hooks
+        ran and the server accepts; an exception before that is raised as it
+        is. Once `stop` is set, the server keeps serving for the drain_delay
+        setting while its health path answers 503 (not when `stop` was set
+        before it was ready: nobody saw it healthy), then drains for up to
+        `shutdown_timeout`. Returns how many worker threads were still
         blocked (in a generator or a blocking handler) at the end."""
         from catzilla.runner import StopSignals
 
@@ -244,12 +249,15 @@ class Catzilla:
                 signals.install()
         try:
             server = await self._start_server(list(sockets), loop)
+            delay = 0.0
             try:
                 if ready is not None:
                     ready()
-                await stop.wait()
+                if not stop.is_set():
+                    await stop.wait()
+                    delay = server.settings.drain_delay
             finally:
-                await self._stop_server(server, shutdown_timeout)
+                await self._stop_server(server, shutdown_timeout, delay)
         finally:
             if signals is not None:
                 signals.restore()
@@ -276,9 +284,9 @@ class Catzilla:
             raise
         return server
 
-    async def _stop_server(self, server: Any, timeout: float) -> None:
+    async def _stop_server(self, server: Any, timeout: float, delay: float = 0.0) -> None:
         try:
-            await server.shutdown(timeout)      # feeds end first (clients reconnect elsewhere)
+            await server.shutdown(timeout, delay)   # feeds end first (clients reconnect elsewhere)
         finally:
             try:
                 for hub in list(self._broadcasts):

@@ -383,6 +383,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         app = load_app(args.app)
         if args.access_log:
             app.settings = app.settings.replace(access_log=True)
+        if args.fd is not None and app.settings.drain_delay:
+            # Under --reload: the reloader keeps the socket open across restarts (nobody is
+            # refused meanwhile), so a drain delay would only slow every restart down.
+            app.settings = app.settings.replace(drain_delay=0.0)
         return app
 
     # One process: the app is loaded here, before listening. Several: each

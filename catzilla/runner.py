@@ -312,7 +312,7 @@ def _set_nonblocking(*fds: int) -> None:
 
 
 class _Worker:
-    __slots__ = ("slot", "gen", "ready", "retiring", "kill_at")
+    __slots__ = ("slot", "gen", "ready", "retiring", "kill_at", "drain_delay")
 
     def __init__(self, slot: int, gen: int) -> None:
         self.slot = slot
@@ -320,6 +320,7 @@ class _Worker:
         self.ready = False
         self.retiring = False        # told to drain: not replaced when it exits
         self.kill_at = 0.0           # until ready, and when retiring: SIGKILL if still so then
+        self.drain_delay = 0.0       # its app's setting, from its READY report: a stop takes that much longer
 
 
 class Supervisor:
@@ -329,8 +330,10 @@ class Supervisor:
     object, every worker serves it; given a function that imports it (the
     command line), every new worker runs the code as it is on disk then.
 
-    Workers report through a pipe that they serve, or why they could not
-    start. A worker that fails before any has ever served stops the
+    Workers report through a pipe that they serve (with their app's
+    drain_delay, which only they know: a stopping worker serves that long
+    before it drains, and is given that much more time), or why they could
+    not start. A worker that fails before any has ever served stops the
     supervisor (WorkerLoadError or WorkerBootError, its message shown once).
     Later, a worker that exits unexpectedly (killed by SIGKILL or the OOM
     killer, crashed, or failed to start) is replaced: at once the first time,
@@ -344,7 +347,8 @@ class Supervisor:
     failed") and the old workers keep serving. A SIGHUP during a reload is
     queued: one more reload follows the current one (several queue as one)."""
 
-    # Frames on the status pipe: pid, kind, length of the message that follows.
+    # Frames on the status pipe: pid, kind, length of the message that follows
+    # (READY: the drain_delay, as text; the errors: what went wrong).
     HEAD = struct.Struct("=iiI")
     READY, LOAD_ERROR, BOOT_ERROR = 0, 1, 2
     CRASH_LIMIT = 5
@@ -445,7 +449,7 @@ class Supervisor:
             def on_ready() -> None:
                 nonlocal booted
                 booted = True
-                self._report(self.READY)
+                self._report(self.READY, repr(app.settings.drain_delay))
 
             _serve(app, [self.sock], self.shutdown_timeout, self.loop_kind, worker=True,
                    sigmask=sigmask, on_ready=on_ready)
@@ -465,12 +469,17 @@ class Supervisor:
         except ProcessLookupError:
             pass
 
+    def _stop_time(self, w: _Worker) -> float:
+        """How long a worker told to stop may take before it is killed."""
+        return w.drain_delay + self.shutdown_timeout + CLOSE_GRACE + 2.0
+
     def retire(self, pid: int) -> None:
-        """SIGTERM: the worker stops accepting at once and drains (it ends itself after
-        shutdown_timeout; a worker stuck past that is killed by _kill_overdue)."""
+        """SIGTERM: the worker serves on for its drain_delay, stops accepting and drains
+        (it ends itself after shutdown_timeout; a worker stuck past that is killed by
+        _kill_overdue)."""
         w = self.children[pid]
         w.retiring = True
-        w.kill_at = time.monotonic() + self.shutdown_timeout + CLOSE_GRACE + 2.0
+        w.kill_at = time.monotonic() + self._stop_time(w)
         self.signal(pid, signal.SIGTERM)
 
     def _kill_overdue(self) -> float:
@@ -530,6 +539,9 @@ class Supervisor:
                 continue
             if kind == self.READY:
                 w.ready = True
+                w.drain_delay = float(message)
+                if w.retiring:               # told to stop before it said it serves: it waits too
+                    w.kill_at += w.drain_delay
                 log.info("worker %d serving", pid)
                 if not self.ever_ready:
                     self.ever_ready = True
@@ -679,9 +691,9 @@ class Supervisor:
         self.sock.close()                    # the workers hold their own copies
         for pid in list(self.children):
             self.signal(pid, signal.SIGTERM)
-        deadline = time.monotonic() + self.shutdown_timeout + CLOSE_GRACE + 2.0
-        while self.children:
-            left = deadline - time.monotonic()
+        start = time.monotonic()
+        while self.children:                 # a READY read meanwhile may bring a longer drain_delay
+            left = start + max(self._stop_time(w) for w in self.children.values()) - time.monotonic()
             if left <= 0:
                 break
             self._wait(min(left, 1.0))
