@@ -235,10 +235,11 @@ class Catzilla:
         ran and the server accepts; an exception before that is raised as it
         is. Once `stop` is set, the server keeps serving for the drain_delay
         setting while its health path answers 503 (not when `stop` was set
-        before it was ready: nobody saw it healthy), then drains for up to
+        before it was ready: nobody saw it healthy; nor for a runner.Stop
+        retired: the socket outlives this server), then drains for up to
         `shutdown_timeout`. Returns how many worker threads were still
         blocked (in a generator or a blocking handler) at the end."""
-        from catzilla.runner import StopSignals
+        from catzilla.runner import Stop, StopSignals
 
         loop = asyncio.get_running_loop()
         signals = None
@@ -255,7 +256,8 @@ class Catzilla:
                     ready()
                 if not stop.is_set():
                     await stop.wait()
-                    delay = server.settings.drain_delay
+                    if not (isinstance(stop, Stop) and stop.retired):
+                        delay = server.settings.drain_delay
             finally:
                 await self._stop_server(server, shutdown_timeout, delay)
         finally:

@@ -45,7 +45,9 @@ instance in it:
 
 Stopping: Ctrl-C or SIGTERM stops accepting, lets in-flight requests and
 streams finish for up to --shutdown-timeout seconds, closes what is left (so
-generators' finally: blocks run), and exits with status 0.
+generators' finally: blocks run), and exits with status 0. With the app's
+drain_delay setting, it first serves on for that long while its health_path
+answers 503 (for a load balancer to notice).
 
 With --workers N (N >= 2) a supervisor process forks N workers that share the
 port; each worker imports the app itself. Signals to the supervisor:
@@ -55,7 +57,9 @@ port; each worker imports the app itself. Signals to the supervisor:
            code fails to load or start, "reload failed" is logged and the old
            workers keep serving. A SIGHUP during a reload is queued: one more
            reload follows it.
-  SIGTERM  (or Ctrl-C) drain every worker as above, then exit 0.
+  SIGTERM  (or Ctrl-C) drain every worker as above (after drain_delay), then
+           exit 0. The old workers of a reload skip drain_delay: the new
+           ones accept on the same socket.
 A worker that dies (SIGKILL, the OOM killer, a crash) is replaced at once,
 then after 0.5, 1, 2, 4 s while the same slot keeps dying; more than 5 deaths
 of one slot within 60 s is a crash loop: the server stops with status 4.

@@ -4,11 +4,18 @@ forked workers supervised by this one.
 Signals
 -------
 A serving process (the only process with workers=1, each worker otherwise)
-stops gracefully on SIGINT or SIGTERM: it stops accepting, closes idle
-keep-alive connections, lets in-flight requests and streams finish for up to
-`shutdown_timeout` seconds, then closes what is left (so generators' `finally:`
-blocks run), runs the on_shutdown hooks and returns. Signals that arrive
-during the drain are ignored: the deadline already bounds it.
+stops gracefully on SIGINT or SIGTERM: with the app's drain_delay setting it
+first serves on for that long while its health path answers 503 (so that a
+load balancer stops sending before the port closes); then it stops accepting,
+closes idle keep-alive connections, lets in-flight requests and streams finish
+for up to `shutdown_timeout` seconds, then closes what is left (so generators'
+`finally:` blocks run), runs the on_shutdown hooks and returns. Signals that
+arrive during the delay or the drain are ignored: the deadlines bound them.
+
+Nothing says "serving" (the banner, a worker's READY report) before the
+startup hooks ran and the server accepts; a start that fails is
+WorkerBootError, its traceback logged once (the command line and
+`app.listen()` exit 3).
 
 With workers > 1 this process becomes a supervisor: it forks the workers on
 one inherited listening socket (the kernel's accept queue is shared, so a
@@ -16,7 +23,8 @@ connection waiting in it is served by whichever worker is alive), replaces a
 worker that dies (with back-off, and gives up on a crash loop), reloads on
 SIGHUP without downtime (new workers first, then the old ones drain), and on
 SIGINT/SIGTERM sends SIGTERM to every worker, waits for them to drain, kills
-any still alive after the deadline, and returns. See Supervisor. Workers
+any still alive after the deadline, and returns. Workers it stops while the
+socket lives on (the old ones of a reload) get RETIRE instead: no drain delay. See Supervisor. Workers
 ignore SIGINT and SIGHUP (a terminal sends them to the whole process group;
 the supervisor alone decides) and stop by themselves if the supervisor dies.
 A single serving process (workers=1) logs and ignores SIGHUP.
@@ -42,6 +50,9 @@ log = logging.getLogger("catzilla")
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _SUPERVISOR_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD}
+#: The supervisor's "retire" to a worker whose socket outlives it (the old workers of a
+#: reload, the new ones of a failed reload): a graceful stop without the drain delay.
+RETIRE = signal.SIGUSR1
 
 #: Exit status of a worker whose app failed before it started serving.
 BOOT_FAILURE = 3
@@ -96,27 +107,43 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+class Stop(asyncio.Event):
+    """What stops a serving app (app.serve's `stop`), set by StopSignals:
+    set() for a graceful stop, which first waits the drain_delay setting with
+    the health path answering 503 (the listening socket closes with this
+    server: a balancer must learn it first); retire() for one that skips it
+    (other processes keep accepting on the socket: nobody is refused)."""
+
+    retired = False
+
+    def retire(self) -> None:
+        self.retired = True
+        self.set()
+
+
 class StopSignals:
     """SIGINT/SIGTERM handling of a serving process, the one there is: `_serve`
     installs it before the loop starts (so a signal during startup is not
     lost) and hands `app.serve()` its `stop`; `app.serve()` called without a
     `stop` installs it itself. The first signal sets `stop` (a graceful drain);
     later ones are logged and ignored, so a second Ctrl-C never kills the
-    process in the middle of the drain. Plain `signal.signal` handlers, not the
+    process in the middle of the drain (or of the drain delay). A worker
+    (`retire=True`) also takes RETIRE, which retires `stop` (see Stop). Plain `signal.signal` handlers, not the
     loop's: asyncio and uvloop restore the default actions when their handlers
     are removed. Main thread only; restore() puts the previous handlers back."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event, shutdown_timeout: float,
-                 ignore_sigint: bool = False) -> None:
+                 ignore_sigint: bool = False, retire: bool = False) -> None:
         self.loop = loop
         self.stop = stop
         self.shutdown_timeout = shutdown_timeout
         self.ignore_sigint = ignore_sigint
+        self.signals = _STOP_SIGNALS + (RETIRE,) if retire else _STOP_SIGNALS
         self.received = 0
         self.previous: Dict[int, Any] = {}
 
     def install(self) -> None:
-        for sig in _STOP_SIGNALS:
+        for sig in self.signals:
             self.previous[sig] = signal.getsignal(sig)
             if sig == signal.SIGINT and self.ignore_sigint:
                 signal.signal(sig, signal.SIG_IGN)
@@ -133,6 +160,11 @@ class StopSignals:
     def _on_signal(self, signum: int, nth: int) -> None:
         name = signal.Signals(signum).name
         if nth == 1:
+            if signum == RETIRE and isinstance(self.stop, Stop):
+                log.info("retired by the supervisor: finishing in-flight requests (up to %.3g s)",
+                         self.shutdown_timeout)
+                self.stop.retire()
+                return
             log.info("%s received: finishing in-flight requests (up to %.3g s)", name, self.shutdown_timeout)
             self.stop.set()
         else:
@@ -185,10 +217,10 @@ def _serve(app: Any, sockets: List[socket.socket], shutdown_timeout: float, loop
            on_ready: Optional[Callable[[], None]] = None) -> None:
     loop = new_event_loop(loop_kind)
     asyncio.set_event_loop(loop)
-    stop = asyncio.Event()
+    stop = Stop()
     signals: Optional[StopSignals] = None
     if _in_main_thread():
-        signals = StopSignals(loop, stop, shutdown_timeout, ignore_sigint=worker)
+        signals = StopSignals(loop, stop, shutdown_timeout, ignore_sigint=worker, retire=worker)
         signals.install()
     if sigmask is not None:
         signal.pthread_sigmask(signal.SIG_SETMASK, sigmask)
@@ -331,9 +363,9 @@ class Supervisor:
     command line), every new worker runs the code as it is on disk then.
 
     Workers report through a pipe that they serve (with their app's
-    drain_delay, which only they know: a stopping worker serves that long
-    before it drains, and is given that much more time), or why they could
-    not start. A worker that fails before any has ever served stops the
+    drain_delay, which only they know: stopped by SIGTERM, a worker serves
+    that long before it drains, and is given that much more time), or why
+    they could not start. A worker that fails before any has ever served stops the
     supervisor (WorkerLoadError or WorkerBootError, its message shown once).
     Later, a worker that exits unexpectedly (killed by SIGKILL or the OOM
     killer, crashed, or failed to start) is replaced: at once the first time,
@@ -399,7 +431,8 @@ class Supervisor:
                         "share topics between workers", self.workers)
 
     def spawn(self, slot: int, gen: int) -> None:
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SUPERVISOR_SIGNALS)
+        # Blocked across the fork: the worker takes them once its handlers are in place.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SUPERVISOR_SIGNALS | {RETIRE})
         try:
             pid = os.fork()
         except OSError as exc:
@@ -469,18 +502,14 @@ class Supervisor:
         except ProcessLookupError:
             pass
 
-    def _stop_time(self, w: _Worker) -> float:
-        """How long a worker told to stop may take before it is killed."""
-        return w.drain_delay + self.shutdown_timeout + CLOSE_GRACE + 2.0
-
     def retire(self, pid: int) -> None:
-        """SIGTERM: the worker serves on for its drain_delay, stops accepting and drains
-        (it ends itself after shutdown_timeout; a worker stuck past that is killed by
-        _kill_overdue)."""
+        """RETIRE, when other workers keep accepting on the socket: the worker stops
+        accepting at once (no drain delay) and drains (it ends itself after
+        shutdown_timeout; a worker stuck past that is killed by _kill_overdue)."""
         w = self.children[pid]
         w.retiring = True
-        w.kill_at = time.monotonic() + self._stop_time(w)
-        self.signal(pid, signal.SIGTERM)
+        w.kill_at = time.monotonic() + self.shutdown_timeout + CLOSE_GRACE + 2.0
+        self.signal(pid, RETIRE)
 
     def _kill_overdue(self) -> float:
         """SIGKILL the workers past their deadline, retiring or still starting (hung in an
@@ -540,8 +569,6 @@ class Supervisor:
             if kind == self.READY:
                 w.ready = True
                 w.drain_delay = float(message)
-                if w.retiring:               # told to stop before it said it serves: it waits too
-                    w.kill_at += w.drain_delay
                 log.info("worker %d serving", pid)
                 if not self.ever_ready:
                     self.ever_ready = True
@@ -692,8 +719,10 @@ class Supervisor:
         for pid in list(self.children):
             self.signal(pid, signal.SIGTERM)
         start = time.monotonic()
-        while self.children:                 # a READY read meanwhile may bring a longer drain_delay
-            left = start + max(self._stop_time(w) for w in self.children.values()) - time.monotonic()
+        while self.children:                 # SIGTERM: each waits its drain_delay first (a READY read
+            # meanwhile may bring a longer one), then drains
+            longest = max(w.drain_delay for w in self.children.values())
+            left = start + longest + self.shutdown_timeout + CLOSE_GRACE + 2.0 - time.monotonic()
             if left <= 0:
                 break
             self._wait(min(left, 1.0))

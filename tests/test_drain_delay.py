@@ -140,3 +140,27 @@ def test_the_health_path_fails_for_drain_delay_then_the_port_closes_and_no_reque
         assert server.wait_exit(15) == 0, server.stderr
         server.wait_output(r"drain_delay: serving 1.5 s more while /healthz answers 503, then draining",
                            count=int(workers), timeout=1)
+
+
+@pytest.mark.slow
+def test_a_reload_retires_the_old_workers_without_the_delay(tmp_path):
+    """On SIGHUP the new workers accept on the same socket, so the old ones stop
+    accepting at once: their health never fails (a balancer would see 503 from one
+    probe to the next otherwise), and only the final stop has the delay."""
+    (tmp_path / "czapp.py").write_text(textwrap.dedent(APP))
+    with launcher(tmp_path) as run:
+        server = run("czapp:app", "--workers", "2", workers=2)
+        prober = Prober(server.port)
+        prober.start()
+        procs.wait_until(lambda: prober.seen.count(200) >= 2 or prober.done.is_set(), TIMEOUT, "healthy probes")
+        server.send(signal.SIGHUP)
+        server.wait_output(r"reload done", timeout=TIMEOUT)
+        server.wait_output(r"worker \d+ stopped", count=2, timeout=TIMEOUT)
+        assert "drain_delay" not in server.stderr
+        seen = len(prober.seen)
+        procs.wait_until(lambda: len(prober.seen) >= seen + 2 or prober.done.is_set(), TIMEOUT, "probes after")
+        server.proc.send_signal(signal.SIGTERM)
+        assert prober.done.wait(TIMEOUT), prober.seen
+        assert runs(prober.seen) == [200, 503, "refused"], runs(prober.seen)
+        assert server.wait_exit(15) == 0, server.stderr
+        server.wait_output(r"drain_delay: serving 1.5 s more", count=2, timeout=1)
