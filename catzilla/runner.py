@@ -24,10 +24,11 @@ worker that dies (with back-off, and gives up on a crash loop), reloads on
 SIGHUP without downtime (new workers first, then the old ones drain), and on
 SIGINT/SIGTERM sends SIGTERM to every worker, waits for them to drain, kills
 any still alive after the deadline, and returns. Workers it stops while the
-socket lives on (the old ones of a reload) get RETIRE instead: no drain delay. See Supervisor. Workers
-ignore SIGINT and SIGHUP (a terminal sends them to the whole process group;
-the supervisor alone decides) and stop by themselves if the supervisor dies.
-A single serving process (workers=1) logs and ignores SIGHUP.
+socket lives on (the old ones of a reload) get RETIRE instead: no drain
+delay. See Supervisor. Workers ignore SIGINT and SIGHUP (a terminal sends
+them to the whole process group; the supervisor alone decides) and stop by
+themselves if the supervisor dies. A single serving process (workers=1) logs
+and ignores SIGHUP.
 """
 from __future__ import annotations
 
@@ -128,9 +129,9 @@ class StopSignals:
     `stop` installs it itself. The first signal sets `stop` (a graceful drain);
     later ones are logged and ignored, so a second Ctrl-C never kills the
     process in the middle of the drain (or of the drain delay). A worker
-    (`retire=True`) also takes RETIRE, which retires `stop` (see Stop). Plain `signal.signal` handlers, not the
-    loop's: asyncio and uvloop restore the default actions when their handlers
-    are removed. Main thread only; restore() puts the previous handlers back."""
+    (`retire=True`) also takes RETIRE, which retires `stop` (see Stop). Plain
+    `signal.signal` handlers, not the loop's: asyncio and uvloop restore the
+    default actions when their handlers are removed. Main thread only; restore() puts the previous handlers back."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event, shutdown_timeout: float,
                  ignore_sigint: bool = False, retire: bool = False) -> None:
@@ -365,8 +366,9 @@ class Supervisor:
     Workers report through a pipe that they serve (with their app's
     drain_delay, which only they know: stopped by SIGTERM, a worker serves
     that long before it drains, and is given that much more time), or why
-    they could not start. A worker that fails before any has ever served stops the
-    supervisor (WorkerLoadError or WorkerBootError, its message shown once).
+    they could not start. A worker that fails before any has ever served
+    stops the supervisor (WorkerLoadError or WorkerBootError, its message
+    shown once).
     Later, a worker that exits unexpectedly (killed by SIGKILL or the OOM
     killer, crashed, or failed to start) is replaced: at once the first time,
     then after 0.5, 1, 2, 4 ... s while its slot keeps failing; more than
@@ -374,8 +376,8 @@ class Supervisor:
     which stops the supervisor (CrashLoopError).
 
     SIGHUP reloads without downtime: a new generation of workers is started on
-    the same socket; once every one of them serves, the old ones get SIGTERM
-    and drain. If a new worker fails, the reload is abandoned ("reload
+    the same socket; once every one of them serves, the old ones get RETIRE
+    and drain (without the drain delay: the socket stays open). If a new worker fails, the reload is abandoned ("reload
     failed") and the old workers keep serving. A SIGHUP during a reload is
     queued: one more reload follows the current one (several queue as one)."""
 
