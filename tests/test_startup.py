@@ -102,3 +102,26 @@ def test_the_banner_comes_only_after_a_slow_startup_hook_completed(run, tmp_path
     assert "warmed up\n" in lines[:banner], lines
     assert procs.get(port, "/")[0] == 200
     assert server.stop() == 0
+
+
+def test_app_serve_raises_the_hooks_own_error_and_is_never_ready():
+    """The library-level coroutine is no process: no exit status, the original exception."""
+    import asyncio
+
+    from catzilla import Catzilla
+    from catzilla.runner import bind_socket
+
+    app = Catzilla()
+    ready = []
+
+    @app.on_startup
+    def connect():
+        raise RuntimeError("database unreachable")
+
+    sock = bind_socket("127.0.0.1", 0)
+    try:
+        with pytest.raises(RuntimeError, match="database unreachable"):
+            asyncio.run(app.serve([sock], stop=asyncio.Event(), ready=lambda: ready.append(1)))
+    finally:
+        sock.close()
+    assert ready == []
