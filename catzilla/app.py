@@ -251,9 +251,15 @@ class Catzilla:
         """Serve on already bound, listening sockets until `stop` is set. Without
         `stop`, until SIGINT or SIGTERM when called in the main thread (the
         handling of catzilla.runner.StopSignals, as `listen` has); with `stop`,
-        signals are the caller's. Returns how many worker threads were still
+        signals are the caller's. `ready()` is called once the startup hooks
+        ran and the server accepts; an exception before that is raised as it
+        is. Once `stop` is set, the server keeps serving for the drain_delay
+        setting while its health path answers 503 (not when `stop` was set
+        before it was ready: nobody saw it healthy; nor for a runner.Stop
+        retired: the socket outlives this server), then drains for up to
+        `shutdown_timeout`. Returns how many worker threads were still
         blocked (in a generator or a blocking handler) at the end."""
-        from catzilla.runner import StopSignals
+        from catzilla.runner import Stop, StopSignals
 
         loop = asyncio.get_running_loop()
         signals = None
@@ -264,12 +270,16 @@ class Catzilla:
                 signals.install()
         try:
             server = await self._start_server(list(sockets), loop)
+            delay = 0.0
             try:
                 if ready is not None:
                     ready()
-                await stop.wait()
+                if not stop.is_set():
+                    await stop.wait()
+                    if not (isinstance(stop, Stop) and stop.retired):
+                        delay = server.settings.drain_delay
             finally:
-                await self._stop_server(server, shutdown_timeout)
+                await self._stop_server(server, shutdown_timeout, delay)
         finally:
             if signals is not None:
                 signals.restore()
@@ -296,9 +306,9 @@ class Catzilla:
             raise
         return server
 
-    async def _stop_server(self, server: Any, timeout: float) -> None:
+    async def _stop_server(self, server: Any, timeout: float, delay: float = 0.0) -> None:
         try:
-            await server.shutdown(timeout)      # feeds end first (clients reconnect elsewhere)
+            await server.shutdown(timeout, delay)   # feeds end first (clients reconnect elsewhere)
         finally:
             try:
                 for hub in list(self._broadcasts):
@@ -312,9 +322,15 @@ class Catzilla:
 
     def listen(self, port: int = 8000, host: str = "127.0.0.1", *, workers: int = 1, backlog: int = 2048,
                shutdown_timeout: float = 10.0, loop: str = "auto", banner: bool = True) -> None:
-        """Serve until Ctrl-C or SIGTERM (blocking). workers > 1 forks processes sharing the port."""
-        from catzilla.runner import run
-        run(self, host=host, port=port, workers=workers, backlog=backlog,
-            shutdown_timeout=shutdown_timeout, loop=loop, banner=banner)
+        """Serve until Ctrl-C or SIGTERM (blocking). workers > 1 forks processes sharing the port.
+        A start that fails (a startup hook raised) ends the process with status 3, its
+        error logged, as `catzilla run` does; serve() raises instead."""
+        from catzilla.runner import BOOT_FAILURE, WorkerBootError, run
+        try:
+            run(self, host=host, port=port, workers=workers, backlog=backlog,
+                shutdown_timeout=shutdown_timeout, loop=loop, banner=banner)
+        except WorkerBootError as exc:
+            log.critical("%s; exiting with status %d", exc, BOOT_FAILURE)
+            raise SystemExit(BOOT_FAILURE) from None
 
     run = listen

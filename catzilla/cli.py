@@ -3,9 +3,10 @@
     catzilla run module:app [--host H] [--port P] [--workers N] [--reload] ...
 
 Exit status: 0 after a normal (graceful) stop, 1 when the server cannot run
-(address in use, a startup hook failed), 2 for usage errors and an app that
-cannot be loaded, 3 when no worker process could start, 4 when workers kept
-crashing (a crash loop)."""
+(address in use) or fails while serving, 2 for usage errors and an app that
+cannot be loaded, 3 when the app failed to start (a startup hook raised; with
+--workers N, no worker could start), 4 when workers kept crashing (a crash
+loop). Nothing says "serving" before the startup hooks have completed."""
 from __future__ import annotations
 
 import argparse
@@ -44,7 +45,9 @@ instance in it:
 
 Stopping: Ctrl-C or SIGTERM stops accepting, lets in-flight requests and
 streams finish for up to --shutdown-timeout seconds, closes what is left (so
-generators' finally: blocks run), and exits with status 0.
+generators' finally: blocks run), and exits with status 0. With the app's
+drain_delay setting, it first serves on for that long while its health_path
+answers 503 (for a load balancer to notice).
 
 With --workers N (N >= 2) a supervisor process forks N workers that share the
 port; each worker imports the app itself. Signals to the supervisor:
@@ -54,7 +57,9 @@ port; each worker imports the app itself. Signals to the supervisor:
            code fails to load or start, "reload failed" is logged and the old
            workers keep serving. A SIGHUP during a reload is queued: one more
            reload follows it.
-  SIGTERM  (or Ctrl-C) drain every worker as above, then exit 0.
+  SIGTERM  (or Ctrl-C) drain every worker as above (after drain_delay), then
+           exit 0. The old workers of a reload skip drain_delay: the new
+           ones accept on the same socket.
 A worker that dies (SIGKILL, the OOM killer, a crash) is replaced at once,
 then after 0.5, 1, 2, 4 s while the same slot keeps dying; more than 5 deaths
 of one slot within 60 s is a crash loop: the server stops with status 4.
@@ -382,6 +387,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         app = load_app(args.app)
         if args.access_log:
             app.settings = app.settings.replace(access_log=True)
+        if args.fd is not None and app.settings.drain_delay:
+            # Under --reload: the reloader keeps the socket open across restarts (nobody is
+            # refused meanwhile), so a drain delay would only slow every restart down.
+            app.settings = app.settings.replace(drain_delay=0.0)
         return app
 
     # One process: the app is loaded here, before listening. Several: each

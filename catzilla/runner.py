@@ -4,11 +4,18 @@ forked workers supervised by this one.
 Signals
 -------
 A serving process (the only process with workers=1, each worker otherwise)
-stops gracefully on SIGINT or SIGTERM: it stops accepting, closes idle
-keep-alive connections, lets in-flight requests and streams finish for up to
-`shutdown_timeout` seconds, then closes what is left (so generators' `finally:`
-blocks run), runs the on_shutdown hooks and returns. Signals that arrive
-during the drain are ignored: the deadline already bounds it.
+stops gracefully on SIGINT or SIGTERM: with the app's drain_delay setting it
+first serves on for that long while its health path answers 503 (so that a
+load balancer stops sending before the port closes); then it stops accepting,
+closes idle keep-alive connections, lets in-flight requests and streams finish
+for up to `shutdown_timeout` seconds, then closes what is left (so generators'
+`finally:` blocks run), runs the on_shutdown hooks and returns. Signals that
+arrive during the delay or the drain are ignored: the deadlines bound them.
+
+Nothing says "serving" (the banner, a worker's READY report) before the
+startup hooks ran and the server accepts; a start that fails is
+WorkerBootError, its traceback logged once (the command line and
+`app.listen()` exit 3).
 
 With workers > 1 this process becomes a supervisor: it forks the workers on
 one inherited listening socket (the kernel's accept queue is shared, so a
@@ -16,10 +23,12 @@ connection waiting in it is served by whichever worker is alive), replaces a
 worker that dies (with back-off, and gives up on a crash loop), reloads on
 SIGHUP without downtime (new workers first, then the old ones drain), and on
 SIGINT/SIGTERM sends SIGTERM to every worker, waits for them to drain, kills
-any still alive after the deadline, and returns. See Supervisor. Workers
-ignore SIGINT and SIGHUP (a terminal sends them to the whole process group;
-the supervisor alone decides) and stop by themselves if the supervisor dies.
-A single serving process (workers=1) logs and ignores SIGHUP.
+any still alive after the deadline, and returns. Workers it stops while the
+socket lives on (the old ones of a reload) get RETIRE instead: no drain
+delay. See Supervisor. Workers ignore SIGINT and SIGHUP (a terminal sends
+them to the whole process group; the supervisor alone decides) and stop by
+themselves if the supervisor dies. A single serving process (workers=1) logs
+and ignores SIGHUP.
 """
 from __future__ import annotations
 
@@ -42,6 +51,9 @@ log = logging.getLogger("catzilla")
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _SUPERVISOR_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD}
+#: The supervisor's "retire" to a worker whose socket outlives it (the old workers of a
+#: reload, the new ones of a failed reload): a graceful stop without the drain delay.
+RETIRE = signal.SIGUSR1
 
 #: Exit status of a worker whose app failed before it started serving.
 BOOT_FAILURE = 3
@@ -96,27 +108,43 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+class Stop(asyncio.Event):
+    """What stops a serving app (app.serve's `stop`), set by StopSignals:
+    set() for a graceful stop, which first waits the drain_delay setting with
+    the health path answering 503 (the listening socket closes with this
+    server: a balancer must learn it first); retire() for one that skips it
+    (other processes keep accepting on the socket: nobody is refused)."""
+
+    retired = False
+
+    def retire(self) -> None:
+        self.retired = True
+        self.set()
+
+
 class StopSignals:
     """SIGINT/SIGTERM handling of a serving process, the one there is: `_serve`
     installs it before the loop starts (so a signal during startup is not
     lost) and hands `app.serve()` its `stop`; `app.serve()` called without a
     `stop` installs it itself. The first signal sets `stop` (a graceful drain);
     later ones are logged and ignored, so a second Ctrl-C never kills the
-    process in the middle of the drain. Plain `signal.signal` handlers, not the
-    loop's: asyncio and uvloop restore the default actions when their handlers
-    are removed. Main thread only; restore() puts the previous handlers back."""
+    process in the middle of the drain (or of the drain delay). A worker
+    (`retire=True`) also takes RETIRE, which retires `stop` (see Stop). Plain
+    `signal.signal` handlers, not the loop's: asyncio and uvloop restore the
+    default actions when their handlers are removed. Main thread only; restore() puts the previous handlers back."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event, shutdown_timeout: float,
-                 ignore_sigint: bool = False) -> None:
+                 ignore_sigint: bool = False, retire: bool = False) -> None:
         self.loop = loop
         self.stop = stop
         self.shutdown_timeout = shutdown_timeout
         self.ignore_sigint = ignore_sigint
+        self.signals = _STOP_SIGNALS + (RETIRE,) if retire else _STOP_SIGNALS
         self.received = 0
         self.previous: Dict[int, Any] = {}
 
     def install(self) -> None:
-        for sig in _STOP_SIGNALS:
+        for sig in self.signals:
             self.previous[sig] = signal.getsignal(sig)
             if sig == signal.SIGINT and self.ignore_sigint:
                 signal.signal(sig, signal.SIG_IGN)
@@ -133,6 +161,11 @@ class StopSignals:
     def _on_signal(self, signum: int, nth: int) -> None:
         name = signal.Signals(signum).name
         if nth == 1:
+            if signum == RETIRE and isinstance(self.stop, Stop):
+                log.info("retired by the supervisor: finishing in-flight requests (up to %.3g s)",
+                         self.shutdown_timeout)
+                self.stop.retire()
+                return
             log.info("%s received: finishing in-flight requests (up to %.3g s)", name, self.shutdown_timeout)
             self.stop.set()
         else:
@@ -185,10 +218,10 @@ def _serve(app: Any, sockets: List[socket.socket], shutdown_timeout: float, loop
            on_ready: Optional[Callable[[], None]] = None) -> None:
     loop = new_event_loop(loop_kind)
     asyncio.set_event_loop(loop)
-    stop = asyncio.Event()
+    stop = Stop()
     signals: Optional[StopSignals] = None
     if _in_main_thread():
-        signals = StopSignals(loop, stop, shutdown_timeout, ignore_sigint=worker)
+        signals = StopSignals(loop, stop, shutdown_timeout, ignore_sigint=worker, retire=worker)
         signals.install()
     if sigmask is not None:
         signal.pthread_sigmask(signal.SIG_SETMASK, sigmask)
@@ -234,6 +267,28 @@ def _serve(app: Any, sockets: List[socket.socket], shutdown_timeout: float, loop
                 signal.signal(signal.SIGHUP, previous_hup)
 
 
+def _serve_one(app: Any, sock: socket.socket, shutdown_timeout: float, loop_kind: str,
+               on_ready: Callable[[], None]) -> None:
+    """workers=1: serve in this process, with the workers' start-up contract:
+    `on_ready` (the banner) once the startup hooks ran and the server
+    accepts; a failure before that is logged here (the traceback, once) and
+    raised as WorkerBootError, one after it propagates."""
+    ready = False
+
+    def started() -> None:
+        nonlocal ready
+        ready = True
+        on_ready()
+
+    try:
+        _serve(app, [sock], shutdown_timeout, loop_kind, on_ready=started)
+    except Exception as exc:
+        if ready:
+            raise
+        log.error("the app failed to start", exc_info=True)
+        raise WorkerBootError("the app failed to start; see the error above") from exc
+
+
 def run(app: Any, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, backlog: int = 2048,
         shutdown_timeout: float = 10.0, loop: str = "auto", banner: bool = True,
         sock: Optional[socket.socket] = None, load: Optional[Callable[[], Any]] = None,
@@ -266,8 +321,7 @@ def run(app: Any, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1
                       f"({workers} worker{'s' if workers > 1 else ''}, pid {os.getpid()}); Ctrl-C to stop",
                       flush=True)
         if workers == 1:
-            show_banner()
-            _serve(app if load is None else load(), [sock], shutdown_timeout, loop)
+            _serve_one(app if load is None else load(), sock, shutdown_timeout, loop, show_banner)
         else:       # the banner once a worker serves: the app may fail to load in the workers
             Supervisor(load or (lambda: app), sock, workers, shutdown_timeout, loop, on_ready=show_banner,
                        boot_timeout=boot_timeout).run()
@@ -291,7 +345,7 @@ def _set_nonblocking(*fds: int) -> None:
 
 
 class _Worker:
-    __slots__ = ("slot", "gen", "ready", "retiring", "kill_at")
+    __slots__ = ("slot", "gen", "ready", "retiring", "kill_at", "drain_delay")
 
     def __init__(self, slot: int, gen: int) -> None:
         self.slot = slot
@@ -299,6 +353,7 @@ class _Worker:
         self.ready = False
         self.retiring = False        # told to drain: not replaced when it exits
         self.kill_at = 0.0           # until ready, and when retiring: SIGKILL if still so then
+        self.drain_delay = 0.0       # its app's setting, from its READY report: a stop takes that much longer
 
 
 class Supervisor:
@@ -308,9 +363,12 @@ class Supervisor:
     object, every worker serves it; given a function that imports it (the
     command line), every new worker runs the code as it is on disk then.
 
-    Workers report through a pipe that they serve, or why they could not
-    start. A worker that fails before any has ever served stops the
-    supervisor (WorkerLoadError or WorkerBootError, its message shown once).
+    Workers report through a pipe that they serve (with their app's
+    drain_delay, which only they know: stopped by SIGTERM, a worker serves
+    that long before it drains, and is given that much more time), or why
+    they could not start. A worker that fails before any has ever served
+    stops the supervisor (WorkerLoadError or WorkerBootError, its message
+    shown once).
     Later, a worker that exits unexpectedly (killed by SIGKILL or the OOM
     killer, crashed, or failed to start) is replaced: at once the first time,
     then after 0.5, 1, 2, 4 ... s while its slot keeps failing; more than
@@ -318,12 +376,13 @@ class Supervisor:
     which stops the supervisor (CrashLoopError).
 
     SIGHUP reloads without downtime: a new generation of workers is started on
-    the same socket; once every one of them serves, the old ones get SIGTERM
-    and drain. If a new worker fails, the reload is abandoned ("reload
+    the same socket; once every one of them serves, the old ones get RETIRE
+    and drain (without the drain delay: the socket stays open). If a new worker fails, the reload is abandoned ("reload
     failed") and the old workers keep serving. A SIGHUP during a reload is
     queued: one more reload follows the current one (several queue as one)."""
 
-    # Frames on the status pipe: pid, kind, length of the message that follows.
+    # Frames on the status pipe: pid, kind, length of the message that follows
+    # (READY: the drain_delay, as text; the errors: what went wrong).
     HEAD = struct.Struct("=iiI")
     READY, LOAD_ERROR, BOOT_ERROR = 0, 1, 2
     CRASH_LIMIT = 5
@@ -374,7 +433,8 @@ class Supervisor:
                         "share topics between workers", self.workers)
 
     def spawn(self, slot: int, gen: int) -> None:
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SUPERVISOR_SIGNALS)
+        # Blocked across the fork: the worker takes them once its handlers are in place.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SUPERVISOR_SIGNALS | {RETIRE})
         try:
             pid = os.fork()
         except OSError as exc:
@@ -424,7 +484,7 @@ class Supervisor:
             def on_ready() -> None:
                 nonlocal booted
                 booted = True
-                self._report(self.READY)
+                self._report(self.READY, repr(app.settings.drain_delay))
 
             _serve(app, [self.sock], self.shutdown_timeout, self.loop_kind, worker=True,
                    sigmask=sigmask, on_ready=on_ready)
@@ -445,12 +505,13 @@ class Supervisor:
             pass
 
     def retire(self, pid: int) -> None:
-        """SIGTERM: the worker stops accepting at once and drains (it ends itself after
+        """RETIRE, when other workers keep accepting on the socket: the worker stops
+        accepting at once (no drain delay) and drains (it ends itself after
         shutdown_timeout; a worker stuck past that is killed by _kill_overdue)."""
         w = self.children[pid]
         w.retiring = True
         w.kill_at = time.monotonic() + self.shutdown_timeout + CLOSE_GRACE + 2.0
-        self.signal(pid, signal.SIGTERM)
+        self.signal(pid, RETIRE)
 
     def _kill_overdue(self) -> float:
         """SIGKILL the workers past their deadline, retiring or still starting (hung in an
@@ -509,6 +570,7 @@ class Supervisor:
                 continue
             if kind == self.READY:
                 w.ready = True
+                w.drain_delay = float(message)
                 log.info("worker %d serving", pid)
                 if not self.ever_ready:
                     self.ever_ready = True
@@ -658,9 +720,11 @@ class Supervisor:
         self.sock.close()                    # the workers hold their own copies
         for pid in list(self.children):
             self.signal(pid, signal.SIGTERM)
-        deadline = time.monotonic() + self.shutdown_timeout + CLOSE_GRACE + 2.0
-        while self.children:
-            left = deadline - time.monotonic()
+        start = time.monotonic()
+        while self.children:                 # SIGTERM: each waits its drain_delay first (a READY read
+            # meanwhile may bring a longer one), then drains
+            longest = max(w.drain_delay for w in self.children.values())
+            left = start + longest + self.shutdown_timeout + CLOSE_GRACE + 2.0 - time.monotonic()
             if left <= 0:
                 break
             self._wait(min(left, 1.0))

@@ -49,6 +49,9 @@ class Settings:
     max_connections: Optional[int] = None   # None: 7/8 of RLIMIT_NOFILE (see connection_limit)
     max_streams: Optional[int] = 16_384     # x high_water 256 KiB = 4 GiB if every reader stalls; None: no limit
     health_path: Optional[str] = None       # e.g. "/healthz": answered by the server, before routing
+    # On a graceful stop, seconds of serving as usual with health_path answering 503
+    # (a balancer's probes see it and stop sending), before accepting stops and the drain.
+    drain_delay: float = 0.0
 
     def __post_init__(self) -> None:
         for name, kind in _types(type(self)).items():
@@ -82,6 +85,8 @@ class Settings:
         for name in ("max_connections", "max_streams"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1 (or None)")
+        if not 0 <= self.drain_delay < float("inf"):
+            raise ValueError("drain_delay must be a number of seconds >= 0")
         path = self.health_path
         if path is not None and not (path.startswith("/") and path.isascii() and path.isprintable()
                                      and not any(c in path for c in " ?#%")):

@@ -332,3 +332,18 @@ def test_reload_dir_limits_what_is_watched(start, app_dir, watcher):
     assert server.stop() == 0
     restarts = [line for line in server.err if "restarting" in line]
     assert len(restarts) == 1 and "x.py" not in restarts[0], restarts
+
+
+@pytest.mark.slow
+def test_reload_restarts_without_the_apps_drain_delay(start, app_dir):
+    """The reloader keeps the socket across restarts (nobody is refused), so its
+    child serves with drain_delay=0: a restart is not held up for a minute, nor
+    killed at the stop deadline."""
+    mod = app_dir / "live.py"
+    _write(mod, VERSION.format("one").replace("Catzilla()", 'Catzilla(health_path="/h", drain_delay=60)'))
+    server = start("live:app", "--reload", "--shutdown-timeout", "1", CATZILLA_RELOAD_POLL="1")
+    assert get(server.port, "/v")[2] == b"one"
+    _write(mod, VERSION.format("two").replace("Catzilla()", 'Catzilla(health_path="/h", drain_delay=60)'))
+    _wait_body(server.port, "/v", b"two")
+    assert server.stop() == 0
+    assert "drain_delay" not in server.stderr and "did not stop in time" not in server.stderr, server.stderr

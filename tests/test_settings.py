@@ -80,3 +80,10 @@ def test_app_settings_reach_the_core():
     app = Catzilla(max_body=77, ws_ping_interval=None)
     lim = Limits(app.settings)
     assert (lim.max_body, lim.ws_ping_interval) == (77, 0.0)
+
+
+@pytest.mark.parametrize("value", [-0.5, float("inf"), float("nan")])
+def test_drain_delay_is_a_finite_number_of_seconds(value):
+    with pytest.raises(ValueError, match="drain_delay must be a number of seconds >= 0"):
+        Settings(drain_delay=value)
+    assert Settings(drain_delay=2).drain_delay == 2.0 and Settings().drain_delay == 0.0

@@ -354,10 +354,11 @@ cdef class Connection(Transport):
 
     cdef object health(self, str method):
         """The load balancer's probe, before routing and middleware: 200 while
-        serving (over the stream limit too), 503 once the worker drains."""
+        serving (over the stream limit too), 503 once a graceful stop began
+        (during drain_delay, then the drain)."""
         if method is not _GET and method is not _HEAD:
             return _HEALTH_METHODS
-        return _DRAINING if self.table.draining else _HEALTHY
+        return _DRAINING if self.table.stopping else _HEALTHY
 
     cdef int respond(self, object result) except -1:
         """Send a handler's result (awaited first when it is awaitable)."""

@@ -73,6 +73,7 @@ cdef class Burst:
 cdef class ConnectionTable:
     cdef int pfd                     # the poller every connection is registered with
     cdef readonly dict conns         # fd -> Connection
+    cdef public bint stopping        # a graceful stop began: the health path answers 503 (drain_delay, then the drain)
     cdef public bint draining        # graceful shutdown: finish in-flight work, keep-alive off
     cdef readonly Py_ssize_t slots   # stream slots taken
     cdef Burst refused_connections

@@ -282,12 +282,23 @@ cdef class Server:
                 s.close()
             self.sockets = None
 
-    async def shutdown(self, double timeout=10.0):
-        """Graceful stop: no new connections, idle ones closed, in-flight
-        requests and streams get `timeout` seconds to finish, then are closed
-        (their generators' finally: blocks run)."""
+    async def shutdown(self, double timeout=10.0, double delay=0.0):
+        """Graceful stop: the health path answers 503 from now on; for `delay`
+        seconds (drain_delay) nothing else changes, so a balancer's probes see
+        the 503 and it stops sending while what it sent is still served; then
+        no new connections, idle ones closed, in-flight requests and streams
+        get `timeout` seconds to finish, then are closed (their generators'
+        finally: blocks run)."""
         cdef ConnectionTable table = self.table
         cdef Connection conn
+        table.stopping = True
+        if delay > 0:
+            if self.settings.health_path is not None:
+                self.svc.log.info("drain_delay: serving %.3g s more while %s answers 503, then draining",
+                                  delay, self.settings.health_path)
+            else:
+                self.svc.log.info("drain_delay: serving %.3g s more, then draining", delay)
+            await asyncio.sleep(delay)
         self.stop_listening()
         table.draining = True
         for conn in list(table.conns.values()):
