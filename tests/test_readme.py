@@ -101,8 +101,8 @@ def parse_blocks(text: str) -> List[Block]:
 
 BLOCKS = parse_blocks(README)
 PYTHON = [b for b in BLOCKS if b.lang == "python"]
-SAMPLE = {"int": "3", "float": "1.5", "path": "a/b.txt", "uuid": "12345678-1234-5678-1234-567812345678",
-          "str": "cat"}
+SAMPLE = {"int": "3", "signed_int": "-3", "float": "1.5", "signed_float": "-1.5", "path": "a/b.txt",
+          "uuid": "12345678-1234-5678-1234-567812345678", "str": "cat"}
 
 
 def concrete(path: str) -> str:
@@ -524,3 +524,28 @@ def test_the_watchdog_logs_what_the_readme_shows(tmp_path):
         m = pattern.fullmatch(line)
         assert m, f"README: {pattern.pattern}\nlogged: {line}"
         assert float(m.group(1)) > 0.1, line
+
+
+# -- the converters' table (Routing) -----------------------------------------------------------
+
+def test_the_converter_table_says_what_the_router_accepts():
+    """Every converter is in the table, and each row's examples are matched (to
+    a value of the type it names) and its counter-examples refused."""
+    import uuid
+
+    from catzilla import router
+    section = README[README.index("## Routing"):README.index("## Blocking code")]
+    rows = re.findall(r"^\| `(\w+)`(?: \(default\))? \|[^|]+\|([^|]*)\|([^|]*)\| `([\w.]+)` \|$", section, re.M)
+    assert {name for name, *_ in rows} == set(router._CONVERTERS), rows
+    types = {"str": str, "int": int, "float": float, "uuid.UUID": uuid.UUID}
+    for name, accepted, refused, value_type in rows:
+        r = router.Router()
+        route = r.add(f"/x/{{v:{name}}}", lambda request, v: v)
+        examples = re.findall(r"`([^`]+)`", accepted)
+        assert examples, name
+        for text in examples:
+            m = r.find("GET", "/x/" + text)
+            assert m.route is route, (name, text)
+            assert type(m.params["v"]) is types[value_type], (name, text, m.params)
+        for text in re.findall(r"`([^`]+)`", refused):
+            assert r.find("GET", "/x/" + text).route is None, (name, text)
