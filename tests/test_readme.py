@@ -50,10 +50,8 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
@@ -68,7 +66,6 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 INSTALLED = os.environ.get("CATZILLA_TEST_INSTALLED") == "1"
 LANGUAGES = ("python", "bash", "text")
-PLACEHOLDER = "/path/to/catzilla"           # the clone, in the README's commands
 
 
 class Block(NamedTuple):
@@ -184,9 +181,9 @@ def test_every_block_is_tagged_and_claimed():
                     problems.append(f"{where}: {text!r} is matched by {found or 'no entry'} of COMMANDS: "
                                     "add an entry and a test that runs (or checks) it")
         elif b.lang == "text":
-            claims = [name for name, claims in TEXT_CHECKS.items() if claims(b)]
-            if len(claims) != 1:
-                problems.append(f"{where}: a text block claimed by {claims or 'no check'} of TEXT_CHECKS")
+            checks = [name for name, claims in TEXT_CHECKS.items() if claims(b)]
+            if len(checks) != 1:
+                problems.append(f"{where}: a text block claimed by {checks or 'no check'} of TEXT_CHECKS")
     assert not problems, "\n".join(problems)
 
 
