@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test build deps system-deps fuzz asan bench wheels clean
+.PHONY: demo test build deps system-deps fuzz wheel clean
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ TEST_JOBS ?= 2
 test: build system-deps
 	$(BIN)/python -m pytest -q -n $(TEST_JOBS) -m "not serial"
 	$(BIN)/python -m pytest -q -m serial
+
+# One release wheel (manylinux-repaired) for $(PYTHON), into dist/: what a project's
+# venv installs without a compiler (README, "Your first app"). All of 3.10-3.13:
+# bash scripts/build-wheels.sh.
+wheel:
+	bash scripts/build-wheels.sh -o dist "$$(command -v $(PYTHON))"
 
 fuzz: system-deps
 	bash fuzz/run.sh $(or $(SECONDS),60)

@@ -1691,7 +1691,7 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
 # Main
 # ----------------------------------------------------------------------------------------
 
-def main(argv: Optional[List[str]] = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=float, default=None, help="seconds per measurement (default 10; --quick: 3)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the table shows medians (default 3)")
@@ -1713,8 +1713,15 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help="also measure catzilla as of git revision REV (peer catzilla-before, built from "
                          "`git archive REV`), side by side with the working tree's")
     ap.add_argument("--output", default=str(RESULTS / "latest.md"), help="where to write the Markdown report")
-    args = ap.parse_args(argv)
+    return ap
 
+
+def resolve_args(ap: argparse.ArgumentParser, args: argparse.Namespace
+                 ) -> Tuple[List[str], List[str], Optional[Revision]]:
+    """Defaults filled in and every name checked against PEERS and SCENARIOS
+    (ap.error otherwise): (peer names, scenario names, the --before revision).
+    Reads nothing of the machine but git (tests/test_readme.py checks the
+    README's commands with it)."""
     if args.quick:
         args.duration = args.duration or 3.0
         args.rounds = 1
@@ -1747,6 +1754,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     for n in scenario_names:
         if n not in SCENARIOS:
             ap.error(f"unknown scenario {n!r} (known: {', '.join(SCENARIOS)})")
+    return peer_names, scenario_names, before
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    peer_names, scenario_names, before = resolve_args(ap, args)
     if not sys.platform.startswith("linux"):
         ap.error("Linux only (taskset, /proc)")
     for tool in ("wrk", "taskset"):

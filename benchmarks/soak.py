@@ -183,16 +183,27 @@ def soak(name: str, phase_seconds: float, soak_file: str) -> Tuple[List[str], st
     return rows, summary, ok_rss and ok_threads, verdict
 
 
-def main(argv: List[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--phase-seconds", type=float, default=3.0, help="load per phase (default 3)")
     ap.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated, default all: "
                     + ",".join(SCENARIOS))
-    args = ap.parse_args(argv)
+    return ap
+
+
+def scenario_names(ap: argparse.ArgumentParser, args: argparse.Namespace) -> List[str]:
+    """The scenarios asked for, each checked against SCENARIOS (ap.error otherwise)."""
     names = [s for s in args.scenarios.split(",") if s]
     unknown = set(names) - set(SCENARIOS)
     if unknown:
         ap.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    return names
+
+
+def main(argv: List[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    names = scenario_names(ap, args)
     os.sched_setaffinity(0, {CLIENT_CPU})      # the asyncio clients; wrk and loadgen pin themselves
     if "upload" in names or "ws" in names:
         run.ensure_loadgen()

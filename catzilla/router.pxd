@@ -54,7 +54,9 @@ cdef class _Node:
     cdef tuple static_nodes             #   scan without slicing when there are few children
     cdef Py_ssize_t n_static
     cdef _Node int_child
+    cdef _Node signed_int_child
     cdef _Node float_child
+    cdef _Node signed_float_child
     cdef _Node uuid_child
     cdef _Node str_child
     cdef _Leaf leaf                     # routes whose pattern ends at this node

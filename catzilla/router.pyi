@@ -1,7 +1,8 @@
 """Type stub for the compiled router (catzilla/router.pyx).
 
 See the module docstring of router.pyx for the pattern syntax and the
-matching precedence: literal > int > float > uuid > str > path.
+matching precedence: literal > int > signed_int > float > signed_float > uuid >
+str > path.
 """
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, final

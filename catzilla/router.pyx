@@ -3,18 +3,37 @@
 Patterns
 --------
 A pattern starts with '/' and is split into segments at '/'. A segment is
-either literal text or a whole-segment parameter ``{name}`` / ``{name:conv}``:
+either literal text or a whole-segment parameter ``{name}`` / ``{name:conv}``.
+``find`` gets the path percent-decoded once (``%2F`` is then a '/' and ends the
+segment, ``%2D`` is a '-'), and a converter accepts exactly:
 
-    ==========  =============================================  ==============
-    converter   matches                                        value
-    ==========  =============================================  ==============
-    str         one non-empty segment (the default)            str
-    int         ``[0-9]+`` (ASCII digits only)                 int
-    float       ``[0-9]+(\\.[0-9]+)?``                          float
-    uuid        canonical 8-4-4-4-12 hex, either case          uuid.UUID
-    path        the non-empty rest of the path, '/' included;  str
-                only allowed as the last segment
-    ==========  =============================================  ==============
+    ============  ==============================================  ============
+    converter     accepts                                         value
+    ============  ==============================================  ============
+    str           one non-empty segment: any characters but '/'   str
+                  (the default)
+    int           ``[0-9]+``: ASCII digits only, any number of    int
+                  them (leading zeros allowed: ``007`` is 7); no
+                  sign, no '+', no '_', no spaces
+    signed_int    ``-?[0-9]+``: int, or int after one '-'         int
+                  (``-0`` is 0); no '+'
+    float         ``[0-9]+(\\.[0-9]+)?``: digits, then optionally  float
+                  '.' and digits (``5``, ``0.5``, ``00.50``); no
+                  sign, no ``.5`` or ``5.``, no exponent, no
+                  ``inf``/``nan``, no ','
+    signed_float  ``-?[0-9]+(\\.[0-9]+)?``: float, or float after   float
+                  one '-' (``-0.0`` is -0.0); no '+'
+    uuid          ``8-4-4-4-12`` hex digits, either case, the     uuid.UUID
+                  hyphens required (no braces, no ``urn:uuid:``,
+                  not 32 digits without hyphens)
+    path          the non-empty rest of the path, '/' included    str
+                  (``a//b`` and a trailing '/' kept); only allowed
+                  as the last segment
+    ============  ==============================================  ============
+
+int and float refuse a sign like Starlette's; signed_int and signed_float are
+the same converters with one optional leading '-' (never '+': one URL per
+value), for coordinates, offsets, temperatures.
 
 Parameter names are Python identifiers, unique within a pattern. Text mixed
 with a parameter in one segment (``/a{b}``), unbalanced or nested braces,
@@ -28,9 +47,10 @@ Matching precedence
 At every segment position the candidates are tried in this order:
 
     1. a literal segment,
-    2. ``{x:int}``, 3. ``{x:float}``, 4. ``{x:uuid}``  (typed converters),
-    5. ``{x}`` / ``{x:str}``,
-    6. ``{x:path}`` (it swallows the rest of the path, so it is tried last).
+    2. ``{x:int}``, 3. ``{x:signed_int}``, 4. ``{x:float}``, 5. ``{x:signed_float}``,
+       6. ``{x:uuid}``  (typed converters: the narrower first),
+    7. ``{x}`` / ``{x:str}``,
+    8. ``{x:path}`` (it swallows the rest of the path, so it is tried last).
 
 The search backtracks: when a higher-precedence branch fails further down,
 the next candidate at that position is tried. The first route (in this order)
@@ -117,8 +137,11 @@ cdef enum:
     K_UUID = 3
     K_STR = 4
     K_PATH = 5
+    K_SIGNED_INT = 6
+    K_SIGNED_FLOAT = 7
 
-_CONVERTERS = {"str": K_STR, "int": K_INT, "float": K_FLOAT, "uuid": K_UUID, "path": K_PATH}
+_CONVERTERS = {"str": K_STR, "int": K_INT, "signed_int": K_SIGNED_INT, "float": K_FLOAT,
+               "signed_float": K_SIGNED_FLOAT, "uuid": K_UUID, "path": K_PATH}
 _CONVERTER_NAMES = {v: k for k, v in _CONVERTERS.items()}
 
 # RFC 9110 methods, PATCH (RFC 5789) and the WebDAV methods (RFC 4918)
@@ -177,6 +200,13 @@ cdef bint _match_float(unsigned int kind, void *data, Py_ssize_t start, Py_ssize
     while i < end and _is_digit(PyUnicode_READ(kind, data, i)):
         i += 1
     return i > frac and i == end
+
+
+cdef inline Py_ssize_t _unsigned(unsigned int kind, void *data, Py_ssize_t start, Py_ssize_t end) noexcept nogil:
+    """start, past one leading '-' (the signed converters: the rest must match unsigned)."""
+    if start < end and PyUnicode_READ(kind, data, start) == 45:    # '-'
+        return start + 1
+    return start
 
 
 cdef bint _match_uuid(unsigned int kind, void *data, Py_ssize_t start, Py_ssize_t end) noexcept nogil:
@@ -294,6 +324,10 @@ cdef bint _value_matches(int conv, str s):
         return _match_int(kind, data, 0, n)
     if conv == K_FLOAT:
         return _match_float(kind, data, 0, n)
+    if conv == K_SIGNED_INT:
+        return _match_int(kind, data, _unsigned(kind, data, 0, n), n)
+    if conv == K_SIGNED_FLOAT:
+        return _match_float(kind, data, _unsigned(kind, data, 0, n), n)
     if conv == K_UUID:
         return _match_uuid(kind, data, 0, n)
     if conv == K_STR:
@@ -376,8 +410,16 @@ cdef Route _match(_Node node, str path, unsigned int kind, void *data, Py_ssize_
             r = _match(node.int_child, path, kind, data, end, n, method, starts, ends, depth + 1)
             if r is not None:
                 return r
+        if node.signed_int_child is not None and _match_int(kind, data, _unsigned(kind, data, start, end), end):
+            r = _match(node.signed_int_child, path, kind, data, end, n, method, starts, ends, depth + 1)
+            if r is not None:
+                return r
         if node.float_child is not None and _match_float(kind, data, start, end):
             r = _match(node.float_child, path, kind, data, end, n, method, starts, ends, depth + 1)
+            if r is not None:
+                return r
+        if node.signed_float_child is not None and _match_float(kind, data, _unsigned(kind, data, start, end), end):
+            r = _match(node.signed_float_child, path, kind, data, end, n, method, starts, ends, depth + 1)
             if r is not None:
                 return r
         if node.uuid_child is not None and _match_uuid(kind, data, start, end):
@@ -417,8 +459,12 @@ cdef int _collect(_Node node, str path, unsigned int kind, void *data, Py_ssize_
     if end > start:
         if node.int_child is not None and _match_int(kind, data, start, end):
             _collect(node.int_child, path, kind, data, end, n, out)
+        if node.signed_int_child is not None and _match_int(kind, data, _unsigned(kind, data, start, end), end):
+            _collect(node.signed_int_child, path, kind, data, end, n, out)
         if node.float_child is not None and _match_float(kind, data, start, end):
             _collect(node.float_child, path, kind, data, end, n, out)
+        if node.signed_float_child is not None and _match_float(kind, data, _unsigned(kind, data, start, end), end):
+            _collect(node.signed_float_child, path, kind, data, end, n, out)
         if node.uuid_child is not None and _match_uuid(kind, data, start, end):
             _collect(node.uuid_child, path, kind, data, end, n, out)
         if node.str_child is not None:
@@ -443,8 +489,12 @@ cdef dict _build_params(Route route, str path, unsigned int kind, void *data,
             value = path[s:e]
         elif conv == K_INT:
             value = _int_value(path, kind, data, s, e)
-        elif conv == K_FLOAT:
+        elif conv == K_FLOAT or conv == K_SIGNED_FLOAT:    # the C parser reads the sign
             value = _float_value(path, kind, data, s, e)
+        elif conv == K_SIGNED_INT:
+            value = _int_value(path, kind, data, _unsigned(kind, data, s, e), e)
+            if s < e and PyUnicode_READ(kind, data, s) == 45:    # '-'
+                value = -value
         else:
             value = _uuid_value(path, kind, data, s, e)
         params[<object>PyTuple_GET_ITEM(names, i)] = value
@@ -596,14 +646,14 @@ cdef str _default_name(object endpoint):
 
 cdef str _format_value(Route route, int conv, str pname, object value):
     """One parameter value as URL text for url_path_for()."""
-    if conv == K_INT:
+    if conv == K_INT or conv == K_SIGNED_INT:
         if isinstance(value, int) and not isinstance(value, bool):
             s = str(value)
         elif isinstance(value, str):
             s = value
         else:
             raise RouteError(f"route {route.name!r}: parameter {pname!r} needs an int, got {value!r}")
-    elif conv == K_FLOAT:
+    elif conv == K_FLOAT or conv == K_SIGNED_FLOAT:
         if isinstance(value, bool):
             raise RouteError(f"route {route.name!r}: parameter {pname!r} needs a float, got {value!r}")
         if isinstance(value, int):
@@ -798,8 +848,12 @@ cdef class Router:
             else:
                 if kind == K_INT:
                     child = node.int_child
+                elif kind == K_SIGNED_INT:
+                    child = node.signed_int_child
                 elif kind == K_FLOAT:
                     child = node.float_child
+                elif kind == K_SIGNED_FLOAT:
+                    child = node.signed_float_child
                 elif kind == K_UUID:
                     child = node.uuid_child
                 else:
@@ -810,8 +864,12 @@ cdef class Router:
                     child = _Node()
                     if kind == K_INT:
                         node.int_child = child
+                    elif kind == K_SIGNED_INT:
+                        node.signed_int_child = child
                     elif kind == K_FLOAT:
                         node.float_child = child
+                    elif kind == K_SIGNED_FLOAT:
+                        node.signed_float_child = child
                     elif kind == K_UUID:
                         node.uuid_child = child
                     else:

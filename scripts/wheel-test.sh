@@ -14,7 +14,9 @@
 # compiled modules, .py, .pyi, .pxd (and py.typed): no .pyx, no .c. tests/,
 # examples/, README.md and pyproject.toml (pytest settings) are copied to a
 # temp dir and pytest runs there with CATZILLA_TEST_INSTALLED=1, so `catzilla`
-# can only come from the venv's site-packages. Extra arguments after WHEEL go
+# can only come from the venv's site-packages; CATZILLA_WHEEL names the wheel
+# (tests/test_readme.py installs it into a venv of its own as the README says).
+# Extra arguments after WHEEL go
 # to pytest instead of `-m wheel` (e.g. `tests` for the whole suite).
 # Exit status: pytest's, or 1.
 set -euo pipefail
@@ -60,7 +62,7 @@ mkdir -p "$RUN"
 cp -R "$ROOT/tests" "$ROOT/examples" "$ROOT/README.md" "$ROOT/pyproject.toml" "$RUN/"
 find "$RUN" -name __pycache__ -prune -exec rm -rf {} +
 cd "$RUN"
-export CATZILLA_TEST_INSTALLED=1 PATH="$VENV/bin:$PATH"
+export CATZILLA_TEST_INSTALLED=1 CATZILLA_WHEEL="$WHEEL" PATH="$VENV/bin:$PATH"
 unset PYTHONPATH
 file=$("$VPY" -c 'import catzilla; print(catzilla.__file__)')
 echo "catzilla.__file__ = $file"

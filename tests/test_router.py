@@ -1,5 +1,6 @@
 """Tests of the compiled router (catzilla/router.pyx)."""
 import functools
+import math
 import random
 import re
 import uuid
@@ -87,6 +88,36 @@ def test_float_converter():
     long_text = "1" * 70 + ".5"   # longer than the C buffer: falls back to float()
     assert find(r, "GET", "/f/" + long_text)[1] == {"x": float(long_text)}
     for bad in ("1.", ".5", "1.2.3", "-1.0", "1e5", "inf", "nan", "1,5", "abc"):
+        assert find(r, "GET", "/f/" + bad) == (None, ()), bad
+
+
+def test_signed_int_converter():
+    r = Router()
+    route = r.add("/n/{id:signed_int}", h_kw)
+    found, params = find(r, "GET", "/n/-42")
+    assert found is route and params == {"id": -42} and type(params["id"]) is int
+    assert find(r, "GET", "/n/42")[1] == {"id": 42}
+    assert find(r, "GET", "/n/-007")[1] == {"id": -7}
+    assert find(r, "GET", "/n/-0")[1] == {"id": 0}
+    big = "123456789012345678901234567890"
+    assert find(r, "GET", "/n/-" + big)[1] == {"id": -int(big)}
+    assert find(r, "GET", "/n/-" + "9" * 18)[1] == {"id": -(10**18 - 1)}
+    for bad in ("-", "--1", "+1", "-+1", "1-", "-1.5", "- 1", " -1", "-abc", "", "-١٢", "\u22121"):   # U+2212
+        assert find(r, "GET", "/n/" + bad) == (None, ()), bad
+
+
+def test_signed_float_converter():
+    r = Router()
+    route = r.add("/f/{x:signed_float}", h_kw)
+    found, params = find(r, "GET", "/f/-3.25")
+    assert found is route and params == {"x": -3.25} and type(params["x"]) is float
+    assert find(r, "GET", "/f/3.25")[1] == {"x": 3.25}
+    assert find(r, "GET", "/f/-5")[1] == {"x": -5.0} and type(find(r, "GET", "/f/-5")[1]["x"]) is float
+    zero = find(r, "GET", "/f/-0.0")[1]["x"]
+    assert zero == 0.0 and math.copysign(1.0, zero) == -1.0
+    long_text = "-" + "1" * 70 + ".5"   # longer than the C buffer: falls back to float()
+    assert find(r, "GET", "/f/" + long_text)[1] == {"x": float(long_text)}
+    for bad in ("-", "-.5", "-1.", "--1", "+1.5", "-1e5", "-inf", "-nan", "1.5-", "-1,5"):
         assert find(r, "GET", "/f/" + bad) == (None, ()), bad
 
 
@@ -187,6 +218,36 @@ def test_typed_converters_before_str_and_path_last():
     assert find(r, "GET", f"/x/{value}") == (p_uuid, {"u": value})
     assert find(r, "GET", "/x/hello") == (p_str, {"s": "hello"})
     assert find(r, "GET", "/x/a/b") == (p_path, {"p": "a/b"})
+
+
+def test_signed_converters_come_after_their_unsigned_ones():
+    r = Router()
+    p_str = r.add("/x/{s}", h_kw)
+    p_sfloat = r.add("/x/{sf:signed_float}", h_kw)
+    p_float = r.add("/x/{f:float}", h_kw)
+    p_sint = r.add("/x/{si:signed_int}", h_kw)
+    p_int = r.add("/x/{i:int}", h_kw)
+    assert find(r, "GET", "/x/5") == (p_int, {"i": 5})
+    assert find(r, "GET", "/x/-5") == (p_sint, {"si": -5})
+    assert find(r, "GET", "/x/1.5") == (p_float, {"f": 1.5})
+    assert find(r, "GET", "/x/-1.5") == (p_sfloat, {"sf": -1.5})
+    assert find(r, "GET", "/x/+5") == (p_str, {"s": "+5"})
+    assert find(r, "GET", "/x/-") == (p_str, {"s": "-"})
+    # a signed converter alone takes the unsigned forms too, before float
+    r = Router()
+    p_sint = r.add("/y/{n:signed_int}", h_kw)
+    p_float = r.add("/y/{f:float}", h_kw)
+    assert find(r, "GET", "/y/5") == (p_sint, {"n": 5})
+    assert find(r, "GET", "/y/5.5") == (p_float, {"f": 5.5})
+    # backtracking from int to signed_int further down
+    r = Router()
+    by_int = r.add("/a/{n:int}/z", h_kw)
+    by_signed = r.add("/a/{m:signed_int}/w", h_kw)
+    by_sfloat = r.add("/a/{v:signed_float}/w", h_kw, "POST")
+    assert find(r, "GET", "/a/5/w") == (by_signed, {"m": 5})
+    assert find(r, "GET", "/a/-5/z") == (None, ())
+    assert find(r, "PUT", "/a/-5/w") == (None, ("GET", "HEAD", "POST"))   # 405: every matching shape
+    assert find(r, "POST", "/a/-5/w") == (by_sfloat, {"v": -5.0})
 
 
 def test_backtracking_to_lower_precedence_branch():
@@ -558,6 +619,8 @@ def test_endpoint_must_be_callable_and_name_non_empty():
     ("/u/{id:int}/a", "/u/{n:int}/a"),
     ("/f/{a:float}", "/f/{b:float}"),
     ("/g/{a:uuid}", "/g/{b:uuid}"),
+    ("/s/{a:signed_int}", "/s/{b:signed_int}"),
+    ("/d/{a:signed_float}/x", "/d/{b:signed_float}/x"),
     ("/p/{a:path}", "/p/{b:path}"),
     ("/t/{a}/", "/t/{b}/"),
 ])
@@ -572,7 +635,7 @@ def test_conflicts(first, second):
     assert len(r.routes) == 1
     sample = second.replace("{a:float}", "1.5").replace("{b:float}", "1.5")
     sample = re.sub(r"\{[a-z]+:uuid\}", str(uuid.uuid4()), sample)
-    sample = re.sub(r"\{[a-z]+(:[a-z]+)?\}", "7", sample)
+    sample = re.sub(r"\{[a-z]+(:[a-z_]+)?\}", "7", sample)
     assert find(r, "POST", sample) == (None, ("GET", "HEAD"))
 
 
@@ -581,11 +644,13 @@ def test_no_conflict_for_other_methods_or_converters():
     r.add("/u/{id}", h_kw)
     r.add("/u/{uid}", h_kw, "POST")        # other method on the same shape
     r.add("/u/{id:int}", h_kw)      # other converter
+    r.add("/u/{id:signed_int}", h_kw)
+    r.add("/u/{id:signed_float}", h_kw)
     r.add("/u/{p:path}", h_kw)
     r.add("/u/me", h)
     r.add("/u/{id}/", h_kw)         # trailing slash: other shape
     r.add("/u/{id}", h_kw, "HEAD")         # explicit HEAD beside GET is fine
-    assert len(r.routes) == 7
+    assert len(r.routes) == 9
     assert find(r, "POST", "/u/5")[0].param_names == ("uid",)
     with pytest.raises(RouteError, match="conflict"):
         r.add("/u/{x}", h_kw, "HEAD")
@@ -1030,6 +1095,38 @@ def test_url_path_for_basic_and_converters():
     assert r.url_path_for("file", rest="css/site main.css") == "/api/files/css/site%20main.css"
 
 
+def test_url_path_for_signed_converters_round_trips():
+    r = Router()
+    r.add("/n/{n:signed_int}", h_kw, name="n")
+    r.add("/t/{deg:signed_float}", h_kw, name="t")
+    assert r.url_path_for("n", n=-5) == "/n/-5"
+    assert r.url_path_for("n", n=5) == "/n/5"
+    assert r.url_path_for("n", n="-7") == "/n/-7"
+    assert r.url_path_for("t", deg=-1.5) == "/t/-1.5"
+    assert r.url_path_for("t", deg=-1e-7) == "/t/-0.0000001"
+    assert r.url_path_for("t", deg=-0.0) == "/t/-0.0"
+    assert r.url_path_for("t", deg=-3) == "/t/-3"
+    for name, key, value in (("n", "n", -12345678901234567890), ("n", "n", 0), ("t", "deg", -2.5),
+                             ("t", "deg", -0.0), ("t", "deg", 1e20)):
+        got = find(r, "GET", r.url_path_for(name, **{key: value}))[1][key]
+        assert got == value and type(got) is type(value)
+        assert math.copysign(1.0, got) == math.copysign(1.0, value)
+
+
+def test_signed_converters_through_the_app():
+    app = Catzilla()
+
+    @app.get("/at/{lat:signed_float}/{lon:signed_float}/{floor:signed_int}")
+    def at(request, lat, lon, floor):
+        return {"lat": lat, "lon": lon, "floor": floor}
+
+    with TestClient(app) as client:
+        assert client.get("/at/-33.86/151.2/-2").json() == {"lat": -33.86, "lon": 151.2, "floor": -2}
+        assert client.get("/at/%2D1.5/0/0").json() == {"lat": -1.5, "lon": 0.0, "floor": 0}   # decoded first
+        assert client.get("/at/+1.5/0/0").status_code == 404
+        assert app.url_path_for("at", lat=-1.5, lon=2, floor=-1) == "/at/-1.5/2/-1"
+
+
 def test_url_path_for_quotes_and_round_trips():
     r = Router()
     r.add("/café/{name}/{rest:path}", h_kw, name="x")
@@ -1064,6 +1161,12 @@ def test_url_path_for_param_called_name_and_shared_names():
     ("u", {"uid": "not-a-uuid"}, "does not match the uuid converter"),
     ("u", {"uid": 5}, "needs a UUID"),
     ("file", {"rest": ""}, "does not match the path converter"),
+    ("sn", {"n": "+5"}, "does not match the signed_int converter"),
+    ("sn", {"n": "--5"}, "does not match the signed_int converter"),
+    ("sn", {"n": 1.0}, "needs an int"),
+    ("sf", {"x": float("-inf")}, "does not match the signed_float converter"),
+    ("sf", {"x": "-1e5"}, "does not match the signed_float converter"),
+    ("sf", {"x": None}, "needs a float"),
 ])
 def test_url_path_for_errors(name, params, fragment):
     r = Router()
@@ -1071,6 +1174,8 @@ def test_url_path_for_errors(name, params, fragment):
     r.add("/f/{x:float}", h_kw, name="f")
     r.add("/u/{uid:uuid}", h_kw, name="u")
     r.add("/files/{rest:path}", h_kw, name="file")
+    r.add("/sn/{n:signed_int}", h_kw, name="sn")
+    r.add("/sf/{x:signed_float}", h_kw, name="sf")
     with pytest.raises(RouteError, match=re.escape(fragment)):
         r.url_path_for(name, **params)
 
@@ -1078,10 +1183,12 @@ def test_url_path_for_errors(name, params, fragment):
 # ---------------------------------------------------------------- differential check
 
 
-_RANK = {"static": 0, "int": 1, "float": 2, "uuid": 3, "str": 4, "path": 5}
+_RANK = {"static": 0, "int": 1, "signed_int": 2, "float": 3, "signed_float": 4, "uuid": 5, "str": 6, "path": 7}
 _REGEX = {
     "int": "[0-9]+",
+    "signed_int": "-?[0-9]+",
     "float": r"[0-9]+(?:\.[0-9]+)?",
+    "signed_float": r"-?[0-9]+(?:\.[0-9]+)?",
     "uuid": "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
     "str": "[^/]+",
     "path": ".+",
@@ -1091,8 +1198,9 @@ _UUID_TEXT = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 
 class _Reference:
     """Brute force: test every pattern's regex; the precedence is the
-    lexicographic order of the per-segment ranks (literal < int < float <
-    uuid < str < path), which is the order the tree search visits routes."""
+    lexicographic order of the per-segment ranks (literal < int < signed_int <
+    float < signed_float < uuid < str < path), which is the order the tree
+    search visits routes."""
 
     def __init__(self):
         self.shapes = {}   # shape -> {"regex", "rank", "names", "convs", "methods": {m: route}}
@@ -1133,7 +1241,8 @@ class _Reference:
             route = self._answers(entry, method)
             if not route.param_names:
                 return route, None
-            convert = {"int": int, "float": float, "uuid": uuid.UUID, "str": str, "path": str}
+            convert = {"int": int, "signed_int": int, "float": float, "signed_float": float,
+                       "uuid": uuid.UUID, "str": str, "path": str}
             values = [convert[c](v) for c, v in zip(entry["convs"], m.groups())]
             return route, dict(zip(route.param_names, values))
         allowed = set()
@@ -1148,9 +1257,10 @@ class _Reference:
 def test_matches_brute_force_reference():
     rng = random.Random(20240607)
     words = ["a", "b", "users", "é", "5", "日本"]
-    kinds = ["static"] * 5 + ["int", "float", "uuid", "str", "path"]
+    kinds = ["static"] * 5 + ["int", "signed_int", "float", "signed_float", "uuid", "str", "path"]
     methods = ["GET", "HEAD", "POST", "PUT", "DELETE"]
-    values = ["a", "b", "users", "é", "日本", "5", "007", "3.5", "1.", _UUID_TEXT, "x y", "🐍"]
+    values = ["a", "b", "users", "é", "日本", "5", "007", "3.5", "1.", _UUID_TEXT, "x y", "🐍",
+              "-5", "-0", "-3.5", "-", "+5", "--1"]
     for round_ in range(40):
         router = Router()
         ref = _Reference()
