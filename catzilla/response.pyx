@@ -234,7 +234,19 @@ cdef bytes filtered_whole(list filters, object body):
 
 def _json_dumps(content):
     if _orjson is not None:
-        return _orjson.dumps(content)
+        try:
+            return _orjson.dumps(content)
+        except TypeError as exc:
+            # orjson refuses integers beyond 64 bits (an {id:int} path parameter may be
+            # one) and a few types the standard library takes: the same output either way
+            try:
+                return _stdlib_dumps(content)
+            except (TypeError, ValueError):
+                raise exc from None
+    return _stdlib_dumps(content)
+
+
+cdef bytes _stdlib_dumps(content):
     return _json.dumps(content, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 

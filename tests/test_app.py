@@ -898,3 +898,18 @@ def test_options_asterisk_form(serve):
     responses = parse_responses(raw)
     assert [r.status for r in responses] == [204, 400]
     assert "GET" in responses[0].header("allow")
+
+
+def test_json_renders_integers_beyond_64_bits(serve):
+    # orjson (the fast encoder) stops at 64 bits; an {n:int} path parameter has no bound
+    app = Catzilla()
+
+    @app.get("/n/{n:int}")
+    def number(request, n):
+        return {"n": n, "next": n + 1}
+
+    addr = serve(app)
+    big = "123456789012345678901234567890"
+    r = get(addr, f"/n/{big}")
+    assert (r.status, r.body) == (200, b'{"n":%s,"next":%d}' % (big.encode(), int(big) + 1))
+    assert get(addr, "/n/7").json() == {"n": 7, "next": 8}
