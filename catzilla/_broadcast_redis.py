@@ -33,7 +33,7 @@ try:
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError("Broadcast over Redis needs redis-py: pip install 'catzilla[redis]'") from exc
+    raise ImportError("Broadcast over Redis needs redis-py: the redis extra, or pip install redis") from exc
 try:
     from redis.maint_notifications import MaintNotificationsConfig
 except ImportError:  # older redis-py: no maintenance notifications

@@ -299,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev = run.add_argument_group("development")
     dev.add_argument("--reload", action="store_true",
                      help="restart the server when a .py/.pyx/.pxd file changes (not for production); "
-                          "watchfiles (inotify) when installed: pip install catzilla[reload], else "
+                          "watchfiles (inotify) when installed (the reload extra, or pip install watchfiles), else "
                           "polling (also with CATZILLA_RELOAD_POLL=1)")
     dev.add_argument("--reload-dir", action="append", default=[], metavar="DIR",
                      help="directory to watch with --reload (repeatable; default: the current directory)")

@@ -4,7 +4,7 @@ source file changes. For development only.
 The parent binds the listening socket once and hands it to every child, so
 the port never changes and connections made during a restart wait in the
 accept queue instead of being refused. Changes are found by `watchfiles`
-(inotify on Linux: no scanning, `pip install catzilla[reload]`) when it is
+(inotify on Linux: no scanning; the `reload` extra) when it is
 installed, else by polling mtimes every half second (no dependency; also
 chosen by CATZILLA_RELOAD_POLL=1, for file systems without inotify events
 such as some network or container mounts). Either way a burst of writes (an

@@ -29,7 +29,7 @@ import pytest
 from feeds import Feed, metrics, post, pump_all
 from procs import ROOT, free_port, launcher, wait_until
 
-redis = pytest.importorskip("redis", reason="redis-py is not installed (pip install 'catzilla[redis]')")
+redis = pytest.importorskip("redis", reason="redis-py is not installed (the redis extra, or pip install redis)")
 
 from catzilla._broadcast_redis import RedisBackend, decode_message, encode_message  # noqa: E402
 
