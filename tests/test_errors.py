@@ -4,15 +4,14 @@ server's own protocol errors (400, 408, 413, 414, 431); the access log names
 the method and target of every answered request, early errors included;
 stream and WebSocket errors name their request. Real sockets throughout."""
 import asyncio
-import json
 import logging
-import socket
 
 import pytest
 
 from catzilla import (Catzilla, HTTPException, JSONResponse, PlainTextResponse, StreamingResponse,
                       WebSocketDisconnect)
 from catzilla.testing import TestClient
+from procs import wait_until
 from wire import RawClient, build_request, chunked, get
 
 
@@ -275,14 +274,8 @@ def test_access_log_names_method_and_target_of_early_errors(serve, caplog):
     answer(addr, b"\x16\x03\x01 garbage\r\n\r\n")                      # e.g. TLS to a plain port
     get(addr, "/items?page=2")
 
-    def wait_for(n):
-        import time
-        deadline = time.monotonic() + 5
-        while len(access_lines(caplog)) < n and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return access_lines(caplog)
-
-    lines = wait_for(6)
+    wait_until(lambda: len(access_lines(caplog)) >= 6, 5, "six access-log lines")
+    lines = access_lines(caplog)
     assert len(lines) == 6, lines
     assert '"POST /upload?big=1 HTTP/1.1" 413 ' in lines[0]
     assert '"GET /' + "a" * 99 + '...[cut] HTTP/1.1" 414 ' in lines[1]
@@ -330,11 +323,8 @@ def test_stream_errors_name_the_request(serve, caplog, kind):
             c.send(build_request("GET", "/feed/prices?since=1"))
             c.read_head()
             assert c.read_cut_body() == b"first\n"
-        import time
-        deadline = time.monotonic() + 5
-        while not any("stream aborted" in rec.getMessage() for rec in caplog.records) \
-                and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: any("stream aborted" in rec.getMessage() for rec in caplog.records), 5,
+                   "the stream's error in the log")
     messages = [rec.getMessage() for rec in caplog.records if "stream aborted" in rec.getMessage()]
     assert messages == ["stream aborted for GET /feed/prices: the response body raised"]
 
