@@ -47,6 +47,14 @@ cdef bint is_awaitable(object result) except -1:
                                          and inspect.isawaitable(result))
 
 
+cdef object _class_key(dict handlers, object exc):
+    """The most specific class of exc that has a handler, or None."""
+    for cls in type(exc).__mro__:
+        if cls in handlers:
+            return cls
+    return None
+
+
 cdef str _key_name(object key):
     return key.__name__ if isinstance(key, type) else f"status {key}"
 
@@ -294,7 +302,7 @@ cdef class Dispatcher:
 
     cdef object handshake_error(self, Request req, object exc):
         cdef Plan plan = self.slot.plan
-        if not isinstance(exc, HTTPException) and not any(cls in plan.handlers for cls in type(exc).__mro__):
+        if not isinstance(exc, HTTPException) and _class_key(plan.handlers, exc) is None:
             self.log.error("WebSocket handler for %s raised before accept", req.path, exc_info=exc)
             exc = HTTPException(403, "Forbidden")
         return self.handled(plan, req, exc)
@@ -309,11 +317,8 @@ cdef class Dispatcher:
             key = exc.status_code
             handler = plan.handlers.get(key)
         if handler is None:
-            for cls in type(exc).__mro__:
-                handler = plan.handlers.get(cls)
-                if handler is not None:
-                    key = cls
-                    break
+            key = _class_key(plan.handlers, exc)
+            handler = plan.handlers.get(key) if key is not None else None
         if handler is None and not isinstance(exc, HTTPException):
             key = 500
             handler = plan.handlers.get(500)
