@@ -233,6 +233,28 @@ def test_sigterm_mid_stream_lets_the_stream_finish(start, tmp_path, mode, path):
     assert "Traceback" not in server.stderr, server.stderr
 
 
+def test_a_connection_accepted_before_the_stop_still_gets_its_first_request_served(start):
+    """A client that connected just before the stop and sends its request just after
+    gets its answer (with Connection: close), not a reset: it could not retry, unlike
+    one reusing an idle keep-alive connection (closed at once). A new connection that
+    stays silent is closed after the grace, and the drain ends."""
+    server = start("--loop", "asyncio")
+    late = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    silent = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    # accepted in order: once a later connection is answered, these two are the server's
+    idle = idle_keepalive_connection(server.port)
+    server.send(signal.SIGTERM)
+    server.wait_output(r"SIGTERM received", timeout=5)
+    assert closed_within(idle, 2), "an idle keep-alive connection was not closed on shutdown"
+    late.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    r = RawClient(None, timeout=5, sock=late).read_response()
+    assert (r.status, r.body, r.header("connection")) == (200, b"ok", "close"), r
+    assert closed_within(late, 2)
+    assert closed_within(silent, 5), "a silent new connection held the drain"
+    assert server.wait_exit(5) == 0
+    assert "Traceback" not in server.stderr, server.stderr
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_repeated_signals_do_not_cut_the_drain(start, mode):
     server = start(*mode)

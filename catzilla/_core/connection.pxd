@@ -26,6 +26,7 @@ cdef class Connection(Transport):
     cdef cz_chunked dec
     cdef double last_io              # monotonic time of the last byte read or the last response
     cdef double phase_start          # when the current head/body started arriving (0: idle)
+    cdef bint reused                 # a response was completed: idle now means between requests
     cdef object task                 # the handler coroutine running for this connection
     cdef Pump pump                   # the stream being sent
     cdef object peer_cache

@@ -37,6 +37,9 @@ cdef enum:
     ST_CLOSING = 3       # the last response is queued; close once it is written
     ST_UPGRADED = 4      # a WebSocket after 101: the bridge has the reads and the timer
 
+# Draining, a new connection is closed if its first request has not begun by then.
+DEF FIRST_REQUEST_GRACE = 2.0
+
 cdef str _GET = "GET"
 cdef str _POST = "POST"
 cdef str _HEAD = "HEAD"
@@ -466,6 +469,7 @@ cdef class Connection(Transport):
         if not self.keep_alive:
             return self.close_when_idle()
         self.state = ST_HEAD
+        self.reused = True
         return 0
 
     cdef int close_when_idle(self) except -1:
@@ -572,8 +576,8 @@ cdef class Connection(Transport):
                                  &r, &lim.parser)
                 self.head_error(&r, 408, "request header timeout")
             elif not self.phase_start and self.rbuf.end == self.req_start:
-                if now - self.last_io > lim.keepalive_timeout:
-                    self.abort()             # idle keep-alive
+                if now - self.last_io > (FIRST_REQUEST_GRACE if self.table.draining else lim.keepalive_timeout):
+                    self.abort()             # idle keep-alive, or a new connection silent through a drain
                 elif now - self.last_io > 1.0:
                     self.release_idle_memory()
         elif self.state == ST_BODY:
@@ -594,6 +598,7 @@ cdef class Connection(Transport):
     cdef int shutdown_idle(self) except -1:
         """Graceful stop: close now if between requests, else after the current response."""
         cdef char probe
+        cdef ssize_t got
         if self.closed:
             return 0
         self.keep_alive = False
@@ -604,7 +609,11 @@ cdef class Connection(Transport):
         elif self.state == ST_HEAD and self.rbuf.end == self.req_start and self.pending() == 0:
             # A request already in the socket but not read yet (the loop was busy) is served,
             # with Connection: close, rather than reset: a reload under load would fail it.
-            if recv(self.fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) <= 0:
+            # So is the first request of a connection just accepted, still on its way: its
+            # client has no reason to expect a close, and would fail it, where one that
+            # reuses an idle connection retries (RFC 9112 9.3.1). check_timeouts bounds the wait.
+            got = recv(self.fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT)
+            if got == 0 or (got < 0 and self.reused):
                 self.abort()
         return 0
 
