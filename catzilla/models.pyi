@@ -68,6 +68,7 @@ class BaseModel(msgspec.Struct, kw_only=True):
 class Codec:
     """Validation and encoding for one type (codec(tp), cached)."""
 
+    def __init__(self, tp: Any) -> None: ...
     @property
     def type(self) -> Any: ...
     @property
