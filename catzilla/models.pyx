@@ -659,28 +659,25 @@ cdef str _uuid_error(str s):
     return f"invalid length: found {len(digits)}"
 
 
-cdef str _when_error(str s, bint want_date):
+cdef str _date_error(str s):
+    """Why `s` is not a YYYY-MM-DD date (pydantic reports a bad date or datetime this way)."""
     if len(s) < 10:
         return "input is too short"
-    if not (s[:4].isdigit()):
+    if not s[:4].isdigit():
         return "invalid character in year"
-    if s[4] != "-":
+    if s[4] != "-" or s[7] != "-":
         return "invalid date separator, expected `-`"
     if not s[5:7].isdigit():
         return "invalid character in month"
-    if s[7] != "-":
-        return "invalid date separator, expected `-`"
     if not s[8:10].isdigit():
         return "invalid character in day"
+    if not 1 <= int(s[5:7]) <= 12:
+        return "month value is outside expected range of 1-12"
     try:
         _dt.date(int(s[:4]), int(s[5:7]), int(s[8:10]))
     except ValueError:
-        return "month value is outside expected range of 1-12" if not 1 <= int(s[5:7]) <= 12 \
-            else "day value is outside expected range"
-    if want_date:
-        return "unexpected extra characters at the end of the input"
-    return "invalid datetime separator, expected `T`, `t`, `_` or space" if s[10:11] not in ("T", "t", " ", "_") \
-        else "invalid time"
+        return "day value is outside expected range"
+    return "unexpected extra characters at the end of the input"
 
 
 cdef object _check(object t, object v, tuple loc, list errors, bint lax, bint js):
@@ -816,11 +813,11 @@ cdef object _check(object t, object v, tuple loc, list errors, bint lax, bint js
                 errors.append(_err("time_parsing", loc, "Input should be in a valid time format, " + err, v,
                                    {"error": err}))
             elif kind is _dt.date:
-                err = _when_error(v, True)
+                err = _date_error(v)
                 errors.append(_err("date_from_datetime_parsing", loc, "Input should be a valid date or datetime, "
                                    + err, v, {"error": err}))
             else:
-                err = _when_error(v, False)
+                err = _date_error(v)
                 errors.append(_err("datetime_from_date_parsing", loc, "Input should be a valid datetime or date, "
                                    + err, v, {"error": err}))
             return v
