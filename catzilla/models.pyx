@@ -158,7 +158,12 @@ class _ModelMeta(msgspec.StructMeta):
         declared = dict(ns.get("__annotations__", {}))
         annotations = {}
         fields = {}
+        scope = None
         for fname, tp in declared.items():
+            if isinstance(tp, str):
+                if scope is None:
+                    scope = _defining_scope()
+                tp = _resolved(tp, scope)
             if _is_classvar(tp):
                 annotations[fname] = tp
                 continue
@@ -237,6 +242,23 @@ cdef object _msgspec_info(object tp):
     if found is not None:
         raise TypeError(f"type {_type_name(found)} is not supported")
     return info
+
+
+cdef tuple _defining_scope():
+    # The namespaces of the code running the class statement (this compiled
+    # function has no frame of its own), so that string annotations naming
+    # local or exec'd classes resolve, as pydantic resolves them.
+    frame = sys._getframe(0)
+    return frame.f_globals, frame.f_locals
+
+
+cdef object _resolved(str annotation, tuple scope):
+    """A string annotation evaluated where the class is defined, or kept as a
+    string (a forward reference msgspec resolves once the name exists)."""
+    try:
+        return eval(annotation, scope[0], scope[1])
+    except Exception:
+        return annotation
 
 
 cdef _check_model(object cls, str name):

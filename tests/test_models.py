@@ -233,6 +233,21 @@ def test_forward_references_and_future_annotations(monkeypatch):
          "msg": "Input should be greater than or equal to 0", "input": -2, "ctx": {"ge": 0}}]
 
 
+def test_string_annotations_resolve_where_the_class_is_defined():
+    ns = {"__name__": "not_a_module"}         # exec'd, function-local classes: msgspec alone finds neither
+    exec("from __future__ import annotations\n"
+         "from catzilla import BaseModel, Field\n"
+         "def make():\n"
+         "    class Leaf(BaseModel):\n"
+         "        v: int = Field(ge=0)\n"
+         "    class Tree(BaseModel):\n"
+         "        leaves: list[Leaf]\n"
+         "    return Tree\n", ns)
+    Tree = ns["make"]()
+    assert Tree.model_validate_json(b'{"leaves": [{"v": 1}]}').leaves[0].v == 1
+    assert errors_of(Tree.model_validate_json, b'{"leaves": [{"v": -1}]}')[0]["loc"] == ("leaves", 0, "v")
+
+
 def test_definition_mistakes_raise_at_class_definition_naming_the_field():
     with pytest.raises(TypeError, match=r"model Bad, field 'when'"):
         class Bad(BaseModel):
