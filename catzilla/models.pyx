@@ -854,7 +854,7 @@ cdef object _check(object t, object v, tuple loc, list errors, bint lax, bint js
             return _BOOL_WORDS[v.strip().lower()]
         if lax and isinstance(v, int) and v in (0, 1):
             return bool(v)
-        if isinstance(v, (str, int)):
+        if lax and isinstance(v, (str, int)):
             errors.append(_err("bool_parsing", loc, "Input should be a valid boolean, unable to interpret input", v))
         else:
             errors.append(_err("bool_type", loc, "Input should be a valid boolean", v))
