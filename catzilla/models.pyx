@@ -523,13 +523,13 @@ cdef class Codec:
             return self.decoder.decode(data)
         except _MSGSPEC_VALIDATION:
             pass
-        except _MSGSPEC_DECODE:
+        except (_MSGSPEC_DECODE, RecursionError):     # malformed, or nested beyond msgspec's limit
             raise ValidationError([_json_invalid(data)], _type_name(self.type)) from None
         # the slow path: every error, from the plain JSON value (the typed decoder may
         # have stopped before a syntax error further on)
         try:
             value = msgspec.json.decode(data)
-        except _MSGSPEC_DECODE:
+        except (_MSGSPEC_DECODE, RecursionError):
             raise ValidationError([_json_invalid(data)], _type_name(self.type)) from None
         return self._slow(value, True, True)
 
@@ -665,10 +665,12 @@ cdef dict _json_invalid(object data):
         return _err("json_invalid", (exc.pos,), "JSON decode error", {}, {"error": exc.msg})
     except RecursionError:
         return _err("json_invalid", (0,), "JSON decode error", {}, {"error": "Nested too deeply"})
-    # the standard library takes what msgspec refused (NaN, Infinity): msgspec's reason and byte
+    # the standard library takes what msgspec refused (NaN, Infinity, depth): msgspec's reason and byte
     try:
         msgspec.json.decode(raw)
         reason, pos = "Invalid JSON", 0
+    except RecursionError:
+        reason, pos = "Nested too deeply", 0
     except _MSGSPEC_DECODE as exc:
         reason = str(exc)
         m = re.search(r"\(byte (\d+)\)", reason)

@@ -498,6 +498,13 @@ def test_malformed_json_is_one_json_invalid_error_with_its_position(body, pos, e
         {"type": "json_invalid", "loc": (pos,), "msg": "JSON decode error", "input": {}, "ctx": {"error": error}}]
 
 
+@pytest.mark.parametrize("tp", [Order, list, dict])
+def test_json_nested_too_deeply_is_json_invalid_not_a_crash(tp):
+    for body in (b"[" * 100000 + b"]" * 100000, b'{"a":' * 50000 + b"1" + b"}" * 50000):
+        [error] = errors_of(codec(tp).decode_json, body)
+        assert (error["type"], error["loc"], error["ctx"]) == ("json_invalid", (0,), {"error": "Nested too deeply"})
+
+
 def test_validation_error_is_a_value_error_with_a_summary():
     with pytest.raises(ValueError) as info:
         Item.model_validate({"sku": "A-1", "qty": 0, "price": 1})
