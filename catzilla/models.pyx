@@ -28,6 +28,7 @@ cdef object _NODEFAULT = msgspec.NODEFAULT
 cdef tuple _UNIONS = (Union, _types.UnionType)
 cdef object _MSGSPEC_VALIDATION = msgspec.ValidationError
 cdef object _MSGSPEC_DECODE = msgspec.DecodeError
+cdef object _CONVERT = msgspec.convert
 
 
 class ValidationError(ValueError):
@@ -501,6 +502,11 @@ cdef class Codec:
         try:
             self.info = _msgspec_info(tp)
             self.decoder = msgspec.json.Decoder(tp, strict=False)
+            # msgspec.convert keeps what it learns of a type on Struct and dataclass
+            # classes only: any other type rides in a one-field Struct, or it would be
+            # worked out again on every call (3-7x slower for an Enum, a Literal, a UUID)
+            if not (isinstance(tp, type) and (issubclass(tp, msgspec.Struct) or dataclasses.is_dataclass(tp))):
+                self.box = msgspec.defstruct("Value", [("value", tp)])
         except (TypeError, NameError) as exc:
             if "pydantic" not in sys.modules:
                 raise TypeError(f"cannot validate {_type_name(tp)}: {exc}") from None
@@ -542,8 +548,10 @@ cdef class Codec:
                     raise
                 raise ValidationError(_pydantic_errors(exc, None), _type_name(self.type)) from None
         try:
-            return msgspec.convert(obj, self.type, strict=not from_strings)
-        except _MSGSPEC_VALIDATION as exc:
+            if self.box is None:
+                return _CONVERT(obj, self.type, strict=not from_strings)
+            return _CONVERT({"value": obj}, self.box, strict=not from_strings).value
+        except _MSGSPEC_VALIDATION:
             return self._slow(obj, from_strings, False)
 
     def _slow(self, value, bint lax, bint js):
