@@ -585,7 +585,7 @@ cdef class Codec:
         except _MSGSPEC_VALIDATION:
             return self._slow(obj, from_strings, False)
 
-    def _slow(self, value, bint lax, bint js):
+    cdef object _slow(self, object value, bint lax, bint js):
         cdef list errors = []
         normal = _check(self.info, value, (), errors, lax, js)
         if not errors:
