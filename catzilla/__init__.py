@@ -6,6 +6,7 @@ from catzilla.cors import CORSMiddleware
 from catzilla.datastructures import FormData, Headers, MutableHeaders, QueryParams, UploadFile
 from catzilla.exceptions import ClientDisconnect, HTTPException
 from catzilla.files import FileResponse
+from catzilla.models import BaseModel, Field, ValidationError
 from catzilla.middleware import RequestIdMiddleware, TrustedHostMiddleware
 from catzilla.proxy import ProxyHeadersMiddleware
 from catzilla.request import Request
@@ -26,7 +27,7 @@ __all__ = [
     "RedirectResponse", "StreamingResponse", "FileResponse", "StaticFiles", "EventSourceResponse", "ServerSentEvent",
     "HTTPException", "ClientDisconnect", "Router", "RouterGroup", "Route",
     "RouteError", "Settings", "Headers", "MutableHeaders", "QueryParams", "FormData", "UploadFile",
-    "WebSocket", "WebSocketDisconnect", "WebSocketState", "Broadcast",
+    "WebSocket", "WebSocketDisconnect", "WebSocketState", "Broadcast", "BaseModel", "Field", "ValidationError",
     "CompressionMiddleware", "GZipMiddleware",
     "CORSMiddleware",
     "ProxyHeadersMiddleware",
