@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 import os
 import socket
@@ -11,6 +12,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 from catzilla._core.dispatch import Layer, Plan, PlanSlot
 from catzilla.broadcast import Broadcast
+from catzilla.openapi import get_openapi, get_swagger_ui_html
+from catzilla.response import Response
 from catzilla.router import Route, RouteError, Router
 from catzilla.settings import Settings
 from catzilla.staticfiles import StaticFiles
@@ -50,6 +53,8 @@ class Catzilla:
         self._startup: List[Callable[..., Any]] = []
         self._shutdown: List[Callable[..., Any]] = []
         self._broadcasts: List[Broadcast] = []
+        self.openapi_schema: Optional[Dict[str, Any]] = None     # app.openapi(), once built
+        self._docs_endpoints: Tuple[Callable[..., Any], ...] = ()
         self._slot = PlanSlot(self.plan())
 
     @property
@@ -138,6 +143,48 @@ class Catzilla:
 
     def url_path_for(self, name: str, **params: Any) -> str:
         return self.router.url_path_for(name, **params)
+
+    # -- the OpenAPI document and the docs page -----------------------------------
+
+    def openapi(self) -> Dict[str, Any]:
+        """The app's OpenAPI document (catzilla.openapi.get_openapi over its routes
+        and the title, version, description, servers, openapi_tags and
+        openapi_version settings), built at the first call and kept in
+        app.openapi_schema (FastAPI's name: set it to None to build it again)."""
+        if self.openapi_schema is None:
+            s = self.settings
+            routes = [r for r in self.router.routes if r.endpoint not in self._docs_endpoints]
+            self.openapi_schema = get_openapi(
+                title=s.title, version=s.version, description=s.description, servers=s.servers,
+                tags=s.openapi_tags, openapi_version=s.openapi_version, routes=routes)
+        return self.openapi_schema
+
+    def _mount_docs(self) -> None:
+        """When serving starts (the routes are all there): the document at the
+        openapi_url setting and Swagger UI at docs_url, each only where no route of
+        the app answers GET already (a root static mount keeps its /docs). Once."""
+        s = self.settings
+        if self._docs_endpoints or s.openapi_url is None:
+            return
+        served: List[Any] = [None, None]     # the document, and the one Response that answers with it
+
+        def openapi_json(request: Any) -> Response:
+            document = self.openapi()
+            if served[0] is not document:
+                served[:] = document, Response(json.dumps(document, separators=(",", ":")).encode(),
+                                               media_type="application/json")
+            return served[1]
+
+        page = get_swagger_ui_html(openapi_url=s.openapi_url, title=f"{s.title} - Swagger UI",
+                                   swagger_js_url=s.swagger_js_url, swagger_css_url=s.swagger_css_url)
+
+        def swagger_ui_html(request: Any) -> Response:
+            return page
+
+        self._docs_endpoints = (openapi_json, swagger_ui_html)
+        mounts = [(s.openapi_url, openapi_json)] + ([(s.docs_url, swagger_ui_html)] if s.docs_url else [])
+        self.router.include(Router(routes=[Route(path, fn, ("GET",), blocking=False) for path, fn in mounts
+                                           if self.router.find("GET", path).route is None]))
 
     # -- middleware and hooks ---------------------------------------------------
 
@@ -295,6 +342,7 @@ class Catzilla:
         from catzilla._core.server import Server
 
         await self.startup()
+        self._mount_docs()
         self._publish()                          # the settings as they are now (app.settings may be replaced)
         server = Server(self, sockets, loop=loop, watchdog=watchdog)
         server.start()
