@@ -1,0 +1,70 @@
+"""Schemathesis (property-based tests generated from the OpenAPI document)
+against a real server of the typed test app (tests/apps/typed_app.py): for
+every documented operation, a bounded number of generated requests, valid ones
+and invalid ones, each answered without a 5xx and with a body that conforms to
+the schema documented for its status (a 422 included)."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "apps"))
+import typed_app  # noqa: E402
+
+from procs import launcher  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+#: examples per operation and generation mode: the whole file stays well under a minute
+EXAMPLES = 25
+
+DOC = typed_app.make_app().openapi()
+OPERATIONS = [(method.upper(), path) for path, item in DOC["paths"].items()
+              for method in item]
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    """(schema loaded from the running server's /openapi.json, its base URL)."""
+    import schemathesis
+    cwd = tmp_path_factory.mktemp("schemathesis")
+    shutil.copy(typed_app.__file__, cwd)
+    with launcher(cwd) as run:
+        server = run("typed_app:app")
+        base = f"http://127.0.0.1:{server.port}"
+        schema = schemathesis.openapi.from_url(f"{base}/openapi.json", timeout=10)
+        yield schema, base, server
+
+
+@pytest.mark.parametrize("method, path", OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
+def test_operation(api, method, path):
+    import requests
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis import GenerationMode
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import response_schema_conformance
+
+    schema, base, server = api
+    op = schema[path][method]
+    seen = {}
+    with requests.Session() as session:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+                      suppress_health_check=list(HealthCheck))
+            @given(case=op.as_strategy(generation_mode=mode))
+            def check(case):
+                response = case.call_and_validate(base_url=base, session=session, timeout=10,
+                                                  checks=[not_a_server_error, response_schema_conformance])
+                seen.setdefault(mode.value, set()).add(response.status_code)
+            try:
+                check()
+            except Exception:
+                print(server.text())
+                raise
+    # the positive examples reached the handler, the negative ones its 422 (where there is one)
+    assert any(200 <= s < 300 for s in seen["positive"]), seen
+    if "422" in DOC["paths"][path][method.lower()]["responses"]:
+        assert 422 in seen.get("negative", set()) | seen["positive"], seen
