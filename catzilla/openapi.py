@@ -280,7 +280,8 @@ class _Builder:
     def request_body(self, plan: Any, operation_id: str) -> Optional[Dict[str, Any]]:
         if plan.body is not None:
             body = plan.body
-            info = getattr(body, "info", None)
+            # a whole-body model parameter's marker (Body(description=...)) describes the body
+            info = body.params[0].info if not body.embed and len(body.params) == 1 else None
             content = {"schema": self.schemas.want(body.annotation, None)}
             out: Dict[str, Any] = {"content": {body.media_type or "application/json": content},
                                    "required": bool(body.required)}
