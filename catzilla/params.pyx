@@ -1111,6 +1111,7 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
     typed = False
     var_kw = any(q.kind is inspect.Parameter.VAR_KEYWORD for q in params)
     seen_path = set()
+    problems = []
     for index, prm in enumerate(params):
         if prm.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             continue
@@ -1143,8 +1144,9 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
             typed = True
             continue
         if prm.kind is inspect.Parameter.POSITIONAL_ONLY:
-            raise TypeError(f"{handler}: parameter {name!r} is positional-only; typed parameters are "
-                            f"passed by keyword")
+            # fine for an untyped endpoint (called as it always was); a plan passes keywords
+            problems.append(f"parameter {name!r} is positional-only; a typed endpoint's parameters "
+                            f"are passed by keyword")
         # the source
         if marker is not None:
             source = marker.source
@@ -1179,7 +1181,8 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
             continue        # 0.2.3 and today: an unannotated keyword with a default keeps it
         if tp is _EMPTY:
             tp = typing.Any
-        typed = True
+        if tp is not typing.Any or marker is not None or hints.get(name, _EMPTY) is not _EMPTY:
+            typed = True
         if source in ("body",):
             if websocket:
                 raise TypeError(f"{handler}: parameter {name!r}: a WebSocket endpoint has no request body")
@@ -1230,6 +1233,8 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
 
     if not typed and not body_params and stream is None and response_type is None and not described:
         return None                              # nothing typed: today's call, today's cost
+    if problems:
+        raise TypeError(f"{handler}: {problems[0]}")
 
     plan = EndpointPlan.__new__(EndpointPlan)
     plan.endpoint = endpoint
