@@ -64,53 +64,63 @@ class Catzilla:
     # -- routes --------------------------------------------------------------
 
     def route(self, path: str, methods: Union[str, Sequence[str]] = ("GET",), *,
-              name: Optional[str] = None, blocking: Optional[bool] = None) -> Callable[[F], F]:
+              name: Optional[str] = None, blocking: Optional[bool] = None,
+              response_model: Any = None, status_code: Optional[int] = None,
+              responses: Optional[Dict[Union[int, str], Any]] = None, response_class: Optional[type] = None,
+              tags: Optional[List[str]] = None, summary: Optional[str] = None, description: Optional[str] = None,
+              deprecated: Optional[bool] = None, operation_id: Optional[str] = None,
+              include_in_schema: Optional[bool] = None) -> Callable[[F], F]:
         """@app.route("/x", ["GET", "POST"]): register the decorated function.
         blocking=True runs a def handler on the worker threads (for code that
         blocks: sleeps, blocking drivers, CPU-heavy work), False inline on the
-        loop; None (the default) follows the blocking_handlers setting."""
+        loop; None (the default) follows the blocking_handlers setting. The
+        other keywords are FastAPI's (see catzilla.params): kept on the
+        route's plan, for the response (response_model, status_code,
+        response_class) and the OpenAPI document."""
+        options = {k: v for k, v in (
+            ("response_model", response_model), ("status_code", status_code), ("responses", responses),
+            ("response_class", response_class), ("tags", tags), ("summary", summary),
+            ("description", description), ("deprecated", deprecated), ("operation_id", operation_id),
+            ("include_in_schema", include_in_schema)) if v is not None}
+
         def decorator(fn: F) -> F:
-            self.router.add(path, fn, methods, name=name, blocking=blocking)
+            self.router.add(path, fn, methods, name=name, blocking=blocking, **options)
             return fn
         return decorator
 
-    def get(self, path: str, *, name: Optional[str] = None,
-            blocking: Optional[bool] = None) -> Callable[[F], F]:
-        return self.route(path, ("GET",), name=name, blocking=blocking)
+    def get(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route(path, ("GET",), **options)
 
-    def post(self, path: str, *, name: Optional[str] = None,
-             blocking: Optional[bool] = None) -> Callable[[F], F]:
-        return self.route(path, ("POST",), name=name, blocking=blocking)
+    def post(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route(path, ("POST",), **options)
 
-    def put(self, path: str, *, name: Optional[str] = None,
-            blocking: Optional[bool] = None) -> Callable[[F], F]:
-        return self.route(path, ("PUT",), name=name, blocking=blocking)
+    def put(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route(path, ("PUT",), **options)
 
-    def patch(self, path: str, *, name: Optional[str] = None,
-              blocking: Optional[bool] = None) -> Callable[[F], F]:
-        return self.route(path, ("PATCH",), name=name, blocking=blocking)
+    def patch(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route(path, ("PATCH",), **options)
 
-    def delete(self, path: str, *, name: Optional[str] = None,
-               blocking: Optional[bool] = None) -> Callable[[F], F]:
-        return self.route(path, ("DELETE",), name=name, blocking=blocking)
+    def delete(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route(path, ("DELETE",), **options)
 
-    def head(self, path: str, *, name: Optional[str] = None,
-             blocking: Optional[bool] = None) -> Callable[[F], F]:
-        return self.route(path, ("HEAD",), name=name, blocking=blocking)
+    def head(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route(path, ("HEAD",), **options)
 
-    def options(self, path: str, *, name: Optional[str] = None,
-                blocking: Optional[bool] = None) -> Callable[[F], F]:
-        return self.route(path, ("OPTIONS",), name=name, blocking=blocking)
+    def options(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route(path, ("OPTIONS",), **options)
 
     def websocket(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:
-        """@app.websocket("/ws") async def handler(ws, **path_params): a WebSocket endpoint."""
+        """@app.websocket("/ws") async def handler(ws, **path_params): a WebSocket endpoint.
+        Typed parameters (path, Query, Header, Cookie) are checked before the
+        handshake is accepted (a 422 answers it otherwise); a parameter
+        annotated WebSocket gets the socket."""
         def decorator(fn: F) -> F:
             self.add_websocket_route(path, fn, name=name)
             return fn
         return decorator
 
     def add_websocket_route(self, path: str, endpoint: Callable[..., Any], *, name: Optional[str] = None) -> None:
-        route = Route(path, endpoint, ("GET",), name=name)
+        route = Route(path, endpoint, ("GET",), name=name, websocket=True)
         if not route.is_async:
             raise TypeError(f"WebSocket route {path!r}: the endpoint must be an async function "
                             f"(async def {getattr(endpoint, '__name__', 'handler')}(ws): ...)")

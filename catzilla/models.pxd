@@ -1,0 +1,21 @@
+# The model engine's compiled interface (catzilla/models.pyx), for the parameter
+# plan: a Codec is built once per type at registration and called per request.
+
+cdef class Codec:
+    cdef readonly object type            # the annotation it validates
+    cdef readonly object schema_type     # what its JSON Schema is made from
+    cdef readonly bint is_pydantic       # validated by pydantic (a TypeAdapter), not msgspec
+    cdef object decoder                  # msgspec.json.Decoder(type, strict=False), or None
+    cdef object adapter                  # pydantic.TypeAdapter(type), or None
+    cdef object info                     # msgspec.inspect type info, built on the first failure
+
+    # JSON bytes -> value in one pass; models.ValidationError with every error
+    cpdef object decode_json(self, object data)
+    # Python objects -> value; from_strings: str inputs coerced as query strings are
+    cpdef object convert(self, object obj, bint from_strings=*)
+    cpdef bytes encode(self, object value)
+    cdef list collect(self, object value, bint lax)
+
+cpdef Codec codec(object tp)
+cpdef bytes encode_json(object value)
+cpdef bint is_model(object tp)

@@ -1,0 +1,91 @@
+"""Type stub for catzilla/models.pyx: the model engine (msgspec; pydantic v2 types through pydantic)."""
+from typing import Any, Callable, ClassVar, Dict, Iterable, List, Mapping, Optional, Tuple, Type, TypeVar, Union
+
+import msgspec
+
+_M = TypeVar("_M", bound="BaseModel")
+_IncEx = Union[set[str], Mapping[str, Any], None]
+
+class ValidationError(ValueError):
+    """Every error of one validation: .errors() -> [{"type", "loc", "msg", "input", "ctx"?}],
+    loc without a source prefix."""
+
+    title: Optional[str]
+    def __init__(self, errors: Iterable[Dict[str, Any]], title: Optional[str] = None) -> None: ...
+    def errors(self) -> List[Dict[str, Any]]: ...
+    def error_count(self) -> int: ...
+
+class FieldInfo:
+    default: Any
+    default_factory: Optional[Callable[[], Any]]
+    alias: Optional[str]
+    title: Optional[str]
+    description: Optional[str]
+    gt: Any
+    ge: Any
+    lt: Any
+    le: Any
+    multiple_of: Any
+    min_length: Optional[int]
+    max_length: Optional[int]
+    pattern: Optional[str]
+    examples: Optional[List[Any]]
+    deprecated: Optional[bool]
+    json_schema_extra: Optional[Dict[str, Any]]
+    annotation: Any
+    def __init__(self, default: Any = ..., *, default_factory: Optional[Callable[[], Any]] = None,
+                 alias: Optional[str] = None, title: Optional[str] = None, description: Optional[str] = None,
+                 gt: Any = None, ge: Any = None, lt: Any = None, le: Any = None, multiple_of: Any = None,
+                 min_length: Optional[int] = None, max_length: Optional[int] = None, pattern: Optional[str] = None,
+                 examples: Optional[List[Any]] = None, deprecated: Optional[bool] = None,
+                 json_schema_extra: Optional[Dict[str, Any]] = None, annotation: Any = None) -> None: ...
+    def is_required(self) -> bool: ...
+    def meta(self) -> Optional[msgspec.Meta]: ...
+
+def Field(default: Any = ..., *, default_factory: Optional[Callable[[], Any]] = None, alias: Optional[str] = None,
+          title: Optional[str] = None, description: Optional[str] = None, gt: Any = None, ge: Any = None,
+          lt: Any = None, le: Any = None, multiple_of: Any = None, min_length: Optional[int] = None,
+          max_length: Optional[int] = None, pattern: Optional[str] = None, examples: Optional[List[Any]] = None,
+          deprecated: Optional[bool] = None, json_schema_extra: Optional[Dict[str, Any]] = None) -> Any:
+    """A model field's default, alias, constraints and documentation (pydantic's Field)."""
+
+class BaseModel(msgspec.Struct, kw_only=True):
+    """A msgspec Struct (keyword-only fields) with pydantic's method names."""
+
+    model_fields: ClassVar[Dict[str, FieldInfo]]
+    @classmethod
+    def model_validate(cls: Type[_M], obj: Any) -> _M: ...
+    @classmethod
+    def model_validate_json(cls: Type[_M], data: Union[bytes, bytearray, memoryview, str]) -> _M: ...
+    def model_dump(self, *, mode: str = "python", by_alias: bool = False, exclude_none: bool = False,
+                   exclude: _IncEx = None, include: _IncEx = None) -> Dict[str, Any]: ...
+    def model_dump_json(self, *, by_alias: bool = False, exclude_none: bool = False, exclude: _IncEx = None,
+                        include: _IncEx = None) -> str: ...
+    @classmethod
+    def model_json_schema(cls, ref_template: str = "#/$defs/{model}") -> Dict[str, Any]: ...
+    def model_copy(self: _M, *, update: Optional[Mapping[str, Any]] = None, deep: bool = False) -> _M: ...
+
+class Codec:
+    """Validation and encoding for one type (codec(tp), cached)."""
+
+    def __init__(self, tp: Any) -> None: ...
+    @property
+    def type(self) -> Any: ...
+    @property
+    def schema_type(self) -> Any: ...
+    @property
+    def is_pydantic(self) -> bool: ...
+    def decode_json(self, data: Union[bytes, bytearray, memoryview]) -> Any:
+        """JSON -> value in one pass; ValidationError with every error (json_invalid for malformed JSON)."""
+    def convert(self, obj: Any, from_strings: bool = False) -> Any:
+        """Python objects -> value; from_strings: str inputs coerced as query strings are."""
+    def encode(self, value: Any) -> bytes: ...
+
+def codec(tp: Any) -> Codec: ...
+def is_model(tp: Any) -> bool:
+    """Structs (BaseModel), dataclasses, TypedDicts and pydantic v2 models: a body when bare."""
+def encode_json(value: Any) -> bytes:
+    """Any returnable value (models, dataclasses, pydantic models, UUID, datetime, Decimal, Enum...) as JSON."""
+def json_schema(types: Iterable[Any], ref_template: str = "#/components/schemas/{name}"
+                ) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+    """JSON Schema 2020-12 per type and the shared components."""

@@ -1,0 +1,962 @@
+"""The model engine: validation, encoding and JSON Schema over msgspec.
+
+A `Codec` per type (cached) decodes JSON bytes into validated values in one
+msgspec pass. Only after a failure does the slow path walk the input against
+the type (`msgspec.inspect`) to list EVERY error in pydantic v2's shape
+(type codes, messages, ctx). Types msgspec cannot handle (pydantic v2 models,
+and containers of them) go through pydantic's own TypeAdapter when pydantic is
+installed. `BaseModel` is a msgspec Struct with pydantic's method names.
+Error locations here have no source prefix: the parameter plan adds "body",
+"query"... in front."""
+import copy
+import dataclasses
+import datetime as _dt
+import decimal
+import enum
+import json as _stdjson
+import re
+import sys
+import uuid
+from typing import Annotated, Any, ClassVar, ForwardRef, get_origin, get_type_hints, is_typeddict
+
+import msgspec
+from msgspec import inspect as _mi
+
+cdef object _NODEFAULT = msgspec.NODEFAULT
+cdef object _MSGSPEC_VALIDATION = msgspec.ValidationError
+cdef object _MSGSPEC_DECODE = msgspec.DecodeError
+
+
+class ValidationError(ValueError):
+    """Validation failed: .errors() lists every error as a dict with "type",
+    "loc" (a tuple without a source prefix), "msg", "input" and, when pydantic
+    has one, "ctx"."""
+
+    def __init__(self, errors, title=None):
+        self._errors = list(errors)
+        self.title = title
+        ValueError.__init__(self, self._summary())
+
+    def errors(self):
+        return self._errors
+
+    def error_count(self):
+        return len(self._errors)
+
+    def _summary(self):
+        n = len(self._errors)
+        lines = [f"{n} validation error{'s' if n != 1 else ''}" + (f" for {self.title}" if self.title else "")]
+        for e in self._errors:
+            lines.append(".".join(map(str, e["loc"])) or "(root)")
+            lines.append(f"  {e['msg']} [type={e['type']}, input_value={e['input']!r}]")
+        return "\n".join(lines)
+
+
+# -- encoding --------------------------------------------------------------------------------------
+
+def _enc_hook(obj):
+    if _pydantic_instance(obj):
+        return obj.model_dump(mode="json", by_alias=True)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+cdef object _ENCODER = msgspec.json.Encoder(enc_hook=_enc_hook)
+
+
+cpdef bytes encode_json(object value):
+    """Any returnable value as JSON bytes: dict/list/str/int/float/bool/None,
+    Structs (BaseModel), dataclasses, pydantic models, UUID, datetime/date/time,
+    Decimal (a string), Enum (its value), and containers of them."""
+    return _ENCODER.encode(value)
+
+
+# -- Field and BaseModel ------------------------------------------------------------------------
+
+class FieldInfo:
+    """What Field(...) declares; model_fields maps each field name to one
+    (with .annotation set)."""
+
+    __slots__ = ("default", "default_factory", "alias", "title", "description", "gt", "ge", "lt", "le",
+                 "multiple_of", "min_length", "max_length", "pattern", "examples", "deprecated",
+                 "json_schema_extra", "annotation")
+
+    def __init__(self, default=_NODEFAULT, *, default_factory=None, alias=None, title=None, description=None,
+                 gt=None, ge=None, lt=None, le=None, multiple_of=None, min_length=None, max_length=None,
+                 pattern=None, examples=None, deprecated=None, json_schema_extra=None, annotation=None):
+        if default is Ellipsis:             # pydantic's Field(...): required
+            default = _NODEFAULT
+        if default is not _NODEFAULT and default_factory is not None:
+            raise TypeError("give default or default_factory, not both")
+        self.default = default
+        self.default_factory = default_factory
+        self.alias = alias
+        self.title = title
+        self.description = description
+        self.gt = gt
+        self.ge = ge
+        self.lt = lt
+        self.le = le
+        self.multiple_of = multiple_of
+        self.min_length = min_length
+        self.max_length = max_length
+        self.pattern = pattern
+        self.examples = examples
+        self.deprecated = deprecated
+        self.json_schema_extra = json_schema_extra
+        self.annotation = annotation
+
+    def is_required(self):
+        return self.default is _NODEFAULT and self.default_factory is None
+
+    def meta(self):
+        """The constraints and documentation as a msgspec.Meta, or None."""
+        extra = dict(self.json_schema_extra or {})
+        if self.deprecated:
+            extra["deprecated"] = True
+        kw = {k: getattr(self, k) for k in ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length",
+                                            "pattern", "title", "description") if getattr(self, k) is not None}
+        if self.examples is not None:
+            kw["examples"] = list(self.examples)
+        if extra:
+            kw["extra_json_schema"] = extra
+        return msgspec.Meta(**kw) if kw else None
+
+    def __repr__(self):
+        shown = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__
+                          if getattr(self, k) is not None and getattr(self, k) is not _NODEFAULT)
+        return f"FieldInfo({shown})"
+
+
+def Field(default=_NODEFAULT, *, default_factory=None, alias=None, title=None, description=None, gt=None,
+          ge=None, lt=None, le=None, multiple_of=None, min_length=None, max_length=None, pattern=None,
+          examples=None, deprecated=None, json_schema_extra=None):
+    """A model field's default, alias, constraints and documentation (pydantic's Field)."""
+    return FieldInfo(default, default_factory=default_factory, alias=alias, title=title,
+                     description=description, gt=gt, ge=ge, lt=lt, le=le, multiple_of=multiple_of,
+                     min_length=min_length, max_length=max_length, pattern=pattern, examples=examples,
+                     deprecated=deprecated, json_schema_extra=json_schema_extra)
+
+
+cdef bint _is_classvar(object tp):
+    if isinstance(tp, str):
+        return tp.startswith(("ClassVar", "typing.ClassVar"))
+    return tp is ClassVar or get_origin(tp) is ClassVar
+
+
+def _copier(value):
+    return lambda: copy.deepcopy(value)
+
+
+class _ModelMeta(msgspec.StructMeta):
+    """Turns `x: int = Field(ge=1)` into `x: Annotated[int, Meta(ge=1)]` with its
+    default (msgspec.field for aliases and factories) before msgspec builds the
+    Struct; fields are keyword-only so required ones may follow defaults."""
+
+    def __new__(mcls, name, bases, namespace, **kwargs):
+        kwargs.setdefault("kw_only", True)
+        ns = dict(namespace)
+        declared = dict(ns.get("__annotations__", {}))
+        annotations = {}
+        fields = {}
+        for fname, tp in declared.items():
+            if _is_classvar(tp):
+                annotations[fname] = tp
+                continue
+            value = ns.get(fname, _NODEFAULT)
+            info = value if isinstance(value, FieldInfo) else FieldInfo(value)
+            meta = info.meta()
+            annotations[fname] = tp if meta is None else Annotated[tp, meta]
+            default = info.default
+            factory = info.default_factory
+            if isinstance(default, (list, dict, set, bytearray)) and default:
+                factory, default = _copier(default), _NODEFAULT     # msgspec holds only empty mutables
+            if default is not _NODEFAULT:
+                try:
+                    encode_json(default)
+                except Exception as exc:
+                    raise TypeError(f"{name}.{fname}: the default {default!r} cannot be a model default "
+                                    f"(not JSON-encodable: {exc})") from None
+            if info.alias is not None or factory is not None:
+                ns[fname] = msgspec.field(default=default, default_factory=factory or _NODEFAULT,
+                                          name=info.alias)
+            elif default is not _NODEFAULT:
+                ns[fname] = default
+            else:
+                ns.pop(fname, None)
+            fields[fname] = FieldInfo(default, default_factory=info.default_factory, alias=info.alias,
+                                      title=info.title, description=info.description, gt=info.gt, ge=info.ge,
+                                      lt=info.lt, le=info.le, multiple_of=info.multiple_of,
+                                      min_length=info.min_length, max_length=info.max_length,
+                                      pattern=info.pattern, examples=info.examples, deprecated=info.deprecated,
+                                      json_schema_extra=info.json_schema_extra, annotation=tp)
+        ns["__annotations__"] = annotations
+        try:
+            cls = super().__new__(mcls, name, bases, ns, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"model {name}: {exc}") from None
+        model_fields = {}
+        for base in reversed(cls.__mro__[1:]):
+            model_fields.update(getattr(base, "model_fields", None) or {})
+        model_fields.update(fields)
+        type.__setattr__(cls, "model_fields", model_fields)
+        if cls.__struct_fields__:
+            _check_model(cls, name)
+        return cls
+
+
+cdef _check_model(object cls, str name):
+    """An annotation msgspec cannot validate raises here, naming the field (a
+    forward reference not yet defined is checked when the model is first used)."""
+    try:
+        msgspec.json.Decoder(cls)
+        return
+    except NameError:
+        return
+    except TypeError as exc:
+        error = exc
+    try:
+        hints = get_type_hints(cls, include_extras=True)
+    except NameError:
+        return
+    for fname in cls.__struct_fields__:
+        try:
+            msgspec.json.Decoder(hints[fname])
+        except NameError:
+            pass
+        except TypeError as exc:
+            raise TypeError(f"model {name}, field {fname!r}: {exc}") from None
+    raise TypeError(f"model {name}: {error}") from None
+
+
+class BaseModel(msgspec.Struct, metaclass=_ModelMeta):
+    """A model: a msgspec Struct (keyword-only fields) with pydantic's method names.
+
+        class Item(BaseModel):
+            sku: str = Field(pattern=r"^[A-Z]-[0-9]+$")
+            qty: int = Field(ge=1, le=1000)
+            note: str | None = None
+    """
+
+    model_fields: ClassVar[dict] = {}
+
+    @classmethod
+    def model_validate(cls, obj):
+        """From Python objects (a dict, or an instance), pydantic's lax rules."""
+        return codec(cls).convert(obj, True)
+
+    @classmethod
+    def model_validate_json(cls, data):
+        """From JSON (bytes or str), in one pass; ValidationError lists every error."""
+        if isinstance(data, str):
+            data = (<str>data).encode("utf-8")
+        return codec(cls).decode_json(data)
+
+    # `include` is a Cython keyword: it arrives through **options (the stub has the signature)
+    def model_dump(self, *, mode="python", by_alias=False, exclude_none=False, exclude=None, **options):
+        """A dict of the fields (nested models as dicts). mode="json": JSON-ready values."""
+        included = _include(options)
+        if mode not in ("python", "json"):
+            raise ValueError(f"mode must be 'python' or 'json', not {mode!r}")
+        out = _dump(self, by_alias, exclude_none, included, exclude)
+        if mode == "json":
+            out = msgspec.to_builtins(out, enc_hook=_enc_hook)
+        return out
+
+    def model_dump_json(self, *, by_alias=False, exclude_none=False, exclude=None, **options):
+        """JSON text (str), like pydantic's."""
+        included = _include(options)
+        cls = type(self)
+        if (by_alias or cls.__struct_encode_fields__ == cls.__struct_fields__) and not exclude_none \
+                and included is None and exclude is None:
+            return encode_json(self).decode("utf-8")
+        return encode_json(_dump(self, by_alias, exclude_none, included, exclude)).decode("utf-8")
+
+    @classmethod
+    def model_json_schema(cls, ref_template="#/$defs/{model}"):
+        """JSON Schema 2020-12 of this model, nested models under "$defs"."""
+        template = ref_template.replace("{model}", "{name}")
+        (top,), components = json_schema([cls], template)
+        ref = top.get("$ref", "")
+        name = next((n for n in components if template.format(name=n) == ref), None)
+        if name is None:
+            return top
+        schema = components.pop(name)
+        if components:
+            schema = dict(schema, **{"$defs": components})
+        return schema
+
+    def model_copy(self, *, update=None, deep=False):
+        """A copy, with `update`'s fields replaced (not validated, like pydantic)."""
+        new = copy.deepcopy(self) if deep else msgspec.structs.replace(self)
+        if update:
+            new = msgspec.structs.replace(new, **update)
+        return new
+
+
+cdef object _include(dict options):
+    spec = options.pop("include", None)
+    if options:
+        raise TypeError(f"unexpected keyword argument(s) {', '.join(options)}")
+    return spec
+
+
+cdef object _selected(object spec, object key):
+    # include/exclude: a set of names, or a dict name -> nested spec (True: all)
+    if spec is None:
+        return None
+    if isinstance(spec, dict):
+        return (<dict>spec).get(key)
+    return True if key in spec else None
+
+
+cdef object _dump(object obj, bint by_alias, bint exclude_none, object included, object exclude):
+    cdef dict out
+    if isinstance(obj, msgspec.Struct):
+        out = {}
+        names = type(obj).__struct_fields__
+        keys = type(obj).__struct_encode_fields__ if by_alias else names
+        for name, key in zip(names, keys):
+            inc = _selected(included, name) if included is not None else True
+            exc = _selected(exclude, name)
+            if inc is None or exc is True:
+                continue
+            value = getattr(obj, name)
+            if exclude_none and value is None:
+                continue
+            out[key] = _dump(value, by_alias, exclude_none, inc if isinstance(inc, (dict, set)) else None,
+                             exc if isinstance(exc, (dict, set)) else None)
+        return out
+    if isinstance(obj, dict):
+        return {k: _dump(v, by_alias, exclude_none, None, None) for k, v in (<dict>obj).items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_dump(v, by_alias, exclude_none, None, None) for v in obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _dump(getattr(obj, f.name), by_alias, exclude_none, None, None)
+                for f in dataclasses.fields(obj)}
+    if _pydantic_instance(obj):
+        return obj.model_dump(by_alias=by_alias, exclude_none=exclude_none)
+    return obj
+
+
+# -- pydantic, when installed ---------------------------------------------------------------------
+
+cdef bint _pydantic_class(object tp):
+    pyd = sys.modules.get("pydantic")    # no pydantic imported: no pydantic model can exist
+    return pyd is not None and isinstance(tp, type) and issubclass(tp, pyd.BaseModel)
+
+
+cdef bint _pydantic_instance(object obj):
+    pyd = sys.modules.get("pydantic")
+    return pyd is not None and isinstance(obj, pyd.BaseModel)
+
+
+cdef object _plain(object v):
+    # ctx values are JSON-ready (pydantic puts exceptions in some)
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return str(v)
+
+
+cdef list _pydantic_errors(object exc, object data):
+    cdef list out = []
+    for e in exc.errors(include_url=False):
+        if e["type"] == "json_invalid" and data is not None:
+            return [_json_invalid(data)]
+        d = {"type": e["type"], "loc": tuple(e["loc"]), "msg": e["msg"], "input": e.get("input")}
+        ctx = e.get("ctx")
+        if ctx:
+            d["ctx"] = {k: _plain(v) for k, v in ctx.items()}
+        out.append(d)
+    return out
+
+
+# -- codecs ----------------------------------------------------------------------------------------
+
+cdef dict _CODECS = {}
+
+
+cdef class Codec:
+    """Validation and encoding for one type: codec(tp), cached."""
+
+    def __init__(self, tp):
+        self.type = tp
+        self.schema_type = tp
+        try:
+            self.decoder = msgspec.json.Decoder(tp, strict=False)
+        except (TypeError, NameError) as exc:
+            if "pydantic" not in sys.modules:
+                raise TypeError(f"cannot validate {_type_name(tp)}: {exc}") from None
+            from pydantic import TypeAdapter
+            try:
+                self.adapter = TypeAdapter(tp)
+            except Exception as pexc:
+                raise TypeError(f"cannot validate {_type_name(tp)}: {exc}; pydantic: {pexc}") from None
+            self.is_pydantic = True
+
+    cpdef object decode_json(self, object data):
+        if self.adapter is not None:
+            try:
+                return self.adapter.validate_json(data)
+            except Exception as exc:
+                if not isinstance(exc, sys.modules["pydantic"].ValidationError):
+                    raise
+                raise ValidationError(_pydantic_errors(exc, data), _type_name(self.type)) from None
+        try:
+            return self.decoder.decode(data)
+        except _MSGSPEC_VALIDATION:
+            pass
+        except _MSGSPEC_DECODE:
+            raise ValidationError([_json_invalid(data)], _type_name(self.type)) from None
+        # the slow path: every error, from the plain JSON value
+        value = msgspec.json.decode(data)
+        return self._slow(value, True, True)
+
+    cpdef object convert(self, object obj, bint from_strings=False):
+        if self.adapter is not None:
+            try:
+                return self.adapter.validate_python(obj, strict=False if from_strings else None)
+            except Exception as exc:
+                if not isinstance(exc, sys.modules["pydantic"].ValidationError):
+                    raise
+                raise ValidationError(_pydantic_errors(exc, None), _type_name(self.type)) from None
+        try:
+            return msgspec.convert(obj, self.type, strict=not from_strings)
+        except _MSGSPEC_VALIDATION as exc:
+            return self._slow(obj, from_strings, False)
+
+    def _slow(self, value, bint lax, bint js):
+        if self.info is None:
+            self.info = _mi.type_info(self.type)
+        cdef list errors = []
+        normal = _check(self.info, value, (), errors, lax, js)
+        if not errors:
+            # accepted by the walker's wider rules ("yes" for a bool...): the normalised value
+            try:
+                return msgspec.convert(normal, self.type, strict=not lax)
+            except _MSGSPEC_VALIDATION as exc:
+                errors = [_from_msgspec(exc, value)]
+        raise ValidationError(errors, _type_name(self.type)) from None
+
+    cdef list collect(self, object value, bint lax):
+        """Every error of a plain value against the type (empty: valid)."""
+        if self.info is None:
+            self.info = _mi.type_info(self.type)
+        cdef list errors = []
+        _check(self.info, value, (), errors, lax, False)
+        return errors
+
+    cpdef bytes encode(self, object value):
+        if self.adapter is not None:
+            return self.adapter.dump_json(value, by_alias=True)
+        return _ENCODER.encode(value)
+
+    def __repr__(self):
+        return f"<Codec {_type_name(self.type)}{' (pydantic)' if self.adapter is not None else ''}>"
+
+
+cpdef Codec codec(object tp):
+    """The Codec of a type, built once."""
+    try:
+        return _CODECS[tp]
+    except KeyError:
+        pass
+    except TypeError:                       # unhashable annotation: not cached
+        return Codec(tp)
+    c = Codec(tp)
+    _CODECS[tp] = c
+    return c
+
+
+cpdef bint is_model(object tp):
+    """A type that is a request body by itself when bare: msgspec Structs
+    (BaseModel), dataclasses, TypedDicts, pydantic v2 models."""
+    if not isinstance(tp, type):
+        return False
+    return (issubclass(tp, msgspec.Struct) or dataclasses.is_dataclass(tp) or is_typeddict(tp)
+            or _pydantic_class(tp))
+
+
+cdef str _type_name(object tp):
+    return tp.__name__ if isinstance(tp, type) else repr(tp)
+
+
+# -- JSON Schema ------------------------------------------------------------------------------------
+
+cdef object _rewrite_refs(object node, dict renamed):
+    if isinstance(node, dict):
+        return {k: (renamed.get(v, v) if k == "$ref" and isinstance(v, str) else _rewrite_refs(v, renamed))
+                for k, v in (<dict>node).items()}
+    if isinstance(node, list):
+        return [_rewrite_refs(v, renamed) for v in node]
+    return node
+
+
+def json_schema(types, ref_template="#/components/schemas/{name}"):
+    """JSON Schema 2020-12 for each type (msgspec-supported and pydantic ones
+    together): (list of schemas, in order; dict of shared components, their
+    names unique). References are ref_template.format(name=...)."""
+    types = list(types)
+    cdef list out = [None] * len(types)
+    cdef dict components = {}
+    plain = [i for i, tp in enumerate(types) if not codec(tp).is_pydantic]
+    if plain:
+        schemas, comps = msgspec.json.schema_components([types[i] for i in plain], ref_template=ref_template)
+        components.update(comps)
+        for i, s in zip(plain, schemas):
+            out[i] = s
+    pyd_template = ref_template.replace("{name}", "{model}")
+    for i, tp in enumerate(types):
+        if out[i] is not None:
+            continue
+        schema = codec(tp).adapter.json_schema(ref_template=pyd_template, mode="validation")
+        defs = schema.pop("$defs", {})
+        if _pydantic_class(tp):            # a model is a component, like a Struct
+            defs[tp.__name__] = schema
+            schema = {"$ref": ref_template.format(name=tp.__name__)}
+        renamed = {}
+        names = {}
+        for name, sub in defs.items():
+            new = name
+            n = 2
+            while new in components and components[new] != _rewrite_refs(sub, renamed):
+                new = f"{name}{n}"
+                n += 1
+            names[name] = new
+            if new != name:
+                renamed[ref_template.format(name=name)] = ref_template.format(name=new)
+        for name, sub in defs.items():
+            components[names[name]] = _rewrite_refs(sub, renamed)
+        out[i] = _rewrite_refs(schema, renamed)
+    return out, components
+
+
+# -- the slow path: every error, pydantic's codes -------------------------------------------------------
+
+cdef dict _err(str type_, tuple loc, str msg, object input_, dict ctx=None):
+    cdef dict e = {"type": type_, "loc": loc, "msg": msg, "input": input_}
+    if ctx is not None:
+        e["ctx"] = ctx
+    return e
+
+
+cdef dict _json_invalid(object data):
+    """Malformed JSON: FastAPI's error, its position in characters (stdlib parser)."""
+    raw = bytes(data)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return _err("json_invalid", (len(raw[:exc.start].decode("utf-8", "replace")),), "JSON decode error", {},
+                    {"error": "Invalid UTF-8 in the body"})
+    try:
+        _stdjson.loads(text)
+    except _stdjson.JSONDecodeError as exc:
+        return _err("json_invalid", (exc.pos,), "JSON decode error", {}, {"error": exc.msg})
+    except RecursionError:
+        return _err("json_invalid", (0,), "JSON decode error", {}, {"error": "Nested too deeply"})
+    # the standard library takes what msgspec refused (NaN, Infinity): msgspec's reason and byte
+    try:
+        msgspec.json.decode(raw)
+        reason, pos = "Invalid JSON", 0
+    except _MSGSPEC_DECODE as exc:
+        reason = str(exc)
+        m = re.search(r"\(byte (\d+)\)", reason)
+        pos = len(raw[:int(m.group(1))].decode("utf-8", "replace")) if m else 0
+        reason = re.sub(r"^JSON is malformed: |\s*\(byte \d+\)$", "", reason)
+    return _err("json_invalid", (pos,), "JSON decode error", {}, {"error": reason})
+
+
+cdef object _LOC_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[\.\.\.\]")
+
+
+cdef dict _from_msgspec(object exc, object value):
+    """msgspec's own message when the walker found nothing (a __post_init__ error...)."""
+    text = str(exc)
+    msg, _, path = text.partition(" - at `$")
+    loc = []
+    for m in _LOC_PART.finditer(path.rstrip("`")):
+        if m.group(1) is not None:
+            loc.append(m.group(1))
+        elif m.group(2) is not None:
+            loc.append(int(m.group(2)))
+    return _err("value_error", tuple(loc), "Value error, " + msg, value, {"error": msg})
+
+
+cdef str _fmt_expected(list values):
+    parts = [repr(v.value if isinstance(v, enum.Enum) else v) for v in values]
+    if len(parts) == 1:
+        return parts[0]
+    return ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
+cdef str _s(object n):
+    return "" if n == 1 else "s"
+
+
+cdef object _INT_TEXT = re.compile(r"\s*[+-]?\d+\s*")
+cdef object _FLOAT_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*|\s*[+-]?(inf|infinity|nan)\s*",
+                                     re.IGNORECASE)
+cdef dict _BOOL_WORDS = {"0": False, "off": False, "f": False, "false": False, "n": False, "no": False,
+                         "1": True, "on": True, "t": True, "true": True, "y": True, "yes": True}
+
+
+cdef tuple _DICT_MSG = ("Input should be a valid dictionary", "Input should be an object")
+
+
+cdef bint _bounds(object t, object v, tuple loc, list errors, object input_, bint as_float=False):
+    # pydantic reports a float field's bounds as floats in ctx, as written in msg
+    cdef bint ok = True
+    if t.gt is not None and not v > t.gt:
+        errors.append(_err("greater_than", loc, f"Input should be greater than {t.gt}", input_, {"gt": float(t.gt) if as_float else t.gt}))
+        ok = False
+    if t.ge is not None and not v >= t.ge:
+        errors.append(_err("greater_than_equal", loc, f"Input should be greater than or equal to {t.ge}", input_,
+                           {"ge": float(t.ge) if as_float else t.ge}))
+        ok = False
+    if t.lt is not None and not v < t.lt:
+        errors.append(_err("less_than", loc, f"Input should be less than {t.lt}", input_, {"lt": float(t.lt) if as_float else t.lt}))
+        ok = False
+    if t.le is not None and not v <= t.le:
+        errors.append(_err("less_than_equal", loc, f"Input should be less than or equal to {t.le}", input_,
+                           {"le": float(t.le) if as_float else t.le}))
+        ok = False
+    if t.multiple_of is not None and v % t.multiple_of != 0:
+        errors.append(_err("multiple_of", loc, f"Input should be a multiple of {t.multiple_of}", input_,
+                           {"multiple_of": float(t.multiple_of) if as_float else t.multiple_of}))
+        ok = False
+    return ok
+
+
+cdef bint _sized(str kind, object t, Py_ssize_t n, tuple loc, list errors, object input_):
+    if t.min_length is not None and n < t.min_length:
+        errors.append(_err("too_short", loc, f"{kind} should have at least {t.min_length} item{_s(t.min_length)} "
+                           f"after validation, not {n}", input_,
+                           {"field_type": kind, "min_length": t.min_length, "actual_length": n}))
+        return False
+    if t.max_length is not None and n > t.max_length:
+        errors.append(_err("too_long", loc, f"{kind} should have at most {t.max_length} item{_s(t.max_length)} "
+                           f"after validation, not {n}", input_,
+                           {"field_type": kind, "max_length": t.max_length, "actual_length": n}))
+        return False
+    return True
+
+
+cdef str _uuid_error(str s):
+    text = s[9:] if s.lower().startswith("urn:uuid:") else s
+    for i, ch in enumerate(text):
+        if ch not in "0123456789abcdefABCDEF-{}":
+            return (f"invalid character: expected an optional prefix of `urn:uuid:` followed by [0-9a-fA-F-], "
+                    f"found `{ch}` at {i + 1}")
+    digits = text.replace("-", "").strip("{}")
+    if "-" in text:
+        groups = text.strip("{}").split("-")
+        if len(groups) != 5:
+            return f"invalid group count: expected 5, found {len(groups)}"
+        for i, (g, n) in enumerate(zip(groups, (8, 4, 4, 4, 12))):
+            if len(g) != n:
+                return f"invalid group length in group {i}: expected {n}, found {len(g)}"
+    return f"invalid length: found {len(digits)}"
+
+
+cdef str _date_error(str s):
+    """Why `s` is not a YYYY-MM-DD date (pydantic reports a bad date or datetime this way)."""
+    if len(s) < 10:
+        return "input is too short"
+    if not s[:4].isdigit():
+        return "invalid character in year"
+    if s[4] != "-" or s[7] != "-":
+        return "invalid date separator, expected `-`"
+    if not s[5:7].isdigit():
+        return "invalid character in month"
+    if not s[8:10].isdigit():
+        return "invalid character in day"
+    if not 1 <= int(s[5:7]) <= 12:
+        return "month value is outside expected range of 1-12"
+    try:
+        _dt.date(int(s[:4]), int(s[5:7]), int(s[8:10]))
+    except ValueError:
+        return "day value is outside expected range"
+    return "unexpected extra characters at the end of the input"
+
+
+cdef object _check(object t, object v, tuple loc, list errors, bint lax, bint js):
+    """Append every error of `v` against msgspec type info `t` to `errors`;
+    return `v` normalised where the walker's rules are wider than msgspec's."""
+    cdef type tt = type(t)
+    if tt is _mi.Metadata:
+        return _check(t.type, v, loc, errors, lax, js)
+    if tt is _mi.AnyType or tt is _mi.RawType:
+        return v
+    if tt is _mi.NoneType:
+        if v is not None:
+            errors.append(_err("none_required", loc, "Input should be None", v))
+        return v
+    if tt is _mi.IntType:
+        n = None
+        if isinstance(v, bool):
+            pass
+        elif isinstance(v, int):
+            n = v
+        elif isinstance(v, float):
+            if v == v and v not in (float("inf"), float("-inf")):
+                if v != int(v):
+                    errors.append(_err("int_from_float", loc,
+                                       "Input should be a valid integer, got a number with a fractional part", v))
+                    return v
+                n = int(v)
+        elif isinstance(v, str) and lax:
+            if _INT_TEXT.fullmatch(v):
+                n = int(v)
+            else:
+                errors.append(_err("int_parsing", loc,
+                                   "Input should be a valid integer, unable to parse string as an integer", v))
+                return v
+        if n is None:
+            errors.append(_err("int_type", loc, "Input should be a valid integer", v))
+            return v
+        _bounds(t, n, loc, errors, v)
+        return n
+    if tt is _mi.FloatType:
+        x = None
+        if isinstance(v, bool):
+            pass
+        elif isinstance(v, (int, float)):
+            x = float(v)
+        elif isinstance(v, str) and lax:
+            if _FLOAT_TEXT.fullmatch(v):
+                x = float(v)
+            else:
+                errors.append(_err("float_parsing", loc,
+                                   "Input should be a valid number, unable to parse string as a number", v))
+                return v
+        if x is None:
+            errors.append(_err("float_type", loc, "Input should be a valid number", v))
+            return v
+        _bounds(t, x, loc, errors, v, True)
+        return x
+    if tt is _mi.BoolType:
+        if isinstance(v, bool):
+            return v
+        if lax and isinstance(v, str) and v.strip().lower() in _BOOL_WORDS:
+            return _BOOL_WORDS[v.strip().lower()]
+        if lax and isinstance(v, int) and v in (0, 1):
+            return bool(v)
+        if isinstance(v, (str, int)):
+            errors.append(_err("bool_parsing", loc, "Input should be a valid boolean, unable to interpret input", v))
+        else:
+            errors.append(_err("bool_type", loc, "Input should be a valid boolean", v))
+        return v
+    if tt is _mi.StrType:
+        if not isinstance(v, str):
+            errors.append(_err("string_type", loc, "Input should be a valid string", v))
+            return v
+        if t.min_length is not None and len(v) < t.min_length:
+            errors.append(_err("string_too_short", loc,
+                               f"String should have at least {t.min_length} character{_s(t.min_length)}", v,
+                               {"min_length": t.min_length}))
+        if t.max_length is not None and len(v) > t.max_length:
+            errors.append(_err("string_too_long", loc,
+                               f"String should have at most {t.max_length} character{_s(t.max_length)}", v,
+                               {"max_length": t.max_length}))
+        if t.pattern is not None and re.search(t.pattern, v) is None:
+            errors.append(_err("string_pattern_mismatch", loc, f"String should match pattern '{t.pattern}'", v,
+                               {"pattern": t.pattern}))
+        return v
+    if tt is _mi.LiteralType:
+        for lit in t.values:
+            if v == lit and type(v) is type(lit):
+                return v
+            if lax and isinstance(v, str) and isinstance(lit, int) and not isinstance(lit, bool) \
+                    and _INT_TEXT.fullmatch(v) and int(v) == lit:
+                return lit
+        expected = _fmt_expected(list(t.values))
+        errors.append(_err("literal_error", loc, f"Input should be {expected}", v, {"expected": expected}))
+        return v
+    if tt is _mi.EnumType:
+        members = list(t.cls)
+        if isinstance(v, t.cls):
+            return v
+        for m in members:
+            if v == m.value and type(v) is type(m.value):
+                return v
+            if lax and isinstance(v, str) and isinstance(m.value, int) and _INT_TEXT.fullmatch(v) \
+                    and int(v) == m.value:
+                return m.value
+        expected = _fmt_expected(members)
+        errors.append(_err("enum", loc, f"Input should be {expected}", v, {"expected": expected}))
+        return v
+    if tt is _mi.UUIDType:
+        if isinstance(v, uuid.UUID):
+            return v
+        if isinstance(v, str):
+            try:
+                return str(uuid.UUID(v))
+            except ValueError:
+                err = _uuid_error(v)
+                errors.append(_err("uuid_parsing", loc, "Input should be a valid UUID, " + err, v, {"error": err}))
+                return v
+        errors.append(_err("uuid_type", loc, "UUID input should be a string, bytes or UUID object", v))
+        return v
+    if tt is _mi.DateTimeType or tt is _mi.DateType or tt is _mi.TimeType:
+        kind = _dt.datetime if tt is _mi.DateTimeType else _dt.date if tt is _mi.DateType else _dt.time
+        if isinstance(v, kind) and (kind is not _dt.date or not isinstance(v, _dt.datetime)):
+            return v
+        if isinstance(v, str):
+            try:
+                msgspec.convert(v, kind)
+                return v
+            except _MSGSPEC_VALIDATION:
+                pass
+            if kind is _dt.time:
+                err = "invalid time format" if len(v) >= 5 else "input is too short"
+                errors.append(_err("time_parsing", loc, "Input should be in a valid time format, " + err, v,
+                                   {"error": err}))
+            elif kind is _dt.date:
+                err = _date_error(v)
+                errors.append(_err("date_from_datetime_parsing", loc, "Input should be a valid date or datetime, "
+                                   + err, v, {"error": err}))
+            else:
+                err = _date_error(v)
+                errors.append(_err("datetime_from_date_parsing", loc, "Input should be a valid datetime or date, "
+                                   + err, v, {"error": err}))
+            return v
+        name = kind.__name__
+        errors.append(_err(f"{name}_type", loc, f"Input should be a valid {name}", v))
+        return v
+    if tt is _mi.TimeDeltaType:
+        if isinstance(v, _dt.timedelta):
+            return v
+        try:
+            msgspec.convert(v, _dt.timedelta, strict=False)
+            return v
+        except _MSGSPEC_VALIDATION:
+            errors.append(_err("time_delta_parsing", loc, "Input should be a valid timedelta, invalid duration",
+                               v, {"error": "invalid duration"}))
+            return v
+    if tt is _mi.DecimalType:
+        if isinstance(v, decimal.Decimal):
+            d = v
+        elif isinstance(v, (str, int, float)) and not isinstance(v, bool):
+            try:
+                d = decimal.Decimal(v.strip() if isinstance(v, str) else str(v))
+            except decimal.InvalidOperation:
+                errors.append(_err("decimal_parsing", loc, "Input should be a valid decimal", v))
+                return v
+        else:
+            errors.append(_err("decimal_type", loc,
+                               "Decimal input should be an integer, float, string or Decimal object", v))
+            return v
+        if d.is_finite():
+            _bounds(t, d, loc, errors, v)
+        return v
+    if tt is _mi.BytesType or tt is _mi.ByteArrayType or tt is _mi.MemoryViewType:
+        if isinstance(v, (bytes, bytearray, memoryview)):
+            return v
+        if isinstance(v, str):
+            try:
+                msgspec.convert(v, bytes)
+                return v
+            except _MSGSPEC_VALIDATION:
+                pass
+        errors.append(_err("bytes_type", loc, "Input should be a valid bytes", v))
+        return v
+    if tt is _mi.UnionType:
+        if v is None and t.includes_none:
+            return v
+        members = [m for m in t.types if type(m) is not _mi.NoneType]
+        if len(members) == 1:
+            return _check(members[0], v, loc, errors, lax, js)
+        collected = []
+        for m in members:
+            mine = []
+            normal = _check(m, v, loc, mine, lax, js)
+            if not mine:
+                return normal
+            collected.append((m, mine))
+        for m, mine in collected:
+            tag = _member_name(m)
+            for e in mine:
+                e["loc"] = loc + (tag,) + e["loc"][len(loc):]
+                errors.append(e)
+        return v
+    if tt is _mi.ListType or tt is _mi.VarTupleType or tt is _mi.SetType or tt is _mi.FrozenSetType:
+        kind = {_mi.ListType: "List", _mi.VarTupleType: "Tuple", _mi.SetType: "Set",
+                _mi.FrozenSetType: "Frozenset"}[tt]
+        if not isinstance(v, (list, tuple, set, frozenset)) or (isinstance(v, (set, frozenset)) and kind == "List"):
+            code = {"List": "list_type", "Tuple": "tuple_type", "Set": "set_type", "Frozenset": "frozen_set_type"}[kind]
+            errors.append(_err(code, loc, "Input should be a valid array" if js and kind == "List"
+                               else f"Input should be a valid {kind.lower()}", v))
+            return v
+        items = list(v)
+        normal = [_check(t.item_type, item, loc + (i,), errors, lax, js) for i, item in enumerate(items)]
+        _sized(kind, t, len(items), loc, errors, v)
+        return normal
+    if tt is _mi.TupleType:
+        if not isinstance(v, (list, tuple)):
+            errors.append(_err("tuple_type", loc, "Input should be a valid tuple", v))
+            return v
+        items = list(v)
+        normal = [_check(it, item, loc + (i,), errors, lax, js) for i, (it, item) in enumerate(zip(t.item_types, items))]
+        for i in range(len(items), len(t.item_types)):
+            errors.append(_err("missing", loc + (i,), "Field required", v))
+        if len(items) > len(t.item_types):
+            n = len(t.item_types)
+            errors.append(_err("too_long", loc, f"Tuple should have at most {n} item{_s(n)} after validation, "
+                               f"not {len(items)}", v, {"field_type": "Tuple", "max_length": n,
+                                                        "actual_length": len(items)}))
+        return normal
+    if tt is _mi.DictType:
+        if not isinstance(v, dict):
+            errors.append(_err("dict_type", loc, _DICT_MSG[js], v))
+            return v
+        out = {}
+        for key, item in (<dict>v).items():
+            k = _check(t.key_type, key, loc + (key, "[key]"), errors, lax, js)
+            out[k] = _check(t.value_type, item, loc + (key,), errors, lax, js)
+        _sized("Dictionary", t, len(v), loc, errors, v)
+        return out
+    if tt is _mi.StructType or tt is _mi.DataclassType or tt is _mi.TypedDictType:
+        if isinstance(v, t.cls) and tt is not _mi.TypedDictType:
+            return v
+        if not isinstance(v, dict):
+            name = t.cls.__name__
+            if tt is _mi.DataclassType:
+                errors.append(_err("dataclass_type", loc, f"Input should be a dictionary or an instance of {name}",
+                                   v, {"class_name": name}))
+            elif tt is _mi.TypedDictType:
+                errors.append(_err("dict_type", loc, _DICT_MSG[js], v))
+            else:
+                errors.append(_err("model_type", loc, "Input should be an object" if js else
+                                   f"Input should be a valid dictionary or instance of {name}", v,
+                                   {"class_name": name}))
+            return v
+        out = dict(v)
+        for f in t.fields:
+            key = getattr(f, "encode_name", f.name)
+            if key not in v:
+                if f.required:
+                    errors.append(_err("missing", loc + (key,), "Field required", v))
+                continue
+            out[key] = _check(f.type, v[key], loc + (key,), errors, lax, js)
+        if tt is _mi.StructType and t.forbid_unknown_fields:
+            known = {getattr(f, "encode_name", f.name) for f in t.fields}
+            if t.tag_field is not None:
+                known.add(t.tag_field)
+            for key, item in (<dict>v).items():
+                if key not in known:
+                    errors.append(_err("extra_forbidden", loc + (key,), "Extra inputs are not permitted", item))
+        return out
+    return v        # other kinds (custom, ext, named tuples...): msgspec's message if it refuses
+
+
+cdef str _member_name(object t):
+    cdef type tt = type(t)
+    if tt is _mi.Metadata:
+        return _member_name(t.type)
+    if hasattr(t, "cls"):
+        return t.cls.__name__
+    names = {_mi.IntType: "int", _mi.FloatType: "float", _mi.StrType: "str", _mi.BoolType: "bool",
+             _mi.ListType: "list", _mi.DictType: "dict", _mi.UUIDType: "uuid", _mi.DateTimeType: "datetime",
+             _mi.DateType: "date", _mi.DecimalType: "decimal", _mi.LiteralType: "literal"}
+    return names.get(tt, tt.__name__.lower())
