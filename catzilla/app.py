@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 from catzilla._core.dispatch import Layer, Plan, PlanSlot
 from catzilla.broadcast import Broadcast
 from catzilla.openapi import get_openapi, get_swagger_ui_html
+from catzilla.request import Request
 from catzilla.response import Response
 from catzilla.router import Route, RouteError, Router
 from catzilla.settings import Settings
@@ -178,7 +179,7 @@ class Catzilla:
             return
         served: List[Any] = [None, None]     # the document, and the one Response that answers with it
 
-        def openapi_json(request: Any) -> Response:
+        def openapi_json(request: Request) -> Response:
             document = self.openapi()
             if served[0] is not document:
                 served[:] = document, Response(json.dumps(document, separators=(",", ":")).encode(),
@@ -188,7 +189,7 @@ class Catzilla:
         page = get_swagger_ui_html(openapi_url=s.openapi_url, title=f"{s.title} - Swagger UI",
                                    swagger_js_url=s.swagger_js_url, swagger_css_url=s.swagger_css_url)
 
-        def swagger_ui_html(request: Any) -> Response:
+        def swagger_ui_html(request: Request) -> Response:
             return page
 
         self._docs_endpoints = (openapi_json, swagger_ui_html)

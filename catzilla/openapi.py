@@ -22,6 +22,9 @@ import re
 import warnings
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+import msgspec
+
+from catzilla.models import json_schema
 from catzilla.response import HTMLResponse, PlainTextResponse, StreamingResponse
 from catzilla.router import Route
 from catzilla.settings import SWAGGER_CSS_URL, SWAGGER_JS_URL
@@ -71,11 +74,6 @@ _NO_BODY = {204, 205, 304}
 _NO_DEFAULT = object()
 
 
-def json_schema(types: Sequence[Any]) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
-    """(one schema per type, the components they refer to), in the OpenAPI 3.1 dialect
-    (JSON Schema 2020-12). The one place the document asks the model engine."""
-    import msgspec
-    return msgspec.json.schema_components(tuple(types), ref_template=REF_TEMPLATE)
 
 
 class _Schemas:
@@ -100,13 +98,13 @@ class _Schemas:
 
     def resolve(self) -> Dict[str, Any]:
         try:
-            schemas, self.components = json_schema(self.types)
+            schemas, self.components = json_schema(self.types, ref_template=REF_TEMPLATE)
         except (TypeError, ValueError):
             # one type the engine cannot describe must not hide the rest: one by one
             schemas = []
             for tp in self.types:
                 try:
-                    [schema], components = json_schema([tp])
+                    [schema], components = json_schema([tp], ref_template=REF_TEMPLATE)
                 except (TypeError, ValueError):
                     schema, components = {}, {}
                 schemas.append(schema)
@@ -143,7 +141,6 @@ def _constrain(schema: Dict[str, Any], info: Any) -> None:
 
 def _builtin(value: Any) -> Any:
     """A default as JSON, or _NO_DEFAULT when it has no JSON form."""
-    import msgspec
     try:
         return msgspec.to_builtins(value)
     except (TypeError, ValueError):

@@ -135,4 +135,9 @@ def make_app(streams: bool = False) -> Catzilla:
 
 
 app = make_app()
-stream_app = make_app(streams=True)
+
+
+def __getattr__(name: str) -> Catzilla:
+    if name == "stream_app":            # made when asked for (catzilla run typed_app:stream_app)
+        return make_app(streams=True)
+    raise AttributeError(name)
