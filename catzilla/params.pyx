@@ -456,7 +456,7 @@ cdef class ParamSpec:
             return _INVALID
         if kind == K_BYTES:
             if isinstance(raw, UploadFile):
-                return (<UploadFile>raw).read()
+                return bytes((<UploadFile>raw).read())
             if isinstance(raw, str):
                 return (<str>raw).encode("utf-8")
             return bytes(raw)
