@@ -2,6 +2,7 @@
 # per route when it is registered, run per request by the dispatcher (HTTP) and
 # by catzilla.websocket (a WebSocket handshake). Nothing here inspects the
 # endpoint per request.
+from catzilla.models cimport Codec
 from catzilla.request cimport Request
 
 
@@ -52,7 +53,7 @@ cdef class ParamSpec:
     cdef bint copy_default               # a mutable default: a fresh copy per request
     cdef bint checks                     # any constraint to check
     cdef tuple loc                       # (loc source, key): the start of an error's loc
-    cdef object codec                    # models.codec(annotation) for K_CODEC, else None
+    cdef Codec codec                     # models.codec(annotation) for K_CODEC, else None
     cdef object factory                  # default_factory, or None
     cdef bint has_gt, has_ge, has_lt, has_le
     cdef double gt, ge, lt, le
@@ -76,7 +77,7 @@ cdef class BodySpec:
     cdef readonly bint required
     cdef readonly bint embed
     cdef readonly tuple params           # the ParamSpecs it carries
-    cdef object codec                    # codec(annotation) (None: field by field, see params.pyx)
+    cdef Codec codec                     # codec(annotation) (None: field by field, see params.pyx)
     cdef object field_codecs             # embedded without a Struct codec: {key: codec}
 
 
@@ -93,10 +94,9 @@ cdef class EndpointPlan:
     cdef tuple inject                    # names that get the request / socket by keyword
     cdef tuple extra_path                # path parameters passed through to **kwargs unchecked
     cdef int status                      # status_code, 0: the default
-    cdef object response_codec           # codec(response model) for filtering, or None
+    cdef Codec response_codec            # codec(response model) for filtering, or None
     cdef object response_exact           # the model class whose instances need no filtering
     cdef object response_class
-    cdef object item_encoder             # items of a typed stream -> bytes
     cdef bint typed_stream
 
     cdef dict arguments(self, Request req, dict path, object form, object body)

@@ -60,98 +60,8 @@ from catzilla.sse import EventSourceResponse, ServerSentEvent
 
 import msgspec as _msgspec
 
-try:
-    from catzilla.models import ValidationError, codec, encode_json, is_model
-except ImportError:
-    # INTERIM, until the models branch lands: the minimum of the catzilla.models
-    # contract (codec / ValidationError / is_model / encode_json) over msgspec
-    # and pydantic, so typed routes run. Delete this block at the merge.
-    import dataclasses as _dc
-
-    class ValidationError(ValueError):
-        def __init__(self, errors):
-            super().__init__(errors)
-            self._errors = list(errors)
-
-        def errors(self):
-            return self._errors
-
-    def _pydantic_model(tp):
-        return isinstance(tp, type) and hasattr(tp, "model_validate_json") and hasattr(tp, "model_fields")
-
-    def is_model(tp):
-        return isinstance(tp, type) and (issubclass(tp, _msgspec.Struct) or _dc.is_dataclass(tp)
-                                         or typing.is_typeddict(tp) or _pydantic_model(tp))
-
-    def _enc_hook(obj):
-        if hasattr(obj, "model_dump"):
-            return obj.model_dump(mode="json")
-        raise NotImplementedError(f"cannot encode {type(obj).__name__}")
-
-    _encoder = _msgspec.json.Encoder(enc_hook=_enc_hook)
-
-    def encode_json(value):
-        return _encoder.encode(value)
-
-    def _msgspec_error(exc, body=None):
-        text = str(exc)
-        loc = ()
-        m = re.search(r" - at `\$((?:\.[^.\[`]+|\[\d+\])*)`", text)
-        if m:
-            loc = tuple(int(x[1:len(x) - 1]) if x.startswith("[") else x[1:]
-                        for x in re.findall(r"\.[^.\[`]+|\[\d+\]", m.group(1)))
-        msg = text.split(" - at ")[0]
-        typ = "missing" if msg.startswith("Object missing required field") else "value_error"
-        if typ == "missing":
-            loc = loc + (msg.split("`")[1],)
-            msg = "Field required"
-        return {"type": typ, "loc": loc, "msg": msg, "input": None}
-
-    class _Codec:
-        def __init__(self, tp):
-            self.type = self.schema_type = tp
-            self._pydantic = _pydantic_model(tp)
-            if not self._pydantic:
-                self._decoder = _msgspec.json.Decoder(tp)
-                _msgspec.inspect.type_info(tp)      # TypeError for an unsupported type
-
-        def decode_json(self, data):
-            if self._pydantic:
-                try:
-                    return self.type.model_validate_json(data)
-                except ValueError as exc:
-                    raise ValidationError(exc.errors(include_url=False)) from None
-            try:
-                return self._decoder.decode(data)
-            except _msgspec.ValidationError as exc:
-                raise ValidationError([_msgspec_error(exc)]) from None
-            except _msgspec.DecodeError as exc:
-                m = re.search(r"char (\d+)", str(exc))
-                raise ValidationError([{"type": "json_invalid", "loc": (int(m.group(1)) if m else 0,),
-                                        "msg": "JSON decode error", "input": {},
-                                        "ctx": {"error": str(exc)}}]) from None
-
-        def convert(self, obj, from_strings=False):
-            if self._pydantic:
-                try:
-                    return self.type.model_validate(obj, from_attributes=True)
-                except ValueError as exc:
-                    raise ValidationError(exc.errors(include_url=False)) from None
-            try:
-                return _msgspec.convert(obj, self.type, strict=not from_strings, from_attributes=True)
-            except _msgspec.ValidationError as exc:
-                raise ValidationError([_msgspec_error(exc)]) from None
-
-        def encode(self, value):
-            return encode_json(value)
-
-    _codecs = {}
-
-    def codec(tp):
-        c = _codecs.get(tp)
-        if c is None:
-            c = _codecs[tp] = _Codec(tp)
-        return c
+from catzilla.models cimport Codec, codec, encode_json, is_model
+from catzilla.models import ValidationError
 
 __all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body", "Form", "File", "UploadFile",
            "ParamSpec", "BodySpec", "EndpointPlan", "compile_endpoint", "register_connection_class"]
@@ -546,7 +456,7 @@ cdef class ParamSpec:
             return _INVALID
         if kind == K_BYTES:
             if isinstance(raw, UploadFile):
-                return (<UploadFile>raw).read()
+                return bytes((<UploadFile>raw).read())
             if isinstance(raw, str):
                 return (<str>raw).encode("utf-8")
             return bytes(raw)
@@ -642,23 +552,16 @@ cdef Response _json(bytes body, int status):
     return r
 
 
-cdef Response _jsonl_head(object content, int status):
-    return StreamingResponse(content, status or 200, media_type="application/jsonl")
+cdef tuple _PASSTHROUGH = (_datetime.datetime, _datetime.date, _datetime.time, _datetime.timedelta,
+                           _uuid.UUID, _decimal.Decimal, bytes, bytearray)
 
 
-cdef class _ItemEncoder:
-    """One item of a typed stream -> bytes. The one place stream items are
-    framed: a JSON line (application/jsonl), or an SSE event whose data is the
-    item as JSON (a ServerSentEvent passes as it is)."""
-    cdef object encode
-    cdef bint sse
-
-    def __call__(self, item):
-        if self.sse:
-            if isinstance(item, ServerSentEvent):
-                return (<object>item).encode()
-            return b"data: " + self.encode(item) + b"\n\n"
-        return self.encode(item) + b"\n"
+def _plain(obj):
+    """to_builtins' hook: a pydantic model (or any object with model_dump) as its fields."""
+    dump = getattr(obj, "model_dump", None)
+    if dump is not None:
+        return dump()
+    raise TypeError(f"cannot filter a {type(obj).__name__} through a response model")
 
 
 cdef class _Invocation:
@@ -816,7 +719,11 @@ cdef class EndpointPlan:
             return self.stream_response(result)
         if self.response_codec is not None:
             if type(result) is not self.response_exact:
-                result = self.response_codec.convert(result, False)
+                # filtered through the response model: another class's attributes
+                # (a model with a password the response model omits) become plain
+                # data first, so only the response model's fields remain
+                result = self.response_codec.convert(
+                    _msgspec.to_builtins(result, builtin_types=_PASSTHROUGH, enc_hook=_plain), False)
             return _json(self.response_codec.encode(result), status or 200)
         t = type(result)
         rc = self.response_class
@@ -836,16 +743,16 @@ cdef class EndpointPlan:
         return _json(encode_json(result), status or 200)
 
     cdef object stream_response(self, object result):
-        cdef StreamingResponse r
+        """A typed generator's items framed by the stream responses themselves
+        (catzilla.response / catzilla.sse encode models, dataclasses and lists
+        as JSON): one JSON line each (application/jsonl), or each the data of
+        an SSE event (a ServerSentEvent passes as it is)."""
         if not (hasattr(result, "__aiter__") or hasattr(result, "__iter__")):
             raise TypeError(f"{_qualname(self.endpoint)} is a typed stream and returned "
                             f"{type(result).__name__}, not an iterable")
         if self.stream[0] == "sse":
-            r = EventSourceResponse(result, self.status or 200)
-        else:
-            r = _jsonl_head(result, self.status)
-        r.encode = self.item_encoder
-        return r
+            return EventSourceResponse(result, self.status or 200)
+        return StreamingResponse(result, self.status or 200, media_type="application/jsonl")
 
     cdef object run(self, Request req, dict path, bint offload, object offloader):
         cdef dict kwargs
@@ -893,10 +800,10 @@ cdef object _whole_body(Request req):
     return req.raw_body()
 
 
-cdef object _dict_codec = None
+cdef Codec _dict_codec = None
 
 
-cdef object _DICT_CODEC():
+cdef Codec _DICT_CODEC():
     global _dict_codec
     if _dict_codec is None:
         _dict_codec = codec(typing.Dict[str, typing.Any])
@@ -1017,7 +924,7 @@ cdef bint _mentions_model(object tp):
     return any(_mentions_model(a) for a in typing.get_args(tp) if a is not Ellipsis)
 
 
-cdef object _make_codec(object tp, str handler, str what):
+cdef Codec _make_codec(object tp, str handler, str what):
     try:
         return codec(tp)
     except (TypeError, ValueError) as exc:
@@ -1199,19 +1106,13 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
     response_model = op["response_model"]
     response_class = op["response_class"]
     stream = None
-    item_encoder = None
-    is_gen = inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn)
-    if is_gen:
+    if inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn):
         item = _stream_item(ret)
         sse = _is_subclass(response_class, EventSourceResponse)
         if item is not None or sse:
             stream = ("sse" if sse else "jsonl", item)
-            item_encoder = _ItemEncoder.__new__(_ItemEncoder)
-            item_encoder.sse = sse
-            if item is None or item is typing.Any or _is_subclass(item, ServerSentEvent):
-                item_encoder.encode = encode_json
-            else:
-                item_encoder.encode = _make_codec(item, handler, "stream item").encode
+            if item is not None and item is not typing.Any and not _is_subclass(item, ServerSentEvent):
+                _make_codec(item, handler, "stream item")     # an item type the engine cannot encode fails now
     if response_class is not None and not _is_subclass(response_class, Response):
         raise TypeError(f"{handler}: response_class must be a Response subclass, got {response_class!r}")
     response_type = None
@@ -1250,7 +1151,6 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
     plan.response_exact = response_exact
     plan.stream = stream
     plan.typed_stream = stream is not None
-    plan.item_encoder = item_encoder
     plan.params = tuple(specs)
     plan.reads_form = any((<ParamSpec>s).src >= S_FORM for s in specs)
     plan.body = _body_spec(handler, body_params, websocket) if body_params else None
