@@ -7,7 +7,7 @@ cdef class Codec:
     cdef readonly bint is_pydantic       # validated by pydantic (a TypeAdapter), not msgspec
     cdef object decoder                  # msgspec.json.Decoder(type, strict=False), or None
     cdef object adapter                  # pydantic.TypeAdapter(type), or None
-    cdef object info                     # msgspec.inspect type info, built on the first failure
+    cdef object info                     # msgspec.inspect type info (the slow path walks it), or None
 
     # JSON bytes -> value in one pass; models.ValidationError with every error
     cpdef object decode_json(self, object data)

@@ -204,11 +204,46 @@ class _ModelMeta(msgspec.StructMeta):
         return cls
 
 
+cdef object _custom(object t, set seen):
+    """The first type in `t` (msgspec type info) that msgspec knows only as a
+    custom type (one it would need a hook for), or None."""
+    if id(t) in seen:
+        return None
+    seen.add(id(t))
+    if type(t) is _mi.CustomType or type(t) is _mi.ExtType:
+        return getattr(t, "cls", t)
+    for name in ("type", "item_type", "key_type", "value_type"):
+        sub = getattr(t, name, None)
+        if isinstance(sub, _mi.Type):
+            found = _custom(sub, seen)
+            if found is not None:
+                return found
+    for sub in (getattr(t, "item_types", None) or getattr(t, "types", None) or ()):
+        found = _custom(sub, seen)
+        if found is not None:
+            return found
+    for f in getattr(t, "fields", None) or ():
+        found = _custom(f.type, seen)
+        if found is not None:
+            return found
+    return None
+
+
+cdef object _msgspec_info(object tp):
+    """msgspec's type info for `tp`; TypeError when msgspec cannot validate all of
+    it from JSON (NameError: a forward reference not defined yet)."""
+    info = _mi.type_info(tp)
+    found = _custom(info, set())
+    if found is not None:
+        raise TypeError(f"type {_type_name(found)} is not supported")
+    return info
+
+
 cdef _check_model(object cls, str name):
     """An annotation msgspec cannot validate raises here, naming the field (a
     forward reference not yet defined is checked when the model is first used)."""
     try:
-        msgspec.json.Decoder(cls)
+        _msgspec_info(cls)
         return
     except NameError:
         return
@@ -220,7 +255,7 @@ cdef _check_model(object cls, str name):
         return
     for fname in cls.__struct_fields__:
         try:
-            msgspec.json.Decoder(hints[fname])
+            _msgspec_info(hints[fname])
         except NameError:
             pass
         except TypeError as exc:
@@ -384,6 +419,7 @@ cdef class Codec:
         self.type = tp
         self.schema_type = tp
         try:
+            self.info = _msgspec_info(tp)
             self.decoder = msgspec.json.Decoder(tp, strict=False)
         except (TypeError, NameError) as exc:
             if "pydantic" not in sys.modules:
@@ -409,8 +445,12 @@ cdef class Codec:
             pass
         except _MSGSPEC_DECODE:
             raise ValidationError([_json_invalid(data)], _type_name(self.type)) from None
-        # the slow path: every error, from the plain JSON value
-        value = msgspec.json.decode(data)
+        # the slow path: every error, from the plain JSON value (the typed decoder may
+        # have stopped before a syntax error further on)
+        try:
+            value = msgspec.json.decode(data)
+        except _MSGSPEC_DECODE:
+            raise ValidationError([_json_invalid(data)], _type_name(self.type)) from None
         return self._slow(value, True, True)
 
     cpdef object convert(self, object obj, bint from_strings=False):
@@ -427,8 +467,6 @@ cdef class Codec:
             return self._slow(obj, from_strings, False)
 
     def _slow(self, value, bint lax, bint js):
-        if self.info is None:
-            self.info = _mi.type_info(self.type)
         cdef list errors = []
         normal = _check(self.info, value, (), errors, lax, js)
         if not errors:
@@ -441,8 +479,6 @@ cdef class Codec:
 
     cdef list collect(self, object value, bint lax):
         """Every error of a plain value against the type (empty: valid)."""
-        if self.info is None:
-            self.info = _mi.type_info(self.type)
         cdef list errors = []
         _check(self.info, value, (), errors, lax, False)
         return errors
@@ -587,7 +623,8 @@ cdef str _fmt_expected(list values):
     parts = [repr(v.value if isinstance(v, enum.Enum) else v) for v in values]
     if len(parts) == 1:
         return parts[0]
-    return ", ".join(parts[:-1]) + " or " + parts[-1]
+    cdef Py_ssize_t last = len(parts) - 1       # no negative indexes: compiled with wraparound=False
+    return ", ".join(parts[:last]) + " or " + parts[last]
 
 
 cdef str _s(object n):
@@ -607,6 +644,8 @@ cdef tuple _DICT_MSG = ("Input should be a valid dictionary", "Input should be a
 cdef bint _bounds(object t, object v, tuple loc, list errors, object input_, bint as_float=False):
     # pydantic reports a float field's bounds as floats in ctx, as written in msg
     cdef bint ok = True
+    if type(t) is _mi.DecimalType:       # msgspec keeps no bounds for Decimal
+        return True
     if t.gt is not None and not v > t.gt:
         errors.append(_err("greater_than", loc, f"Input should be greater than {t.gt}", input_, {"gt": float(t.gt) if as_float else t.gt}))
         ok = False
@@ -646,8 +685,7 @@ cdef str _uuid_error(str s):
     text = s[9:] if s.lower().startswith("urn:uuid:") else s
     for i, ch in enumerate(text):
         if ch not in "0123456789abcdefABCDEF-{}":
-            return (f"invalid character: expected an optional prefix of `urn:uuid:` followed by [0-9a-fA-F-], "
-                    f"found `{ch}` at {i + 1}")
+            return f"invalid character: found `{ch}` at {i}"
     digits = text.replace("-", "").strip("{}")
     if "-" in text:
         groups = text.strip("{}").split("-")
@@ -889,6 +927,9 @@ cdef object _check(object t, object v, tuple loc, list errors, bint lax, bint js
                                else f"Input should be a valid {kind.lower()}", v))
             return v
         items = list(v)
+        if t.max_length is not None and len(items) > t.max_length:
+            _sized(kind, t, len(items), loc, errors, v)      # pydantic stops there: no item errors
+            return v
         normal = [_check(t.item_type, item, loc + (i,), errors, lax, js) for i, item in enumerate(items)]
         _sized(kind, t, len(items), loc, errors, v)
         return normal
@@ -917,7 +958,7 @@ cdef object _check(object t, object v, tuple loc, list errors, bint lax, bint js
         _sized("Dictionary", t, len(v), loc, errors, v)
         return out
     if tt is _mi.StructType or tt is _mi.DataclassType or tt is _mi.TypedDictType:
-        if isinstance(v, t.cls) and tt is not _mi.TypedDictType:
+        if tt is not _mi.TypedDictType and isinstance(v, t.cls):
             return v
         if not isinstance(v, dict):
             name = t.cls.__name__
