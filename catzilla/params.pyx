@@ -1100,6 +1100,8 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
         specs.append(_spec(handler, name, source, key, tp, marker, default, other_meta))
     if var_kw:
         extra_path = [n for n in path_names if n not in seen_path]
+    if not arg_first and not any(q.kind is inspect.Parameter.VAR_POSITIONAL for q in params):
+        typed = True        # no request parameter (`def items():`): only a plan can call it
 
     # the return side
     ret = hints.get("return", _EMPTY)
