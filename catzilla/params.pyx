@@ -1318,16 +1318,19 @@ cdef BodySpec _body_spec(str handler, list body_params, bint websocket):
         b.codec = _make_codec(first.annotation, handler, f"body parameter {first.name!r}")
         return b
     fields = []
+    checked = {}
     for s in specs:
         p = <ParamSpec>s
         p.loc = ("body", p.key)
         tp = p.annotation
         if p.info is not None and any(getattr(p.info, a) is not None for a in
                                       ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern")):
+            # the marker's constraints, checked by the engine with the rest of the body
             i = p.info
             tp = typing.Annotated[tp, _msgspec.Meta(gt=i.gt, ge=i.ge, lt=i.lt, le=i.le, multiple_of=i.multiple_of,
                                                     min_length=i.min_length, max_length=i.max_length,
                                                     pattern=i.pattern)]
+        checked[p.key] = tp
         if p.required:
             fields.append((p.name, tp, _msgspec.field(name=p.key)))
         elif p.factory is not None:
@@ -1342,7 +1345,7 @@ cdef BodySpec _body_spec(str handler, list body_params, bint websocket):
     except (TypeError, ValueError):
         # a type a Struct cannot hold (a pydantic model): each key through its own codec
         b.codec = None
-        b.field_codecs = {(<ParamSpec>s).key: _make_codec((<ParamSpec>s).annotation, handler,
+        b.field_codecs = {(<ParamSpec>s).key: _make_codec(checked[(<ParamSpec>s).key], handler,
                                                           f"body parameter {(<ParamSpec>s).name!r}")
                           for s in specs}
         if b.annotation is None:
