@@ -182,7 +182,7 @@ def test_models_as_bodies(client):
     assert {(e["type"], tuple(e["loc"])) for e in r.json()["detail"]} == {
         ("greater_than_equal", ("body", "id")), ("string_too_short", ("body", "username")),
         ("less_than_equal", ("body", "age")), ("greater_than", ("body", "height")),
-        ("bool_type", ("body", "is_active"))}
+        ("bool_parsing", ("body", "is_active"))}
     assert client.put("/users/5/preferences", json={"favorite_colors": ["blue"]}).json() == {
         "user_id": 5, "favorite_colors": ["blue"]}
     assert client.put("/users/5/preferences").json() == {"user_id": 5, "favorite_colors": []}
