@@ -324,6 +324,9 @@ def test_missing_and_malformed_body():
         assert len(errors) == 1 and errors[0]["type"] == "json_invalid"
         assert errors[0]["loc"][0] == "body" and isinstance(errors[0]["loc"][1], int)
         assert "error" in errors[0]["ctx"]
+        # malformed after a value of the wrong type: still the one json_invalid error
+        errors = detail(c.post("/orders", content=b'{"customer": 1', headers={"content-type": "application/json"}))
+        assert [(e["type"], e["loc"]) for e in errors] == [("json_invalid", ["body", 14])]
         assert c.post("/optional").json() == {"item": None}
         assert c.post("/optional", json={"sku": "C-3", "qty": 1, "price": 2}).json() == {"item": "C-3"}
 
