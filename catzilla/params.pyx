@@ -20,7 +20,7 @@ parameter; a marker (Query, Path, Header, Cookie, Body, Form, File), given as
 the default or inside Annotated, says the source; an annotation that is a
 model (catzilla.models.is_model) is the body; any other annotation is a query
 parameter. The first parameter is the request when it has no annotation or is
-annotated Request (0.2.3's `def h(request, q: str = Query(...))`); a
+annotated Request (or Any: 0.2.3's `def h(request, q: str = Query(...))`); a
 parameter annotated Request anywhere gets it too. One model parameter is the
 whole body; several body parameters, or Body(embed=True), are embedded by
 name. An endpoint with nothing typed (`def h(request)`, untyped path
@@ -1040,8 +1040,10 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
         if connection and (_is_request_annotation(tp) == websocket):
             raise TypeError(f"{handler}: parameter {name!r}: a {'WebSocket' if websocket else 'HTTP'} route's "
                             f"endpoint is called with a {'WebSocket' if websocket else 'Request'}, not {tp!r}")
-        if index == 0 and marker is None and name not in converters and (tp is _EMPTY or connection) \
+        if index == 0 and marker is None and name not in converters \
+                and (tp is _EMPTY or connection or tp is typing.Any or tp is object) \
                 and prm.kind is not inspect.Parameter.KEYWORD_ONLY:
+            # `request: Any` too: how a strictly typed untyped handler spells it
             arg_first = True
             continue
         if connection:
