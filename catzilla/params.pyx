@@ -729,13 +729,15 @@ cdef class EndpointPlan:
         rc = self.response_class
         if rc is not None and rc is not JSONResponse:
             return rc(result, status_code=status or 200)
+        if t is dict or t is list:                  # the common answer first
+            return _json(encode_json(result), status or 200)
         if t is str:
             return PlainTextResponse(result, status or 200)
         if result is None:
             return Response(b"", status or 204)
         if t is bytes or t is bytearray:
             return Response(bytes(result), status or 200)
-        if inspect.isgenerator(result) or inspect.isasyncgen(result):
+        if isinstance(result, (types.GeneratorType, types.AsyncGeneratorType)):
             r = StreamingResponse(result)
             if status:
                 (<Response>r).status_code = status
