@@ -47,7 +47,7 @@ from cpython.object cimport PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 
-from catzilla.includes.python cimport (PyUnicode_KIND, PyUnicode_DATA, PyUnicode_READ,
+from catzilla.includes.python cimport (PyCoro_CheckExact, PyUnicode_KIND, PyUnicode_DATA, PyUnicode_READ,
                                        PyUnicode_GET_LENGTH)
 from catzilla.datastructures cimport UploadFile, _MultiMapping
 from catzilla.request cimport Request
@@ -715,6 +715,8 @@ cdef class EndpointPlan:
         cdef int status = self.status
         if isinstance(result, Response):
             return result
+        if PyCoro_CheckExact(result):               # a def endpoint that returned a coroutine
+            return self._finish(result)
         if self.typed_stream:
             return self.stream_response(result)
         if self.response_codec is not None:
