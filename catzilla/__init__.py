@@ -6,7 +6,7 @@ from catzilla.cors import CORSMiddleware
 from catzilla.datastructures import FormData, Headers, MutableHeaders, QueryParams, UploadFile
 from catzilla.exceptions import ClientDisconnect, HTTPException, RequestValidationError
 from catzilla.files import FileResponse
-from catzilla.models import BaseModel, Field
+from catzilla.models import BaseModel, Field, ValidationError
 from catzilla.middleware import RequestIdMiddleware, TrustedHostMiddleware
 from catzilla.params import Body, Cookie, File, Form, Header, Path, Query
 from catzilla.proxy import ProxyHeadersMiddleware
@@ -28,7 +28,7 @@ __all__ = [
     "RedirectResponse", "StreamingResponse", "FileResponse", "StaticFiles", "EventSourceResponse", "ServerSentEvent",
     "HTTPException", "ClientDisconnect", "RequestValidationError", "Router", "RouterGroup", "Route",
     "RouteError", "Settings", "Headers", "MutableHeaders", "QueryParams", "FormData", "UploadFile",
-    "WebSocket", "WebSocketDisconnect", "WebSocketState", "Broadcast", "BaseModel", "Field",
+    "WebSocket", "WebSocketDisconnect", "WebSocketState", "Broadcast", "BaseModel", "Field", "ValidationError",
     "Query", "Path", "Header", "Cookie", "Body", "Form", "File",
     "CompressionMiddleware", "GZipMiddleware",
     "CORSMiddleware",

@@ -11,7 +11,8 @@ class ValidationError(ValueError):
     loc without a source prefix."""
 
     title: Optional[str]
-    def __init__(self, errors: Iterable[Dict[str, Any]], title: Optional[str] = None) -> None: ...
+    def __init__(self, errors: Union[Iterable[Dict[str, Any]], str], title: Optional[str] = None) -> None:
+        """errors: the error dicts, or one message (a value_error)."""
     def errors(self) -> List[Dict[str, Any]]: ...
     def error_count(self) -> int: ...
 
@@ -40,14 +41,20 @@ class FieldInfo:
                  examples: Optional[List[Any]] = None, deprecated: Optional[bool] = None,
                  json_schema_extra: Optional[Dict[str, Any]] = None, annotation: Any = None) -> None: ...
     def is_required(self) -> bool: ...
+    def constraints(self) -> Dict[str, Any]: ...
+    def documentation(self) -> Dict[str, Any]: ...
     def meta(self) -> Optional[msgspec.Meta]: ...
+    def annotate(self, tp: Any) -> Any:
+        """`tp` with this field's constraints (on X for Optional[X]) and documentation."""
 
 def Field(default: Any = ..., *, default_factory: Optional[Callable[[], Any]] = None, alias: Optional[str] = None,
           title: Optional[str] = None, description: Optional[str] = None, gt: Any = None, ge: Any = None,
           lt: Any = None, le: Any = None, multiple_of: Any = None, min_length: Optional[int] = None,
           max_length: Optional[int] = None, pattern: Optional[str] = None, examples: Optional[List[Any]] = None,
-          deprecated: Optional[bool] = None, json_schema_extra: Optional[Dict[str, Any]] = None) -> Any:
-    """A model field's default, alias, constraints and documentation (pydantic's Field)."""
+          deprecated: Optional[bool] = None, json_schema_extra: Optional[Dict[str, Any]] = None,
+          regex: Optional[str] = None, min_items: Optional[int] = None, max_items: Optional[int] = None) -> Any:
+    """A model field's default, alias, constraints and documentation (pydantic's Field).
+    regex/min_items/max_items: pydantic v1's (and Catzilla 0.2.3's) names."""
 
 class BaseModel(msgspec.Struct, kw_only=True):
     """A msgspec Struct (keyword-only fields) with pydantic's method names."""
@@ -64,6 +71,15 @@ class BaseModel(msgspec.Struct, kw_only=True):
     @classmethod
     def model_json_schema(cls, ref_template: str = "#/$defs/{model}") -> Dict[str, Any]: ...
     def model_copy(self: _M, *, update: Optional[Mapping[str, Any]] = None, deep: bool = False) -> _M: ...
+    # pydantic v1's names (Catzilla 0.2.3)
+    @classmethod
+    def parse_obj(cls: Type[_M], obj: Any) -> _M: ...
+    @classmethod
+    def parse_raw(cls: Type[_M], data: Union[bytes, bytearray, memoryview, str]) -> _M: ...
+    def json(self, *, by_alias: bool = False, exclude_none: bool = False, exclude: _IncEx = None,
+             include: _IncEx = None) -> str: ...
+    def dict(self, *, mode: str = "python", by_alias: bool = False, exclude_none: bool = False,
+             exclude: _IncEx = None, include: _IncEx = None) -> Dict[str, Any]: ...
 
 class Codec:
     """Validation and encoding for one type (codec(tp), cached)."""

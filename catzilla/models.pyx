@@ -17,12 +17,15 @@ import json as _stdjson
 import re
 import sys
 import uuid
-from typing import Annotated, Any, ClassVar, ForwardRef, get_origin, get_type_hints, is_typeddict
+import types as _types
+from typing import (Annotated, Any, ClassVar, Optional, Union, get_args, get_origin, get_type_hints,
+                    is_typeddict)
 
 import msgspec
 from msgspec import inspect as _mi
 
 cdef object _NODEFAULT = msgspec.NODEFAULT
+cdef tuple _UNIONS = (Union, _types.UnionType)
 cdef object _MSGSPEC_VALIDATION = msgspec.ValidationError
 cdef object _MSGSPEC_DECODE = msgspec.DecodeError
 
@@ -33,8 +36,12 @@ class ValidationError(ValueError):
     has one, "ctx"."""
 
     def __init__(self, errors, title=None):
-        self._errors = list(errors)
         self.title = title
+        if isinstance(errors, str):         # raised by hand (a __post_init__ rule): one value error
+            self._errors = [{"type": "value_error", "loc": (), "msg": errors, "input": None}]
+            ValueError.__init__(self, errors)
+            return
+        self._errors = list(errors)
         ValueError.__init__(self, self._summary())
 
     def errors(self):
@@ -108,18 +115,41 @@ class FieldInfo:
     def is_required(self):
         return self.default is _NODEFAULT and self.default_factory is None
 
-    def meta(self):
-        """The constraints and documentation as a msgspec.Meta, or None."""
+    def constraints(self):
+        """The validation constraints given, as msgspec.Meta keywords."""
+        return {k: getattr(self, k) for k in ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length",
+                                              "pattern") if getattr(self, k) is not None}
+
+    def documentation(self):
+        """title, description, examples, deprecated, json_schema_extra as msgspec.Meta keywords."""
+        kw = {k: getattr(self, k) for k in ("title", "description") if getattr(self, k) is not None}
+        if self.examples is not None:
+            kw["examples"] = list(self.examples)
         extra = dict(self.json_schema_extra or {})
         if self.deprecated:
             extra["deprecated"] = True
-        kw = {k: getattr(self, k) for k in ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length",
-                                            "pattern", "title", "description") if getattr(self, k) is not None}
-        if self.examples is not None:
-            kw["examples"] = list(self.examples)
         if extra:
             kw["extra_json_schema"] = extra
+        return kw
+
+    def meta(self):
+        """The constraints and documentation as one msgspec.Meta, or None."""
+        kw = self.constraints()
+        kw.update(self.documentation())
         return msgspec.Meta(**kw) if kw else None
+
+    def annotate(self, tp):
+        """`tp` carrying this field's constraints and documentation. On an
+        Optional[X] the constraints go on X, as pydantic applies them."""
+        cons = self.constraints()
+        docs = self.documentation()
+        if cons and not isinstance(tp, str) and get_origin(tp) in _UNIONS and type(None) in get_args(tp):
+            members = tuple(a for a in get_args(tp) if a is not type(None))
+            inner = members[0] if len(members) == 1 else Union[members]
+            tp = Optional[Annotated[inner, msgspec.Meta(**cons)]]
+            cons = {}
+        cons.update(docs)
+        return Annotated[tp, msgspec.Meta(**cons)] if cons else tp
 
     def __repr__(self):
         shown = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__
@@ -129,12 +159,25 @@ class FieldInfo:
 
 def Field(default=_NODEFAULT, *, default_factory=None, alias=None, title=None, description=None, gt=None,
           ge=None, lt=None, le=None, multiple_of=None, min_length=None, max_length=None, pattern=None,
-          examples=None, deprecated=None, json_schema_extra=None):
-    """A model field's default, alias, constraints and documentation (pydantic's Field)."""
+          examples=None, deprecated=None, json_schema_extra=None, regex=None, min_items=None, max_items=None):
+    """A model field's default, alias, constraints and documentation (pydantic's Field).
+    regex, min_items, max_items: pydantic v1's (and Catzilla 0.2.3's) names for
+    pattern, min_length, max_length."""
+    pattern = _one_of(pattern, "pattern", regex, "regex")
+    min_length = _one_of(min_length, "min_length", min_items, "min_items")
+    max_length = _one_of(max_length, "max_length", max_items, "max_items")
     return FieldInfo(default, default_factory=default_factory, alias=alias, title=title,
                      description=description, gt=gt, ge=ge, lt=lt, le=le, multiple_of=multiple_of,
                      min_length=min_length, max_length=max_length, pattern=pattern, examples=examples,
                      deprecated=deprecated, json_schema_extra=json_schema_extra)
+
+
+cdef object _one_of(object value, str name, object old, str old_name):
+    if old is None:
+        return value
+    if value is not None:
+        raise TypeError(f"give {name} or {old_name}, not both")
+    return old
 
 
 cdef bint _is_classvar(object tp):
@@ -158,14 +201,18 @@ class _ModelMeta(msgspec.StructMeta):
         declared = dict(ns.get("__annotations__", {}))
         annotations = {}
         fields = {}
+        scope = None
         for fname, tp in declared.items():
+            if isinstance(tp, str):
+                if scope is None:
+                    scope = _defining_scope()
+                tp = _resolved(tp, scope)
             if _is_classvar(tp):
                 annotations[fname] = tp
                 continue
             value = ns.get(fname, _NODEFAULT)
             info = value if isinstance(value, FieldInfo) else FieldInfo(value)
-            meta = info.meta()
-            annotations[fname] = tp if meta is None else Annotated[tp, meta]
+            annotations[fname] = info.annotate(tp)
             default = info.default
             factory = info.default_factory
             if isinstance(default, (list, dict, set, bytearray)) and default:
@@ -237,6 +284,23 @@ cdef object _msgspec_info(object tp):
     if found is not None:
         raise TypeError(f"type {_type_name(found)} is not supported")
     return info
+
+
+cdef tuple _defining_scope():
+    # The namespaces of the code running the class statement (this compiled
+    # function has no frame of its own), so that string annotations naming
+    # local or exec'd classes resolve, as pydantic resolves them.
+    frame = sys._getframe(0)
+    return frame.f_globals, frame.f_locals
+
+
+cdef object _resolved(str annotation, tuple scope):
+    """A string annotation evaluated where the class is defined, or kept as a
+    string (a forward reference msgspec resolves once the name exists)."""
+    try:
+        return eval(annotation, scope[0], scope[1])
+    except Exception:
+        return annotation
 
 
 cdef _check_model(object cls, str name):
@@ -326,6 +390,22 @@ class BaseModel(msgspec.Struct, metaclass=_ModelMeta):
         if update:
             new = msgspec.structs.replace(new, **update)
         return new
+
+    # pydantic v1's names (Catzilla 0.2.3 models had them); last in the body, as
+    # `dict` shadows the builtin in the class namespace from here on
+    @classmethod
+    def parse_obj(cls, obj):
+        return cls.model_validate(obj)
+
+    @classmethod
+    def parse_raw(cls, data):
+        return cls.model_validate_json(data)
+
+    def json(self, **options):
+        return self.model_dump_json(**options)
+
+    def dict(self, **options):
+        return self.model_dump(**options)
 
 
 cdef object _include(dict options):

@@ -20,7 +20,7 @@ parameter; a marker (Query, Path, Header, Cookie, Body, Form, File), given as
 the default or inside Annotated, says the source; an annotation that is a
 model (catzilla.models.is_model) is the body; any other annotation is a query
 parameter. The first parameter is the request when it has no annotation or is
-annotated Request (0.2.3's `def h(request, q: str = Query(...))`); a
+annotated Request (or Any: 0.2.3's `def h(request, q: str = Query(...))`); a
 parameter annotated Request anywhere gets it too. One model parameter is the
 whole body; several body parameters, or Body(embed=True), are embedded by
 name. An endpoint with nothing typed (`def h(request)`, untyped path
@@ -47,7 +47,7 @@ from cpython.object cimport PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 
-from catzilla.includes.python cimport (PyUnicode_KIND, PyUnicode_DATA, PyUnicode_READ,
+from catzilla.includes.python cimport (PyCoro_CheckExact, PyUnicode_KIND, PyUnicode_DATA, PyUnicode_READ,
                                        PyUnicode_GET_LENGTH)
 from catzilla.datastructures cimport UploadFile, _MultiMapping
 from catzilla.request cimport Request
@@ -715,6 +715,8 @@ cdef class EndpointPlan:
         cdef int status = self.status
         if isinstance(result, Response):
             return result
+        if PyCoro_CheckExact(result):               # a def endpoint that returned a coroutine
+            return self._finish(result)
         if self.typed_stream:
             return self.stream_response(result)
         if self.response_codec is not None:
@@ -729,13 +731,15 @@ cdef class EndpointPlan:
         rc = self.response_class
         if rc is not None and rc is not JSONResponse:
             return rc(result, status_code=status or 200)
+        if t is dict or t is list:                  # the common answer first
+            return _json(encode_json(result), status or 200)
         if t is str:
             return PlainTextResponse(result, status or 200)
         if result is None:
             return Response(b"", status or 204)
         if t is bytes or t is bytearray:
             return Response(bytes(result), status or 200)
-        if inspect.isgenerator(result) or inspect.isasyncgen(result):
+        if isinstance(result, (types.GeneratorType, types.AsyncGeneratorType)):
             r = StreamingResponse(result)
             if status:
                 (<Response>r).status_code = status
@@ -1040,8 +1044,10 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
         if connection and (_is_request_annotation(tp) == websocket):
             raise TypeError(f"{handler}: parameter {name!r}: a {'WebSocket' if websocket else 'HTTP'} route's "
                             f"endpoint is called with a {'WebSocket' if websocket else 'Request'}, not {tp!r}")
-        if index == 0 and marker is None and name not in converters and (tp is _EMPTY or connection) \
+        if index == 0 and marker is None and name not in converters \
+                and (tp is _EMPTY or connection or tp is typing.Any or tp is object) \
                 and prm.kind is not inspect.Parameter.KEYWORD_ONLY:
+            # `request: Any` too: how a strictly typed untyped handler spells it
             arg_first = True
             continue
         if connection:
@@ -1100,6 +1106,8 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
         specs.append(_spec(handler, name, source, key, tp, marker, default, other_meta))
     if var_kw:
         extra_path = [n for n in path_names if n not in seen_path]
+    if not arg_first and not any(q.kind is inspect.Parameter.VAR_POSITIONAL for q in params):
+        typed = True        # no request parameter (`def items():`): only a plan can call it
 
     # the return side
     ret = hints.get("return", _EMPTY)
@@ -1316,16 +1324,19 @@ cdef BodySpec _body_spec(str handler, list body_params, bint websocket):
         b.codec = _make_codec(first.annotation, handler, f"body parameter {first.name!r}")
         return b
     fields = []
+    checked = {}
     for s in specs:
         p = <ParamSpec>s
         p.loc = ("body", p.key)
         tp = p.annotation
         if p.info is not None and any(getattr(p.info, a) is not None for a in
                                       ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern")):
+            # the marker's constraints, checked by the engine with the rest of the body
             i = p.info
             tp = typing.Annotated[tp, _msgspec.Meta(gt=i.gt, ge=i.ge, lt=i.lt, le=i.le, multiple_of=i.multiple_of,
                                                     min_length=i.min_length, max_length=i.max_length,
                                                     pattern=i.pattern)]
+        checked[p.key] = tp
         if p.required:
             fields.append((p.name, tp, _msgspec.field(name=p.key)))
         elif p.factory is not None:
@@ -1340,7 +1351,7 @@ cdef BodySpec _body_spec(str handler, list body_params, bint websocket):
     except (TypeError, ValueError):
         # a type a Struct cannot hold (a pydantic model): each key through its own codec
         b.codec = None
-        b.field_codecs = {(<ParamSpec>s).key: _make_codec((<ParamSpec>s).annotation, handler,
+        b.field_codecs = {(<ParamSpec>s).key: _make_codec(checked[(<ParamSpec>s).key], handler,
                                                           f"body parameter {(<ParamSpec>s).name!r}")
                           for s in specs}
         if b.annotation is None:

@@ -71,7 +71,7 @@ precedence above.
 
 Definitions
 -----------
-``Router.add(path, endpoint, methods=("GET",), *, name=None, blocking=None)``
+``Router.add(path, endpoint, methods=("GET",), *, name=None, blocking=None, **options)``
 registers a route; ``Route(path, endpoint, methods=("GET",), *, name=None,
 blocking=None)`` makes one with the same checks, to pass to ``Router.add_route`` or
 ``Router(routes=[...])`` (the router's prefix is put in front of its path).
@@ -92,6 +92,10 @@ as they are at that moment, all or none. ``blocking=True`` runs a ``def``
 endpoint on the server's worker threads instead of the event loop, ``False``
 keeps it inline, ``None`` leaves it to the app's ``blocking_handlers``
 setting; ``blocking=True`` on an ``async def`` endpoint is a TypeError.
+A typed endpoint (annotated parameters, markers, a model return type, or the
+``options``: response_model, status_code, tags...) gets ``Route.plan``, compiled
+once here by catzilla.params; the dispatcher runs the plan instead of calling
+the endpoint with ``**path_params``. An untyped endpoint's plan is None.
 
 Implementation
 --------------

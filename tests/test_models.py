@@ -233,6 +233,68 @@ def test_forward_references_and_future_annotations(monkeypatch):
          "msg": "Input should be greater than or equal to 0", "input": -2, "ctx": {"ge": 0}}]
 
 
+def test_constraints_on_optional_fields_apply_to_the_value():
+    class Profile(BaseModel):
+        bio: Optional[str] = Field(None, max_length=3, description="about")
+        age: int | None = Field(None, ge=0)
+
+    assert Profile.model_validate({}) == Profile(bio=None, age=None)
+    assert Profile.model_validate({"bio": None, "age": 3}).age == 3
+    assert errors_of(Profile.model_validate, {"bio": "long", "age": -1}) == [
+        {"type": "string_too_long", "loc": ("bio",), "msg": "String should have at most 3 characters", "input": "long",
+         "ctx": {"max_length": 3}},
+        {"type": "greater_than_equal", "loc": ("age",), "msg": "Input should be greater than or equal to 0",
+         "input": -1, "ctx": {"ge": 0}}]
+    prop = Profile.model_json_schema()["properties"]["bio"]
+    assert prop == {"description": "about", "anyOf": [{"type": "string", "maxLength": 3}, {"type": "null"}],
+                    "default": None}
+
+
+def test_catzilla_023_and_pydantic_v1_spellings():
+    # what a Catzilla 0.2.3 app wrote: Field(regex=, min_items=, max_items=), .dict(), .json(),
+    # parse_obj/parse_raw, ValidationError("message") in __post_init__, attribute assignment
+    from catzilla import ValidationError as Exported
+
+    class User(BaseModel):
+        username: str = Field(min_length=3, max_length=20, regex=r"^[a-zA-Z0-9_]+$")
+        tags: list[str] = Field(default=[], min_items=0, max_items=2)
+        age: int = Field(ge=13, le=120)
+
+        def __post_init__(self):
+            if "admin" in self.username and self.age < 21:
+                raise Exported("admins must be at least 21")
+
+    u = User.parse_obj({"username": "ada_l", "age": 30})
+    assert u.dict() == {"username": "ada_l", "tags": [], "age": 30}
+    assert json.loads(u.json()) == u.dict()
+    assert User.parse_raw('{"username": "bob", "age": 20, "tags": ["a"]}').tags == ["a"]
+    u.age = 31
+    assert u.age == 31
+    assert [e["type"] for e in errors_of(User.parse_obj, {"username": "a b", "age": 30, "tags": ["1", "2", "3"]})] \
+        == ["string_pattern_mismatch", "too_long"]
+    assert errors_of(User.parse_obj, {"username": "admin", "age": 15}) == [
+        {"type": "value_error", "loc": (), "msg": "Value error, admins must be at least 21",
+         "input": {"username": "admin", "age": 15}, "ctx": {"error": "admins must be at least 21"}}]
+    assert Exported("plain").errors() == [{"type": "value_error", "loc": (), "msg": "plain", "input": None}]
+    with pytest.raises(TypeError, match="pattern or regex"):
+        Field(pattern="a", regex="b")
+
+
+def test_string_annotations_resolve_where_the_class_is_defined():
+    ns = {"__name__": "not_a_module"}         # exec'd, function-local classes: msgspec alone finds neither
+    exec("from __future__ import annotations\n"
+         "from catzilla import BaseModel, Field\n"
+         "def make():\n"
+         "    class Leaf(BaseModel):\n"
+         "        v: int = Field(ge=0)\n"
+         "    class Tree(BaseModel):\n"
+         "        leaves: list[Leaf]\n"
+         "    return Tree\n", ns)
+    Tree = ns["make"]()
+    assert Tree.model_validate_json(b'{"leaves": [{"v": 1}]}').leaves[0].v == 1
+    assert errors_of(Tree.model_validate_json, b'{"leaves": [{"v": -1}]}')[0]["loc"] == ("leaves", 0, "v")
+
+
 def test_definition_mistakes_raise_at_class_definition_naming_the_field():
     with pytest.raises(TypeError, match=r"model Bad, field 'when'"):
         class Bad(BaseModel):
