@@ -14,7 +14,6 @@ cdef class Codec:
     # Python objects -> value; from_strings: str inputs coerced as query strings are
     cpdef object convert(self, object obj, bint from_strings=*)
     cpdef bytes encode(self, object value)
-    cdef list collect(self, object value, bint lax)
 
 cpdef Codec codec(object tp)
 cpdef bytes encode_json(object value)

@@ -557,12 +557,6 @@ cdef class Codec:
                 errors = [_from_msgspec(exc, value)]
         raise ValidationError(errors, _type_name(self.type)) from None
 
-    cdef list collect(self, object value, bint lax):
-        """Every error of a plain value against the type (empty: valid)."""
-        cdef list errors = []
-        _check(self.info, value, (), errors, lax, False)
-        return errors
-
     cpdef bytes encode(self, object value):
         if self.adapter is not None:
             return self.adapter.dump_json(value, by_alias=True)
