@@ -105,7 +105,9 @@ class _Schemas:
             for tp in self.types:
                 try:
                     [schema], components = json_schema([tp], ref_template=REF_TEMPLATE)
-                except (TypeError, ValueError):
+                except (TypeError, ValueError) as exc:
+                    warnings.warn(f"OpenAPI: no JSON Schema for {tp!r} ({exc}); documented as any value",
+                                  stacklevel=2)
                     schema, components = {}, {}
                 schemas.append(schema)
                 self.components.update(components)
@@ -191,7 +193,7 @@ class _Builder:
         self.operation_ids: Dict[str, int] = {}
         self.validation_errors = False
         self.converter_bounds: List[Tuple[Dict[str, Any], Dict[str, Any]]] = []
-        self.form_components: Dict[str, Any] = {}
+        self.body_components: Dict[str, Any] = {}
 
     def paths(self) -> Dict[str, Any]:
         paths: Dict[str, Any] = {}
@@ -275,24 +277,38 @@ class _Builder:
         return param
 
     def request_body(self, plan: Any, operation_id: str) -> Optional[Dict[str, Any]]:
+        # an embedded JSON body or a form: an object of its fields, a component
+        # named like FastAPI's (Body_<operationId>)
+        name = f"Body_{operation_id}"
         if plan.body is not None:
             body = plan.body
+            if body.embed:
+                schema, required = self.fields_component(name, body.params)
+            else:
+                schema, required = self.schemas.want(body.annotation, None), bool(body.required)
+            out: Dict[str, Any] = {"content": {body.media_type or "application/json": {"schema": schema}},
+                                   "required": required}
             # a whole-body model parameter's marker (Body(description=...)) describes the body
             info = body.params[0].info if not body.embed and len(body.params) == 1 else None
-            content = {"schema": self.schemas.want(body.annotation, None)}
-            out: Dict[str, Any] = {"content": {body.media_type or "application/json": content},
-                                   "required": bool(body.required)}
             description = getattr(info, "description", None)
             if description:
                 out["description"] = description
             return out
-        fields = [p for p in plan.params if p.source in ("form", "file")
-                  and getattr(p.info, "include_in_schema", True) is not False]
+        fields = [p for p in plan.params if p.source in ("form", "file")]
         if not fields:
             return None
+        schema, required = self.fields_component(name, fields)
+        media = "multipart/form-data" if any(p.source == "file" for p in fields) \
+            else "application/x-www-form-urlencoded"
+        return {"content": {media: {"schema": schema}}, "required": required}
+
+    def fields_component(self, name: str, specs: Sequence[Any]) -> Tuple[Dict[str, Any], bool]:
+        """(a $ref to the object component `name` of these fields, whether one is required)."""
         properties: Dict[str, Any] = {}
         required = []
-        for spec in fields:
+        for spec in specs:
+            if getattr(spec.info, "include_in_schema", True) is False:
+                continue
             if spec.source == "file":
                 schema: Dict[str, Any] = {"type": "string", "format": "binary"}
                 if spec.is_list:
@@ -306,15 +322,11 @@ class _Builder:
             properties[spec.key] = schema
             if spec.required:
                 required.append(spec.key)
-        name = f"Body_{operation_id}"
         component: Dict[str, Any] = {"title": name, "type": "object", "properties": properties}
         if required:
             component["required"] = required
-        self.form_components[name] = component
-        media = "multipart/form-data" if any(p.source == "file" for p in fields) \
-            else "application/x-www-form-urlencoded"
-        return {"content": {media: {"schema": {"$ref": REF_TEMPLATE.format(name=name)}}},
-                "required": bool(required)}
+        self.body_components[name] = component
+        return {"$ref": REF_TEMPLATE.format(name=name)}, bool(required)
 
     def responses(self, plan: Any, op: Dict[str, Any], validated: bool) -> Dict[str, Any]:
         status = str(op.get("status_code") or 200)
@@ -374,7 +386,7 @@ class _Builder:
             for keyword, value in base.items():
                 if keyword not in schema and schema.get("type") == base["type"] and keyword != "type":
                     schema[keyword] = value
-        schemas.update(self.form_components)
+        schemas.update(self.body_components)
         if self.validation_errors:
             schemas.setdefault("ValidationError", VALIDATION_ERROR)
             schemas.setdefault("HTTPValidationError", HTTP_VALIDATION_ERROR)

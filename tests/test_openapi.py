@@ -286,3 +286,27 @@ def test_an_apps_own_route_wins_over_the_docs(tmp_path):
     with TestClient(app) as client:
         assert client.get("/docs").text == "my docs"
         assert client.get("/openapi.json").json()["paths"]["/docs"]["get"]["operationId"] == "mine_docs_get"
+
+
+def test_a_fastapi_apps_document_has_fastapis_names_and_pydantic_schemas():
+    """The FastAPI app of test_fastapi_port (pydantic models, only its imports
+    changed): FastAPI's operationIds, its Body_<operationId> for embedded bodies,
+    pydantic's own schemas for the models."""
+    import test_fastapi_port
+    document = test_fastapi_port.app.openapi()
+    validate(document, cls=OpenAPIV31SpecValidator)
+    ops = {(m, p): op for p, item in document["paths"].items() for m, op in item.items()}
+    assert ops["get", "/"]["operationId"] == "root__get"
+    assert ops["get", "/items/"]["operationId"] == "read_items_items__get"
+    assert ops["post", "/users/"]["operationId"] == "add_user_users__post"
+    put = ops["put", "/items/{item_id}"]
+    assert put["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": REF + "Body_update_item_items__item_id__put"}
+    body = resolve(document, put["requestBody"]["content"]["application/json"]["schema"])
+    assert body["required"] == ["item", "user", "importance"]
+    assert body["properties"]["importance"] == {"type": "integer", "exclusiveMinimum": 0}
+    item = document["components"]["schemas"]["Item"]           # pydantic's schema of the model
+    assert item["properties"]["price"]["exclusiveMinimum"] == 0 and item["required"] == ["name", "price"]
+    assert set(ops["post", "/items/"]["responses"]) == {"201", "422"}
+    assert params(ops["get", "/search/"])["query", "item-query"]["schema"]["anyOf"][0]["pattern"] == "^fixedquery$"
+    assert params(ops["get", "/headers/"])["header", "x-token"]["required"] is False
