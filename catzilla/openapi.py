@@ -25,7 +25,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 import msgspec
 
 from catzilla.models import json_schema
-from catzilla.response import HTMLResponse, PlainTextResponse, StreamingResponse
+from catzilla.response import HTMLResponse, JSONResponse, PlainTextResponse
 from catzilla.router import Route
 from catzilla.settings import SWAGGER_CSS_URL, SWAGGER_JS_URL
 from catzilla.sse import EventSourceResponse
@@ -71,6 +71,9 @@ _CONVERTER_SCHEMAS: Dict[str, Dict[str, Any]] = {
 _BOUNDS = (("gt", "exclusiveMinimum"), ("ge", "minimum"), ("lt", "exclusiveMaximum"),
            ("le", "maximum"), ("multiple_of", "multipleOf"), ("pattern", "pattern"))
 _NO_BODY = {204, 205, 304}
+# response_class -> the media type documented for the 2xx answer (others: no content documented)
+_MEDIA_TYPES = ((EventSourceResponse, "text/event-stream"), (JSONResponse, "application/json"),
+                (HTMLResponse, "text/html"), (PlainTextResponse, "text/plain"))
 _NO_DEFAULT = object()
 
 
@@ -121,24 +124,31 @@ class _Schemas:
 
 
 def _constrain(schema: Dict[str, Any], info: Any) -> None:
-    """The marker's constraints and annotations on a parameter's schema (on each
-    non-null branch of an Optional's anyOf)."""
+    """The marker's constraints and annotations on a parameter's schema: on each
+    non-null branch of an Optional's anyOf; a list's value bounds on its items
+    (each value is checked), its lengths on the list."""
     branches = [s for s in schema.get("anyOf", ()) if s.get("type") != "null"] or [schema]
     for branch in branches:
+        array = branch.get("type") == "array"
+        values = branch["items"] if array and isinstance(branch.get("items"), dict) else branch
         for attr, keyword in _BOUNDS:
             value = getattr(info, attr, None)
             if value is not None:
-                branch[keyword] = value
-        array = branch.get("type") == "array"
+                values[keyword] = value
         for attr, keyword in (("min_length", "minItems" if array else "minLength"),
                               ("max_length", "maxItems" if array else "maxLength")):
             value = getattr(info, attr, None)
             if value is not None:
                 branch[keyword] = value
-    for attr in ("title", "examples"):
-        value = getattr(info, attr, None)
-        if value is not None:
-            schema[attr] = list(value) if attr == "examples" else value
+    title = getattr(info, "title", None)
+    if title is not None:
+        schema["title"] = title
+    examples = getattr(info, "examples", None)
+    if examples is not None and _builtin(list(examples)) is not _NO_DEFAULT:
+        schema["examples"] = _builtin(list(examples))
+    extra = getattr(info, "json_schema_extra", None)
+    if isinstance(extra, dict) and _builtin(extra) is not _NO_DEFAULT:
+        schema.update(_builtin(extra))
 
 
 def _builtin(value: Any) -> Any:
@@ -154,18 +164,13 @@ def _path_template(path: str) -> str:
 
 
 def _response_media_type(response_class: Any) -> Optional[str]:
+    """What a route's response_class answers with; None when it is no fixed type."""
     if response_class is None:
         return "application/json"
-    if isinstance(response_class, type):
-        if issubclass(response_class, EventSourceResponse):
-            return "text/event-stream"
-        if issubclass(response_class, HTMLResponse):
-            return "text/html"
-        if issubclass(response_class, PlainTextResponse):
-            return "text/plain"
-        if issubclass(response_class, StreamingResponse):
-            return None
-    return "application/json"
+    for kind, media in _MEDIA_TYPES:
+        if isinstance(response_class, type) and issubclass(response_class, kind):
+            return media
+    return None
 
 
 def _description(endpoint: Any) -> Optional[str]:
@@ -184,7 +189,7 @@ def _status_text(code: str) -> str:
 class _Builder:
     def __init__(self, openapi_version: Optional[str], routes: Sequence[Route]) -> None:
         self.routes = [r for r in routes if not isinstance(r.endpoint, StaticFiles)]
-        streams = any(getattr(r, "plan", None) is not None and r.plan.stream is not None for r in self.routes)
+        streams = any(r.plan is not None and r.plan.stream is not None for r in self.routes)
         self.version = openapi_version or ("3.2.0" if streams else "3.1.0")
         if not re.fullmatch(r"3\.[12]\.\d+", self.version):
             raise ValueError(f"openapi_version must be 3.1.x or 3.2.x, not {self.version!r}")
@@ -198,7 +203,7 @@ class _Builder:
     def paths(self) -> Dict[str, Any]:
         paths: Dict[str, Any] = {}
         for route in self.routes:
-            plan = getattr(route, "plan", None)
+            plan = route.plan
             op = plan.operation if plan is not None else {}
             if op.get("include_in_schema", True) is False:
                 continue

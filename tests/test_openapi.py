@@ -11,11 +11,12 @@ import json
 import os
 import shutil
 import sys
+from typing import Annotated, List
 
 import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator, OpenAPIV32SpecValidator, validate
 
-from catzilla import Catzilla, Router
+from catzilla import Catzilla, HTMLResponse, Query, Router
 from catzilla.openapi import get_openapi
 from catzilla.testing import TestClient
 
@@ -310,3 +311,21 @@ def test_a_fastapi_apps_document_has_fastapis_names_and_pydantic_schemas():
     assert set(ops["post", "/items/"]["responses"]) == {"201", "422"}
     assert params(ops["get", "/search/"])["query", "item-query"]["schema"]["anyOf"][0]["pattern"] == "^fixedquery$"
     assert params(ops["get", "/headers/"])["header", "x-token"]["required"] is False
+
+
+def test_list_bounds_examples_extras_hidden_parameters_and_response_classes():
+    app = Catzilla()
+
+    @app.get("/ids", response_class=HTMLResponse)
+    def ids(request, id: Annotated[List[int], Query(ge=1, max_length=5, examples=[[1, 2]])] = [],
+            debug: bool = Query(False, include_in_schema=False),
+            q: str = Query("", json_schema_extra={"x-internal": True})) -> str:
+        return "<p>ids</p>"
+    document = app.openapi()
+    validate(document)
+    p = params(operation(document, "get", "/ids"))
+    assert set(p) == {("query", "id"), ("query", "q")}                     # debug hidden
+    assert p["query", "id"]["schema"] == {"type": "array", "items": {"type": "integer", "minimum": 1},
+                                          "maxItems": 5, "default": [], "examples": [[1, 2]]}
+    assert p["query", "q"]["schema"]["x-internal"] is True
+    assert "content" not in operation(document, "get", "/ids")["responses"]["200"]     # text, no schema
