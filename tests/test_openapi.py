@@ -329,3 +329,10 @@ def test_list_bounds_examples_extras_hidden_parameters_and_response_classes():
                                           "maxItems": 5, "default": [], "examples": [[1, 2]]}
     assert p["query", "q"]["schema"]["x-internal"] is True
     assert "content" not in operation(document, "get", "/ids")["responses"]["200"]     # text, no schema
+
+
+def test_the_demos_document_is_valid():
+    from examples.app import app as demo
+    document = demo.openapi()
+    validate(document)
+    assert document["paths"] and "/docs" not in document["paths"] and "/openapi.json" not in document["paths"]
