@@ -371,6 +371,13 @@ def test_plan_introspection():
     assert plan.body.annotation.__name__.startswith("Body_")
     assert routes["/orders"].plan.body.annotation is Order and not routes["/orders"].plan.body.embed
     assert routes["/orders"].plan.operation["status_code"] == 201
+    # FastAPI's rule: a bare list (like a model) is the body; Query() makes it a query parameter
+    bare = compile_endpoint(lambda ids: ids, ())
+    assert bare is None                                       # an untyped lambda
+    def lists(ids: list[int], tags: Annotated[list[str], Query()] = []):
+        return ids
+    plan = compile_endpoint(lists)
+    assert plan.body.annotation == list[int] and [p.source for p in plan.params] == ["query"]
     search = search_app().router.routes[0].plan
     assert [(p.name, p.source, p.key, p.required, p.is_list) for p in search.params] == [
         ("q", "query", "q", True, False), ("limit", "query", "limit", False, False),
