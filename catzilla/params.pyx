@@ -906,12 +906,10 @@ cdef object _list_item(object tp):
 
 
 cdef bint _scalar_like(object tp):
-    """A type a query string can carry (else a bare annotation means the body)."""
+    """A type a bare annotation makes a query parameter (FastAPI's rule: a
+    scalar; a list, like a model, is the body unless a marker says Query)."""
     tp = _split_annotated(tp)[0]
     tp = _split_optional(tp)[0]
-    if _is_list(tp) or _origin(tp) in (set, frozenset, tuple, _abc.Set):
-        args = typing.get_args(tp)
-        return not args or _scalar_like(args[0])
     if _origin(tp) is typing.Union:
         return all(_scalar_like(a) for a in typing.get_args(tp))
     if tp is typing.Any or tp in _SCALARS or _origin(tp) is typing.Literal:
@@ -1070,8 +1068,11 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
         elif tp is _EMPTY:
             source = "query"
             key = name
-        elif _scalar_like(tp) or _is_subclass(_split_optional(tp)[0], UploadFile):
-            source = "file" if _is_subclass(_split_optional(tp)[0], UploadFile) or _is_upload_list(tp) else "query"
+        elif _is_subclass(_split_optional(_split_annotated(tp)[0])[0], UploadFile) or _is_upload_list(tp):
+            source = "file"
+            key = name
+        elif _scalar_like(tp):
+            source = "query"
             key = name
         else:
             source = "body"

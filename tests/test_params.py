@@ -371,6 +371,13 @@ def test_plan_introspection():
     assert plan.body.annotation.__name__.startswith("Body_")
     assert routes["/orders"].plan.body.annotation is Order and not routes["/orders"].plan.body.embed
     assert routes["/orders"].plan.operation["status_code"] == 201
+    # FastAPI's rule: a bare list (like a model) is the body; Query() makes it a query parameter
+    bare = compile_endpoint(lambda ids: ids, ())
+    assert bare is None                                       # an untyped lambda
+    def lists(ids: list[int], tags: Annotated[list[str], Query()] = []):
+        return ids
+    plan = compile_endpoint(lists)
+    assert plan.body.annotation == list[int] and [p.source for p in plan.params] == ["query"]
     search = search_app().router.routes[0].plan
     assert [(p.name, p.source, p.key, p.required, p.is_list) for p in search.params] == [
         ("q", "query", "q", True, False), ("limit", "query", "limit", False, False),
@@ -502,6 +509,16 @@ def test_definition_mistakes_raise_at_registration_naming_the_handler():
     with pytest.raises(TypeError, match="ws_body.*no request body"):
         app.websocket("/ws")(ws_body)
 
+    async def ws_request(request: Request):
+        return None
+    with pytest.raises(TypeError, match="ws_request.*called with a WebSocket"):
+        app.websocket("/ws")(ws_request)
+
+    def http_socket(ws: WebSocket):
+        return None
+    with pytest.raises(TypeError, match="http_socket.*called with a Request"):
+        app.get("/sock")(http_socket)
+
     def bad_option(q: int):
         return {}
     with pytest.raises(TypeError, match="bad_option.*unknown route option 'summmary'"):
@@ -581,7 +598,8 @@ def response_app():
     def html(name: str = "world"):
         return f"<p>{name}</p>"
 
-    @app.get("/raw", tags=["misc"], summary="a raw response")
+    @app.get("/raw", tags=["misc"], summary="a raw response", responses={404: {"description": "gone"}},
+             deprecated=True, operation_id="rawOp", include_in_schema=False, description="raw")
     def raw(request):
         return JSONResponse({"raw": True}, 202)
     return app
@@ -608,7 +626,10 @@ def test_response_model_filters_and_status_code():
     plans = {(r.methods, r.path): r.plan for r in response_app().router.routes}
     assert plans[(("POST",), "/users")].response_type is UserOut
     assert plans[(("GET",), "/users")].response_type == list[UserOut]
-    assert plans[(("GET",), "/raw")].operation["tags"] == ["misc"]
+    assert plans[(("GET",), "/raw")].operation == {
+        "response_model": None, "status_code": None, "responses": {404: {"description": "gone"}},
+        "response_class": None, "tags": ["misc"], "summary": "a raw response", "description": "raw",
+        "deprecated": True, "operation_id": "rawOp", "include_in_schema": False}
 
 
 # -- typed streams -----------------------------------------------------------------------------------
@@ -681,6 +702,12 @@ def ws_app():
                                    "path_params": websocket.path_params})
         await websocket.close()
 
+    @app.websocket("/late/{key}")
+    async def late(key: str, ws: WebSocket, n: int = 1):       # the socket by annotation, not first
+        await ws.accept()
+        await ws.send_json({"key": key, "n": n})
+        await ws.close()
+
     @app.websocket("/plain/{key}")
     async def plain(ws, key, q: int = 0):
         await ws.accept()
@@ -695,6 +722,8 @@ def test_websocket_parameters():
             assert ws.receive_json() == {"room": 3, "name": "ann", "client": "cli", "path_params": {"room": 3}}
         with c.websocket_connect("/plain/k?q=4") as ws:
             assert ws.receive_json() == {"key": "k", "q": 4}
+        with c.websocket_connect("/late/z?n=2") as ws:
+            assert ws.receive_json() == {"key": "z", "n": 2}
         with pytest.raises(WebSocketRejected) as info:
             c.websocket_connect("/rooms/0?name=a")
         assert info.value.response.status_code == 422
