@@ -8,6 +8,7 @@ cdef class Codec:
     cdef object decoder                  # msgspec.json.Decoder(type, strict=False), or None
     cdef object adapter                  # pydantic.TypeAdapter(type), or None
     cdef object info                     # msgspec.inspect type info (the slow path walks it), or None
+    cdef object box                      # a one-field Struct carrying `type` through msgspec.convert, or None
 
     # JSON bytes -> value in one pass; models.ValidationError with every error
     cpdef object decode_json(self, object data)

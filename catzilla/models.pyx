@@ -28,6 +28,7 @@ cdef object _NODEFAULT = msgspec.NODEFAULT
 cdef tuple _UNIONS = (Union, _types.UnionType)
 cdef object _MSGSPEC_VALIDATION = msgspec.ValidationError
 cdef object _MSGSPEC_DECODE = msgspec.DecodeError
+cdef object _CONVERT = msgspec.convert
 
 
 class ValidationError(ValueError):
@@ -501,6 +502,11 @@ cdef class Codec:
         try:
             self.info = _msgspec_info(tp)
             self.decoder = msgspec.json.Decoder(tp, strict=False)
+            # msgspec.convert keeps what it learns of a type on Struct and dataclass
+            # classes only: any other type rides in a one-field Struct, or it would be
+            # worked out again on every call (3-7x slower for an Enum, a Literal, a UUID)
+            if not (isinstance(tp, type) and (issubclass(tp, msgspec.Struct) or dataclasses.is_dataclass(tp))):
+                self.box = msgspec.defstruct("Value", [("value", tp)])
         except (TypeError, NameError) as exc:
             if "pydantic" not in sys.modules:
                 raise TypeError(f"cannot validate {_type_name(tp)}: {exc}") from None
@@ -523,13 +529,13 @@ cdef class Codec:
             return self.decoder.decode(data)
         except _MSGSPEC_VALIDATION:
             pass
-        except _MSGSPEC_DECODE:
+        except (_MSGSPEC_DECODE, RecursionError):     # malformed, or nested beyond msgspec's limit
             raise ValidationError([_json_invalid(data)], _type_name(self.type)) from None
         # the slow path: every error, from the plain JSON value (the typed decoder may
         # have stopped before a syntax error further on)
         try:
             value = msgspec.json.decode(data)
-        except _MSGSPEC_DECODE:
+        except (_MSGSPEC_DECODE, RecursionError):
             raise ValidationError([_json_invalid(data)], _type_name(self.type)) from None
         return self._slow(value, True, True)
 
@@ -542,8 +548,10 @@ cdef class Codec:
                     raise
                 raise ValidationError(_pydantic_errors(exc, None), _type_name(self.type)) from None
         try:
-            return msgspec.convert(obj, self.type, strict=not from_strings)
-        except _MSGSPEC_VALIDATION as exc:
+            if self.box is None:
+                return _CONVERT(obj, self.type, strict=not from_strings)
+            return _CONVERT({"value": obj}, self.box, strict=not from_strings).value
+        except _MSGSPEC_VALIDATION:
             return self._slow(obj, from_strings, False)
 
     def _slow(self, value, bint lax, bint js):
@@ -665,10 +673,12 @@ cdef dict _json_invalid(object data):
         return _err("json_invalid", (exc.pos,), "JSON decode error", {}, {"error": exc.msg})
     except RecursionError:
         return _err("json_invalid", (0,), "JSON decode error", {}, {"error": "Nested too deeply"})
-    # the standard library takes what msgspec refused (NaN, Infinity): msgspec's reason and byte
+    # the standard library takes what msgspec refused (NaN, Infinity, depth): msgspec's reason and byte
     try:
         msgspec.json.decode(raw)
         reason, pos = "Invalid JSON", 0
+    except RecursionError:
+        reason, pos = "Nested too deeply", 0
     except _MSGSPEC_DECODE as exc:
         reason = str(exc)
         m = re.search(r"\(byte (\d+)\)", reason)
@@ -854,7 +864,7 @@ cdef object _check(object t, object v, tuple loc, list errors, bint lax, bint js
             return _BOOL_WORDS[v.strip().lower()]
         if lax and isinstance(v, int) and v in (0, 1):
             return bool(v)
-        if isinstance(v, (str, int)):
+        if lax and isinstance(v, (str, int)):
             errors.append(_err("bool_parsing", loc, "Input should be a valid boolean, unable to interpret input", v))
         else:
             errors.append(_err("bool_type", loc, "Input should be a valid boolean", v))

@@ -439,6 +439,27 @@ def test_more_error_kinds():
         {"type": "string_type", "loc": ("k",), "msg": "Input should be a valid string", "input": 1}]
 
 
+@pytest.mark.parametrize("tp, value, type_, msg", [
+    (float, "x", "float_type", "Input should be a valid number"),
+    (float, True, "float_type", "Input should be a valid number"),
+    (int, True, "int_type", "Input should be a valid integer"),
+    (bool, "x", "bool_type", "Input should be a valid boolean"),
+    (bool, None, "bool_type", "Input should be a valid boolean"),
+    (str, 1, "string_type", "Input should be a valid string"),
+    (uuid.UUID, 5, "uuid_type", "UUID input should be a string, bytes or UUID object"),
+    (datetime.datetime, 5, "datetime_type", "Input should be a valid datetime"),
+    (datetime.date, 5, "date_type", "Input should be a valid date"),
+    (datetime.time, 5, "time_type", "Input should be a valid time"),
+    (bytes, 5, "bytes_type", "Input should be a valid bytes"),
+    (tuple[int, ...], 5, "tuple_type", "Input should be a valid tuple"),
+    (frozenset[int], 5, "frozen_set_type", "Input should be a valid frozenset"),
+    (decimal.Decimal, [], "decimal_type", "Decimal input should be an integer, float, string or Decimal object"),
+    (list[int], "x", "list_type", "Input should be a valid list"),
+])
+def test_type_errors_from_python_objects(tp, value, type_, msg):
+    assert errors_of(codec(tp).convert, value) == [{"type": type_, "loc": (), "msg": msg, "input": value}]
+
+
 def test_dataclasses_and_typeddicts_decode_in_one_pass_and_report_errors():
     @dataclasses.dataclass
     class Point:
@@ -475,6 +496,13 @@ def test_dataclasses_and_typeddicts_decode_in_one_pass_and_report_errors():
 def test_malformed_json_is_one_json_invalid_error_with_its_position(body, pos, error):
     assert errors_of(codec(Order).decode_json, body) == [
         {"type": "json_invalid", "loc": (pos,), "msg": "JSON decode error", "input": {}, "ctx": {"error": error}}]
+
+
+@pytest.mark.parametrize("tp", [Order, list, dict])
+def test_json_nested_too_deeply_is_json_invalid_not_a_crash(tp):
+    for body in (b"[" * 100000 + b"]" * 100000, b'{"a":' * 50000 + b"1" + b"}" * 50000):
+        [error] = errors_of(codec(tp).decode_json, body)
+        assert (error["type"], error["loc"], error["ctx"]) == ("json_invalid", (0,), {"error": "Nested too deeply"})
 
 
 def test_validation_error_is_a_value_error_with_a_summary():
