@@ -177,14 +177,14 @@ class Catzilla:
         s = self.settings
         if self._docs_endpoints or s.openapi_url is None:
             return
-        served: List[Any] = [None, None]     # the document, and the one Response that answers with it
+        served: List[Tuple[Dict[str, Any], Response]] = []     # the document, and the one Response for it
 
         def openapi_json(request: Request) -> Response:
             document = self.openapi()
-            if served[0] is not document:
-                served[:] = document, Response(json.dumps(document, separators=(",", ":")).encode(),
-                                               media_type="application/json")
-            return served[1]
+            if not served or served[0][0] is not document:
+                served[:] = [(document, Response(json.dumps(document, separators=(",", ":")).encode(),
+                                                 media_type="application/json"))]
+            return served[0][1]
 
         page = get_swagger_ui_html(openapi_url=s.openapi_url, title=f"{s.title} - Swagger UI",
                                    swagger_js_url=s.swagger_js_url, swagger_css_url=s.swagger_css_url)

@@ -370,10 +370,10 @@ class _Builder:
             return {media: {"itemSchema": items} if self.item_schemas else {}}
         if plan.response_type is None:
             return None
-        media = _response_media_type(response_class)
-        if media is None:
+        answered = _response_media_type(response_class)
+        if answered is None:
             return None
-        return {media: {"schema": self.schemas.want(plan.response_type)}}
+        return {answered: {"schema": self.schemas.want(plan.response_type)}}
 
     def event_schema(self, item: Any) -> Dict[str, Any]:
         """One server-sent event whose data is the item as JSON (OpenAPI 3.2's

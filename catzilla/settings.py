@@ -12,7 +12,7 @@ import resource
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 #: After the shutdown deadline (`shutdown_timeout`), how long the server gives
 #: cancelled tasks and its worker threads to run their cleanup (a thread blocked
@@ -62,8 +62,8 @@ class Settings:
     title: str = "Catzilla"
     version: str = "0.1.0"
     description: Optional[str] = None
-    servers: Optional[tuple] = None             # ({"url": "https://api.example.com"}, ...); a list is taken
-    openapi_tags: Optional[tuple] = None        # ({"name": "orders", "description": ...}, ...); likewise
+    servers: Optional[Tuple[Dict[str, Any], ...]] = None   # ({"url": "https://api.example.com"},); a list is taken
+    openapi_tags: Optional[Tuple[Dict[str, Any], ...]] = None   # ({"name": "orders", ...},); likewise
     openapi_version: Optional[str] = None       # None: "3.2.0" when a route streams typed items, else "3.1.0"
     openapi_url: Optional[str] = "/openapi.json"   # None: no document served (and no docs page)
     docs_url: Optional[str] = "/docs"           # the Swagger UI page; None: none
@@ -172,6 +172,8 @@ def _checked(value: Any, kind: Any) -> Any:
             if checked is not _WRONG:
                 return checked
         return _WRONG
+    if typing.get_origin(kind) is not None:            # Tuple[...]: the container's class (entries: __post_init__)
+        return value if isinstance(value, typing.get_origin(kind)) else _WRONG
     if kind is bool:
         return value if isinstance(value, bool) else _WRONG
     if isinstance(value, bool):
@@ -186,6 +188,7 @@ def _checked(value: Any, kind: Any) -> Any:
 def _type_name(kind: Any) -> str:
     if typing.get_origin(kind) in _UNIONS:
         return " or ".join("None" if a is type(None) else _type_name(a) for a in typing.get_args(kind))
+    kind = typing.get_origin(kind) or kind
     return getattr(kind, "__name__", str(kind))
 
 
