@@ -71,6 +71,8 @@ _CONVERTER_SCHEMAS: Dict[str, Dict[str, Any]] = {
 _BOUNDS = (("gt", "exclusiveMinimum"), ("ge", "minimum"), ("lt", "exclusiveMaximum"),
            ("le", "maximum"), ("multiple_of", "multipleOf"), ("pattern", "pattern"))
 _NO_BODY = {204, 205, 304}
+# the methods an OpenAPI 3.1 path item has (3.2 documents others under additionalOperations)
+_PATH_ITEM_METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}
 # response_class -> the media type documented for the 2xx answer (others: no content documented)
 _MEDIA_TYPES = ((EventSourceResponse, "text/event-stream"), (JSONResponse, "application/json"),
                 (HTMLResponse, "text/html"), (PlainTextResponse, "text/plain"))
@@ -209,8 +211,11 @@ class _Builder:
                 continue
             item = paths.setdefault(_path_template(route.path), {})
             for method in route.methods:
-                item[method.lower()] = self.operation(route, plan, op, method)
-        return paths
+                if method in _PATH_ITEM_METHODS:
+                    item[method.lower()] = self.operation(route, plan, op, method)
+                elif self.item_schemas:     # 3.2: any other method (CONNECT, WebDAV's) by its name
+                    item.setdefault("additionalOperations", {})[method] = self.operation(route, plan, op, method)
+        return {path: item for path, item in paths.items() if item}
 
     def operation(self, route: Route, plan: Any, op: Dict[str, Any], method: str) -> Dict[str, Any]:
         out: Dict[str, Any] = {}
