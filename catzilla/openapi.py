@@ -232,7 +232,9 @@ class _Builder:
         body = self.request_body(plan, out["operationId"]) if plan is not None else None
         if body is not None:
             out["requestBody"] = body
-        out["responses"] = self.responses(plan, op, validated=plan is not None and bool(parameters or body))
+        # a 422 only where the plan checks something (not for path parameters it passes through)
+        validated = plan is not None and bool(plan.params or plan.body is not None)
+        out["responses"] = self.responses(plan, op, validated=validated)
         if op.get("deprecated"):
             out["deprecated"] = True
         return out

@@ -353,3 +353,4 @@ def test_methods_a_path_item_has_no_field_for():
         else:
             assert set(item) == {"get", "additionalOperations"}
             assert set(item["additionalOperations"]) == {"PROPFIND", "CONNECT"}
+
