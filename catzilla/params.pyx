@@ -719,6 +719,8 @@ cdef class EndpointPlan:
             return self._finish(result)
         if self.typed_stream:
             return self.stream_response(result)
+        if result is None and (self.response_codec is None or status == 204 or status == 304):
+            return Response(b"", status or 204)     # nothing to say (a response model cannot add a body to a 204)
         if self.response_codec is not None:
             if type(result) is not self.response_exact:
                 # filtered through the response model: another class's attributes
@@ -735,8 +737,6 @@ cdef class EndpointPlan:
             return _json(encode_json(result), status or 200)
         if t is str:
             return PlainTextResponse(result, status or 200)
-        if result is None:
-            return Response(b"", status or 204)
         if t is bytes or t is bytearray:
             return Response(bytes(result), status or 200)
         if isinstance(result, (types.GeneratorType, types.AsyncGeneratorType)):

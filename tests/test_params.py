@@ -594,6 +594,14 @@ def response_app():
     def delete_item(n: int, q: str = "x"):
         return None
 
+    @app.put("/items/{n:int}", status_code=204, response_model=Item)
+    def put_item(n: int):
+        return None
+
+    @app.get("/maybe")
+    def maybe(found: bool = False) -> Optional[UserOut]:
+        return UserOut(name="m", email="m@x") if found else None
+
     @app.get("/html", response_class=HTMLResponse)
     def html(name: str = "world"):
         return f"<p>{name}</p>"
@@ -619,6 +627,11 @@ def test_response_model_filters_and_status_code():
         assert r.json() == {"sku": "A-5", "qty": 5, "price": 1.0}
         r = c.delete("/items/5")
         assert r.status_code == 204 and r.content == b""
+        r = c.put("/items/5")
+        assert r.status_code == 204 and r.content == b""
+        r = c.get("/maybe")
+        assert r.status_code == 200 and r.content == b"null"
+        assert c.get("/maybe?found=1").json() == {"name": "m", "email": "m@x"}
         r = c.get("/html?name=cat")
         assert r.headers["content-type"].startswith("text/html") and r.text == "<p>cat</p>"
         r = c.get("/raw")
