@@ -1097,7 +1097,7 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
             tp = typing.Any
         if tp is not typing.Any or marker is not None or hints.get(name, _EMPTY) is not _EMPTY:
             typed = True
-        if source in ("body",):
+        if source == "body":
             if websocket:
                 raise TypeError(f"{handler}: parameter {name!r}: a WebSocket endpoint has no request body")
             body_params.append((name, key, tp, marker, default))
@@ -1118,6 +1118,8 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
     if inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn):
         item = _stream_item(ret)
         sse = _is_subclass(response_class, EventSourceResponse)
+        if not sse and (item is typing.Any or item in (str, bytes, bytearray, memoryview)):
+            item = None     # raw chunks (`-> Iterator[bytes]`): streamed as they always were
         if item is not None or sse:
             stream = ("sse" if sse else "jsonl", item)
             if item is not None and item is not typing.Any and not _is_subclass(item, ServerSentEvent):

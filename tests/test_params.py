@@ -670,6 +670,11 @@ def stream_app():
         for i in range(n):
             yield Token(text=f"s{i}", index=i)
 
+    @app.get("/raw-chunks")
+    def raw_chunks(request) -> Iterable[str]:       # raw text chunks, typed for mypy: no JSONL
+        yield "a"
+        yield "b"
+
     @app.post("/v1/completions", response_class=EventSourceResponse)
     async def complete(req: Prompt) -> AsyncIterable[Token]:
         for i in range(req.n):
@@ -687,6 +692,8 @@ def test_typed_generator_streams_jsonl():
         assert r.text.endswith("\n")
         assert c.get("/sync.jsonl").text == '{"text":"s0","index":0}\n{"text":"s1","index":1}\n'
         assert detail(c.get("/tokens.jsonl?n=0"))[0]["loc"] == ["query", "n"]
+        r = c.get("/raw-chunks")
+        assert r.headers["content-type"].startswith("text/plain") and r.text == "ab"
     plan = stream_app().router.routes[0].plan
     assert plan.stream == ("jsonl", Token)
 
@@ -699,7 +706,9 @@ def test_typed_generator_streams_sse():
                           'event: done\ndata: [DONE]\n\n')
         errors = detail(c.post("/v1/completions", json={"prompt": "", "n": 9}))
         assert {tuple(e["loc"]) for e in errors} == {("body", "prompt"), ("body", "n")}
-    assert stream_app().router.routes[2].plan.stream == ("sse", Token)
+    routes = {r.path: r for r in stream_app().router.routes}
+    assert routes["/v1/completions"].plan.stream == ("sse", Token)
+    assert routes["/raw-chunks"].plan is None
 
 
 # -- WebSocket parameters ------------------------------------------------------------------------------
