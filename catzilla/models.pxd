@@ -8,13 +8,15 @@ cdef class Codec:
     cdef object decoder                  # msgspec.json.Decoder(type, strict=False), or None
     cdef object adapter                  # pydantic.TypeAdapter(type), or None
     cdef object info                     # msgspec.inspect type info (the slow path walks it), or None
+    cdef object box                      # a one-field Struct carrying `type` through msgspec.convert, or None
 
     # JSON bytes -> value in one pass; models.ValidationError with every error
     cpdef object decode_json(self, object data)
     # Python objects -> value; from_strings: str inputs coerced as query strings are
     cpdef object convert(self, object obj, bint from_strings=*)
     cpdef bytes encode(self, object value)
-    cdef list collect(self, object value, bint lax)
+    # after a failure: every error (models.ValidationError), or the value under the wider rules
+    cdef object _slow(self, object value, bint lax, bint js)
 
 cpdef Codec codec(object tp)
 cpdef bytes encode_json(object value)

@@ -28,6 +28,7 @@ cdef object _NODEFAULT = msgspec.NODEFAULT
 cdef tuple _UNIONS = (Union, _types.UnionType)
 cdef object _MSGSPEC_VALIDATION = msgspec.ValidationError
 cdef object _MSGSPEC_DECODE = msgspec.DecodeError
+cdef object _CONVERT = msgspec.convert
 
 
 class ValidationError(ValueError):
@@ -230,7 +231,7 @@ class _ModelMeta(msgspec.StructMeta):
                 ns[fname] = default
             else:
                 ns.pop(fname, None)
-            fields[fname] = FieldInfo(default, default_factory=info.default_factory, alias=info.alias,
+            fields[fname] = FieldInfo(info.default, default_factory=info.default_factory, alias=info.alias,
                                       title=info.title, description=info.description, gt=info.gt, ge=info.ge,
                                       lt=info.lt, le=info.le, multiple_of=info.multiple_of,
                                       min_length=info.min_length, max_length=info.max_length,
@@ -364,10 +365,8 @@ class BaseModel(msgspec.Struct, metaclass=_ModelMeta):
     def model_dump_json(self, *, by_alias=False, exclude_none=False, exclude=None, **options):
         """JSON text (str), like pydantic's."""
         included = _include(options)
-        cls = type(self)
-        if (by_alias or cls.__struct_encode_fields__ == cls.__struct_fields__) and not exclude_none \
-                and included is None and exclude is None:
-            return encode_json(self).decode("utf-8")
+        if (by_alias or not _renames(type(self))) and not exclude_none and included is None and exclude is None:
+            return encode_json(self).decode("utf-8")       # what the encoder writes is what was asked
         return encode_json(_dump(self, by_alias, exclude_none, included, exclude)).decode("utf-8")
 
     @classmethod
@@ -408,6 +407,37 @@ class BaseModel(msgspec.Struct, metaclass=_ModelMeta):
         return self.model_dump(**options)
 
 
+cdef dict _RENAMES = {}
+
+
+cdef bint _renames(object cls):
+    """Whether any Struct reachable from `cls` has a field whose wire name differs."""
+    try:
+        return _RENAMES[cls]
+    except KeyError:
+        pass
+    found = _any_rename(_mi.type_info(cls), set())
+    _RENAMES[cls] = found
+    return found
+
+
+cdef bint _any_rename(object t, set seen):
+    if id(t) in seen:
+        return False
+    seen.add(id(t))
+    for f in getattr(t, "fields", None) or ():
+        if getattr(f, "encode_name", f.name) != f.name or _any_rename(f.type, seen):
+            return True
+    for name in ("type", "item_type", "key_type", "value_type"):
+        sub = getattr(t, name, None)
+        if isinstance(sub, _mi.Type) and _any_rename(sub, seen):
+            return True
+    for sub in (getattr(t, "item_types", None) or getattr(t, "types", None) or ()):
+        if _any_rename(sub, seen):
+            return True
+    return False
+
+
 cdef object _include(dict options):
     spec = options.pop("include", None)
     if options:
@@ -443,8 +473,10 @@ cdef object _dump(object obj, bint by_alias, bint exclude_none, object included,
         return out
     if isinstance(obj, dict):
         return {k: _dump(v, by_alias, exclude_none, None, None) for k, v in (<dict>obj).items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_dump(v, by_alias, exclude_none, None, None) for v in obj)
+    if isinstance(obj, list):
+        return [_dump(v, by_alias, exclude_none, None, None) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple([_dump(v, by_alias, exclude_none, None, None) for v in obj])
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: _dump(getattr(obj, f.name), by_alias, exclude_none, None, None)
                 for f in dataclasses.fields(obj)}
@@ -501,6 +533,11 @@ cdef class Codec:
         try:
             self.info = _msgspec_info(tp)
             self.decoder = msgspec.json.Decoder(tp, strict=False)
+            # msgspec.convert keeps what it learns of a type on Struct and dataclass
+            # classes only: any other type rides in a one-field Struct, or it would be
+            # worked out again on every call (3-7x slower for an Enum, a Literal, a UUID)
+            if not (isinstance(tp, type) and (issubclass(tp, msgspec.Struct) or dataclasses.is_dataclass(tp))):
+                self.box = msgspec.defstruct("Value", [("value", tp)])
         except (TypeError, NameError) as exc:
             if "pydantic" not in sys.modules:
                 raise TypeError(f"cannot validate {_type_name(tp)}: {exc}") from None
@@ -523,13 +560,13 @@ cdef class Codec:
             return self.decoder.decode(data)
         except _MSGSPEC_VALIDATION:
             pass
-        except _MSGSPEC_DECODE:
+        except (_MSGSPEC_DECODE, RecursionError):     # malformed, or nested beyond msgspec's limit
             raise ValidationError([_json_invalid(data)], _type_name(self.type)) from None
         # the slow path: every error, from the plain JSON value (the typed decoder may
         # have stopped before a syntax error further on)
         try:
             value = msgspec.json.decode(data)
-        except _MSGSPEC_DECODE:
+        except (_MSGSPEC_DECODE, RecursionError):
             raise ValidationError([_json_invalid(data)], _type_name(self.type)) from None
         return self._slow(value, True, True)
 
@@ -542,11 +579,13 @@ cdef class Codec:
                     raise
                 raise ValidationError(_pydantic_errors(exc, None), _type_name(self.type)) from None
         try:
-            return msgspec.convert(obj, self.type, strict=not from_strings)
-        except _MSGSPEC_VALIDATION as exc:
+            if self.box is None:
+                return _CONVERT(obj, self.type, strict=not from_strings)
+            return _CONVERT({"value": obj}, self.box, strict=not from_strings).value
+        except _MSGSPEC_VALIDATION:
             return self._slow(obj, from_strings, False)
 
-    def _slow(self, value, bint lax, bint js):
+    cdef object _slow(self, object value, bint lax, bint js):
         cdef list errors = []
         normal = _check(self.info, value, (), errors, lax, js)
         if not errors:
@@ -556,12 +595,6 @@ cdef class Codec:
             except _MSGSPEC_VALIDATION as exc:
                 errors = [_from_msgspec(exc, value)]
         raise ValidationError(errors, _type_name(self.type)) from None
-
-    cdef list collect(self, object value, bint lax):
-        """Every error of a plain value against the type (empty: valid)."""
-        cdef list errors = []
-        _check(self.info, value, (), errors, lax, False)
-        return errors
 
     cpdef bytes encode(self, object value):
         if self.adapter is not None:
@@ -671,10 +704,12 @@ cdef dict _json_invalid(object data):
         return _err("json_invalid", (exc.pos,), "JSON decode error", {}, {"error": exc.msg})
     except RecursionError:
         return _err("json_invalid", (0,), "JSON decode error", {}, {"error": "Nested too deeply"})
-    # the standard library takes what msgspec refused (NaN, Infinity): msgspec's reason and byte
+    # the standard library takes what msgspec refused (NaN, Infinity, depth): msgspec's reason and byte
     try:
         msgspec.json.decode(raw)
         reason, pos = "Invalid JSON", 0
+    except RecursionError:
+        reason, pos = "Nested too deeply", 0
     except _MSGSPEC_DECODE as exc:
         reason = str(exc)
         m = re.search(r"\(byte (\d+)\)", reason)
@@ -860,7 +895,7 @@ cdef object _check(object t, object v, tuple loc, list errors, bint lax, bint js
             return _BOOL_WORDS[v.strip().lower()]
         if lax and isinstance(v, int) and v in (0, 1):
             return bool(v)
-        if isinstance(v, (str, int)):
+        if lax and isinstance(v, (str, int)):
             errors.append(_err("bool_parsing", loc, "Input should be a valid boolean, unable to interpret input", v))
         else:
             errors.append(_err("bool_type", loc, "Input should be a valid boolean", v))

@@ -172,6 +172,20 @@ def test_dump_modes_and_aliases():
          "input": {"event_id": str(u), "at": "2024-05-01T10:00:00Z"}}]
 
 
+def test_nested_aliases_follow_by_alias():
+    class Inner(BaseModel):
+        inner_id: int = Field(alias="innerId")
+
+    class Outer(BaseModel):
+        inner: Inner
+        items: list[Inner] = []
+
+    o = Outer.model_validate({"inner": {"innerId": 1}, "items": [{"innerId": 2}]})
+    assert json.loads(o.model_dump_json()) == {"inner": {"inner_id": 1}, "items": [{"inner_id": 2}]}
+    assert json.loads(o.model_dump_json(by_alias=True)) == {"inner": {"innerId": 1}, "items": [{"innerId": 2}]}
+    assert o.model_dump(by_alias=True)["items"] == [{"innerId": 2}]
+
+
 def test_fields_defaults_factories_and_model_fields():
     class Box(BaseModel):
         label: str = "box"
@@ -189,6 +203,8 @@ def test_fields_defaults_factories_and_model_fields():
     fields = Box.model_fields
     assert list(fields) == ["label", "tags", "sizes", "weight", "empty"]
     assert fields["weight"].is_required() and not fields["label"].is_required()
+    assert not fields["tags"].is_required() and fields["tags"].default == ["a", "b"]
+    assert not fields["sizes"].is_required() and fields["sizes"].default_factory() == [1]
     assert fields["tags"].description == "labels" and fields["weight"].annotation is int
     assert Box.model_validate({"weight": 3}).label == "box"
 
@@ -439,6 +455,27 @@ def test_more_error_kinds():
         {"type": "string_type", "loc": ("k",), "msg": "Input should be a valid string", "input": 1}]
 
 
+@pytest.mark.parametrize("tp, value, type_, msg", [
+    (float, "x", "float_type", "Input should be a valid number"),
+    (float, True, "float_type", "Input should be a valid number"),
+    (int, True, "int_type", "Input should be a valid integer"),
+    (bool, "x", "bool_type", "Input should be a valid boolean"),
+    (bool, None, "bool_type", "Input should be a valid boolean"),
+    (str, 1, "string_type", "Input should be a valid string"),
+    (uuid.UUID, 5, "uuid_type", "UUID input should be a string, bytes or UUID object"),
+    (datetime.datetime, 5, "datetime_type", "Input should be a valid datetime"),
+    (datetime.date, 5, "date_type", "Input should be a valid date"),
+    (datetime.time, 5, "time_type", "Input should be a valid time"),
+    (bytes, 5, "bytes_type", "Input should be a valid bytes"),
+    (tuple[int, ...], 5, "tuple_type", "Input should be a valid tuple"),
+    (frozenset[int], 5, "frozen_set_type", "Input should be a valid frozenset"),
+    (decimal.Decimal, [], "decimal_type", "Decimal input should be an integer, float, string or Decimal object"),
+    (list[int], "x", "list_type", "Input should be a valid list"),
+])
+def test_type_errors_from_python_objects(tp, value, type_, msg):
+    assert errors_of(codec(tp).convert, value) == [{"type": type_, "loc": (), "msg": msg, "input": value}]
+
+
 def test_dataclasses_and_typeddicts_decode_in_one_pass_and_report_errors():
     @dataclasses.dataclass
     class Point:
@@ -475,6 +512,13 @@ def test_dataclasses_and_typeddicts_decode_in_one_pass_and_report_errors():
 def test_malformed_json_is_one_json_invalid_error_with_its_position(body, pos, error):
     assert errors_of(codec(Order).decode_json, body) == [
         {"type": "json_invalid", "loc": (pos,), "msg": "JSON decode error", "input": {}, "ctx": {"error": error}}]
+
+
+@pytest.mark.parametrize("tp", [Order, list, dict])
+def test_json_nested_too_deeply_is_json_invalid_not_a_crash(tp):
+    for body in (b"[" * 100000 + b"]" * 100000, b'{"a":' * 50000 + b"1" + b"}" * 50000):
+        [error] = errors_of(codec(tp).decode_json, body)
+        assert (error["type"], error["loc"], error["ctx"]) == ("json_invalid", (0,), {"error": "Nested too deeply"})
 
 
 def test_validation_error_is_a_value_error_with_a_summary():

@@ -225,3 +225,16 @@ def test_sse_items_that_are_models_are_sent_as_json_data(addr):
         ("done", "fields", "3"),
         ("message", "plain", "3"),
     ]
+
+
+def test_sse_encoding_of_typed_items():
+    from catzilla.sse import encode_item
+    assert encode_item(Token(index=1, text="a")) == b'data: {"index":1,"text":"a","logprob":null}\n\n'
+    assert encode_item(PToken(index=1, text="a")) == b'data: {"index":1,"text":"a"}\n\n'
+    assert encode_item((1, "x")) == b'data: [1,"x"]\n\n'
+    assert ServerSentEvent(Point(1, 2), id="7").encode() == b'id: 7\ndata: {"x":1,"y":2}\n\n'
+    # one model is one event (a pydantic model is iterable: not a source of its fields)
+    assert EventSourceResponse(PToken(index=0, text="p")).source == (PToken(index=0, text="p"),)
+    assert EventSourceResponse(Token(index=0, text="t")).source == (Token(index=0, text="t"),)
+    with pytest.raises(TypeError, match="a model or a list"):
+        encode_item(object())
