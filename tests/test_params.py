@@ -7,6 +7,7 @@ import datetime
 import enum
 import json
 import uuid
+from decimal import Decimal
 from typing import Annotated, AsyncIterable, Iterable, List, Literal, Optional
 
 import pytest
@@ -83,6 +84,11 @@ def search_app():
               day: Optional[datetime.date] = None, when: Optional[datetime.datetime] = None):
         return {"color": color.value, "mode": mode, "id": str(id) if id else None,
                 "day": day.isoformat() if day else None, "when": when.isoformat() if when else None}
+
+    @app.get("/money")
+    def money(amount: Decimal = Query(ge=0), since: datetime.date = Query(datetime.date(2020, 1, 1),
+                                                                         ge=datetime.date(2020, 1, 1))):
+        return {"amount": str(amount), "since": since.isoformat()}
 
     @app.get("/alias")
     def alias(item_query: str = Query(..., alias="item-query")):
@@ -186,6 +192,18 @@ def test_enum_literal_uuid_date_through_the_engine():
     assert errors[0]["msg"] == "Input should be 'red' or 'blue'"
     assert errors[0]["ctx"] == {"expected": "'red' or 'blue'"}
     assert errors[1]["msg"] == "Input should be 'fast' or 'slow'"
+
+
+def test_constraints_on_engine_types():
+    with client_for(search_app()) as c:
+        assert c.get("/money?amount=1.50&since=2021-05-01").json() == {"amount": "1.50", "since": "2021-05-01"}
+        assert detail(c.get("/money?amount=-1&since=2019-12-31")) == [
+            {"type": "greater_than_equal", "loc": ["query", "amount"], "msg": "Input should be greater than or equal to 0",
+             "input": "-1", "ctx": {"ge": 0}},
+            {"type": "greater_than_equal", "loc": ["query", "since"],
+             "msg": "Input should be greater than or equal to 2020-01-01", "input": "2019-12-31",
+             "ctx": {"ge": "2020-01-01"}}]
+        assert detail(c.get("/money?amount=lots"))[0]["type"] == "decimal_parsing"
 
 
 def test_alias():
