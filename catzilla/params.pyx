@@ -42,7 +42,7 @@ from functools import partial as _partial
 cimport cython
 from cpython.dict cimport PyDict_GetItem
 from cpython.float cimport PyFloat_FromString
-from cpython.long cimport PyLong_FromLongLong
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_FromLongLong
 from cpython.object cimport PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
@@ -311,7 +311,10 @@ cdef object _parse_int(str s):
         if i < n:
             return _INVALID
     if digits > 18:
-        big = int(s[start:start + digits])
+        try:
+            big = int(s[start:start + digits])
+        except ValueError:                 # beyond the interpreter's int string limit
+            return _INVALID
         return -big if neg else big
     return PyLong_FromLongLong(-v if neg else v)
 
@@ -486,7 +489,12 @@ cdef class ParamSpec:
         the converted value's own comparison for other types)."""
         cdef double d
         cdef object info = self.info
-        if self.kind == K_INT or self.kind == K_FLOAT:
+        cdef int overflow = 0
+        cdef bint native = self.kind == K_FLOAT
+        if self.kind == K_INT:
+            PyLong_AsLongLongAndOverflow(v, &overflow)
+            native = overflow == 0               # an int beyond 64 bits: its own comparison below
+        if native:
             d = v
             if self.has_gt and not d > self.gt:
                 return _bound(errors, "greater_than", "greater than", "gt", info.gt, loc, raw)

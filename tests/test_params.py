@@ -148,6 +148,9 @@ def test_int_parsing_and_upper_bound():
             {"type": "less_than_equal", "loc": ["query", "limit"], "msg": "Input should be less than or equal to 100",
              "input": "101", "ctx": {"le": 100}}]
         assert detail(c.get("/search?q=x&limit=1.5"))[0]["type"] == "int_parsing"
+        huge = "9" * 400                      # beyond any double: compared as an int, not a 500
+        assert detail(c.get(f"/search?q=x&limit={huge}"))[0]["type"] == "less_than_equal"
+        assert detail(c.get(f"/search?q=x&limit={'9' * 5000}"))[0]["type"] == "int_parsing"
 
 
 @pytest.mark.parametrize("query,error", [
