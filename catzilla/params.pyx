@@ -36,16 +36,13 @@ import re
 import types
 import typing
 from collections import abc as _abc
-from dataclasses import MISSING as _DC_MISSING
 from functools import partial as _partial
 
-cimport cython
 from cpython.dict cimport PyDict_GetItem
 from cpython.float cimport PyFloat_FromString
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_FromLongLong
 from cpython.object cimport PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
-from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 
 from catzilla.includes.python cimport (PyCoro_CheckExact, PyUnicode_KIND, PyUnicode_DATA, PyUnicode_READ,
                                        PyUnicode_GET_LENGTH)
@@ -54,7 +51,7 @@ from catzilla.request cimport Request
 from catzilla.response cimport Response, StreamingResponse
 
 from catzilla.exceptions import RequestValidationError
-from catzilla.response import HTMLResponse, JSONResponse, PlainTextResponse
+from catzilla.response import JSONResponse, PlainTextResponse
 from catzilla.request import Request as _RequestClass
 from catzilla.sse import EventSourceResponse, ServerSentEvent
 
@@ -72,7 +69,7 @@ class _Undefined:
     __slots__ = ()
 
     def __repr__(self):
-        return "PydanticUndefined"
+        return "Undefined"
 
 
 cdef object _UNSET = _Undefined()
