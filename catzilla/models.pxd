@@ -15,6 +15,8 @@ cdef class Codec:
     # Python objects -> value; from_strings: str inputs coerced as query strings are
     cpdef object convert(self, object obj, bint from_strings=*)
     cpdef bytes encode(self, object value)
+    # after a failure: every error (models.ValidationError), or the value under the wider rules
+    cdef object _slow(self, object value, bint lax, bint js)
 
 cpdef Codec codec(object tp)
 cpdef bytes encode_json(object value)

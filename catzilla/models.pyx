@@ -231,7 +231,7 @@ class _ModelMeta(msgspec.StructMeta):
                 ns[fname] = default
             else:
                 ns.pop(fname, None)
-            fields[fname] = FieldInfo(default, default_factory=info.default_factory, alias=info.alias,
+            fields[fname] = FieldInfo(info.default, default_factory=info.default_factory, alias=info.alias,
                                       title=info.title, description=info.description, gt=info.gt, ge=info.ge,
                                       lt=info.lt, le=info.le, multiple_of=info.multiple_of,
                                       min_length=info.min_length, max_length=info.max_length,
@@ -365,10 +365,8 @@ class BaseModel(msgspec.Struct, metaclass=_ModelMeta):
     def model_dump_json(self, *, by_alias=False, exclude_none=False, exclude=None, **options):
         """JSON text (str), like pydantic's."""
         included = _include(options)
-        cls = type(self)
-        if (by_alias or cls.__struct_encode_fields__ == cls.__struct_fields__) and not exclude_none \
-                and included is None and exclude is None:
-            return encode_json(self).decode("utf-8")
+        if (by_alias or not _renames(type(self))) and not exclude_none and included is None and exclude is None:
+            return encode_json(self).decode("utf-8")       # what the encoder writes is what was asked
         return encode_json(_dump(self, by_alias, exclude_none, included, exclude)).decode("utf-8")
 
     @classmethod
@@ -409,6 +407,37 @@ class BaseModel(msgspec.Struct, metaclass=_ModelMeta):
         return self.model_dump(**options)
 
 
+cdef dict _RENAMES = {}
+
+
+cdef bint _renames(object cls):
+    """Whether any Struct reachable from `cls` has a field whose wire name differs."""
+    try:
+        return _RENAMES[cls]
+    except KeyError:
+        pass
+    found = _any_rename(_mi.type_info(cls), set())
+    _RENAMES[cls] = found
+    return found
+
+
+cdef bint _any_rename(object t, set seen):
+    if id(t) in seen:
+        return False
+    seen.add(id(t))
+    for f in getattr(t, "fields", None) or ():
+        if getattr(f, "encode_name", f.name) != f.name or _any_rename(f.type, seen):
+            return True
+    for name in ("type", "item_type", "key_type", "value_type"):
+        sub = getattr(t, name, None)
+        if isinstance(sub, _mi.Type) and _any_rename(sub, seen):
+            return True
+    for sub in (getattr(t, "item_types", None) or getattr(t, "types", None) or ()):
+        if _any_rename(sub, seen):
+            return True
+    return False
+
+
 cdef object _include(dict options):
     spec = options.pop("include", None)
     if options:
@@ -444,8 +473,10 @@ cdef object _dump(object obj, bint by_alias, bint exclude_none, object included,
         return out
     if isinstance(obj, dict):
         return {k: _dump(v, by_alias, exclude_none, None, None) for k, v in (<dict>obj).items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_dump(v, by_alias, exclude_none, None, None) for v in obj)
+    if isinstance(obj, list):
+        return [_dump(v, by_alias, exclude_none, None, None) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple([_dump(v, by_alias, exclude_none, None, None) for v in obj])
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: _dump(getattr(obj, f.name), by_alias, exclude_none, None, None)
                 for f in dataclasses.fields(obj)}
@@ -554,7 +585,7 @@ cdef class Codec:
         except _MSGSPEC_VALIDATION:
             return self._slow(obj, from_strings, False)
 
-    def _slow(self, value, bint lax, bint js):
+    cdef object _slow(self, object value, bint lax, bint js):
         cdef list errors = []
         normal = _check(self.info, value, (), errors, lax, js)
         if not errors:

@@ -36,16 +36,13 @@ import re
 import types
 import typing
 from collections import abc as _abc
-from dataclasses import MISSING as _DC_MISSING
 from functools import partial as _partial
 
-cimport cython
 from cpython.dict cimport PyDict_GetItem
 from cpython.float cimport PyFloat_FromString
-from cpython.long cimport PyLong_FromLongLong
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_FromLongLong
 from cpython.object cimport PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
-from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 
 from catzilla.includes.python cimport (PyCoro_CheckExact, PyUnicode_KIND, PyUnicode_DATA, PyUnicode_READ,
                                        PyUnicode_GET_LENGTH)
@@ -54,7 +51,7 @@ from catzilla.request cimport Request
 from catzilla.response cimport Response, StreamingResponse
 
 from catzilla.exceptions import RequestValidationError
-from catzilla.response import HTMLResponse, JSONResponse, PlainTextResponse
+from catzilla.response import JSONResponse, PlainTextResponse
 from catzilla.request import Request as _RequestClass
 from catzilla.sse import EventSourceResponse, ServerSentEvent
 
@@ -72,7 +69,7 @@ class _Undefined:
     __slots__ = ()
 
     def __repr__(self):
-        return "PydanticUndefined"
+        return "Undefined"
 
 
 cdef object _UNSET = _Undefined()
@@ -311,7 +308,10 @@ cdef object _parse_int(str s):
         if i < n:
             return _INVALID
     if digits > 18:
-        big = int(s[start:start + digits])
+        try:
+            big = int(s[start:start + digits])
+        except ValueError:                 # beyond the interpreter's int string limit
+            return _INVALID
         return -big if neg else big
     return PyLong_FromLongLong(-v if neg else v)
 
@@ -486,7 +486,12 @@ cdef class ParamSpec:
         the converted value's own comparison for other types)."""
         cdef double d
         cdef object info = self.info
-        if self.kind == K_INT or self.kind == K_FLOAT:
+        cdef int overflow = 0
+        cdef bint native = self.kind == K_FLOAT
+        if self.kind == K_INT:
+            PyLong_AsLongLongAndOverflow(v, &overflow)
+            native = overflow == 0               # an int beyond 64 bits: its own comparison below
+        if native:
             d = v
             if self.has_gt and not d > self.gt:
                 return _bound(errors, "greater_than", "greater than", "gt", info.gt, loc, raw)
@@ -719,6 +724,8 @@ cdef class EndpointPlan:
             return self._finish(result)
         if self.typed_stream:
             return self.stream_response(result)
+        if result is None and (self.response_codec is None or status == 204 or status == 304):
+            return Response(b"", status or 204)     # nothing to say (a response model cannot add a body to a 204)
         if self.response_codec is not None:
             if type(result) is not self.response_exact:
                 # filtered through the response model: another class's attributes
@@ -735,8 +742,6 @@ cdef class EndpointPlan:
             return _json(encode_json(result), status or 200)
         if t is str:
             return PlainTextResponse(result, status or 200)
-        if result is None:
-            return Response(b"", status or 204)
         if t is bytes or t is bytearray:
             return Response(bytes(result), status or 200)
         if isinstance(result, (types.GeneratorType, types.AsyncGeneratorType)):
@@ -1097,7 +1102,7 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
             tp = typing.Any
         if tp is not typing.Any or marker is not None or hints.get(name, _EMPTY) is not _EMPTY:
             typed = True
-        if source in ("body",):
+        if source == "body":
             if websocket:
                 raise TypeError(f"{handler}: parameter {name!r}: a WebSocket endpoint has no request body")
             body_params.append((name, key, tp, marker, default))
@@ -1118,6 +1123,8 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
     if inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn):
         item = _stream_item(ret)
         sse = _is_subclass(response_class, EventSourceResponse)
+        if not sse and (item is typing.Any or item in (str, bytes, bytearray, memoryview)):
+            item = None     # raw chunks (`-> Iterator[bytes]`): streamed as they always were
         if item is not None or sse:
             stream = ("sse" if sse else "jsonl", item)
             if item is not None and item is not typing.Any and not _is_subclass(item, ServerSentEvent):

@@ -172,6 +172,20 @@ def test_dump_modes_and_aliases():
          "input": {"event_id": str(u), "at": "2024-05-01T10:00:00Z"}}]
 
 
+def test_nested_aliases_follow_by_alias():
+    class Inner(BaseModel):
+        inner_id: int = Field(alias="innerId")
+
+    class Outer(BaseModel):
+        inner: Inner
+        items: list[Inner] = []
+
+    o = Outer.model_validate({"inner": {"innerId": 1}, "items": [{"innerId": 2}]})
+    assert json.loads(o.model_dump_json()) == {"inner": {"inner_id": 1}, "items": [{"inner_id": 2}]}
+    assert json.loads(o.model_dump_json(by_alias=True)) == {"inner": {"innerId": 1}, "items": [{"innerId": 2}]}
+    assert o.model_dump(by_alias=True)["items"] == [{"innerId": 2}]
+
+
 def test_fields_defaults_factories_and_model_fields():
     class Box(BaseModel):
         label: str = "box"
@@ -189,6 +203,8 @@ def test_fields_defaults_factories_and_model_fields():
     fields = Box.model_fields
     assert list(fields) == ["label", "tags", "sizes", "weight", "empty"]
     assert fields["weight"].is_required() and not fields["label"].is_required()
+    assert not fields["tags"].is_required() and fields["tags"].default == ["a", "b"]
+    assert not fields["sizes"].is_required() and fields["sizes"].default_factory() == [1]
     assert fields["tags"].description == "labels" and fields["weight"].annotation is int
     assert Box.model_validate({"weight": 3}).label == "box"
 

@@ -7,6 +7,7 @@ import datetime
 import enum
 import json
 import uuid
+from decimal import Decimal
 from typing import Annotated, AsyncIterable, Iterable, List, Literal, Optional
 
 import pytest
@@ -84,6 +85,11 @@ def search_app():
         return {"color": color.value, "mode": mode, "id": str(id) if id else None,
                 "day": day.isoformat() if day else None, "when": when.isoformat() if when else None}
 
+    @app.get("/money")
+    def money(amount: Decimal = Query(ge=0), since: datetime.date = Query(datetime.date(2020, 1, 1),
+                                                                         ge=datetime.date(2020, 1, 1))):
+        return {"amount": str(amount), "since": since.isoformat()}
+
     @app.get("/alias")
     def alias(item_query: str = Query(..., alias="item-query")):
         return {"value": item_query}
@@ -142,6 +148,9 @@ def test_int_parsing_and_upper_bound():
             {"type": "less_than_equal", "loc": ["query", "limit"], "msg": "Input should be less than or equal to 100",
              "input": "101", "ctx": {"le": 100}}]
         assert detail(c.get("/search?q=x&limit=1.5"))[0]["type"] == "int_parsing"
+        huge = "9" * 400                      # beyond any double: compared as an int, not a 500
+        assert detail(c.get(f"/search?q=x&limit={huge}"))[0]["type"] == "less_than_equal"
+        assert detail(c.get(f"/search?q=x&limit={'9' * 5000}"))[0]["type"] == "int_parsing"
 
 
 @pytest.mark.parametrize("query,error", [
@@ -186,6 +195,18 @@ def test_enum_literal_uuid_date_through_the_engine():
     assert errors[0]["msg"] == "Input should be 'red' or 'blue'"
     assert errors[0]["ctx"] == {"expected": "'red' or 'blue'"}
     assert errors[1]["msg"] == "Input should be 'fast' or 'slow'"
+
+
+def test_constraints_on_engine_types():
+    with client_for(search_app()) as c:
+        assert c.get("/money?amount=1.50&since=2021-05-01").json() == {"amount": "1.50", "since": "2021-05-01"}
+        assert detail(c.get("/money?amount=-1&since=2019-12-31")) == [
+            {"type": "greater_than_equal", "loc": ["query", "amount"], "msg": "Input should be greater than or equal to 0",
+             "input": "-1", "ctx": {"ge": 0}},
+            {"type": "greater_than_equal", "loc": ["query", "since"],
+             "msg": "Input should be greater than or equal to 2020-01-01", "input": "2019-12-31",
+             "ctx": {"ge": "2020-01-01"}}]
+        assert detail(c.get("/money?amount=lots"))[0]["type"] == "decimal_parsing"
 
 
 def test_alias():
@@ -594,6 +615,14 @@ def response_app():
     def delete_item(n: int, q: str = "x"):
         return None
 
+    @app.put("/items/{n:int}", status_code=204, response_model=Item)
+    def put_item(n: int):
+        return None
+
+    @app.get("/maybe")
+    def maybe(found: bool = False) -> Optional[UserOut]:
+        return UserOut(name="m", email="m@x") if found else None
+
     @app.get("/html", response_class=HTMLResponse)
     def html(name: str = "world"):
         return f"<p>{name}</p>"
@@ -619,6 +648,11 @@ def test_response_model_filters_and_status_code():
         assert r.json() == {"sku": "A-5", "qty": 5, "price": 1.0}
         r = c.delete("/items/5")
         assert r.status_code == 204 and r.content == b""
+        r = c.put("/items/5")
+        assert r.status_code == 204 and r.content == b""
+        r = c.get("/maybe")
+        assert r.status_code == 200 and r.content == b"null"
+        assert c.get("/maybe?found=1").json() == {"name": "m", "email": "m@x"}
         r = c.get("/html?name=cat")
         assert r.headers["content-type"].startswith("text/html") and r.text == "<p>cat</p>"
         r = c.get("/raw")
@@ -657,6 +691,11 @@ def stream_app():
         for i in range(n):
             yield Token(text=f"s{i}", index=i)
 
+    @app.get("/raw-chunks")
+    def raw_chunks(request) -> Iterable[str]:       # raw text chunks, typed for mypy: no JSONL
+        yield "a"
+        yield "b"
+
     @app.post("/v1/completions", response_class=EventSourceResponse)
     async def complete(req: Prompt) -> AsyncIterable[Token]:
         for i in range(req.n):
@@ -674,6 +713,8 @@ def test_typed_generator_streams_jsonl():
         assert r.text.endswith("\n")
         assert c.get("/sync.jsonl").text == '{"text":"s0","index":0}\n{"text":"s1","index":1}\n'
         assert detail(c.get("/tokens.jsonl?n=0"))[0]["loc"] == ["query", "n"]
+        r = c.get("/raw-chunks")
+        assert r.headers["content-type"].startswith("text/plain") and r.text == "ab"
     plan = stream_app().router.routes[0].plan
     assert plan.stream == ("jsonl", Token)
 
@@ -686,7 +727,9 @@ def test_typed_generator_streams_sse():
                           'event: done\ndata: [DONE]\n\n')
         errors = detail(c.post("/v1/completions", json={"prompt": "", "n": 9}))
         assert {tuple(e["loc"]) for e in errors} == {("body", "prompt"), ("body", "n")}
-    assert stream_app().router.routes[2].plan.stream == ("sse", Token)
+    routes = {r.path: r for r in stream_app().router.routes}
+    assert routes["/v1/completions"].plan.stream == ("sse", Token)
+    assert routes["/raw-chunks"].plan is None
 
 
 # -- WebSocket parameters ------------------------------------------------------------------------------
