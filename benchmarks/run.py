@@ -1401,30 +1401,40 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
         out.append("")
 
     typed = [sc for sc in scenarios if sc.opt_in and sc.kind == "wrk"]
-    cz_typed = {sc.name: cell("catzilla", sc.name)[1] for sc in typed if any(p.name == "catzilla" for p in ran)}
-    if any(cz_typed.values()):   # the typed layer against each peer with one, and against catzilla's untyped /json
-        peers_typed = [p for p in ran if p.name != "catzilla" and any(supports(p, sc) for sc in typed)]
-        cz_json = cell("catzilla", "json")[1] if any(sc.name == "json" for sc in scenarios) else None
+    if any(cell("catzilla", sc.name)[1] for sc in typed) and any(p.name == "catzilla" for p in ran):
+        # the typed layer against each peer with one, and against catzilla's own untyped /json
+        def cpu_per_request(pname: str, sname: str) -> Optional[float]:
+            good = [r for r in results.get((pname, sname), []) if "error" not in r]
+            return median_of(good, "cpu_us_per_request") or None
+
         out.append("## Typed endpoints: catzilla against each peer")
         out.append("")
-        out.append("catzilla's requests/s over each peer's in the same run (medians of the rounds)"
-                   + ("; the last column sets it against catzilla's own untyped `GET /json` (no validation)."
-                      if cz_json else "."))
+        out.append("Medians of the rounds. Server CPU per request: utime + stime of the server's process tree over "
+                   "the wrk run / requests (steadier than requests/s when other processes take turns on its CPU). "
+                   "\"catzilla ×\": catzilla's requests/s over the peer's, and the peer's CPU per request over "
+                   "catzilla's; on the \"catzilla untyped `json`\" rows (when json ran), catzilla's typed figures against "
+                   "its own untyped `GET /json` (below 1: what the typed layer costs).")
         out.append("")
-        heads = ["scenario", "catzilla requests/s"] + [f"catzilla / {p.label}" for p in peers_typed]
-        if cz_json:
-            heads.append("catzilla / its untyped json")
-        out.append("| " + " | ".join(heads) + " |")
-        out.append("|---|" + "---:|" * (len(heads) - 1))
+        out.append("| scenario | peer | requests/s | server CPU per request | catzilla × (requests/s) | "
+                   "catzilla × (CPU per request) |")
+        out.append("|---|---|---:|---:|---:|---:|")
+        json_v = cell("catzilla", "json")[1] if any(sc.name == "json" for sc in scenarios) else None
+        json_cpu = cpu_per_request("catzilla", "json") if json_v else None
         for sc in typed:
-            cz = cz_typed.get(sc.name)
-            row = [sc.name, fmt_num(cz) if cz else cell("catzilla", sc.name)[0]]
-            for p in peers_typed:
+            cz, cz_cpu = cell("catzilla", sc.name)[1], cpu_per_request("catzilla", sc.name)
+            for p in [q for q in ran if supports(q, sc)]:
                 text, v = cell(p.name, sc.name)
-                row.append(fmt_ratio(cz, v) if v else text)
-            if cz_json:
-                row.append(fmt_ratio(cz, cz_json))
-            out.append("| " + " | ".join(row) + " |")
+                cpu = cpu_per_request(p.name, sc.name)
+                us = f"{cpu:,.1f} µs" if cpu else "–"
+                if p.name == "catzilla":
+                    out.append(f"| {sc.name} | {p.label} | {text} | {us} | | |")
+                else:
+                    out.append(f"| {sc.name} | {p.label} | {text} | {us} | {fmt_ratio(cz, v)} | "
+                               f"{fmt_ratio(cpu, cz_cpu)} |")
+            if json_v and cz:
+                out.append(f"| {sc.name} | catzilla untyped `json` | {fmt_num(json_v)} | "
+                           f"{f'{json_cpu:,.1f} µs' if json_cpu else '–'} | {fmt_ratio(cz, json_v)} | "
+                           f"{fmt_ratio(json_cpu, cz_cpu)} |")
         out.append("")
 
     if any(sc.name == "stream10k" for sc in scenarios) and baseline:
