@@ -60,6 +60,7 @@ class BaseModel(msgspec.Struct, kw_only=True):
     """A msgspec Struct (keyword-only fields) with pydantic's method names."""
 
     model_fields: ClassVar[Dict[str, FieldInfo]]
+    model_config: ClassVar[Dict[str, Any]]
     @classmethod
     def model_validate(cls: Type[_M], obj: Any) -> _M: ...
     @classmethod

@@ -199,6 +199,11 @@ class _ModelMeta(msgspec.StructMeta):
     def __new__(mcls, name, bases, namespace, **kwargs):
         kwargs.setdefault("kw_only", True)
         ns = dict(namespace)
+        config = ns.get("model_config") or {}      # pydantic's spelling of the two it shares
+        if config.get("extra") == "forbid":
+            kwargs.setdefault("forbid_unknown_fields", True)
+        if config.get("frozen"):
+            kwargs.setdefault("frozen", True)
         declared = dict(ns.get("__annotations__", {}))
         annotations = {}
         fields = {}
@@ -338,6 +343,9 @@ class BaseModel(msgspec.Struct, metaclass=_ModelMeta):
     """
 
     model_fields: ClassVar[dict] = {}
+    # pydantic's model_config, for what msgspec has too: {"extra": "forbid"} (unknown fields are
+    # errors: forbid_unknown_fields) and {"frozen": True}; class keywords work as well
+    model_config: ClassVar[dict] = {}
 
     @classmethod
     def model_validate(cls, obj):

@@ -186,6 +186,19 @@ def test_nested_aliases_follow_by_alias():
     assert o.model_dump(by_alias=True)["items"] == [{"innerId": 2}]
 
 
+def test_model_config_extra_forbid_and_frozen():
+    class Strict(BaseModel):
+        model_config = {"extra": "forbid", "frozen": True}
+        a: int
+
+    assert errors_of(Strict.model_validate_json, b'{"a": 1, "b": 2}') == [
+        {"type": "extra_forbidden", "loc": ("b",), "msg": "Extra inputs are not permitted", "input": 2}]
+    s = Strict(a=1)
+    with pytest.raises(AttributeError):
+        s.a = 2
+    assert hash(s) == hash(Strict(a=1))
+
+
 def test_fields_defaults_factories_and_model_fields():
     class Box(BaseModel):
         label: str = "box"
