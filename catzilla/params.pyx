@@ -1301,12 +1301,12 @@ cdef ParamSpec _spec(str handler, str name, str source, str key, object tp, obje
     p.min_length = -1
     p.max_length = -1
     if source == "header":
-        # x_token reads x-token; names are compared lower-case (Headers stores them so)
+        # x_token reads x-token (Headers compares names case-insensitively); an
+        # alias is kept as written, for the error's loc and the document
         if marker is not None and marker.alias:
             key = marker.alias
         elif not isinstance(marker, Header) or (<Header>marker).convert_underscores:
             key = name.replace("_", "-")
-        key = key.lower()
     p.key = key
     p.loc = (_LOC_SOURCE[p.src], key)
     # the default (the marker's, or the parameter's own in the Annotated spelling)
