@@ -499,6 +499,10 @@ def test_validation_error_is_not_a_500_without_handlers():
     def on_500(request, exc):
         return JSONResponse({"server": True}, 500)
 
+    @app.exception_handler(Exception)
+    def on_any(request, exc):            # a catch-all is for the server's errors, as in FastAPI
+        return JSONResponse({"any": True}, 500)
+
     with client_for(app) as c:
         assert c.get("/search").status_code == 422
 
