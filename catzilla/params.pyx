@@ -23,8 +23,17 @@ parameter. The first parameter is the request when it has no annotation or is
 annotated Request (or Any: 0.2.3's `def h(request, q: str = Query(...))`); a
 parameter annotated Request anywhere gets it too. One model parameter is the
 whole body; several body parameters, or Body(embed=True), are embedded by
-name. An endpoint with nothing typed (`def h(request)`, untyped path
-parameters) gets no plan: it runs as it always did.
+name. A parameter annotated BackgroundTasks collects functions run once the
+response is sent. An endpoint with nothing typed (`def h(request)`, untyped
+path parameters) gets no plan: it runs as it always did.
+
+The plan also turns the return value into the response: a Response as it is;
+through the response model (response_model=, or a return annotation naming a
+model) when there is one, so fields it omits never leave; models, dataclasses,
+dicts and lists as JSON (catzilla.models.encode_json); status_code= and
+response_class= applied; a generator typed `-> AsyncIterable[Item]` as JSON
+Lines, or SSE with response_class=EventSourceResponse (the stream responses
+frame the items).
 """
 import copy as _copy
 import datetime as _datetime
