@@ -37,6 +37,11 @@ cdef class File(Form):
     pass
 
 
+# What a BackgroundTasks parameter collects: run(offload) once the response is sent.
+cdef class BackgroundTasks:
+    cdef readonly list tasks             # (func, args, kwargs) in the order added
+
+
 # One parameter of a plan: its source, wire name, conversion and constraints.
 cdef class ParamSpec:
     cdef readonly str name               # the Python parameter name
@@ -92,6 +97,7 @@ cdef class EndpointPlan:
     cdef readonly bint reads_form        # Form/File parameters: the body is a form
     cdef bint arg_first                  # the request (a WebSocket's socket) goes first, positionally
     cdef tuple inject                    # names that get the request / socket by keyword
+    cdef readonly str background         # the BackgroundTasks parameter's name, or None
     cdef tuple extra_path                # path parameters passed through to **kwargs unchecked
     cdef int status                      # status_code, 0: the default
     cdef Codec response_codec            # codec(response model) for filtering, or None

@@ -1,6 +1,6 @@
 """Type stub for catzilla/params.pyx: parameter markers and the compiled plan
 of a typed endpoint (see the module docstring of params.pyx)."""
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Literal, TypeVar
 
 from catzilla.datastructures import UploadFile as UploadFile
@@ -8,7 +8,7 @@ from catzilla.datastructures import UploadFile as UploadFile
 _T = TypeVar("_T", bound=type)
 
 __all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body", "Form", "File", "UploadFile",
-           "ParamSpec", "BodySpec", "EndpointPlan", "compile_endpoint", "register_connection_class"]
+           "BackgroundTasks", "ParamSpec", "BodySpec", "EndpointPlan", "compile_endpoint", "register_connection_class"]
 
 _Source = Literal["path", "query", "header", "cookie", "body", "form", "file"]
 
@@ -93,6 +93,15 @@ class File(Form):
     def __init__(self, default: Any = ..., *, media_type: str = "multipart/form-data",
                  **options: Any) -> None: ...
 
+class BackgroundTasks:
+    """Functions run once the endpoint's response is sent (FastAPI's BackgroundTasks)."""
+    def __init__(self, tasks: Iterable[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] | None = None
+                 ) -> None: ...
+    @property
+    def tasks(self) -> list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]: ...
+    def add_task(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None: ...
+    async def run(self, offload: Callable[..., Awaitable[Any]]) -> None: ...
+
 class ParamSpec:
     """One parameter of a plan (read-only)."""
     @property
@@ -143,6 +152,8 @@ class EndpointPlan:
     def is_async(self) -> bool: ...
     @property
     def reads_form(self) -> bool: ...
+    @property
+    def background(self) -> str | None: ...
 
 def compile_endpoint(endpoint: Callable[..., Any], path_param_names: Sequence[str] = (),
                      path_param_converters: Sequence[str] = (), *, websocket: bool = False,

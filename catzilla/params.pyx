@@ -23,8 +23,17 @@ parameter. The first parameter is the request when it has no annotation or is
 annotated Request (or Any: 0.2.3's `def h(request, q: str = Query(...))`); a
 parameter annotated Request anywhere gets it too. One model parameter is the
 whole body; several body parameters, or Body(embed=True), are embedded by
-name. An endpoint with nothing typed (`def h(request)`, untyped path
-parameters) gets no plan: it runs as it always did.
+name. A parameter annotated BackgroundTasks collects functions run once the
+response is sent. An endpoint with nothing typed (`def h(request)`, untyped
+path parameters) gets no plan: it runs as it always did.
+
+The plan also turns the return value into the response: a Response as it is;
+through the response model (response_model=, or a return annotation naming a
+model) when there is one, so fields it omits never leave; models, dataclasses,
+dicts and lists as JSON (catzilla.models.encode_json); status_code= and
+response_class= applied; a generator typed `-> AsyncIterable[Item]` as JSON
+Lines, or SSE with response_class=EventSourceResponse (the stream responses
+frame the items).
 """
 import copy as _copy
 import datetime as _datetime
@@ -32,6 +41,7 @@ import decimal as _decimal
 import enum
 import uuid as _uuid
 import inspect
+import logging
 import re
 import types
 import typing
@@ -61,7 +71,7 @@ from catzilla.models cimport Codec, codec, encode_json, is_model
 from catzilla.models import ValidationError
 
 __all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body", "Form", "File", "UploadFile",
-           "ParamSpec", "BodySpec", "EndpointPlan", "compile_endpoint", "register_connection_class"]
+           "BackgroundTasks", "ParamSpec", "BodySpec", "EndpointPlan", "compile_endpoint", "register_connection_class"]
 
 
 class _Undefined:
@@ -200,6 +210,60 @@ cdef class File(Form):
     def __init__(self, default=_UNSET, *, str media_type="multipart/form-data", **options):
         self.source = "file"
         Form.__init__(self, default, media_type=media_type, **options)
+
+
+# ---------------------------------------------------------------------------
+# background tasks
+
+_log = logging.getLogger("catzilla")
+
+
+cdef class _TaskCall:
+    """One def task, as the worker pool calls an endpoint: call(request)."""
+    cdef object func, args, kwargs
+
+    def __call__(self, _request):
+        return self.func(*self.args, **self.kwargs)
+
+
+cdef class BackgroundTasks:
+    """FastAPI's BackgroundTasks: a parameter annotated with it gets a fresh one;
+    what add_task() collects runs once the endpoint's response is sent, in the
+    order added: async functions on the loop, def functions on the server's
+    worker threads. A task that raises is logged and the next one runs. Tasks
+    do not run when the endpoint raises."""
+
+    def __init__(self, tasks=None):
+        self.tasks = []
+        for task in tasks or ():               # (func, args, kwargs) to start with
+            func, args, kwargs = task
+            self.add_task(func, *args, **kwargs)
+
+    def add_task(self, func, *args, **kwargs):
+        if not callable(func):
+            raise TypeError(f"add_task needs a callable, not {func!r}")
+        self.tasks.append((func, args, kwargs))
+
+    async def run(self, offload):
+        """Every task, in order (offload: the server's worker pool, Services.offload)."""
+        cdef _TaskCall call
+        for func, args, kwargs in self.tasks:
+            try:
+                if inspect.iscoroutinefunction(func):
+                    await func(*args, **kwargs)
+                else:
+                    call = _TaskCall.__new__(_TaskCall)
+                    call.func = func
+                    call.args = args
+                    call.kwargs = kwargs
+                    result = await offload(call, None, None)
+                    if inspect.isawaitable(result):
+                        await result
+            except Exception:
+                _log.exception("background task %r failed", func)
+
+    def __repr__(self):
+        return f"<BackgroundTasks {len(self.tasks)} tasks>"
 
 
 # ---------------------------------------------------------------------------
@@ -569,14 +633,26 @@ def _plain(obj):
     raise TypeError(f"cannot filter a {type(obj).__name__} through a response model")
 
 
+cdef inline int _keep_tasks(EndpointPlan plan, Request req, dict kwargs) except -1:
+    """The endpoint returned: its BackgroundTasks run once the response is sent."""
+    cdef BackgroundTasks tasks
+    if plan.background is not None:
+        tasks = <BackgroundTasks>kwargs[plan.background]
+        if tasks.tasks:
+            req.background = tasks
+    return 0
+
+
 cdef class _Invocation:
     """A def endpoint's call with its arguments, for a worker thread: the
     endpoint, then its response."""
     cdef EndpointPlan plan
     cdef dict kwargs
 
-    def __call__(self, arg):
-        return self.plan.respond(self.plan.invoke(arg, self.kwargs))
+    def __call__(self, Request req):
+        result = self.plan.invoke(req, self.kwargs)
+        _keep_tasks(self.plan, req, self.kwargs)
+        return self.plan.respond(result)
 
 
 cdef class EndpointPlan:
@@ -654,6 +730,8 @@ cdef class EndpointPlan:
             for name in self.extra_path:
                 if name in path:
                     kwargs[name] = path[name]
+        if self.background is not None:
+            kwargs[self.background] = BackgroundTasks()
         return kwargs
 
     cdef int body_arguments(self, bytes body, dict kwargs, list errors) except -1:
@@ -770,6 +848,8 @@ cdef class EndpointPlan:
             if self.reads_form or (self.body is not None and req.reader is not None and req._body is None):
                 return self._read_then_run(req, path)
             kwargs = self.arguments(req, path, None, _whole_body(req) if self.body is not None else None)
+            if self.background is not None:
+                return self._finish_with_tasks(self.invoke(req, kwargs), req, kwargs)
             return self._finish(self.invoke(req, kwargs))
         kwargs = self.arguments(req, path, req.form() if self.reads_form else None,
                                 _whole_body(req) if self.body is not None else None)
@@ -778,10 +858,17 @@ cdef class EndpointPlan:
             call.plan = self
             call.kwargs = kwargs
             return offloader(call, req, None)
-        return self.respond(self.invoke(req, kwargs))
+        result = self.invoke(req, kwargs)
+        _keep_tasks(self, req, kwargs)
+        return self.respond(result)
 
     async def _finish(self, awaitable):
         return self.respond(await awaitable)
+
+    async def _finish_with_tasks(self, awaitable, Request req, dict kwargs):
+        result = await awaitable
+        _keep_tasks(self, req, kwargs)
+        return self.respond(result)
 
     async def _read_then_run(self, Request req, dict path):
         """An async endpoint whose form (or body) is still arriving: read it, then run."""
@@ -793,7 +880,9 @@ cdef class EndpointPlan:
             body = await req.body()
             body = bytes(body) if type(body) is not bytes else body
         kwargs = self.arguments(req, path, form, body)
-        return self.respond(await self.invoke(req, kwargs))
+        result = await self.invoke(req, kwargs)
+        _keep_tasks(self, req, kwargs)
+        return self.respond(result)
 
     cdef dict ws_arguments(self, Request req, dict path):
         return self.arguments(req, path, None, None)
@@ -1026,6 +1115,7 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
     var_kw = any(q.kind is inspect.Parameter.VAR_KEYWORD for q in params)
     seen_path = set()
     problems = []
+    background = None
     for index, prm in enumerate(params):
         if prm.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             continue
@@ -1057,6 +1147,15 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
             if prm.kind is inspect.Parameter.POSITIONAL_ONLY:
                 raise TypeError(f"{handler}: parameter {name!r} is positional-only")
             inject.append(name)
+            typed = True
+            continue
+        if marker is None and _is_subclass(tp, BackgroundTasks):
+            if websocket:
+                raise TypeError(f"{handler}: parameter {name!r}: a WebSocket endpoint has no response "
+                                f"to run background tasks after")
+            if background is not None or prm.kind is inspect.Parameter.POSITIONAL_ONLY:
+                raise TypeError(f"{handler}: parameter {name!r}: one keyword BackgroundTasks parameter")
+            background = name
             typed = True
             continue
         if prm.kind is inspect.Parameter.POSITIONAL_ONLY:
@@ -1158,6 +1257,7 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
     plan.is_async = is_async
     plan.arg_first = arg_first
     plan.inject = tuple(inject)
+    plan.background = background
     plan.extra_path = tuple(extra_path)
     plan.operation = op
     plan.status = status or 0
@@ -1210,12 +1310,12 @@ cdef ParamSpec _spec(str handler, str name, str source, str key, object tp, obje
     p.min_length = -1
     p.max_length = -1
     if source == "header":
-        # x_token reads x-token; names are compared lower-case (Headers stores them so)
+        # x_token reads x-token (Headers compares names case-insensitively); an
+        # alias is kept as written, for the error's loc and the document
         if marker is not None and marker.alias:
             key = marker.alias
         elif not isinstance(marker, Header) or (<Header>marker).convert_underscores:
             key = name.replace("_", "-")
-        key = key.lower()
     p.key = key
     p.loc = (_LOC_SOURCE[p.src], key)
     # the default (the marker's, or the parameter's own in the Annotated spelling)

@@ -155,9 +155,11 @@ def test_header_validation(client):
                                          "X-API-Version": "v2", "X-Request-ID": "req-12345"})
     assert r.json() == {"user_agent": "CatzillaClient/1.0", "token_length": 12, "api_version": "v2",
                         "request_id": "req-12345"}
-    r = client.get("/api/data", headers={"Authorization": "Basic x"})
+    r = client.get("/api/data", headers={"Authorization": "Basic x", "x-api-version": "v3"})
     assert [(e["type"], e["loc"]) for e in r.json()["detail"]] == [
         ("missing", ["header", "user-agent"]), ("string_pattern_mismatch", ["header", "authorization"])]
+    r = client.get("/api/data", headers={"user-agent": "u", "authorization": "Bearer t", "x-api-version": "v3"})
+    assert r.json()["api_version"] == "v3"                   # an alias matches in any case
 
 
 def test_path_and_form_validation(client):

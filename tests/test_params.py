@@ -499,6 +499,10 @@ def test_validation_error_is_not_a_500_without_handlers():
     def on_500(request, exc):
         return JSONResponse({"server": True}, 500)
 
+    @app.exception_handler(Exception)
+    def on_any(request, exc):            # a catch-all is for the server's errors, as in FastAPI
+        return JSONResponse({"any": True}, 500)
+
     with client_for(app) as c:
         assert c.get("/search").status_code == 422
 
@@ -830,3 +834,59 @@ def test_router_prefix_carries_and_recompiles_plans():
         assert c.get("/v/2/api/items/4").json() == {"item_id": 4, "q": None}
         assert c.get("/api/other/x").json() == {"n": "x"}
         assert c.get("/api/bare/y").json() == {"n": "y"}
+
+
+# -- background tasks ----------------------------------------------------------------------------
+
+def test_background_tasks_run_after_the_response_in_order():
+    import threading
+    from catzilla import BackgroundTasks
+    app = Catzilla()
+    log = []
+    finished = asyncio.Event()
+    loop_thread = []
+
+    def write(entry):                                 # a def task: on a worker thread
+        log.append((entry, threading.current_thread() is loop_thread[0]))
+
+    def broken():
+        raise RuntimeError("logged, and the next task runs")
+
+    async def notify(entry):                          # an async task: on the loop
+        log.append((entry, threading.current_thread() is loop_thread[0]))
+        finished.set()
+
+    @app.post("/signup")
+    async def signup(email: str, tasks: BackgroundTasks):
+        loop_thread[:] = [threading.current_thread()]
+        tasks.add_task(write, f"welcome {email}")
+        tasks.add_task(broken)
+        tasks.add_task(notify, entry=f"notified {email}")
+        log.append(("answered", True))
+        return {"ok": True}
+
+    @app.post("/sync-signup")
+    def sync_signup(email: str, tasks: BackgroundTasks):
+        tasks.add_task(notify, f"sync {email}")
+        return {"ok": True}
+
+    @app.post("/fails")
+    def fails(tasks: BackgroundTasks):
+        tasks.add_task(write, "never")
+        raise ValueError("the endpoint failed: its tasks do not run")
+
+    @app.get("/wait")
+    async def wait():
+        await asyncio.wait_for(finished.wait(), 10)
+        finished.clear()
+        return {"log": [entry for entry, _ in log]}
+
+    with client_for(app) as c:
+        assert c.post("/signup?email=a@x").json() == {"ok": True}
+        assert c.get("/wait").json() == {"log": ["answered", "welcome a@x", "notified a@x"]}
+        assert log == [("answered", True), ("welcome a@x", False), ("notified a@x", True)]
+        assert c.post("/fails").status_code == 500
+        assert c.post("/sync-signup?email=b@x").json() == {"ok": True}
+        assert c.get("/wait").json()["log"][-1] == "sync b@x"
+    assert "never" not in [entry for entry, _ in log]
+    assert app.router.routes[0].plan.background == "tasks"

@@ -326,6 +326,9 @@ cdef class Dispatcher:
             handler = plan.handlers.get(key)
         if handler is None:
             key = _class_key(plan.handlers, exc)
+            if key is not None and isinstance(exc, RequestValidationError) \
+                    and not issubclass(key, RequestValidationError):
+                key = None                   # FastAPI's: the 422 is its own, not a catch-all handler's
             handler = plan.handlers.get(key) if key is not None else None
         if handler is None and not isinstance(exc, (HTTPException, RequestValidationError)):
             key = 500
