@@ -14,7 +14,8 @@ import pytest
 import procs
 from procs import BANNER, launcher
 
-FAILING = '''
+APP = '''
+import asyncio, pathlib
 from catzilla import Catzilla
 
 app = Catzilla()
@@ -22,7 +23,9 @@ app = Catzilla()
 @app.get("/")
 def home(request):
     return "hi"
+'''
 
+FAILING = APP + '''
 @app.on_startup
 async def connect():
     raise RuntimeError("database unreachable")
@@ -74,16 +77,7 @@ def test_app_listen_with_a_failing_startup_hook_exits_3(run, tmp_path, workers):
 def test_the_banner_comes_only_after_a_slow_startup_hook_completed(run, tmp_path, how):
     """The hook takes a while, then says so on stdout (the banner's stream) and leaves
     a marker file: the banner follows its line, and when it is read the marker exists."""
-    write(tmp_path, textwrap.dedent('''
-        import asyncio, pathlib
-        from catzilla import Catzilla
-
-        app = Catzilla()
-
-        @app.get("/")
-        def home(request):
-            return "hi"
-
+    write(tmp_path, APP + textwrap.dedent('''
         @app.on_startup
         async def warm_up():
             await asyncio.sleep(0.5)             # a cache being filled
