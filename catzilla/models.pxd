@@ -12,6 +12,8 @@ cdef class Pattern:
     cdef bint search(self, str s) except -1
 
 cpdef Pattern pattern_of(str pattern)
+# msgspec.Meta keywords for `tp` with a compiled pattern moved to what Codec checks after the decode
+cdef dict pattern_meta(object tp, dict cons)
 
 cdef class _Walk:
     # the pattern checks of a decoded value: only the paths that lead to pattern-constrained strings

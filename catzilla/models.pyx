@@ -149,7 +149,7 @@ cpdef Pattern pattern_of(str pattern):
     return <Pattern>p
 
 
-cdef dict _compiled_pattern(object tp, dict cons):
+cdef dict pattern_meta(object tp, dict cons):
     """Meta keywords with a `pattern` on a str that include/cz_pattern.c compiles
     moved out of msgspec's sight (it would call re per string): the schema
     still shows it (extra_json_schema) and Codec checks it after the decode
@@ -255,9 +255,9 @@ class FieldInfo:
         if cons and not isinstance(tp, str) and get_origin(tp) in _UNIONS and type(None) in get_args(tp):
             members = tuple(a for a in get_args(tp) if a is not type(None))
             inner = members[0] if len(members) == 1 else Union[members]
-            tp = Optional[Annotated[inner, msgspec.Meta(**_compiled_pattern(inner, cons))]]
+            tp = Optional[Annotated[inner, msgspec.Meta(**pattern_meta(inner, cons))]]
             cons = {}
-        cons = _compiled_pattern(tp, cons)
+        cons = pattern_meta(tp, cons)
         for k, v in docs.items():
             if k == "extra_json_schema" and k in cons:
                 cons[k] = {**cons[k], **v}

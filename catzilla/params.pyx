@@ -67,7 +67,7 @@ from catzilla.sse import EventSourceResponse, ServerSentEvent
 
 import msgspec as _msgspec
 
-from catzilla.models cimport Codec, codec, encode_json, is_model, pattern_of
+from catzilla.models cimport Codec, codec, encode_json, is_model, pattern_meta, pattern_of
 from catzilla.models import ValidationError
 
 __all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body", "Form", "File", "UploadFile",
@@ -1441,9 +1441,9 @@ cdef BodySpec _body_spec(str handler, list body_params, bint websocket):
                                       ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern")):
             # the marker's constraints, checked by the engine with the rest of the body
             i = p.info
-            tp = typing.Annotated[tp, _msgspec.Meta(gt=i.gt, ge=i.ge, lt=i.lt, le=i.le, multiple_of=i.multiple_of,
-                                                    min_length=i.min_length, max_length=i.max_length,
-                                                    pattern=i.pattern)]
+            tp = typing.Annotated[tp, _msgspec.Meta(**pattern_meta(tp, dict(
+                gt=i.gt, ge=i.ge, lt=i.lt, le=i.le, multiple_of=i.multiple_of, min_length=i.min_length,
+                max_length=i.max_length, pattern=i.pattern)))]
         checked[p.key] = tp
         if p.required:
             fields.append((p.name, tp, _msgspec.field(name=p.key)))
