@@ -665,10 +665,13 @@ cdef class _WFields(_Walk):
     cdef list walks
     cdef bint by_key                     # a TypedDict: a dict, keys possibly absent
 
+    cdef bint recursive                  # reached again from inside itself: guard the C stack
+
     cdef bint ok(self, object v) except -1:
         cdef Py_ssize_t i
         cdef bint good = True
-        Py_EnterRecursiveCall(" checking patterns")
+        if self.recursive:
+            Py_EnterRecursiveCall(" checking patterns")
         try:
             for i in range(len(self.names)):
                 if self.by_key:
@@ -676,12 +679,13 @@ cdef class _WFields(_Walk):
                         continue
                     sub = (<dict>v)[self.names[i]]
                 else:
-                    sub = getattr(v, self.names[i])
+                    sub = getattr(v, <str>self.names[i])
                 if not (<_Walk>self.walks[i]).ok(sub):
                     good = False
                     break
         finally:
-            Py_LeaveRecursiveCall()
+            if self.recursive:
+                Py_LeaveRecursiveCall()
         return good
 
 
@@ -797,7 +801,10 @@ cdef _Walk _walk(object t, dict memo):
     if tt is _mi.StructType or tt is _mi.DataclassType or tt is _mi.TypedDictType or tt is _mi.NamedTupleType:
         key = (tt, t.cls)
         if key in memo:                      # a recursive type: the node being built
-            return memo[key]
+            node = memo[key]
+            if isinstance(node, _WFields):
+                (<_WFields>node).recursive = True
+            return node
         if tt is _mi.NamedTupleType:
             wt = _WTuple()
             memo[key] = wt
