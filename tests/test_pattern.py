@@ -122,6 +122,7 @@ def test_outside_the_subset_is_refused(pattern):
     assert _pattern_search(pattern, "a") is None
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")
 @pytest.mark.parametrize("pattern", INVALID)
 def test_invalid_patterns_raise_like_re(pattern):
     with pytest.raises(re.error):
