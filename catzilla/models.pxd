@@ -1,5 +1,23 @@
 # The model engine's compiled interface (catzilla/models.pyx), for the parameter
 # plan: a Codec is built once per type at registration and called per request.
+from catzilla.includes.pattern cimport cz_pattern
+
+
+cdef class Pattern:
+    # a str `pattern` constraint: include/cz_pattern.c for the subset it compiles, re otherwise
+    cdef readonly str pattern
+    cdef cz_pattern *prog                # NULL: outside the compiled subset
+    cdef object re_search                # re.compile(pattern).search (the fallback), made when first needed
+    # re.search(pattern, s) is not None
+    cdef bint search(self, str s) except -1
+
+cpdef Pattern pattern_of(str pattern)
+# msgspec.Meta keywords for `tp` with a compiled pattern moved to what Codec checks after the decode
+cdef dict pattern_meta(object tp, dict cons)
+
+cdef class _Walk:
+    # the pattern checks of a decoded value: only the paths that lead to pattern-constrained strings
+    cdef bint ok(self, object v) except -1
 
 cdef class Codec:
     cdef readonly object type            # the annotation it validates
@@ -9,6 +27,7 @@ cdef class Codec:
     cdef object adapter                  # pydantic.TypeAdapter(type), or None
     cdef object info                     # msgspec.inspect type info (the slow path walks it), or None
     cdef object box                      # a one-field Struct carrying `type` through msgspec.convert, or None
+    cdef _Walk patterns                  # the pattern checks msgspec leaves to us (compiled), or None
 
     # JSON bytes -> value in one pass; models.ValidationError with every error
     cpdef object decode_json(self, object data)

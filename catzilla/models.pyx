@@ -24,6 +24,18 @@ from typing import (Annotated, Any, ClassVar, Optional, Union, get_args, get_ori
 import msgspec
 from msgspec import inspect as _mi
 
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.stdint cimport uint32_t
+
+from catzilla.includes.pattern cimport (CZ_PATTERN_MATCH, CZ_PATTERN_NOMATCH, cz_pattern_compile,
+                                        cz_pattern_free, cz_pattern_search)
+
+from catzilla.includes.python cimport PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND
+
+cdef extern from "Python.h":
+    int Py_EnterRecursiveCall(const char *where) except -1
+    void Py_LeaveRecursiveCall()
+
 cdef object _NODEFAULT = msgspec.NODEFAULT
 cdef tuple _UNIONS = (Union, _types.UnionType)
 cdef object _MSGSPEC_VALIDATION = msgspec.ValidationError
@@ -79,6 +91,102 @@ cpdef bytes encode_json(object value):
 
 
 # -- Field and BaseModel ------------------------------------------------------------------------
+
+# -- str patterns: compiled code instead of a Python `re` call per string ---------------------------
+
+cdef class Pattern:
+    """A `pattern` constraint: re.search(pattern, s) is not None, answered by
+    include/cz_pattern.c when the pattern is in the subset it compiles (and the
+    string needs no Unicode class meaning), by Python's re otherwise."""
+
+    def __cinit__(self, str pattern):
+        cdef Py_ssize_t n = PyUnicode_GET_LENGTH(pattern), i
+        cdef uint32_t *cps
+        self.pattern = pattern
+        re.compile(pattern)                  # re.error for a bad pattern, as before
+        cps = <uint32_t *>PyMem_Malloc((n + 1) * sizeof(uint32_t))
+        if cps == NULL:
+            raise MemoryError()
+        try:
+            for i in range(n):
+                cps[i] = <uint32_t>ord(pattern[i])
+            cz_pattern_compile(cps, <size_t>n, &self.prog)   # refused: prog stays NULL, re answers
+        finally:
+            PyMem_Free(cps)
+
+    def __dealloc__(self):
+        cz_pattern_free(self.prog)
+
+    @property
+    def compiled(self):
+        """True when include/cz_pattern.c runs this pattern."""
+        return self.prog != NULL
+
+    cdef bint search(self, str s) except -1:
+        cdef int rc
+        if self.prog != NULL:
+            rc = cz_pattern_search(self.prog, PyUnicode_KIND(s), PyUnicode_DATA(s), <size_t>PyUnicode_GET_LENGTH(s))
+            if rc == CZ_PATTERN_MATCH:
+                return True
+            if rc == CZ_PATTERN_NOMATCH:
+                return False
+        if self.re_search is None:           # refused, or a Unicode class met a code point >= 128
+            self.re_search = re.compile(self.pattern).search
+        return self.re_search(s) is not None
+
+    def __repr__(self):
+        return f"Pattern({self.pattern!r}{', compiled' if self.prog != NULL else ''})"
+
+
+cdef dict _PATTERNS = {}
+
+
+cpdef Pattern pattern_of(str pattern):
+    """The Pattern of a pattern string, built once."""
+    p = _PATTERNS.get(pattern)
+    if p is None:
+        p = _PATTERNS[pattern] = Pattern(pattern)
+    return <Pattern>p
+
+
+cdef dict pattern_meta(object tp, dict cons):
+    """Meta keywords with a `pattern` on a str that include/cz_pattern.c compiles
+    moved out of msgspec's sight (it would call re per string): the schema
+    still shows it (extra_json_schema) and Codec checks it after the decode
+    (Meta.extra carries it to the type info it walks)."""
+    p = cons.get("pattern")
+    if tp is not str or not isinstance(p, str) or not pattern_of(p).compiled:
+        return cons
+    cons = dict(cons)
+    del cons["pattern"]
+    cons["extra_json_schema"] = {"pattern": p}
+    cons["extra"] = {_PATTERN_KEY: p}
+    return cons
+
+
+cdef str _PATTERN_KEY = "catzilla.pattern"
+
+
+cdef Pattern _meta_pattern(object t):
+    """The compiled-checked pattern a msgspec Metadata node carries, or None."""
+    extra = t.extra
+    if extra:
+        p = extra.get(_PATTERN_KEY)
+        if p is not None:
+            return pattern_of(p)
+    return None
+
+
+def _pattern_search(str pattern, str s):
+    """Test hook: the compiled matcher's own answer (True/False), or None when
+    it refuses the pattern or cannot decide for this string."""
+    cdef Pattern p = Pattern(pattern)
+    cdef int rc
+    if p.prog == NULL:
+        return None
+    rc = cz_pattern_search(p.prog, PyUnicode_KIND(s), PyUnicode_DATA(s), <size_t>PyUnicode_GET_LENGTH(s))
+    return True if rc == CZ_PATTERN_MATCH else False if rc == CZ_PATTERN_NOMATCH else None
+
 
 class FieldInfo:
     """What Field(...) declares; model_fields maps each field name to one
@@ -147,9 +255,14 @@ class FieldInfo:
         if cons and not isinstance(tp, str) and get_origin(tp) in _UNIONS and type(None) in get_args(tp):
             members = tuple(a for a in get_args(tp) if a is not type(None))
             inner = members[0] if len(members) == 1 else Union[members]
-            tp = Optional[Annotated[inner, msgspec.Meta(**cons)]]
+            tp = Optional[Annotated[inner, msgspec.Meta(**pattern_meta(inner, cons))]]
             cons = {}
-        cons.update(docs)
+        cons = pattern_meta(tp, cons)
+        for k, v in docs.items():
+            if k == "extra_json_schema" and k in cons:
+                cons[k] = {**cons[k], **v}
+            else:
+                cons[k] = v
         return Annotated[tp, msgspec.Meta(**cons)] if cons else tp
 
     def __repr__(self):
@@ -527,6 +640,216 @@ cdef list _pydantic_errors(object exc, object data):
     return out
 
 
+# -- the pattern checks after a decode --------------------------------------------------------------
+# A tree built once per Codec from msgspec's type info, with a node only where a
+# compiled-checked pattern is reachable: a decoded Order walks customer.email and
+# items[*].sku and nothing else.
+
+cdef class _Walk:
+    cdef bint ok(self, object v) except -1:
+        return True
+
+
+cdef class _WStr(_Walk):
+    cdef Pattern pattern
+    cdef _Walk inner                     # the pattern's Metadata wraps more than a str: its checks, or None
+
+    cdef bint ok(self, object v) except -1:
+        if isinstance(v, str) and not self.pattern.search(<str>v):
+            return False
+        return self.inner is None or self.inner.ok(v)
+
+
+cdef class _WFields(_Walk):
+    cdef list names                      # attribute (or TypedDict key) names
+    cdef list walks
+    cdef bint by_key                     # a TypedDict: a dict, keys possibly absent
+
+    cdef bint recursive                  # reached again from inside itself: guard the C stack
+
+    cdef bint ok(self, object v) except -1:
+        cdef Py_ssize_t i
+        cdef bint good = True
+        if self.recursive:
+            Py_EnterRecursiveCall(" checking patterns")
+        try:
+            for i in range(len(self.names)):
+                if self.by_key:
+                    if self.names[i] not in v:
+                        continue
+                    sub = (<dict>v)[self.names[i]]
+                else:
+                    sub = getattr(v, <str>self.names[i])
+                if not (<_Walk>self.walks[i]).ok(sub):
+                    good = False
+                    break
+        finally:
+            if self.recursive:
+                Py_LeaveRecursiveCall()
+        return good
+
+
+cdef class _WItems(_Walk):
+    cdef _Walk item
+
+    cdef bint ok(self, object v) except -1:
+        for x in v:
+            if not self.item.ok(x):
+                return False
+        return True
+
+
+cdef class _WTuple(_Walk):
+    cdef list walks                      # per position, None where nothing is checked
+
+    cdef bint ok(self, object v) except -1:
+        cdef Py_ssize_t i
+        for i in range(len(self.walks)):
+            if self.walks[i] is not None and not (<_Walk>self.walks[i]).ok(v[i]):
+                return False
+        return True
+
+
+cdef class _WDict(_Walk):
+    cdef _Walk key, value                # either may be None
+
+    cdef bint ok(self, object v) except -1:
+        for k, x in (<dict>v).items():
+            if self.key is not None and not self.key.ok(k):
+                return False
+            if self.value is not None and not self.value.ok(x):
+                return False
+        return True
+
+
+cdef class _WUnion(_Walk):
+    cdef list kinds                      # per checked member: the Python type(s) its decoded values have
+    cdef list walks
+
+    cdef bint ok(self, object v) except -1:
+        cdef Py_ssize_t i
+        for i in range(len(self.kinds)):
+            if isinstance(v, self.kinds[i]):
+                return (<_Walk>self.walks[i]).ok(v)
+        return True
+
+
+cdef object _py_kind(object t):
+    """The Python type(s) a value of msgspec type info `t` decodes to (the
+    members of a msgspec union are told apart by them), or None."""
+    tt = type(t)
+    if tt is _mi.Metadata:
+        return _py_kind(t.type)
+    if tt is _mi.StrType:
+        return str
+    if tt is _mi.StructType or tt is _mi.DataclassType:
+        return t.cls
+    if tt is _mi.ListType:
+        return list
+    if tt is _mi.SetType:
+        return set
+    if tt is _mi.FrozenSetType:
+        return frozenset
+    if tt is _mi.TupleType or tt is _mi.VarTupleType or tt is _mi.NamedTupleType:
+        return tuple
+    if tt is _mi.DictType or tt is _mi.TypedDictType:
+        return dict
+    return None
+
+
+cdef bint _has_pattern(object t, set seen):
+    if id(t) in seen:
+        return False
+    seen.add(id(t))
+    tt = type(t)
+    if tt is _mi.Metadata:
+        return _meta_pattern(t) is not None or _has_pattern(t.type, seen)
+    for name in ("item_type", "key_type", "value_type"):
+        sub = getattr(t, name, None)
+        if isinstance(sub, _mi.Type) and _has_pattern(sub, seen):
+            return True
+    for sub in (getattr(t, "item_types", None) or getattr(t, "types", None) or ()):
+        if _has_pattern(sub, seen):
+            return True
+    for f in getattr(t, "fields", None) or ():
+        if _has_pattern(f.type, seen):
+            return True
+    return False
+
+
+cdef _Walk _walk(object t, dict memo):
+    """The checks of type info `t`, or None when no compiled-checked pattern is
+    reachable from it. Raises TypeError for a shape it cannot follow."""
+    cdef _WStr ws
+    cdef _WFields wf
+    cdef _WItems wi
+    cdef _WTuple wt
+    cdef _WDict wd
+    cdef _WUnion wu
+    if not _has_pattern(t, set()):
+        return None
+    tt = type(t)
+    if tt is _mi.Metadata:
+        p = _meta_pattern(t)
+        inner = _walk(t.type, memo)
+        if p is None:
+            return inner
+        ws = _WStr()
+        ws.pattern = p
+        ws.inner = inner
+        return ws
+    if tt is _mi.StructType or tt is _mi.DataclassType or tt is _mi.TypedDictType or tt is _mi.NamedTupleType:
+        key = (tt, t.cls)
+        if key in memo:                      # a recursive type: the node being built
+            node = memo[key]
+            if isinstance(node, _WFields):
+                (<_WFields>node).recursive = True
+            return node
+        if tt is _mi.NamedTupleType:
+            wt = _WTuple()
+            memo[key] = wt
+            wt.walks = [_walk(f.type, memo) for f in t.fields]
+            return wt
+        wf = _WFields()
+        memo[key] = wf
+        wf.by_key = tt is _mi.TypedDictType
+        wf.names = []
+        wf.walks = []
+        for f in t.fields:
+            sub = _walk(f.type, memo)
+            if sub is not None:
+                wf.names.append(f.name)
+                wf.walks.append(sub)
+        return wf
+    if tt is _mi.ListType or tt is _mi.SetType or tt is _mi.FrozenSetType or tt is _mi.VarTupleType:
+        wi = _WItems()
+        wi.item = _walk(t.item_type, memo)
+        return wi
+    if tt is _mi.TupleType:
+        wt = _WTuple()
+        wt.walks = [_walk(x, memo) for x in t.item_types]
+        return wt
+    if tt is _mi.DictType:
+        wd = _WDict()
+        wd.key = _walk(t.key_type, memo)
+        wd.value = _walk(t.value_type, memo)
+        return wd
+    if tt is _mi.UnionType:
+        wu = _WUnion()
+        wu.kinds = []
+        wu.walks = []
+        for member in t.types:
+            sub = _walk(member, memo)
+            if sub is not None:
+                kind = _py_kind(member)
+                if kind is None:
+                    raise TypeError(f"cannot check patterns inside {member!r}")
+                wu.kinds.append(kind)
+                wu.walks.append(sub)
+        return wu
+    raise TypeError(f"cannot check patterns inside {t!r}")
+
+
 # -- codecs ----------------------------------------------------------------------------------------
 
 cdef dict _CODECS = {}
@@ -546,6 +869,7 @@ cdef class Codec:
             # worked out again on every call (3-7x slower for an Enum, a Literal, a UUID)
             if not (isinstance(tp, type) and (issubclass(tp, msgspec.Struct) or dataclasses.is_dataclass(tp))):
                 self.box = msgspec.defstruct("Value", [("value", tp)])
+            self.patterns = _walk(self.info, {})
         except (TypeError, NameError) as exc:
             if "pydantic" not in sys.modules:
                 raise TypeError(f"cannot validate {_type_name(tp)}: {exc}") from None
@@ -565,11 +889,14 @@ cdef class Codec:
                     raise
                 raise ValidationError(_pydantic_errors(exc, data), _type_name(self.type)) from None
         try:
-            return self.decoder.decode(data)
+            value = self.decoder.decode(data)
         except _MSGSPEC_VALIDATION:
             pass
         except (_MSGSPEC_DECODE, RecursionError):     # malformed, or nested beyond msgspec's limit
             raise ValidationError([_json_invalid(data)], _type_name(self.type)) from None
+        else:
+            if self.patterns is None or self.patterns.ok(value):
+                return value
         # the slow path: every error, from the plain JSON value (the typed decoder may
         # have stopped before a syntax error further on)
         try:
@@ -588,10 +915,14 @@ cdef class Codec:
                 raise ValidationError(_pydantic_errors(exc, None), _type_name(self.type)) from None
         try:
             if self.box is None:
-                return _CONVERT(obj, self.type, strict=not from_strings)
-            return _CONVERT({"value": obj}, self.box, strict=not from_strings).value
+                value = _CONVERT(obj, self.type, strict=not from_strings)
+            else:
+                value = _CONVERT({"value": obj}, self.box, strict=not from_strings).value
         except _MSGSPEC_VALIDATION:
             return self._slow(obj, from_strings, False)
+        if self.patterns is None or self.patterns.ok(value):
+            return value
+        return self._slow(obj, from_strings, False)
 
     cdef object _slow(self, object value, bint lax, bint js):
         cdef list errors = []
@@ -846,7 +1177,12 @@ cdef object _check(object t, object v, tuple loc, list errors, bint lax, bint js
     return `v` normalised where the walker's rules are wider than msgspec's."""
     cdef type tt = type(t)
     if tt is _mi.Metadata:
-        return _check(t.type, v, loc, errors, lax, js)
+        normal = _check(t.type, v, loc, errors, lax, js)
+        p = _meta_pattern(t)
+        if p is not None and isinstance(v, str) and not p.search(v):
+            errors.append(_err("string_pattern_mismatch", loc, f"String should match pattern '{p.pattern}'", v,
+                               {"pattern": p.pattern}))
+        return normal
     if tt is _mi.AnyType or tt is _mi.RawType:
         return v
     if tt is _mi.NoneType:
@@ -920,7 +1256,7 @@ cdef object _check(object t, object v, tuple loc, list errors, bint lax, bint js
             errors.append(_err("string_too_long", loc,
                                f"String should have at most {t.max_length} character{_s(t.max_length)}", v,
                                {"max_length": t.max_length}))
-        if t.pattern is not None and re.search(t.pattern, v) is None:
+        if t.pattern is not None and not pattern_of(t.pattern).search(v):
             errors.append(_err("string_pattern_mismatch", loc, f"String should match pattern '{t.pattern}'", v,
                                {"pattern": t.pattern}))
         return v

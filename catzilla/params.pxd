@@ -2,7 +2,7 @@
 # per route when it is registered, run per request by the dispatcher (HTTP) and
 # by catzilla.websocket (a WebSocket handshake). Nothing here inspects the
 # endpoint per request.
-from catzilla.models cimport Codec
+from catzilla.models cimport Codec, Pattern
 from catzilla.request cimport Request
 
 
@@ -64,7 +64,7 @@ cdef class ParamSpec:
     cdef double gt, ge, lt, le
     cdef object multiple_of
     cdef Py_ssize_t min_length, max_length   # -1: none
-    cdef object search                   # the compiled pattern's search, or None
+    cdef Pattern matcher                 # the pattern (compiled C for the subset cz_pattern.c takes), or None
 
     cdef object value(self, object raw, tuple loc, list errors)
     cdef object one(self, object raw, tuple loc, list errors)

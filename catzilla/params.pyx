@@ -67,7 +67,7 @@ from catzilla.sse import EventSourceResponse, ServerSentEvent
 
 import msgspec as _msgspec
 
-from catzilla.models cimport Codec, codec, encode_json, is_model
+from catzilla.models cimport Codec, codec, encode_json, is_model, pattern_meta, pattern_of
 from catzilla.models import ValidationError
 
 __all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body", "Form", "File", "UploadFile",
@@ -539,7 +539,7 @@ cdef class ParamSpec:
                                  f"String should have at most {self.max_length} character{'' if self.max_length == 1 else 's'}",
                                  s, {"max_length": self.max_length}))
             ok = False
-        if ok and self.search is not None and self.search(s) is None:
+        if ok and self.matcher is not None and not self.matcher.search(s):
             errors.append(_error("string_pattern_mismatch", loc, f"String should match pattern '{self.info.pattern}'",
                                  s, {"pattern": self.info.pattern}))
             ok = False
@@ -1391,7 +1391,7 @@ cdef ParamSpec _spec(str handler, str name, str source, str key, object tp, obje
             p.max_length = marker.max_length
         if marker.pattern is not None:
             p.checks = True
-            p.search = re.compile(marker.pattern).search
+            p.matcher = pattern_of(marker.pattern)
         if p.checks and p.kind in (K_BOOL, K_UPLOAD, K_BYTES, K_ANY) and not p.is_list:
             raise TypeError(f"{handler}: parameter {name!r}: constraints do not apply to {tp!r}")
     return p
@@ -1441,9 +1441,9 @@ cdef BodySpec _body_spec(str handler, list body_params, bint websocket):
                                       ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern")):
             # the marker's constraints, checked by the engine with the rest of the body
             i = p.info
-            tp = typing.Annotated[tp, _msgspec.Meta(gt=i.gt, ge=i.ge, lt=i.lt, le=i.le, multiple_of=i.multiple_of,
-                                                    min_length=i.min_length, max_length=i.max_length,
-                                                    pattern=i.pattern)]
+            tp = typing.Annotated[tp, _msgspec.Meta(**pattern_meta(tp, dict(
+                gt=i.gt, ge=i.ge, lt=i.lt, le=i.le, multiple_of=i.multiple_of, min_length=i.min_length,
+                max_length=i.max_length, pattern=i.pattern)))]
         checked[p.key] = tp
         if p.required:
             fields.append((p.name, tp, _msgspec.field(name=p.key)))
