@@ -14,7 +14,7 @@ from catzilla._core.dispatch import Layer, Plan, PlanSlot
 from catzilla.broadcast import Broadcast
 from catzilla.openapi import get_openapi, get_swagger_ui_html
 from catzilla.request import Request
-from catzilla.response import Response
+from catzilla.response import HTMLResponse, Response
 from catzilla.router import Route, RouteError, Router
 from catzilla.settings import Settings
 from catzilla.staticfiles import StaticFiles
@@ -177,20 +177,21 @@ class Catzilla:
         s = self.settings
         if self._docs_endpoints or s.openapi_url is None:
             return
-        served: List[Tuple[Dict[str, Any], Response]] = []     # the document, and the one Response for it
+        # The bytes are kept, not a Response: middleware and hooks change the Response
+        # they are given (compression adds an encoder), so each request gets its own.
+        served: List[Tuple[Dict[str, Any], bytes]] = []     # the document, and its JSON
 
         def openapi_json(request: Request) -> Response:
             document = self.openapi()
             if not served or served[0][0] is not document:
-                served[:] = [(document, Response(json.dumps(document, separators=(",", ":")).encode(),
-                                                 media_type="application/json"))]
-            return served[0][1]
+                served[:] = [(document, json.dumps(document, separators=(",", ":")).encode())]
+            return Response(served[0][1], media_type="application/json")
 
         page = get_swagger_ui_html(openapi_url=s.openapi_url, title=f"{s.title} - Swagger UI",
-                                   swagger_js_url=s.swagger_js_url, swagger_css_url=s.swagger_css_url)
+                                   swagger_js_url=s.swagger_js_url, swagger_css_url=s.swagger_css_url).body
 
         def swagger_ui_html(request: Request) -> Response:
-            return page
+            return HTMLResponse(page)
 
         self._docs_endpoints = (openapi_json, swagger_ui_html)
         mounts = [(s.openapi_url, openapi_json)] + ([(s.docs_url, swagger_ui_html)] if s.docs_url else [])

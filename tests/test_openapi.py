@@ -7,6 +7,7 @@ every document. Served at /openapi.json, Swagger UI at /docs, both over a
 real socket."""
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ from typing import Annotated, List
 import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator, OpenAPIV32SpecValidator, validate
 
-from catzilla import Catzilla, HTMLResponse, Query, Router
+from catzilla import Catzilla, CompressionMiddleware, HTMLResponse, Query, Router
 from catzilla.openapi import get_openapi
 from catzilla.testing import TestClient
 
@@ -334,8 +335,14 @@ def test_list_bounds_examples_extras_hidden_parameters_and_response_classes():
 def test_the_demos_document_is_valid():
     from examples.app import app as demo
     document = demo.openapi()
-    validate(document)
+    validate(document, cls=OpenAPIV32SpecValidator)      # 3.2: its typed SSE stream
     assert document["paths"] and "/docs" not in document["paths"] and "/openapi.json" not in document["paths"]
+    completions = operation(document, "post", "/v1/completions")
+    body = completions["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/CompletionRequest"}
+    events = completions["responses"]["200"]["content"]["text/event-stream"]["itemSchema"]
+    assert events["properties"]["data"]["contentSchema"] == {"$ref": "#/components/schemas/Token"}
+    assert "422" in completions["responses"] and completions["tags"] == ["llm"]
 
 
 def test_methods_a_path_item_has_no_field_for():
@@ -354,3 +361,22 @@ def test_methods_a_path_item_has_no_field_for():
             assert set(item) == {"get", "additionalOperations"}
             assert set(item["additionalOperations"]) == {"PROPFIND", "CONNECT"}
 
+
+
+def test_the_document_and_the_page_compress_on_every_request(tmp_path):
+    # the docs routes once handed every request the same Response, which compression then
+    # changed: the second compressed answer failed (a finished encoder)
+    app = Catzilla(title="Gzip")
+    app.add_middleware(CompressionMiddleware, minimum_size=0)
+
+    @app.get("/n")
+    def n(q: int = 0) -> dict:
+        return {"q": q}
+    with TestClient(app) as client:
+        for _ in range(3):
+            r = client.get("/openapi.json", headers={"Accept-Encoding": "gzip"})
+            assert r.status_code == 200 and r.headers["content-encoding"] == "gzip"
+            assert json.loads(gzip.decompress(r.content)) == app.openapi()
+            r = client.get("/docs", headers={"Accept-Encoding": "gzip"})
+            assert r.status_code == 200 and r.headers["content-encoding"] == "gzip"
+            assert gzip.decompress(r.content).startswith(b"<!doctype html>")
