@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
 import os
 import socket
@@ -12,6 +11,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 from catzilla._core.dispatch import Layer, Plan, PlanSlot
 from catzilla.broadcast import Broadcast
+from catzilla.models import encode_json
 from catzilla.openapi import get_openapi, get_swagger_ui_html
 from catzilla.request import Request
 from catzilla.response import HTMLResponse, Response
@@ -184,7 +184,7 @@ class Catzilla:
         def openapi_json(request: Request) -> Response:
             document = self.openapi()
             if not served or served[0][0] is not document:
-                served[:] = [(document, json.dumps(document, separators=(",", ":")).encode())]
+                served[:] = [(document, encode_json(document))]
             return Response(served[0][1], media_type="application/json")
 
         page = get_swagger_ui_html(openapi_url=s.openapi_url, title=f"{s.title} - Swagger UI",

@@ -12,6 +12,15 @@ cdef class Pattern:
     cdef bint search(self, str s) except -1
 
 cpdef Pattern pattern_of(str pattern)
+
+cdef class FieldInfo:
+    # What Field(...) declares, and the base of the parameter markers (catzilla.params.Param):
+    # a default, constraints (msgspec.Meta keywords) and documentation. No default: _NODEFAULT.
+    cdef readonly object default, default_factory, alias, title, description
+    cdef readonly object gt, ge, lt, le, multiple_of, min_length, max_length, pattern
+    cdef readonly object examples, deprecated, json_schema_extra
+    cdef public object annotation        # a model field's declared type (model_fields), else None
+
 # msgspec.Meta keywords for `tp` with a compiled pattern moved to what Codec checks after the decode
 cdef dict pattern_meta(object tp, dict cons)
 

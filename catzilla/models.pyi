@@ -17,22 +17,40 @@ class ValidationError(ValueError):
     def error_count(self) -> int: ...
 
 class FieldInfo:
-    default: Any
-    default_factory: Optional[Callable[[], Any]]
-    alias: Optional[str]
-    title: Optional[str]
-    description: Optional[str]
-    gt: Any
-    ge: Any
-    lt: Any
-    le: Any
-    multiple_of: Any
-    min_length: Optional[int]
-    max_length: Optional[int]
-    pattern: Optional[str]
-    examples: Optional[List[Any]]
-    deprecated: Optional[bool]
-    json_schema_extra: Optional[Dict[str, Any]]
+    """What Field(...) declares (read-only but for annotation); the base of the
+    parameter markers (catzilla.params.Param)."""
+    @property
+    def default(self) -> Any: ...
+    @property
+    def default_factory(self) -> Optional[Callable[[], Any]]: ...
+    @property
+    def alias(self) -> Optional[str]: ...
+    @property
+    def title(self) -> Optional[str]: ...
+    @property
+    def description(self) -> Optional[str]: ...
+    @property
+    def gt(self) -> Any: ...
+    @property
+    def ge(self) -> Any: ...
+    @property
+    def lt(self) -> Any: ...
+    @property
+    def le(self) -> Any: ...
+    @property
+    def multiple_of(self) -> Any: ...
+    @property
+    def min_length(self) -> Optional[int]: ...
+    @property
+    def max_length(self) -> Optional[int]: ...
+    @property
+    def pattern(self) -> Optional[str]: ...
+    @property
+    def examples(self) -> Optional[List[Any]]: ...
+    @property
+    def deprecated(self) -> Optional[bool]: ...
+    @property
+    def json_schema_extra(self) -> Optional[Dict[str, Any]]: ...
     annotation: Any
     def __init__(self, default: Any = ..., *, default_factory: Optional[Callable[[], Any]] = None,
                  alias: Optional[str] = None, title: Optional[str] = None, description: Optional[str] = None,

@@ -13,6 +13,7 @@ import dataclasses
 import datetime as _dt
 import decimal
 import enum
+import fractions
 import json as _stdjson
 import re
 import sys
@@ -188,13 +189,22 @@ def _pattern_search(str pattern, str s):
     return True if rc == CZ_PATTERN_MATCH else False if rc == CZ_PATTERN_NOMATCH else None
 
 
-class FieldInfo:
-    """What Field(...) declares; model_fields maps each field name to one
-    (with .annotation set)."""
+#: FieldInfo's attributes, in the order its repr shows them
+cdef tuple _FIELD_ATTRS = ("default", "default_factory", "alias", "title", "description", "gt", "ge", "lt", "le",
+                           "multiple_of", "min_length", "max_length", "pattern", "examples", "deprecated",
+                           "json_schema_extra", "annotation")
 
-    __slots__ = ("default", "default_factory", "alias", "title", "description", "gt", "ge", "lt", "le",
-                 "multiple_of", "min_length", "max_length", "pattern", "examples", "deprecated",
-                 "json_schema_extra", "annotation")
+
+#: what a gt/ge/lt/le bound may be: a number, or a value of the ordered types the engine validates
+cdef tuple _NUMBER_TYPES = (int, float, decimal.Decimal, fractions.Fraction)
+cdef tuple _BOUND_TYPES = _NUMBER_TYPES + (_dt.date, _dt.time, _dt.timedelta)
+
+
+cdef class FieldInfo:
+    """What Field(...) declares; model_fields maps each field name to one
+    (with .annotation set). The parameter markers (Query, Path, Body...) are
+    FieldInfos too, as in FastAPI. Arguments are checked here, so a mistake
+    fails where the model or the route is defined."""
 
     def __init__(self, default=_NODEFAULT, *, default_factory=None, alias=None, title=None, description=None,
                  gt=None, ge=None, lt=None, le=None, multiple_of=None, min_length=None, max_length=None,
@@ -202,7 +212,21 @@ class FieldInfo:
         if default is Ellipsis:             # pydantic's Field(...): required
             default = _NODEFAULT
         if default is not _NODEFAULT and default_factory is not None:
-            raise TypeError("give default or default_factory, not both")
+            raise TypeError("give a default or a default_factory, not both")
+        for name, value in (("gt", gt), ("ge", ge), ("lt", lt), ("le", le)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, _BOUND_TYPES)):
+                raise TypeError(f"{name} must be a number (or a date, time or timedelta), not {value!r}")
+        if multiple_of is not None and (isinstance(multiple_of, bool) or not isinstance(multiple_of, _NUMBER_TYPES)):
+            raise TypeError(f"multiple_of must be a number, not {multiple_of!r}")
+        for name, value in (("min_length", min_length), ("max_length", max_length)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise TypeError(f"{name} must be an int >= 0, not {value!r}")
+        if pattern is not None:
+            if not isinstance(pattern, str):
+                raise TypeError(f"pattern must be a str, not {pattern!r}")
+            re.compile(pattern)              # re.error now, not at the first request
+        if alias is not None and not isinstance(alias, str):
+            raise TypeError(f"alias must be a str, not {alias!r}")
         self.default = default
         self.default_factory = default_factory
         self.alias = alias
@@ -266,7 +290,7 @@ class FieldInfo:
         return Annotated[tp, msgspec.Meta(**cons)] if cons else tp
 
     def __repr__(self):
-        shown = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__
+        shown = ", ".join(f"{k}={getattr(self, k)!r}" for k in _FIELD_ATTRS
                           if getattr(self, k) is not None and getattr(self, k) is not _NODEFAULT)
         return f"FieldInfo({shown})"
 

@@ -2,15 +2,12 @@
 # per route when it is registered, run per request by the dispatcher (HTTP) and
 # by catzilla.websocket (a WebSocket handshake). Nothing here inspects the
 # endpoint per request.
-from catzilla.models cimport Codec, Pattern
+from catzilla.models cimport Codec, FieldInfo, Pattern
 from catzilla.request cimport Request
 
 
-cdef class Param:
-    # FastAPI's FieldInfo-like marker: where a parameter comes from and how it is checked
-    cdef readonly object default, default_factory, alias, title, description
-    cdef readonly object gt, ge, lt, le, multiple_of, min_length, max_length, pattern
-    cdef readonly object examples, deprecated, json_schema_extra
+cdef class Param(FieldInfo):
+    # FastAPI's marker: a FieldInfo (the default, constraints, documentation) and where the value comes from
     cdef readonly bint include_in_schema
     cdef readonly str source             # "query", "path", "header", "cookie", "body", "form", "file"
 

@@ -42,7 +42,6 @@ import enum
 import uuid as _uuid
 import inspect
 import logging
-import re
 import types
 import typing
 from collections import abc as _abc
@@ -67,22 +66,14 @@ from catzilla.sse import EventSourceResponse, ServerSentEvent
 
 import msgspec as _msgspec
 
-from catzilla.models cimport Codec, codec, encode_json, is_model, pattern_meta, pattern_of
+from catzilla.models cimport Codec, FieldInfo, codec, encode_json, is_model, pattern_of
 from catzilla.models import ValidationError
 
 __all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body", "Form", "File", "UploadFile",
            "BackgroundTasks", "ParamSpec", "BodySpec", "EndpointPlan", "compile_endpoint", "register_connection_class"]
 
 
-class _Undefined:
-    """No default given: the parameter is required."""
-    __slots__ = ()
-
-    def __repr__(self):
-        return "Undefined"
-
-
-cdef object _UNSET = _Undefined()
+cdef object _UNSET = _msgspec.NODEFAULT     # no default given: required (FieldInfo's sentinel)
 cdef object _MISSING = object()      # a value absent from the request
 cdef object _INVALID = object()      # a value that failed (its errors are collected)
 cdef object _EMPTY = inspect.Parameter.empty
@@ -91,61 +82,34 @@ cdef object _EMPTY = inspect.Parameter.empty
 # ---------------------------------------------------------------------------
 # markers
 
-cdef class Param:
-    """A parameter marker with FastAPI's FieldInfo-like options. No default (or
-    `...`) makes the parameter required."""
+cdef class Param(FieldInfo):
+    """A parameter marker: FastAPI's, a FieldInfo (default, constraints,
+    documentation) that also says where the value comes from. No default (or
+    `...`) makes the parameter required. regex and example are FastAPI's former
+    names of pattern and examples; other keywords go to json_schema_extra."""
 
     def __init__(self, default=_UNSET, *, default_factory=None, alias=None, title=None,
                  description=None, gt=None, ge=None, lt=None, le=None, multiple_of=None,
                  min_length=None, max_length=None, pattern=None, regex=None, examples=None,
                  example=_UNSET, deprecated=None, include_in_schema=True, json_schema_extra=None,
                  **extra):
-        if default is Ellipsis:
-            default = _UNSET
-        if default is not _UNSET and default_factory is not None:
-            raise TypeError("give a default or a default_factory, not both")
         if regex is not None:                # FastAPI's (and 0.2.3's) former name of pattern
             if pattern is not None:
                 raise TypeError("give pattern or regex, not both")
             pattern = regex
         if example is not _UNSET and examples is None:
             examples = [example]
-        for name, value in (("gt", gt), ("ge", ge), ("lt", lt), ("le", le), ("multiple_of", multiple_of)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                if not hasattr(value, "__lt__"):
-                    raise TypeError(f"{name} must be a number, not {value!r}")
-        for name, value in (("min_length", min_length), ("max_length", max_length)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-                raise TypeError(f"{name} must be an int >= 0, not {value!r}")
-        if pattern is not None:
-            if not isinstance(pattern, str):
-                raise TypeError(f"pattern must be a str, not {pattern!r}")
-            re.compile(pattern)              # re.error now, not at the first request
-        if alias is not None and not isinstance(alias, str):
-            raise TypeError(f"alias must be a str, not {alias!r}")
-        self.default = default
-        self.default_factory = default_factory
-        self.alias = alias
-        self.title = title
-        self.description = description
-        self.gt = gt
-        self.ge = ge
-        self.lt = lt
-        self.le = le
-        self.multiple_of = multiple_of
-        self.min_length = min_length
-        self.max_length = max_length
-        self.pattern = pattern
-        self.examples = examples
-        self.deprecated = deprecated
+        FieldInfo.__init__(self, default, default_factory=default_factory, alias=alias, title=title,
+                           description=description, gt=gt, ge=ge, lt=lt, le=le, multiple_of=multiple_of,
+                           min_length=min_length, max_length=max_length, pattern=pattern, examples=examples,
+                           deprecated=deprecated, json_schema_extra=dict(json_schema_extra or {}, **extra) or None)
         self.include_in_schema = include_in_schema
-        self.json_schema_extra = dict(json_schema_extra or {}, **extra) or None
         if self.source is None:
             self.source = "query"
 
     @property
     def required(self):
-        return self.default is _UNSET and self.default_factory is None
+        return self.is_required()
 
     def __repr__(self):
         return f"{type(self).__name__}({'...' if self.default is _UNSET else repr(self.default)})"
@@ -1437,13 +1401,8 @@ cdef BodySpec _body_spec(str handler, list body_params, bint websocket):
         p = <ParamSpec>s
         p.loc = ("body", p.key)
         tp = p.annotation
-        if p.info is not None and any(getattr(p.info, a) is not None for a in
-                                      ("gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern")):
-            # the marker's constraints, checked by the engine with the rest of the body
-            i = p.info
-            tp = typing.Annotated[tp, _msgspec.Meta(**pattern_meta(tp, dict(
-                gt=i.gt, ge=i.ge, lt=i.lt, le=i.le, multiple_of=i.multiple_of, min_length=i.min_length,
-                max_length=i.max_length, pattern=i.pattern)))]
+        if p.info is not None and p.info.constraints():
+            tp = p.info.annotate(tp)     # the marker's constraints, checked by the engine with the rest of the body
         checked[p.key] = tp
         if p.required:
             fields.append((p.name, tp, _msgspec.field(name=p.key)))

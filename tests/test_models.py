@@ -335,7 +335,7 @@ def test_definition_mistakes_raise_at_class_definition_naming_the_field():
     with pytest.raises(TypeError, match=r"Odd\.blob: the default .* cannot be a model default"):
         class Odd(BaseModel):
             blob: int = object()
-    with pytest.raises(TypeError, match="default or default_factory"):
+    with pytest.raises(TypeError, match="default or a default_factory"):
         Field(1, default_factory=list)
 
 

@@ -6,6 +6,7 @@ import asyncio
 import datetime
 import enum
 import json
+import re
 import uuid
 from decimal import Decimal
 from typing import Annotated, AsyncIterable, Iterable, List, Literal, Optional
@@ -554,6 +555,32 @@ def test_definition_mistakes_raise_at_registration_naming_the_handler():
     with pytest.raises(TypeError, match="bool_constraint.*constraints"):
         app.get("/flag")(bool_constraint)
     assert app.router.routes == []
+
+
+def test_markers_are_field_infos_checked_where_they_are_written():
+    # Query(...) and Field(...) are one kind of object (FastAPI's: Param subclasses FieldInfo),
+    # with the same argument checks, made when the marker or the model field is written
+    from catzilla.models import FieldInfo
+    q = Query(10, ge=1, le=100, description="page size", regex=r"^\d+$", example=5)
+    assert isinstance(q, FieldInfo) and isinstance(Field(), FieldInfo) and not isinstance(Field(), Query)
+    assert (q.default, q.ge, q.le, q.pattern, q.examples, q.source, q.required) == \
+        (10, 1, 100, r"^\d+$", [5], "query", False)
+    assert q.constraints() == {"ge": 1, "le": 100, "pattern": r"^\d+$"} and Query().required and Body(...).required
+    for make in (Field, Query, Body):
+        with pytest.raises(TypeError, match="default or a default_factory, not both"):
+            make(1, default_factory=list)
+        with pytest.raises(TypeError, match="min_length must be an int >= 0"):
+            make(min_length=-1)
+        with pytest.raises(TypeError, match="ge must be a number"):
+            make(ge="1")
+        with pytest.raises(TypeError, match="multiple_of must be a number"):
+            make(multiple_of=datetime.date(2020, 1, 1))
+        with pytest.raises(TypeError, match="pattern must be a str"):
+            make(pattern=1)
+        with pytest.raises(re.error):
+            make(pattern="(")
+    with pytest.raises(AttributeError):
+        q.ge = 2                                  # read-only: one marker may serve many routes
 
 
 def test_untyped_endpoints_get_no_plan():
