@@ -144,10 +144,10 @@ MIDDLEWARE_VAR = "BENCH_MIDDLEWARE"   # read by apps/common.py: "noop" or "gzip"
 
 PEERS: Dict[str, Peer] = {p.name: p for p in [
     Peer("catzilla", "catzilla", ["<repo>[fast]"], _catzilla_command,
-         show_versions=("catzilla", "uvloop", "orjson"),
+         show_versions=("catzilla", "uvloop", "msgspec"),
          also=WS_SCENARIOS + UPLOAD_SCENARIOS + SSE_FANOUT + WS_FANOUT + GZIP_SCENARIOS + TYPED_SCENARIOS,
          fanout=_catzilla_fanout("hub"),
-         notes="this repository, pip-installed with its [fast] extra (uvloop, orjson); fan-out: "
+         notes="this repository, pip-installed with its [fast] extra (uvloop); fan-out: "
                "`apps/fanout_catzilla_app.py hub` (catzilla.Broadcast: `hub.sse()`, `hub.attach()`, `hub.publish()`)"),
     Peer("catzilla-queue", "catzilla (queue per subscriber)", ["<repo>[fast]"], _catzilla_fanout("queue"),
          scenarios=(), also=SSE_FANOUT + WS_FANOUT, venv_of="catzilla", show_versions=("catzilla",),
@@ -165,7 +165,7 @@ PEERS: Dict[str, Peer] = {p.name: p for p in [
          notes="the catzilla venv and app with `app.add_middleware(GZipMiddleware, compresslevel=6)` "
                "(catzilla.compression: zlib in C, the compressor sync-flushed whenever the stream writes)"),
     Peer("catzilla-before", "catzilla (before)", ["<git archive REV>[fast]"], _catzilla_command,
-         show_versions=("catzilla", "uvloop", "orjson"), in_defaults=False,
+         show_versions=("catzilla", "uvloop", "msgspec", "orjson"), in_defaults=False,
          also=WS_SCENARIOS + UPLOAD_SCENARIOS + TYPED_SCENARIOS,
          notes="the --before revision (git archive), pip-installed with its [fast] extra; "
                "runs this tree's apps/catzilla_app.py"),
