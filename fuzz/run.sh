@@ -1,7 +1,7 @@
 #!/bin/sh
 # Build the libFuzzer targets for the plain C in include/ and run each for an
 # equal share of the time:
-#   fuzz_parser     cz_http.c       HTTP/1.1 request parser, chunked decoder
+#   fuzz_parser     cz_http.c       HTTP/1.1 request parser, chunked decoder (and encoder round trips)
 #   fuzz_ws         cz_ws.c         WebSocket frame headers, unmasking, UTF-8, close payloads
 #   fuzz_pmd        cz_pmd.c        permessage-deflate (bounded inflate, round trips)
 #   fuzz_multipart  cz_multipart.c  multipart/form-data, one feed vs. splits
