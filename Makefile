@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml setup.py
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "Cython>=3.0.10" "setuptools>=64" wheel
 	$(BIN)/python -m pip install -q --no-build-isolation -e ".[test,fast]"
+	# Swagger UI's dist/ files for tests/test_docs_browser.py (the wheel's Flask code is not used)
+	$(BIN)/python -m pip install -q --no-deps "flask-swagger-ui==5.34.*"
 	touch $(STAMP)
 
 deps: $(STAMP)

@@ -29,6 +29,7 @@ C_SOURCES = {
     "_core.fanout": ["cz_ws.c"],         # WebSocket frame headers, written once per event
     "_core.pmd": ["cz_pmd.c", "cz_deflate.c"],
     "compression": ["cz_deflate.c"],     # gzip content coding
+    "models": ["cz_pattern.c"],          # str pattern constraints
 }
 # module -> system libraries it links
 LIBRARIES = {

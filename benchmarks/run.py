@@ -6,6 +6,7 @@
     python benchmarks/run.py --before main         # + catzilla-before: main as `git archive` has it, built
     python benchmarks/run.py --duration 10 --rounds 3 \
         --peers catzilla,uvicorn-starlette --scenarios plain,plain16,json,params,post4k,stream10k,stream64m
+    python benchmarks/run.py --peers catzilla,fastapi,litestar,catzilla-023 --scenarios json,orders,search
 
 Each peer gets its own venv under benchmarks/.venvs/<peer> (installed from PyPI; catzilla's
 is installed from this repository's source with pip, so the measured code is the built
@@ -87,6 +88,8 @@ class Peer:
 
 
 WS_SCENARIOS = ("ws32", "ws16k")
+TYPED_SCENARIOS = ("orders", "search")   # validated bodies and query parameters: peers with a typed layer
+TYPED_NEEDS = ("BaseModel", "Field", "Query")   # what apps/catzilla_app.py imports for them
 UPLOAD_SCENARIOS = ("upload-cl", "upload-chunked")
 SSE_FANOUT = ("sse10k", "sse100x100")
 WS_FANOUT = ("ws10k", "ws100x100")
@@ -141,10 +144,10 @@ MIDDLEWARE_VAR = "BENCH_MIDDLEWARE"   # read by apps/common.py: "noop" or "gzip"
 
 PEERS: Dict[str, Peer] = {p.name: p for p in [
     Peer("catzilla", "catzilla", ["<repo>[fast]"], _catzilla_command,
-         show_versions=("catzilla", "uvloop", "orjson"),
-         also=WS_SCENARIOS + UPLOAD_SCENARIOS + SSE_FANOUT + WS_FANOUT + GZIP_SCENARIOS,
+         show_versions=("catzilla", "uvloop", "msgspec"),
+         also=WS_SCENARIOS + UPLOAD_SCENARIOS + SSE_FANOUT + WS_FANOUT + GZIP_SCENARIOS + TYPED_SCENARIOS,
          fanout=_catzilla_fanout("hub"),
-         notes="this repository, pip-installed with its [fast] extra (uvloop, orjson); fan-out: "
+         notes="this repository, pip-installed with its [fast] extra (uvloop); fan-out: "
                "`apps/fanout_catzilla_app.py hub` (catzilla.Broadcast: `hub.sse()`, `hub.attach()`, `hub.publish()`)"),
     Peer("catzilla-queue", "catzilla (queue per subscriber)", ["<repo>[fast]"], _catzilla_fanout("queue"),
          scenarios=(), also=SSE_FANOUT + WS_FANOUT, venv_of="catzilla", show_versions=("catzilla",),
@@ -162,7 +165,8 @@ PEERS: Dict[str, Peer] = {p.name: p for p in [
          notes="the catzilla venv and app with `app.add_middleware(GZipMiddleware, compresslevel=6)` "
                "(catzilla.compression: zlib in C, the compressor sync-flushed whenever the stream writes)"),
     Peer("catzilla-before", "catzilla (before)", ["<git archive REV>[fast]"], _catzilla_command,
-         show_versions=("catzilla", "uvloop", "orjson"), in_defaults=False, also=WS_SCENARIOS + UPLOAD_SCENARIOS,
+         show_versions=("catzilla", "uvloop", "msgspec", "orjson"), in_defaults=False,
+         also=WS_SCENARIOS + UPLOAD_SCENARIOS + TYPED_SCENARIOS,
          notes="the --before revision (git archive), pip-installed with its [fast] extra; "
                "runs this tree's apps/catzilla_app.py"),
     Peer("uvicorn-starlette", "uvicorn+starlette", ["uvicorn[standard]", "starlette", "websockets"],
@@ -180,7 +184,19 @@ PEERS: Dict[str, Peer] = {p.name: p for p in [
                "(starlette.middleware.gzip: zlib, each body message compressed and Z_SYNC_FLUSHed)"),
     Peer("fastapi", "fastapi (uvicorn)", ["uvicorn[standard]", "fastapi"],
          lambda v, port, w: [_venv_bin(v, "uvicorn"), "fastapi_app:app", "--port", str(port), *UVICORN_FLAGS],
-         show_versions=("fastapi", "starlette", "uvicorn")),
+         show_versions=("fastapi", "pydantic", "starlette", "uvicorn"), also=TYPED_SCENARIOS,
+         notes="orders/search: pydantic v2 models with `Field` constraints, `Query` markers, `async def` handlers"),
+    Peer("litestar", "litestar (uvicorn)", ["uvicorn[standard]", "litestar"],
+         lambda v, port, w: [_venv_bin(v, "uvicorn"), "litestar_app:app", "--port", str(port), *UVICORN_FLAGS],
+         scenarios=(), also=TYPED_SCENARIOS, show_versions=("litestar", "msgspec", "uvicorn"),
+         notes="`apps/litestar_app.py`: msgspec Structs with the constraints as `msgspec.Meta`, query constraints "
+               "by `Parameter`, `async def` handlers"),
+    Peer("catzilla-023", "catzilla 0.2.3", ["catzilla==0.2.3"],
+         lambda v, port, w: [_venv_bin(v, "python"), "catzilla023_app.py", str(port)],
+         scenarios=(), also=TYPED_SCENARIOS, show_versions=("catzilla",),
+         notes="the earlier release from PyPI in its own venv, `apps/catzilla023_app.py` in its API (BaseModel/Field "
+               "with `regex=` and `min_items`, `Query` markers, auto-validation, `production=True`); its query "
+               "parameters keep one value per key, so `tags=a&tags=b` gives \"b\": a wrong answer"),
     Peer("blacksheep", "blacksheep (uvicorn)", ["uvicorn[standard]", "blacksheep"],
          lambda v, port, w: [_venv_bin(v, "uvicorn"), "blacksheep_app:app", "--port", str(port), *UVICORN_FLAGS],
          show_versions=("blacksheep", "uvicorn")),
@@ -229,6 +245,18 @@ DEFAULT_PEERS = [p.name for p in PEERS.values() if p.in_defaults]
 
 STREAM10K_BODY = b"".join(line.encode() for line in common.lines10k())
 POST_BODY = b"a" * 4096   # the same body as lua/post4k.lua sends
+ORDER_BODY = (LUA / "orders.json").read_bytes().rstrip()   # what lua/orders.lua sends (it strips the same way)
+
+
+def _order_answer(body: bytes) -> Dict:
+    """What POST /orders answers for `body`: the customer's id, the item count, round(sum(qty * price), 2)."""
+    order = json.loads(body)
+    return {"customer": order["customer"]["id"], "items": len(order["items"]),
+            "total": round(sum(item["qty"] * item["price"] for item in order["items"]), 2)}
+
+
+ORDER_ANSWER = _order_answer(ORDER_BODY)
+SEARCH_ANSWER = {"q": "cat", "limit": 20, "offset": 0, "tags": ["a", "b"]}
 
 
 @dataclass
@@ -251,6 +279,10 @@ class Scenario:
     subscribers: int = 0               # fanout: connections (--subscribers overrides)
     topics: int = 1                    # fanout: subscribers spread evenly over this many topics
     connections: int = 0               # wrk connections for this scenario (0: --connections)
+    content_type: str = "application/octet-stream"   # of the body the check sends (the lua script sets its own)
+    opt_in: bool = False               # an HTTP scenario only the peers listing it in Peer.also serve
+    catzilla_needs: Tuple[str, ...] = ()   # names catzilla must export for a catzilla peer to serve it
+                                           # (a --before revision may predate them: then n/a, with a note)
 
 
 def _expect(status: int, body: bytes, want: bytes) -> Optional[str]:
@@ -268,7 +300,7 @@ def _expect_json(status: int, body: bytes, want) -> Optional[str]:
         got = json.loads(body)
     except ValueError:
         return f"not JSON: {body[:60]!r}"
-    return None if got == want else f"unexpected JSON {got!r}"
+    return None if got == want else f"unexpected JSON {got!r}, expected {want!r}"
 
 
 SCENARIOS: Dict[str, Scenario] = {s.name: s for s in [
@@ -282,6 +314,12 @@ SCENARIOS: Dict[str, Scenario] = {s.name: s for s in [
              check=lambda st, b: _expect_json(st, b, {"id": 42})),
     Scenario("post4k", "POST /echo, 4 KiB body", "/echo", method="POST", lua="post4k.lua", body=POST_BODY,
              check=lambda st, b: _expect(st, b, POST_BODY)),
+    Scenario("orders", "POST /orders: a 10-item JSON order validated into nested models", "/orders",
+             method="POST", lua="orders.lua", body=ORDER_BODY, content_type="application/json", opt_in=True,
+             catzilla_needs=TYPED_NEEDS, check=lambda st, b: _expect_json(st, b, ORDER_ANSWER)),
+    Scenario("search", "GET /search?q=cat&limit=20&tags=a&tags=b: typed query parameters",
+             "/search?q=cat&limit=20&tags=a&tags=b", opt_in=True, catzilla_needs=TYPED_NEEDS,
+             check=lambda st, b: _expect_json(st, b, SEARCH_ANSWER)),
     Scenario("stream10k", "GET /stream10k (10,000-line sync generator)", "/stream10k", timeout="60s",
              check=lambda st, b: _expect(st, b, STREAM10K_BODY)),
     Scenario("stream64m", "GET /stream64m (64 MiB in 64 KiB chunks, 1 client)", "/stream64m", kind="download"),
@@ -309,9 +347,15 @@ SCENARIOS: Dict[str, Scenario] = {s.name: s for s in [
 HTTP_KINDS = ("wrk", "download")       # the main table's scenarios; ws, upload, fanout have their own tables
 
 
+# (peer, scenario) -> why that peer's install can't serve it (main() fills it in: catzilla_needs)
+NOT_SERVED: Dict[Tuple[str, str], str] = {}
+
+
 def supports(peer: Peer, sc: Scenario) -> bool:
-    """Whether `peer` takes part in `sc`: ws and upload scenarios are opt-in (Peer.also)."""
-    if sc.kind not in HTTP_KINDS:
+    """Whether `peer` takes part in `sc`: ws, upload and the opt_in scenarios are opt-in (Peer.also)."""
+    if (peer.name, sc.name) in NOT_SERVED:
+        return False
+    if sc.kind not in HTTP_KINDS or sc.opt_in:
         return sc.name in peer.also
     return peer.scenarios is None or sc.name in peer.scenarios
 DEFAULT_SCENARIOS = [n for n, sc in SCENARIOS.items() if sc.kind != "fanout"]   # fan-out: ask for it
@@ -344,10 +388,11 @@ def clean_env() -> Dict[str, str]:
     return env
 
 
-def fetch(port: int, method: str, path: str, body: Optional[bytes] = None, timeout: float = 10.0):
+def fetch(port: int, method: str, path: str, body: Optional[bytes] = None, timeout: float = 10.0,
+          content_type: str = "application/octet-stream"):
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        headers = {"Content-Type": "application/octet-stream"} if body is not None else {}
+        headers = {"Content-Type": content_type} if body is not None else {}
         conn.request(method, path, body=body, headers=headers)
         resp = conn.getresponse()
         return resp.status, resp.read()
@@ -1165,7 +1210,8 @@ def measure(peer: Peer, venv: Optional[Path], sc: Scenario, duration: float, war
                 if sc.pipeline > 1:
                     answers = fetch_pipelined(server.port, sc.path, sc.pipeline, timeout=60)
                 else:
-                    answers = [fetch(server.port, sc.method, sc.path, sc.body, timeout=60)]
+                    answers = [fetch(server.port, sc.method, sc.path, sc.body, timeout=60,
+                                     content_type=sc.content_type)]
                 for i, (status, body) in enumerate(answers):
                     problem = sc.check(status, body) if sc.check else None
                     if problem:
@@ -1279,6 +1325,8 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
         runs = results.get((pname, sname), [])
         good = [r for r in runs if "error" not in r]
         if not good:
+            if runs and all(r["error"].startswith("wrong answer") for r in runs):
+                return "wrong answer", None
             return ("error" if runs else "–"), None
         sc = SCENARIOS[sname]
         flag = " ⚠" if any(r.get("problems") for r in good) else ""
@@ -1350,6 +1398,43 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
                 if have_nginx:
                     row.append(fmt_ratio(cz, values.get("nginx")))
             out.append("| " + " | ".join(row) + " |")
+        out.append("")
+
+    typed = [sc for sc in scenarios if sc.opt_in and sc.kind == "wrk"]
+    if any(cell("catzilla", sc.name)[1] for sc in typed) and any(p.name == "catzilla" for p in ran):
+        # the typed layer against each peer with one, and against catzilla's own untyped /json
+        def cpu_per_request(pname: str, sname: str) -> Optional[float]:
+            good = [r for r in results.get((pname, sname), []) if "error" not in r]
+            return median_of(good, "cpu_us_per_request") or None
+
+        out.append("## Typed endpoints: catzilla against each peer")
+        out.append("")
+        out.append("Medians of the rounds. Server CPU per request: utime + stime of the server's process tree over "
+                   "the wrk run / requests (steadier than requests/s when other processes take turns on its CPU). "
+                   "\"catzilla ×\": catzilla's requests/s over the peer's, and the peer's CPU per request over "
+                   "catzilla's; on the \"catzilla untyped `json`\" rows (when json ran), catzilla's typed figures against "
+                   "its own untyped `GET /json` (below 1: what the typed layer costs).")
+        out.append("")
+        out.append("| scenario | peer | requests/s | server CPU per request | catzilla × (requests/s) | "
+                   "catzilla × (CPU per request) |")
+        out.append("|---|---|---:|---:|---:|---:|")
+        json_v = cell("catzilla", "json")[1] if any(sc.name == "json" for sc in scenarios) else None
+        json_cpu = cpu_per_request("catzilla", "json") if json_v else None
+        for sc in typed:
+            cz, cz_cpu = cell("catzilla", sc.name)[1], cpu_per_request("catzilla", sc.name)
+            for p in [q for q in ran if supports(q, sc)]:
+                text, v = cell(p.name, sc.name)
+                cpu = cpu_per_request(p.name, sc.name)
+                us = f"{cpu:,.1f} µs" if cpu else "–"
+                if p.name == "catzilla":
+                    out.append(f"| {sc.name} | {p.label} | {text} | {us} | | |")
+                else:
+                    out.append(f"| {sc.name} | {p.label} | {text} | {us} | {fmt_ratio(cz, v)} | "
+                               f"{fmt_ratio(cpu, cz_cpu)} |")
+            if json_v and cz:
+                out.append(f"| {sc.name} | catzilla untyped `json` | {fmt_num(json_v)} | "
+                           f"{f'{json_cpu:,.1f} µs' if json_cpu else '–'} | {fmt_ratio(cz, json_v)} | "
+                           f"{fmt_ratio(json_cpu, cz_cpu)} |")
         out.append("")
 
     if any(sc.name == "stream10k" for sc in scenarios) and baseline:
@@ -1644,7 +1729,7 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
             cells = []
             for r in runs:
                 if "error" in r:
-                    cells.append("error")
+                    cells.append("wrong answer" if r["error"].startswith("wrong answer") else "error")
                 elif sc.kind == "download":
                     cells.append(f"{fmt_num(r['mb_per_s'])} MB/s")
                 elif sc.kind == "ws":
@@ -1672,7 +1757,8 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
             out.append(f"- **{p.label}**: {versions.get(p.name, '?')}{extra}")
     out.append("")
 
-    notes = []
+    notes = [f"- {PEERS[pname].label} / {sname}: n/a, {why}" for (pname, sname), why in NOT_SERVED.items()
+             if any(p.name == pname for p in peers) and any(sc.name == sname for sc in all_scenarios)]
     for (pname, sname), runs in results.items():
         for i, r in enumerate(runs):
             if "error" in r:
@@ -1802,16 +1888,27 @@ def main(argv: Optional[List[str]] = None) -> int:
         except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
             failed[p.name] = f"install failed: {exc}"
             log(f"[setup] {p.name}: FAILED: {exc}")
+    needs = sorted({n for sc in scenarios for n in sc.catzilla_needs})
     for name in CATZILLA_PEERS:   # the measured catzilla must be its own venv's, not the working tree's
         venv = venvs.get(name)
         if venv is None:
             continue
-        r = subprocess.run([_venv_bin(venv, "python"), "-c", "import catzilla; print(catzilla.__file__)"],
+        # line 1: where catzilla comes from; line 2: the names of `needs` it lacks
+        code = f"import catzilla; print(catzilla.__file__); print(*[n for n in {needs!r} if not hasattr(catzilla, n)])"
+        r = subprocess.run([_venv_bin(venv, "python"), "-c", code],
                            cwd=APPS, env=clean_env(), capture_output=True, text=True)
-        if r.returncode != 0 or not r.stdout.strip().startswith(str(venv) + os.sep):
+        lines = r.stdout.split("\n")
+        if r.returncode != 0 or not lines[0].startswith(str(venv) + os.sep):
             failed[name] = f"venv import check failed: {tail(r.stdout + r.stderr)}"
             venvs.pop(name)
             log(f"[setup] {name}: {failed[name]}")
+            continue
+        lacking = set(lines[1].split()) if len(lines) > 1 else set()
+        for sc in scenarios:
+            missing = [n for n in sc.catzilla_needs if n in lacking]
+            if missing and sc.name in PEERS[name].also:
+                NOT_SERVED[(name, sc.name)] = f"its catzilla has no {', '.join(missing)}"
+                log(f"[setup] {name}: {sc.name} n/a ({NOT_SERVED[(name, sc.name)]})")
     if before is not None and "catzilla-before" in versions:
         versions["catzilla-before"] += f"; {before.rev} = {before.commit}"
 

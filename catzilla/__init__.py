@@ -4,9 +4,11 @@ from catzilla.broadcast import Broadcast
 from catzilla.compression import CompressionMiddleware, GZipMiddleware
 from catzilla.cors import CORSMiddleware
 from catzilla.datastructures import FormData, Headers, MutableHeaders, QueryParams, UploadFile
-from catzilla.exceptions import ClientDisconnect, HTTPException
+from catzilla.exceptions import ClientDisconnect, HTTPException, RequestValidationError
 from catzilla.files import FileResponse
+from catzilla.models import BaseModel, Field, ValidationError
 from catzilla.middleware import RequestIdMiddleware, TrustedHostMiddleware
+from catzilla.params import BackgroundTasks, Body, Cookie, File, Form, Header, Path, Query
 from catzilla.proxy import ProxyHeadersMiddleware
 from catzilla.request import Request
 from catzilla.response import (HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response,
@@ -24,9 +26,10 @@ __version__ = "0.3.0"
 __all__ = [
     "Catzilla", "Request", "Response", "JSONResponse", "HTMLResponse", "PlainTextResponse",
     "RedirectResponse", "StreamingResponse", "FileResponse", "StaticFiles", "EventSourceResponse", "ServerSentEvent",
-    "HTTPException", "ClientDisconnect", "Router", "RouterGroup", "Route",
+    "HTTPException", "ClientDisconnect", "RequestValidationError", "Router", "RouterGroup", "Route",
     "RouteError", "Settings", "Headers", "MutableHeaders", "QueryParams", "FormData", "UploadFile",
-    "WebSocket", "WebSocketDisconnect", "WebSocketState", "Broadcast",
+    "WebSocket", "WebSocketDisconnect", "WebSocketState", "Broadcast", "BaseModel", "Field", "ValidationError",
+    "Query", "Path", "Header", "Cookie", "Body", "Form", "File", "BackgroundTasks",
     "CompressionMiddleware", "GZipMiddleware",
     "CORSMiddleware",
     "ProxyHeadersMiddleware",

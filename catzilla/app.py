@@ -11,6 +11,10 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 from catzilla._core.dispatch import Layer, Plan, PlanSlot
 from catzilla.broadcast import Broadcast
+from catzilla.models import encode_json
+from catzilla.openapi import get_openapi, get_swagger_ui_html
+from catzilla.request import Request
+from catzilla.response import HTMLResponse, Response
 from catzilla.router import Route, RouteError, Router
 from catzilla.settings import Settings
 from catzilla.staticfiles import StaticFiles
@@ -50,6 +54,8 @@ class Catzilla:
         self._startup: List[Callable[..., Any]] = []
         self._shutdown: List[Callable[..., Any]] = []
         self._broadcasts: List[Broadcast] = []
+        self.openapi_schema: Optional[Dict[str, Any]] = None     # app.openapi(), once built
+        self._docs_endpoints: Tuple[Callable[..., Any], ...] = ()
         self._slot = PlanSlot(self.plan())
 
     @property
@@ -59,53 +65,63 @@ class Catzilla:
     # -- routes --------------------------------------------------------------
 
     def route(self, path: str, methods: Union[str, Sequence[str]] = ("GET",), *,
-              name: Optional[str] = None, blocking: Optional[bool] = None) -> Callable[[F], F]:
+              name: Optional[str] = None, blocking: Optional[bool] = None,
+              response_model: Any = None, status_code: Optional[int] = None,
+              responses: Optional[Dict[Union[int, str], Any]] = None, response_class: Optional[type] = None,
+              tags: Optional[List[str]] = None, summary: Optional[str] = None, description: Optional[str] = None,
+              deprecated: Optional[bool] = None, operation_id: Optional[str] = None,
+              include_in_schema: Optional[bool] = None) -> Callable[[F], F]:
         """@app.route("/x", ["GET", "POST"]): register the decorated function.
         blocking=True runs a def handler on the worker threads (for code that
         blocks: sleeps, blocking drivers, CPU-heavy work), False inline on the
-        loop; None (the default) follows the blocking_handlers setting."""
+        loop; None (the default) follows the blocking_handlers setting. The
+        other keywords are FastAPI's (see catzilla.params): kept on the
+        route's plan, for the response (response_model, status_code,
+        response_class) and the OpenAPI document."""
+        options = {k: v for k, v in (
+            ("response_model", response_model), ("status_code", status_code), ("responses", responses),
+            ("response_class", response_class), ("tags", tags), ("summary", summary),
+            ("description", description), ("deprecated", deprecated), ("operation_id", operation_id),
+            ("include_in_schema", include_in_schema)) if v is not None}
+
         def decorator(fn: F) -> F:
-            self.router.add(path, fn, methods, name=name, blocking=blocking)
+            self.router.add(path, fn, methods, name=name, blocking=blocking, **options)
             return fn
         return decorator
 
-    def get(self, path: str, *, name: Optional[str] = None,
-            blocking: Optional[bool] = None) -> Callable[[F], F]:
-        return self.route(path, ("GET",), name=name, blocking=blocking)
+    def get(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route(path, ("GET",), **options)
 
-    def post(self, path: str, *, name: Optional[str] = None,
-             blocking: Optional[bool] = None) -> Callable[[F], F]:
-        return self.route(path, ("POST",), name=name, blocking=blocking)
+    def post(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route(path, ("POST",), **options)
 
-    def put(self, path: str, *, name: Optional[str] = None,
-            blocking: Optional[bool] = None) -> Callable[[F], F]:
-        return self.route(path, ("PUT",), name=name, blocking=blocking)
+    def put(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route(path, ("PUT",), **options)
 
-    def patch(self, path: str, *, name: Optional[str] = None,
-              blocking: Optional[bool] = None) -> Callable[[F], F]:
-        return self.route(path, ("PATCH",), name=name, blocking=blocking)
+    def patch(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route(path, ("PATCH",), **options)
 
-    def delete(self, path: str, *, name: Optional[str] = None,
-               blocking: Optional[bool] = None) -> Callable[[F], F]:
-        return self.route(path, ("DELETE",), name=name, blocking=blocking)
+    def delete(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route(path, ("DELETE",), **options)
 
-    def head(self, path: str, *, name: Optional[str] = None,
-             blocking: Optional[bool] = None) -> Callable[[F], F]:
-        return self.route(path, ("HEAD",), name=name, blocking=blocking)
+    def head(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route(path, ("HEAD",), **options)
 
-    def options(self, path: str, *, name: Optional[str] = None,
-                blocking: Optional[bool] = None) -> Callable[[F], F]:
-        return self.route(path, ("OPTIONS",), name=name, blocking=blocking)
+    def options(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.route(path, ("OPTIONS",), **options)
 
     def websocket(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:
-        """@app.websocket("/ws") async def handler(ws, **path_params): a WebSocket endpoint."""
+        """@app.websocket("/ws") async def handler(ws, **path_params): a WebSocket endpoint.
+        Typed parameters (path, Query, Header, Cookie) are checked before the
+        handshake is accepted (a 422 answers it otherwise); a parameter
+        annotated WebSocket gets the socket."""
         def decorator(fn: F) -> F:
             self.add_websocket_route(path, fn, name=name)
             return fn
         return decorator
 
     def add_websocket_route(self, path: str, endpoint: Callable[..., Any], *, name: Optional[str] = None) -> None:
-        route = Route(path, endpoint, ("GET",), name=name)
+        route = Route(path, endpoint, ("GET",), name=name, websocket=True)
         if not route.is_async:
             raise TypeError(f"WebSocket route {path!r}: the endpoint must be an async function "
                             f"(async def {getattr(endpoint, '__name__', 'handler')}(ws): ...)")
@@ -138,6 +154,49 @@ class Catzilla:
 
     def url_path_for(self, name: str, **params: Any) -> str:
         return self.router.url_path_for(name, **params)
+
+    # -- the OpenAPI document and the docs page -----------------------------------
+
+    def openapi(self) -> Dict[str, Any]:
+        """The app's OpenAPI document (catzilla.openapi.get_openapi over its routes
+        and the title, version, description, servers, openapi_tags and
+        openapi_version settings), built at the first call and kept in
+        app.openapi_schema (FastAPI's name: set it to None to build it again)."""
+        if self.openapi_schema is None:
+            s = self.settings
+            routes = [r for r in self.router.routes if r.endpoint not in self._docs_endpoints]
+            self.openapi_schema = get_openapi(
+                title=s.title, version=s.version, description=s.description, servers=s.servers,
+                tags=s.openapi_tags, openapi_version=s.openapi_version, routes=routes)
+        return self.openapi_schema
+
+    def _mount_docs(self) -> None:
+        """When serving starts (the routes are all there): the document at the
+        openapi_url setting and Swagger UI at docs_url, each only where no route of
+        the app answers GET already (a root static mount keeps its /docs). Once."""
+        s = self.settings
+        if self._docs_endpoints or s.openapi_url is None:
+            return
+        # The bytes are kept, not a Response: middleware and hooks change the Response
+        # they are given (compression adds an encoder), so each request gets its own.
+        served: List[Tuple[Dict[str, Any], bytes]] = []     # the document, and its JSON
+
+        def openapi_json(request: Request) -> Response:
+            document = self.openapi()
+            if not served or served[0][0] is not document:
+                served[:] = [(document, encode_json(document))]
+            return Response(served[0][1], media_type="application/json")
+
+        page = get_swagger_ui_html(openapi_url=s.openapi_url, title=f"{s.title} - Swagger UI",
+                                   swagger_js_url=s.swagger_js_url, swagger_css_url=s.swagger_css_url).body
+
+        def swagger_ui_html(request: Request) -> Response:
+            return HTMLResponse(page)
+
+        self._docs_endpoints = (openapi_json, swagger_ui_html)
+        mounts = [(s.openapi_url, openapi_json)] + ([(s.docs_url, swagger_ui_html)] if s.docs_url else [])
+        self.router.include(Router(routes=[Route(path, fn, ("GET",), blocking=False) for path, fn in mounts
+                                           if self.router.find("GET", path).route is None]))
 
     # -- middleware and hooks ---------------------------------------------------
 
@@ -295,6 +354,7 @@ class Catzilla:
         from catzilla._core.server import Server
 
         await self.startup()
+        self._mount_docs()
         self._publish()                          # the settings as they are now (app.settings may be replaced)
         server = Server(self, sockets, loop=loop, watchdog=watchdog)
         server.start()

@@ -8,6 +8,7 @@ the LAST value (case-sensitive).
 """
 import os
 from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator
 from typing import IO, Any, overload, TypeVar
 
 _T = TypeVar("_T")
@@ -150,13 +151,25 @@ class UploadFile:
         """The underlying binary file object (positional)."""
     def __init__(self, filename: str, data: bytes = b"", content_type: str = "text/plain",
                  headers: _HeaderSource | None = None) -> None: ...
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = -1) -> AwaitableBytes:
         """read(): the whole content, position kept; read(n): up to n bytes from the
-        position (ValueError after close())."""
-    def seek(self, offset: int, whence: int = 0) -> int: ...
+        position (ValueError after close()). ``await file.read()`` works too."""
+    def write(self, data: bytes) -> _Done: ...
+    def seek(self, offset: int, whence: int = 0) -> AwaitableInt: ...
     def tell(self) -> int: ...
     def text(self, encoding: str = "utf-8", errors: str = "strict") -> str: ...
     def save(self, path: str | os.PathLike[str], chunk_size: int = 1048576) -> int:
         """Write the content to `path`; returns the number of bytes written."""
-    def close(self) -> None:
-        """Release the content, deleting a temporary file (idempotent)."""
+    def close(self) -> _Done:
+        """Release the content, deleting a temporary file (idempotent); awaitable too."""
+
+class AwaitableBytes(bytes):
+    """bytes that ``await`` gives back (FastAPI's ``await file.read()``)."""
+    def __await__(self) -> Generator[Any, None, bytes]: ...
+
+class AwaitableInt(int):
+    def __await__(self) -> Generator[Any, None, int]: ...
+
+class _Done:
+    def __await__(self) -> Generator[Any, None, None]: ...
+    def __bool__(self) -> bool: ...

@@ -27,6 +27,7 @@ Mapping-view semantics (documented, deliberately multi-valued):
 Response can hand it its own list) and validates every name and value it is
 given, so nothing set through it can split a response.
 """
+cimport cython
 from collections.abc import Mapping
 from io import BytesIO
 from os import fspath
@@ -661,22 +662,34 @@ cdef class UploadFile:
 
     def read(self, Py_ssize_t size=-1):
         """read(): the whole content as bytes (the position does not matter and
-        is kept); read(n): at most n bytes from the current position."""
+        is kept); read(n): at most n bytes from the current position.
+        `await file.read()` (FastAPI's async spelling) gives the same bytes."""
         cdef object pos
         _check_open(self)
         if size >= 0:
-            return self._file.read(size)
+            return AwaitableBytes(self._file.read(size))
         pos = self._file.tell()
         try:
             self._file.seek(0)
-            return self._file.read()
+            return AwaitableBytes(self._file.read())
         finally:
             self._file.seek(pos)
 
-    def seek(self, Py_ssize_t offset, int whence=0):
-        """Move the position (io whence values); returns the new position."""
+    def write(self, data):
+        """Write bytes at the current position (FastAPI's UploadFile.write);
+        `size` follows the content. Awaitable too."""
+        cdef object end
         _check_open(self)
-        return self._file.seek(offset, whence)
+        self._file.write(data)
+        end = self._file.seek(0, 2)
+        self.size = end
+        return _DONE
+
+    def seek(self, Py_ssize_t offset, int whence=0):
+        """Move the position (io whence values); returns the new position
+        (an int that `await file.seek(0)` also accepts)."""
+        _check_open(self)
+        return AwaitableInt(self._file.seek(offset, whence))
 
     def tell(self):
         """The current position."""
@@ -715,13 +728,15 @@ cdef class UploadFile:
 
     def close(self):
         """Release the content (a temporary file is deleted); later
-        read()/seek()/tell()/text()/save() raise ValueError.  Idempotent."""
+        read()/seek()/tell()/text()/save() raise ValueError.  Idempotent.
+        `await file.close()` works too."""
         if self._closed:
-            return
+            return _DONE
         self._closed = True
         f = self._file
         self._file = _CLOSED_FILE
         f.close()
+        return _DONE
 
     def __repr__(self):
         return (f"UploadFile(filename={self.filename!r}, content_type={self.content_type!r}, "
@@ -730,6 +745,60 @@ cdef class UploadFile:
 
 _CLOSED_FILE = BytesIO()
 _CLOSED_FILE.close()
+
+
+# UploadFile's methods serve FastAPI's async spelling too (`await file.read()`):
+# their results are awaitable and give themselves (the work is already done:
+# the content is in memory or a local temporary file).
+@cython.final
+cdef class _Ready:
+    """The iterator `await` runs for a value that is already there."""
+    cdef object value
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        raise StopIteration(self.value)
+
+
+cdef _Ready _ready(object value):
+    cdef _Ready r = _Ready.__new__(_Ready)
+    r.value = value
+    return r
+
+
+class AwaitableBytes(bytes):
+    """bytes that `await` gives back as plain bytes."""
+    __slots__ = ()
+
+    def __await__(self):
+        return _ready(bytes(self))
+
+
+class AwaitableInt(int):
+    """An int that `await` gives back as a plain int."""
+    __slots__ = ()
+
+    def __await__(self):
+        return _ready(int(self))
+
+
+class _Done:
+    """The result of a method that returns nothing: awaiting it gives None."""
+    __slots__ = ()
+
+    def __await__(self):
+        return _ready(None)
+
+    def __repr__(self):
+        return "None"
+
+    def __bool__(self):
+        return False
+
+
+_DONE = _Done()
 
 
 cdef inline int _check_open(UploadFile f) except -1:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 
 class HTTPException(Exception):
@@ -31,6 +31,28 @@ class HTTPException(Exception):
 
     def __repr__(self) -> str:
         return f"HTTPException({self.status_code}, {self.detail!r})"
+
+
+class RequestValidationError(Exception):
+    """The parameters or body of a request failed the endpoint's declared types:
+    `errors()` lists every failing one (FastAPI's entries: type, loc, msg, input,
+    and ctx when there is one), `body` is the request body that was validated
+    (None when none was read). The default answer is 422 `{"detail": errors}`;
+    an exception handler registered for this class answers instead."""
+
+    def __init__(self, errors: Sequence[Dict[str, Any]], *, body: Any = None) -> None:
+        super().__init__(errors)
+        self._errors = list(errors)
+        self.body = body
+
+    def errors(self) -> List[Dict[str, Any]]:
+        return self._errors
+
+    def __str__(self) -> str:
+        lines = [f"{len(self._errors)} validation error{'' if len(self._errors) == 1 else 's'}:"]
+        for e in self._errors:
+            lines.append(f"  {' -> '.join(map(str, e.get('loc', ())))}: {e.get('msg')} ({e.get('type')})")
+        return "\n".join(lines)
 
 
 class ClientDisconnect(Exception):

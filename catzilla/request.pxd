@@ -35,6 +35,9 @@ cdef class Request:
     cdef public dict path_params
     cdef Transport conn                    # the connection boundary: the client address (None: see _client)
     cdef public object app
+    # BackgroundTasks (catzilla.params) the endpoint filled: the connection spawns
+    # background.run(offload) once the response is sent; None: nothing to run
+    cdef public object background
     cdef object _client                    # the client address of a Request built by Request(...),
                                            # or the one a trusted proxy forwarded (client_forwarded)
     # Set only through forwarded() (by catzilla/proxy.pyx, from a trusted proxy's headers).

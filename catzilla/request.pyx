@@ -16,10 +16,9 @@ from catzilla.forms import (parse_query, parse_cookies, parse_form, parse_option
                             FormError, MultipartParser)
 from catzilla.exceptions import ClientDisconnect, HTTPException
 
-try:
-    from orjson import loads as _json_loads
-except ImportError:
-    from json import loads as _json_loads
+import json as _stdjson
+from msgspec import DecodeError as _DecodeError
+from msgspec.json import decode as _json_decode
 
 from types import SimpleNamespace
 
@@ -222,8 +221,19 @@ cdef inline const char *_data(Request req) except NULL:
     return req.buf.data + req.base
 
 
+cdef object _json_loads(bytes data):
+    """The body as JSON: msgspec's one-pass decode (the model engine's), and for
+    what it refuses the standard library's answer, so request.json() means
+    json.loads: NaN and Infinity are taken, an error is json's own (a
+    ValueError naming the position)."""
+    try:
+        return _json_decode(data)
+    except _DecodeError:
+        return _stdjson.loads(data)
+
+
 cdef bytes _exact_body(Request req):
-    # the cached body when it is plain bytes (parsers such as orjson want exactly bytes)
+    # the cached body when it is plain bytes (what the JSON decoder takes without a copy)
     if type(req._body) is bytes:
         return req._body
     if req.reader is not None and req._body is not None:

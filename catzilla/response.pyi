@@ -18,8 +18,12 @@ _Chunk = bytes | bytearray | memoryview | str
 
 def to_response(result: object) -> Response:
     """What a handler returned, as a Response: Response as is, str -> text/plain,
-    dict/list -> JSON, None -> 204, bytes -> application/octet-stream,
-    (async) generator/iterator -> StreamingResponse. TypeError otherwise."""
+    dict/list or a model (BaseModel/Struct, dataclass, pydantic model) -> JSON,
+    None -> 204, bytes -> application/octet-stream, (async) generator/iterator
+    -> StreamingResponse. TypeError otherwise."""
+
+def jsonl_item(item: object) -> _Chunk:
+    """One item of an application/jsonl stream: bytes/str as given, else one JSON line."""
 
 class _BodyFilter(Protocol):
     """What Response.wrap_body takes: a stateful per-response body coder."""
@@ -124,7 +128,8 @@ class Response:
     ) -> None: ...
 
 class JSONResponse(Response):
-    """JSON body: orjson when installed, the standard library otherwise."""
+    """JSON body by catzilla.models.encode_json (msgspec): dicts, lists, models, dataclasses,
+    pydantic models, UUID, datetime, Decimal, Enum; NaN and infinities as null."""
 
     def __init__(
         self,
@@ -157,7 +162,9 @@ class StreamingResponse(Response):
     content: a sync or async iterable (generator, async generator, list...) of
     bytes, str (UTF-8) or memoryview. Each item goes on the wire as soon as it
     is produced (chunked on HTTP/1.1, raw then close on HTTP/1.0). Without a
-    media type the Content-Type is text/plain; charset=utf-8."""
+    media type the Content-Type is text/plain; charset=utf-8. With
+    "application/jsonl" (or application/x-ndjson) any item that is not
+    bytes/str (a model, a dict...) is sent as one JSON line."""
 
     content: Any
     @property
@@ -165,7 +172,7 @@ class StreamingResponse(Response):
         """Seconds of silence before a keep-alive comment (EventSourceResponse; 0: none)."""
     def __init__(
         self,
-        content: Iterable[_Chunk] | AsyncIterable[_Chunk] | _Chunk,
+        content: Iterable[Any] | AsyncIterable[Any] | _Chunk,   # items: _Chunk (any JSON value for jsonl)
         status_code: int | None = None,
         headers: _HeadersArg = None,
         media_type: str | None = None,

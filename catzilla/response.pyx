@@ -9,13 +9,8 @@ from cpython.bytes cimport PyBytes_GET_SIZE, PyBytes_CheckExact
 
 from catzilla._core.transport cimport Transport
 from catzilla.datastructures cimport header_value, mutable_headers_over, validated_pairs
+from catzilla.models cimport encode_json, is_model
 from catzilla.request cimport Request
-
-try:
-    import orjson as _orjson
-except ImportError:
-    _orjson = None
-import json as _json
 
 cdef object _one(object given, str name, object alias, str alias_name, object default):
     """Starlette's argument names beside Catzilla's own: either, not both."""
@@ -232,33 +227,16 @@ cdef bytes filtered_whole(list filters, object body):
     return body
 
 
-def _json_dumps(content):
-    if _orjson is not None:
-        try:
-            return _orjson.dumps(content)
-        except TypeError as exc:
-            # orjson refuses integers beyond 64 bits (an {id:int} path parameter may be
-            # one) and a few types the standard library takes: the same output either way
-            try:
-                return _stdlib_dumps(content)
-            except (TypeError, ValueError):
-                raise exc from None
-    return _stdlib_dumps(content)
-
-
-cdef bytes _stdlib_dumps(content):
-    return _json.dumps(content, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
-
-
 cdef class JSONResponse(Response):
-    """JSON body: orjson when installed, the standard library otherwise."""
+    """JSON body, by the model engine's encoder (catzilla.models.encode_json: msgspec;
+    models, dataclasses, pydantic models, UUID, datetime, Decimal, Enum too)."""
     default_content_type = "application/json"
 
     def render(self, content):
-        return _json_dumps(content)
+        return encode_json(content)
 
     def __init__(self, content=None, status_code=None, headers=None, media_type=None, **kw):
-        Response.__init__(self, _json_dumps(content), status_code, headers, media_type, **kw)
+        Response.__init__(self, encode_json(content), status_code, headers, media_type, **kw)
 
 
 cdef class HTMLResponse(Response):
@@ -290,13 +268,25 @@ class RedirectResponse(Response):
         self.headers["location"] = quote(str(url), safe=":/%#?=@[]!$&'()*+,;~")
 
 
+cdef frozenset _JSONL = frozenset(("application/jsonl", "application/x-ndjson"))
+
+
+def jsonl_item(item):
+    """One item of a JSON Lines stream: bytes/str as given, anything else one JSON line."""
+    if isinstance(item, (bytes, str, bytearray, memoryview)):
+        return item
+    return encode_json(item) + b"\n"
+
+
 cdef class StreamingResponse(Response):
     """StreamingResponse(content, status_code=200, headers=None, media_type="text/plain; charset=utf-8")
 
     content: a sync or async iterable (generator, async generator, list...) of
     bytes, str (UTF-8) or memoryview. Each item goes on the wire as soon as it
     is produced (chunked on HTTP/1.1, raw then close on HTTP/1.0); see README
-    "Streaming" for back-pressure and disconnects."""
+    "Streaming" for back-pressure and disconnects. With media_type
+    "application/jsonl" (or application/x-ndjson) any other item (a model, a
+    dict...) is sent as one JSON line."""
 
     def __init__(self, content, status_code=None, headers=None, media_type=None, *,
                  status=None, content_type=None):
@@ -310,6 +300,8 @@ cdef class StreamingResponse(Response):
             content = (content,)
         self.content = content
         self.headers.setdefault("x-accel-buffering", "no")   # proxies must not hold chunks back
+        if self._ct is not None and self.media_type in _JSONL:
+            self.encode = jsonl_item
 
     cdef BodyInfo describe(self):
         return _STREAM
@@ -330,7 +322,7 @@ cpdef Response to_response(object result):
     if isinstance(result, str):
         return _quick(PlainTextResponse, (<str>result).encode("utf-8"), _CT_TEXT, 200)
     if isinstance(result, (dict, list)):
-        return _quick(JSONResponse, _json_dumps(result), _CT_JSON, 200)
+        return _quick(JSONResponse, encode_json(result), _CT_JSON, 200)
     if result is None:
         return _quick(Response, b"", None, 204)
     if isinstance(result, (bytes, bytearray, memoryview)):
@@ -339,5 +331,7 @@ cpdef Response to_response(object result):
     if inspect.isgenerator(result) or inspect.isasyncgen(result) or hasattr(result, "__anext__") \
             or hasattr(result, "__next__"):
         return StreamingResponse(result)
+    if is_model(type(result)):
+        return _quick(JSONResponse, encode_json(result), _CT_JSON, 200)
     raise TypeError(f"handler returned {type(result).__name__}; return a Response, str, bytes, "
-                    f"dict, list, None or a (async) generator")
+                    f"dict, list, a model, None or a (async) generator")

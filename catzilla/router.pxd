@@ -1,6 +1,7 @@
 # Declarations of the compiled router (router.pyx), so other compiled modules
 # (the connection) can cimport Router, call find() and read the Match at C level.
 cimport cython
+from catzilla.params cimport EndpointPlan
 
 cdef enum:
     CZ_ROUTER_MAX_PARAMS = 32   # most parameters one pattern may have
@@ -17,6 +18,9 @@ cdef class Route:
     cdef readonly bint params_as_kwargs
     cdef readonly tuple param_names
     cdef readonly str name
+    cdef readonly EndpointPlan plan     # the typed endpoint's plan (catzilla/params.pyx), or None: untyped
+    cdef readonly bint websocket        # a WebSocket route (its endpoint gets the WebSocket)
+    cdef dict _operation                # the decorator keywords the plan was compiled with
     cdef tuple _segments                # ((kind, text), ...) kind 0 = static text, else converter code
     cdef int _nparams
     cdef int _convs[CZ_ROUTER_MAX_PARAMS]
@@ -24,8 +28,11 @@ cdef class Route:
 
 # The endpoint called with `arg` (the Request, or a WebSocket) and the path
 # parameters, as keywords when the route takes them: the one place it is done
-# (inline: it is the hot path of every request).
+# (inline: it is the hot path of every request). A typed route's `params` are
+# the keyword arguments its plan built.
 cdef inline object call_endpoint(Route route, object arg, dict params):
+    if route.plan is not None:
+        return route.plan.invoke(arg, params)
     if params is not None and route.params_as_kwargs:
         return route.endpoint(arg, **params)
     return route.endpoint(arg)

@@ -7,6 +7,8 @@ str > path.
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, final
 
+from catzilla.params import EndpointPlan
+
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 KNOWN_METHODS: frozenset[str]
@@ -27,7 +29,11 @@ class Route:
         *,
         name: str | None = None,
         blocking: bool | None = None,
-    ) -> None: ...
+        websocket: bool = False,
+        **options: Any,
+    ) -> None:
+        """``options``: response_model, status_code, responses, response_class,
+        tags, summary, description, deprecated, operation_id, include_in_schema."""
 
     @property
     def path(self) -> str: ...
@@ -50,6 +56,11 @@ class Route:
     def param_names(self) -> tuple[str, ...]: ...
     @property
     def name(self) -> str: ...
+    @property
+    def plan(self) -> EndpointPlan | None:
+        """The typed endpoint's plan (catzilla.params), None for an untyped one."""
+    @property
+    def websocket(self) -> bool: ...
 
 @final
 class Match:
@@ -80,6 +91,7 @@ class Router:
         *,
         name: str | None = None,
         blocking: bool | None = None,
+        **options: Any,
     ) -> Route: ...
     def add_route(self, route: Route) -> Route:
         """Register ``route`` under this router's prefix; returns the registered
@@ -91,21 +103,15 @@ class Router:
         *,
         name: str | None = None,
         blocking: bool | None = None,
+        **options: Any,
     ) -> Callable[[_F], _F]: ...
-    def get(self, path: str, *, name: str | None = None,
-            blocking: bool | None = None) -> Callable[[_F], _F]: ...
-    def post(self, path: str, *, name: str | None = None,
-             blocking: bool | None = None) -> Callable[[_F], _F]: ...
-    def put(self, path: str, *, name: str | None = None,
-            blocking: bool | None = None) -> Callable[[_F], _F]: ...
-    def patch(self, path: str, *, name: str | None = None,
-              blocking: bool | None = None) -> Callable[[_F], _F]: ...
-    def delete(self, path: str, *, name: str | None = None,
-               blocking: bool | None = None) -> Callable[[_F], _F]: ...
-    def head(self, path: str, *, name: str | None = None,
-             blocking: bool | None = None) -> Callable[[_F], _F]: ...
-    def options(self, path: str, *, name: str | None = None,
-                blocking: bool | None = None) -> Callable[[_F], _F]: ...
+    def get(self, path: str, **options: Any) -> Callable[[_F], _F]: ...
+    def post(self, path: str, **options: Any) -> Callable[[_F], _F]: ...
+    def put(self, path: str, **options: Any) -> Callable[[_F], _F]: ...
+    def patch(self, path: str, **options: Any) -> Callable[[_F], _F]: ...
+    def delete(self, path: str, **options: Any) -> Callable[[_F], _F]: ...
+    def head(self, path: str, **options: Any) -> Callable[[_F], _F]: ...
+    def options(self, path: str, **options: Any) -> Callable[[_F], _F]: ...
     def include(self, other: Router, prefix: str = "") -> None:
         """Copy every route of ``other`` (already carrying other's prefix) under
         this router's prefix + ``prefix``; all or nothing."""

@@ -71,7 +71,7 @@ precedence above.
 
 Definitions
 -----------
-``Router.add(path, endpoint, methods=("GET",), *, name=None, blocking=None)``
+``Router.add(path, endpoint, methods=("GET",), *, name=None, blocking=None, **options)``
 registers a route; ``Route(path, endpoint, methods=("GET",), *, name=None,
 blocking=None)`` makes one with the same checks, to pass to ``Router.add_route`` or
 ``Router(routes=[...])`` (the router's prefix is put in front of its path).
@@ -92,6 +92,10 @@ as they are at that moment, all or none. ``blocking=True`` runs a ``def``
 endpoint on the server's worker threads instead of the event loop, ``False``
 keeps it inline, ``None`` leaves it to the app's ``blocking_handlers``
 setting; ``blocking=True`` on an ``async def`` endpoint is a TypeError.
+A typed endpoint (annotated parameters, markers, a model return type, or the
+``options``: response_model, status_code, tags...) gets ``Route.plan``, compiled
+once here by catzilla.params; the dispatcher runs the plan instead of calling
+the endpoint with ``**path_params``. An untyped endpoint's plan is None.
 
 Implementation
 --------------
@@ -121,6 +125,8 @@ from cpython.type cimport PyType_Modified
 from cpython.tuple cimport PyTuple_GET_ITEM
 
 from catzilla._core.httpsyntax cimport is_token
+from catzilla.params cimport EndpointPlan
+from catzilla.params import compile_endpoint
 from catzilla.includes.python cimport (PyUnicode_KIND, PyUnicode_DATA, PyUnicode_READ,
                                        PyUnicode_GET_LENGTH, PyUnicode_Tailmatch)
 
@@ -698,7 +704,7 @@ cdef int _check_order(object path, object endpoint, str what) except -1:
 
 
 cdef int _init_route(Route r, str full, tuple methods, object endpoint, str name,
-                     object blocking) except -1:
+                     object blocking, bint websocket=False, dict operation=None) except -1:
     """Check and fill a blank Route; on error nothing is assigned."""
     cdef Py_ssize_t i
     segments, names, convs = _parse_pattern(full)
@@ -716,6 +722,10 @@ cdef int _init_route(Route r, str full, tuple methods, object endpoint, str name
                         f"{_default_name(endpoint)} is async def (it runs on the loop; make it a "
                         f"def to run it on the worker threads)")
     as_kwargs = _detect_kwargs(endpoint, names)
+    if operation is None:
+        operation = {}
+    plan = compile_endpoint(endpoint, names, tuple(_CONVERTER_NAMES[c] for c in convs),
+                            websocket=websocket, **operation)
     r.path = full
     r.methods = methods
     r.endpoint = endpoint
@@ -728,27 +738,43 @@ cdef int _init_route(Route r, str full, tuple methods, object endpoint, str name
     r.is_async = is_async
     r.blocking = blocking
     r.params_as_kwargs = as_kwargs
+    r.plan = plan
+    r.websocket = websocket
+    r._operation = operation
     return 0
 
 
 cdef Route _copy_route(Route route, str full):
-    """route moved to the path `full` (params_as_kwargs recomputed for its parameters)."""
+    """route moved to the path `full` (params_as_kwargs recomputed for its
+    parameters; the plan carried over unless a prefix added path parameters)."""
     cdef Route r = Route.__new__(Route)
-    _init_route(r, full, route.methods, route.endpoint, route.name, route.blocking)
+    segments, names, convs = _parse_pattern(full)
+    if names == route.param_names:
+        _init_route(r, full, route.methods, route.endpoint, route.name, route.blocking, route.websocket, None)
+        r.plan = route.plan
+        r._operation = route._operation
+    else:
+        _init_route(r, full, route.methods, route.endpoint, route.name, route.blocking, route.websocket,
+                    route._operation)
     return r
 
 
 cdef class Route:
-    """``Route(path, endpoint, methods=("GET",), *, name=None, blocking=None)``:
+    """``Route(path, endpoint, methods=("GET",), *, name=None, blocking=None, **options)``:
     one route, checked exactly as Router.add() checks it, read-only once made.
-    Register it with Router.add_route() or Router(routes=[...])."""
+    Register it with Router.add_route() or Router(routes=[...]). `options` are
+    the typed-endpoint keywords (response_model, status_code, responses,
+    response_class, tags, summary, description, deprecated, operation_id,
+    include_in_schema), kept on the route's plan; websocket=True: the endpoint
+    of a WebSocket route (it is called with the WebSocket)."""
 
-    def __init__(self, path, endpoint, methods=("GET",), *, str name=None, blocking=None):
+    def __init__(self, path, endpoint, methods=("GET",), *, str name=None, blocking=None,
+                 bint websocket=False, **options):
         if self.path is not None:
             # routers hold this object in their tables: it must not change under them
             raise TypeError("a Route is read-only: __init__ cannot run twice")
         _check_order(path, endpoint, "Route")
-        _init_route(self, path, _normalize_methods(methods, path), endpoint, name, blocking)
+        _init_route(self, path, _normalize_methods(methods, path), endpoint, name, blocking, websocket, options)
 
     def __repr__(self):
         extra = "" if self.blocking is None else f" blocking={self.blocking!r}"
@@ -903,7 +929,7 @@ cdef class Router:
         self._names.setdefault(route.name, []).append(route)
         return route
 
-    def add(self, path, endpoint, methods=("GET",), *, str name=None, blocking=None):
+    def add(self, path, endpoint, methods=("GET",), *, str name=None, blocking=None, **options):
         """Register endpoint for methods (a str or an iterable of str) at path.
 
         path is relative to the router's prefix ("" means the prefix itself).
@@ -912,14 +938,14 @@ cdef class Router:
         Returns the Route. Raises RouteError for a bad pattern, method or a
         conflict with an existing route, TypeError for a non-callable endpoint,
         blocking=True on an async endpoint or arguments in the former order
-        (methods, path, endpoint).
+        (methods, path, endpoint). `options`: the typed-endpoint keywords (see Route).
         """
         _check_order(path, endpoint, "Router.add")
         full = self.prefix + path
         if (path and not path.startswith("/")) or not full:
             raise RouteError(f"route path {path!r} must start with '/'")
         cdef Route route = Route.__new__(Route)
-        _init_route(route, full, _normalize_methods(methods, full), endpoint, name, blocking)
+        _init_route(route, full, _normalize_methods(methods, full), endpoint, name, blocking, False, options)
         self._check_conflict(route)
         return self._commit(route)
 
@@ -938,33 +964,35 @@ cdef class Router:
         self._check_conflict(r)
         return self._commit(r)
 
-    def route(self, str path not None, methods=("GET",), *, name=None, blocking=None):
-        """Decorator form of add(); returns the endpoint unchanged."""
+    def route(self, str path not None, methods=("GET",), *, name=None, blocking=None, **options):
+        """Decorator form of add(); returns the endpoint unchanged. `options`:
+        response_model, status_code, responses, response_class, tags, summary,
+        description, deprecated, operation_id, include_in_schema."""
         def decorator(endpoint):
-            self.add(path, endpoint, methods, name=name, blocking=blocking)
+            self.add(path, endpoint, methods, name=name, blocking=blocking, **options)
             return endpoint
         return decorator
 
-    def get(self, str path not None, *, name=None, blocking=None):
-        return self.route(path, ("GET",), name=name, blocking=blocking)
+    def get(self, str path not None, **options):
+        return self.route(path, ("GET",), **options)
 
-    def post(self, str path not None, *, name=None, blocking=None):
-        return self.route(path, ("POST",), name=name, blocking=blocking)
+    def post(self, str path not None, **options):
+        return self.route(path, ("POST",), **options)
 
-    def put(self, str path not None, *, name=None, blocking=None):
-        return self.route(path, ("PUT",), name=name, blocking=blocking)
+    def put(self, str path not None, **options):
+        return self.route(path, ("PUT",), **options)
 
-    def patch(self, str path not None, *, name=None, blocking=None):
-        return self.route(path, ("PATCH",), name=name, blocking=blocking)
+    def patch(self, str path not None, **options):
+        return self.route(path, ("PATCH",), **options)
 
-    def delete(self, str path not None, *, name=None, blocking=None):
-        return self.route(path, ("DELETE",), name=name, blocking=blocking)
+    def delete(self, str path not None, **options):
+        return self.route(path, ("DELETE",), **options)
 
-    def head(self, str path not None, *, name=None, blocking=None):
-        return self.route(path, ("HEAD",), name=name, blocking=blocking)
+    def head(self, str path not None, **options):
+        return self.route(path, ("HEAD",), **options)
 
-    def options(self, str path not None, *, name=None, blocking=None):
-        return self.route(path, ("OPTIONS",), name=name, blocking=blocking)
+    def options(self, str path not None, **options):
+        return self.route(path, ("OPTIONS",), **options)
 
     # `include` is a reserved word in Cython source (the include statement), so
     # the method is written as _include and published as Router.include below.

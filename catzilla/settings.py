@@ -7,11 +7,12 @@ filled from this class by name, in one loop."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import resource
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 #: After the shutdown deadline (`shutdown_timeout`), how long the server gives
 #: cancelled tasks and its worker threads to run their cleanup (a thread blocked
@@ -19,6 +20,11 @@ from typing import Any, Optional, Tuple
 #: supervisor or the reloader gives a stopping process shutdown_timeout +
 #: CLOSE_GRACE (and a little slack) before it kills it. Fixed, not a setting.
 CLOSE_GRACE = 5.0
+
+#: Swagger UI's assets for the docs page, from a CDN unless set (offline: serve
+#: swagger-ui-dist's files yourself, e.g. with app.static, and point these at them).
+SWAGGER_JS_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"
+SWAGGER_CSS_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"
 
 
 @dataclass(frozen=True)
@@ -52,8 +58,22 @@ class Settings:
     # On a graceful stop, seconds of serving as usual with health_path answering 503
     # (a balancer's probes see it and stop sending), before accepting stops and the drain.
     drain_delay: float = 0.0
+    # The OpenAPI document (app.openapi(), catzilla/openapi.py) and its pages, FastAPI's names.
+    title: str = "Catzilla"
+    version: str = "0.1.0"
+    description: Optional[str] = None
+    servers: Optional[Tuple[Dict[str, Any], ...]] = None   # ({"url": "https://api.example.com"},); a list is taken
+    openapi_tags: Optional[Tuple[Dict[str, Any], ...]] = None   # ({"name": "orders", ...},); likewise
+    openapi_version: Optional[str] = None       # None: "3.2.0" when a route streams typed items, else "3.1.0"
+    openapi_url: Optional[str] = "/openapi.json"   # None: no document served (and no docs page)
+    docs_url: Optional[str] = "/docs"           # the Swagger UI page; None: none
+    swagger_js_url: str = SWAGGER_JS_URL
+    swagger_css_url: str = SWAGGER_CSS_URL
 
     def __post_init__(self) -> None:
+        for name in ("servers", "openapi_tags"):
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         for name, kind in _types(type(self)).items():
             value = getattr(self, name)
             checked = _checked(value, kind)
@@ -88,9 +108,17 @@ class Settings:
         if not 0 <= self.drain_delay < float("inf"):
             raise ValueError("drain_delay must be a number of seconds >= 0")
         path = self.health_path
-        if path is not None and not (path.startswith("/") and path.isascii() and path.isprintable()
-                                     and not any(c in path for c in " ?#%")):
+        if path is not None and not _plain_path(path):
             raise ValueError(f"health_path must be a plain absolute path like '/healthz', not {path!r}")
+        for name in ("servers", "openapi_tags"):
+            if not all(isinstance(entry, dict) for entry in getattr(self, name) or ()):
+                raise ValueError(f"{name} must be a list of dicts (OpenAPI objects)")
+        if self.openapi_version is not None and not re.fullmatch(r"3\.[12]\.\d+", self.openapi_version):
+            raise ValueError(f"openapi_version must be 3.1.x or 3.2.x (or None), not {self.openapi_version!r}")
+        for name in ("openapi_url", "docs_url"):
+            path = getattr(self, name)
+            if path is not None and not (_plain_path(path) and "{" not in path and "}" not in path):
+                raise ValueError(f"{name} must be a plain absolute path like '/docs' (or None), not {path!r}")
 
     def connection_limit(self) -> int:
         """max_connections, or by default 7/8 of this process's soft RLIMIT_NOFILE read
@@ -122,6 +150,10 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
+def _plain_path(path: str) -> bool:
+    return path.startswith("/") and path.isascii() and path.isprintable() and not any(c in path for c in " ?#%")
+
+
 _WRONG = object()
 _UNIONS = (typing.Union, types.UnionType)
 
@@ -140,6 +172,8 @@ def _checked(value: Any, kind: Any) -> Any:
             if checked is not _WRONG:
                 return checked
         return _WRONG
+    if typing.get_origin(kind) is not None:            # Tuple[...]: the container's class (entries: __post_init__)
+        return value if isinstance(value, typing.get_origin(kind)) else _WRONG
     if kind is bool:
         return value if isinstance(value, bool) else _WRONG
     if isinstance(value, bool):
@@ -154,6 +188,7 @@ def _checked(value: Any, kind: Any) -> Any:
 def _type_name(kind: Any) -> str:
     if typing.get_origin(kind) in _UNIONS:
         return " or ".join("None" if a is type(None) else _type_name(a) for a in typing.get_args(kind))
+    kind = typing.get_origin(kind) or kind
     return getattr(kind, "__name__", str(kind))
 
 

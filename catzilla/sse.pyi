@@ -4,7 +4,8 @@ from typing import Any, AsyncIterable, Iterable, Mapping, Optional, Sequence, Tu
 from catzilla.response import StreamingResponse
 
 _Headers = Union[Mapping[str, str], Sequence[Tuple[str, str]], None]
-_Item = Union["ServerSentEvent", Mapping[str, Any], str, bytes]
+# ServerSentEvent, a dict of its fields, str/bytes data, or a model/dataclass/list (JSON data)
+_Item = Union["ServerSentEvent", Mapping[str, Any], str, bytes, Any]
 
 class ServerSentEvent:
     """One event. data: str/bytes (UTF-8) as is, anything else as JSON; split on
@@ -24,7 +25,8 @@ class ServerSentEvent:
     def __bytes__(self) -> bytes: ...
 
 def encode_item(item: _Item) -> bytes:
-    """A ServerSentEvent, a dict of its fields, or str/bytes data, on the wire."""
+    """A ServerSentEvent, a dict of its fields, str/bytes data, or a model,
+    dataclass or list (sent as JSON data), on the wire."""
 
 class EventSourceResponse(StreamingResponse):
     """text/event-stream from a sync or async iterable of events (streamed by the

@@ -1,17 +1,18 @@
 """Server-sent events (WHATWG HTML, "Server-sent events").
 
 ServerSentEvent formats one event; EventSourceResponse streams a sync or async
-iterable of events (ServerSentEvent, dict of fields, or str/bytes data) as
-text/event-stream, with a comment line as keep-alive when the source has
-produced nothing for `ping` seconds.
+iterable of events (ServerSentEvent, dict of fields, str/bytes data, or a
+model, dataclass or list sent as JSON data) as text/event-stream, with a
+comment line as keep-alive when the source has produced nothing for `ping`
+seconds.
 
 Wire format: every field is written "name: value" (the parser strips exactly
 one space after the colon, so values that begin with a space survive), data
 is split on CRLF, CR and LF into one "data:" line per line (the client joins
 them with LF), and a blank line ends the event."""
-import json
 import re
 
+from catzilla.models cimport encode_json, is_model
 from catzilla.response cimport StreamingResponse
 
 cdef object _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -37,8 +38,9 @@ cdef str _single_line(object value, str what):
 cdef class ServerSentEvent:
     """ServerSentEvent(data=None, *, event=None, id=None, retry=None, comment=None)
 
-    data: str (bytes are decoded as UTF-8); dict, list, tuple, numbers, bool
-    are sent as JSON. Line breaks in data become several data: lines.
+    data: str (bytes are decoded as UTF-8); anything else (dict, list, a
+    model, numbers, bool...) is sent as JSON (catzilla.models.encode_json).
+    Line breaks in data become several data: lines.
     event, id: one line (ValueError on CR/LF; id must not contain NUL, which
     clients would ignore). retry: reconnection time in milliseconds (int >= 0).
     comment: lines starting with ':' (ignored by clients; line breaks allowed)."""
@@ -54,7 +56,7 @@ cdef class ServerSentEvent:
             if isinstance(data, (str, bytes, bytearray, memoryview)):
                 data = _text(data, "data")
             else:
-                data = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+                data = encode_json(data).decode("utf-8")
         self.data = data
         self.event = None if event is None else _single_line(event, "event")
         if id is not None:
@@ -121,15 +123,18 @@ cpdef bytes encode_item(object item):
             raise ValueError(f"unknown SSE field(s) {sorted(map(str, unknown))}; "
                              f"use data, event, id, retry, comment")
         return ServerSentEvent(**item).encode()
-    raise TypeError(f"EventSourceResponse items must be ServerSentEvent, dict or str, "
-                    f"not {type(item).__name__}")
+    if isinstance(item, (list, tuple)) or is_model(type(item)):     # typed items: the event's data
+        return ServerSentEvent(item).encode()
+    raise TypeError(f"EventSourceResponse items must be ServerSentEvent, dict (of fields), str, "
+                    f"a model or a list, not {type(item).__name__}")
 
 
 cdef class EventSourceResponse(StreamingResponse):
     """EventSourceResponse(content, status_code=200, headers=None, *, ping=15.0, ping_message=": ping")
 
     content: a sync or async iterable of ServerSentEvent, dict (keys data,
-    event, id, retry, comment) or str (data). It is streamed by the same pumps
+    event, id, retry, comment), str (data), or a model / dataclass / pydantic
+    model / list (its JSON is the data). It is streamed by the same pumps
     as any StreamingResponse (sync iterables on the worker threads), each item
     encoded as an event. Sends Content-Type: text/event-stream, Cache-Control:
     no-cache and X-Accel-Buffering: no (headers given here override or add).
@@ -142,7 +147,8 @@ cdef class EventSourceResponse(StreamingResponse):
 
     def __init__(self, content, status_code=None, headers=None, *, ping=15.0, str ping_message=": ping",
                  status=None):
-        if isinstance(content, (ServerSentEvent, dict, str, bytes, bytearray, memoryview)):
+        if isinstance(content, (ServerSentEvent, dict, str, bytes, bytearray, memoryview)) \
+                or is_model(type(content)):          # one event (a pydantic model is iterable)
             content = (content,)
         elif not (hasattr(content, "__aiter__") or hasattr(content, "__iter__")):
             raise TypeError(f"EventSourceResponse content must be an iterable or async iterable "

@@ -17,6 +17,7 @@ from catzilla._core.websocket cimport WSProtocol, Upgrade, handshake_refusal, ne
 from catzilla.request cimport Request
 from catzilla.router cimport Route
 from catzilla.exceptions import WebSocketDisconnect
+from catzilla.params import register_connection_class
 
 __all__ = ["WebSocket", "WebSocketDisconnect", "WebSocketState"]
 
@@ -34,7 +35,12 @@ def open_handshake(Request request not None, Route route not None, dict path_par
     refusal = handshake_refusal(request)
     if refusal is not None:
         return refusal
-    proto = new_protocol(request, route, path_params)
+    arguments = path_params
+    if route.plan is not None:
+        # typed parameters are checked before the 101: a RequestValidationError
+        # answers the handshake (422) and the handler never runs
+        arguments = route.plan.ws_arguments(request, path_params)
+    proto = new_protocol(request, route, arguments)
     proto.socket = WebSocket(proto, request, path_params)
     return new_upgrade(proto)
 
@@ -186,3 +192,6 @@ cdef class WebSocket:
 
     def __repr__(self):
         return f"<WebSocket {self.request.path!r} {self.client_state.name}>"
+
+
+register_connection_class(WebSocket)     # `ws: WebSocket` in a handler's signature is the socket

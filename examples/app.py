@@ -1,6 +1,7 @@
 """Catzilla demo: plain, JSON and path-param routes, every kind of stream, WebSockets,
-a live dashboard fed by a Broadcast hub (/live), static files (/assets/) and
-compression that keeps streams incremental.
+a live dashboard fed by a Broadcast hub (/live), static files (/assets/),
+compression that keeps streams incremental, and a typed LLM-style API
+(/v1/models, /v1/completions) described by /openapi.json and the /docs page.
 
     make demo            # builds, then serves on http://127.0.0.1:8000
     HOST=0.0.0.0 PORT=9000 python examples/app.py
@@ -12,17 +13,18 @@ import random
 import sys
 import tempfile
 import time
-from typing import Any, AsyncIterator, Iterator, Union
+from typing import Any, AsyncIterator, Iterator, Literal, Optional, Union
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from catzilla import (Broadcast, Catzilla, CompressionMiddleware, HTMLResponse, Request,  # noqa: E402
-                      Response, StreamingResponse, UploadFile)
+from catzilla import (BaseModel, Broadcast, Catzilla, CompressionMiddleware, Field,  # noqa: E402
+                      HTMLResponse, Request, Response, StreamingResponse, UploadFile)
 from catzilla.files import FileResponse  # noqa: E402
 from catzilla.sse import EventSourceResponse, ServerSentEvent  # noqa: E402
 from catzilla.websocket import WebSocket  # noqa: E402
 
-app = Catzilla()
+app = Catzilla(title="Catzilla demo", version="1.0.0",
+               openapi_tags=[{"name": "llm", "description": "A typed, streaming LLM-style API"}])
 # Every text answer and stream compressed (gzip; br/zstd too with catzilla[compression]),
 # each streamed chunk flushed as it is produced.
 app.add_middleware(CompressionMiddleware)
@@ -128,6 +130,57 @@ def clock(request: Request) -> EventSourceResponse:
             n += 1
             await asyncio.sleep(1.0)
     return EventSourceResponse(events(), ping=15.0)
+
+
+# -- a typed API: validated request models in, typed events out ----------------------
+# Its parameters and bodies are checked by the routes' compiled plans (a 422 lists every
+# bad field) and documented at /openapi.json; /docs is Swagger UI over that document.
+
+MODELS = ("catzilla-tiny", "catzilla-small")
+REPLY = "Catzilla streams every token the moment the model produces it , typed and validated .".split()
+
+
+class ModelCard(BaseModel):
+    id: str
+    context_window: int
+
+
+class CompletionRequest(BaseModel):
+    model: Literal["catzilla-tiny", "catzilla-small"] = "catzilla-tiny"
+    prompt: str = Field(min_length=1, max_length=4000, description="the text to complete")
+    max_tokens: int = Field(16, ge=1, le=256, description="a cap on the tokens streamed")
+    temperature: float = Field(1.0, ge=0, le=2)
+    stop: list[str] = Field(default_factory=list, max_length=4, description="words that end the stream")
+
+
+class Token(BaseModel):
+    index: int
+    text: str
+    finish_reason: Optional[Literal["stop", "length"]] = None
+
+
+@app.get("/v1/models", tags=["llm"])
+def list_models() -> list[ModelCard]:
+    """The models /v1/completions serves."""
+    return [ModelCard(id=name, context_window=4096 << i) for i, name in enumerate(MODELS)]
+
+
+@app.post("/v1/completions", response_class=EventSourceResponse, tags=["llm"])
+async def completions(body: CompletionRequest) -> AsyncIterator[Token]:
+    """Streams a completion of the prompt as server-sent events, one `Token` per event
+    (`curl -N localhost:8000/v1/completions -H 'content-type: application/json'
+    -d '{"prompt": "Hi"}'`). The last event carries its `finish_reason`; a client that
+    hangs up stops the generator."""
+    words = REPLY[:body.max_tokens]
+    for i, word in enumerate(words):
+        await asyncio.sleep(0.02)                   # the model "thinking"
+        if word in body.stop:
+            yield Token(index=i, text="", finish_reason="stop")
+            return
+        if i < len(words) - 1:
+            yield Token(index=i, text=word + " ")
+        else:
+            yield Token(index=i, text=word + " ", finish_reason="stop" if len(words) == len(REPLY) else "length")
 
 
 @app.get("/download/big")

@@ -1,10 +1,11 @@
 #!/bin/sh
 # Build the libFuzzer targets for the plain C in include/ and run each for an
 # equal share of the time:
-#   fuzz_parser     cz_http.c       HTTP/1.1 request parser, chunked decoder
+#   fuzz_parser     cz_http.c       HTTP/1.1 request parser, chunked decoder (and encoder round trips)
 #   fuzz_ws         cz_ws.c         WebSocket frame headers, unmasking, UTF-8, close payloads
 #   fuzz_pmd        cz_pmd.c        permessage-deflate (bounded inflate, round trips)
 #   fuzz_multipart  cz_multipart.c  multipart/form-data, one feed vs. splits
+#   fuzz_pattern    cz_pattern.c    str pattern constraints: widths agree, bit-parallel run = Pike VM
 #
 #   fuzz/run.sh [SECONDS]      (default 60 in all; run from anywhere)
 #
@@ -19,7 +20,7 @@ SECONDS_TO_RUN=${1:-60}
 case $SECONDS_TO_RUN in
     ''|*[!0-9]*) echo "usage: fuzz/run.sh [SECONDS]" >&2; exit 2 ;;
 esac
-PER_TARGET=$(( SECONDS_TO_RUN / 4 ))
+PER_TARGET=$(( SECONDS_TO_RUN / 5 ))
 [ "$PER_TARGET" -ge 1 ] || PER_TARGET=1
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,5 +65,6 @@ fuzz fuzz_parser 4096 http.dict corpus "$ROOT/fuzz/cz_http_scalar.c" "$ROOT/incl
 fuzz fuzz_ws 1024 "" corpus_ws "$ROOT/include/cz_ws.c"
 fuzz fuzz_pmd 4096 "" "" "$ROOT/include/cz_pmd.c" "$ROOT/include/cz_deflate.c" -lz
 fuzz fuzz_multipart 4096 multipart.dict corpus_multipart "$ROOT/include/cz_multipart.c"
+fuzz fuzz_pattern 512 pattern.dict corpus_pattern   # includes cz_pattern.c itself (its internals)
 rm -rf "$WORK"
 echo "fuzz/run.sh: OK, no crash in ${SECONDS_TO_RUN}s"

@@ -113,6 +113,25 @@ void cz_chunked_init(cz_chunked *d, size_t max_trailer_bytes);
 int cz_chunked_decode(cz_chunked *d, const char *src, size_t len, char *dst,
                       size_t *consumed, size_t *produced);
 
+/* Encoding: the size line that starts a chunk of n bytes, n in lowercase hex
+ * then CRLF, written to out (room for CZ_CHUNK_HEAD_MAX bytes); returns its
+ * length. Per chunk of every stream, so no printf. */
+#define CZ_CHUNK_HEAD_MAX 18   /* 16 hex digits + CRLF */
+
+static inline size_t cz_chunk_head(char *out, uint64_t n)
+{
+    static const char hex[16] = {'0', '1', '2', '3', '4', '5', '6', '7',
+                                 '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+    size_t digits = 1, i;
+    while (digits < 16 && (n >> (4 * digits)) != 0)
+        digits++;
+    for (i = 0; i < digits; i++)
+        out[digits - 1 - i] = hex[(n >> (4 * i)) & 15];
+    out[digits] = '\r';
+    out[digits + 1] = '\n';
+    return digits + 2;
+}
+
 #ifdef __cplusplus
 }
 #endif

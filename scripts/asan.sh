@@ -29,7 +29,7 @@ if [ $# -eq 0 ]; then
          tests/test_body_stream.py tests/test_websocket.py tests/test_broadcast.py tests/test_pmd.py \
          tests/test_middleware.py tests/test_compression.py tests/test_overload.py tests/test_blocking.py \
          tests/test_worker_pool.py tests/test_ws_dispatch.py tests/test_httpsyntax.py tests/test_body_info.py \
-         tests/test_proxy.py tests/test_settings.py tests/test_errors.py tests/test_router.py \
+         tests/test_proxy.py tests/test_settings.py tests/test_errors.py tests/test_router.py tests/test_pattern.py \
          --deselect tests/test_overload.py::test_ten_thousand_paced_streams_complete_under_150_mib
 fi
 export LD_PRELOAD="$LIBASAN $LIBUBSAN"

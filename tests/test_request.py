@@ -228,7 +228,18 @@ def test_async_json(client):
 def test_async_invalid_json_is_400(client):
     r = client.post("/async/json", content=b"{broken", headers={"content-type": "application/json"})
     assert r.status_code == 400
-    assert "invalid JSON" in r.text
+    # json.loads's own message, with the position
+    assert r.json() == {"detail": "invalid JSON body: Expecting property name enclosed in double quotes: "
+                                  "line 1 column 2 (char 1)"}
+
+
+def test_json_means_json_loads(client):
+    # msgspec decodes; what it refuses, the standard library answers (NaN, Infinity)
+    big = 123456789012345678901234567890
+    r = client.post("/async/json", content=b'{"n": %d, "u": "\\u00e9", "x": [1.5, -0, true, null]}' % big)
+    assert r.json() == {"got": {"n": big, "u": "\u00e9", "x": [1.5, 0, True, None]}, "again": True}
+    r = client.post("/async/json", content=b'[NaN, Infinity]')
+    assert r.status_code == 200 and r.content == b'{"got":[null,null],"again":true}'   # sent back as null
 
 
 def test_async_body(client):

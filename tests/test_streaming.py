@@ -232,6 +232,15 @@ def test_returned_generator_and_list_stream(server):
             assert body == expected
 
 
+def test_chunk_size_lines_on_the_wire(server):
+    sizes = [1, 9, 10, 15, 16, 17, 255, 256, 4095, 4096, 65535, 65536, 65537, 1 << 20, 3_000_001]
+    with connect(server.port) as s:
+        send_get(s, "/sizes?n=" + ",".join(map(str, sizes)), extra="Connection: close\r\n")
+        raw = Reader(s).until_close()
+    body = raw.split(b"\r\n\r\n", 1)[1]
+    assert body == b"".join(b"%x\r\n%s\r\n" % (n, b"x" * n) for n in sizes) + b"0\r\n\r\n"
+
+
 def test_million_lines_byte_exact_through_curl(server):
     port = server.port
     curl = shutil.which("curl")

@@ -1,5 +1,7 @@
 """Catzilla: the benchmark routes. Run: python catzilla_app.py PORT
 (BENCH_MIDDLEWARE=noop|gzip installs a middleware around every route, see common.py)"""
+from typing import Annotated, Optional
+
 from catzilla import Catzilla, StreamingResponse
 
 from common import (GZIP_LEVEL, HELLO, UPLOAD_PATH, WS_PATH, alines10k, chunks64m, lines10k, middleware_from_env,
@@ -79,6 +81,42 @@ if hasattr(app, "websocket"):
         await ws.accept()
         async for message in ws:
             await ws.send(message)
+
+
+# The typed scenarios (orders, search): the models and markers of catzilla's typed layer, the same
+# constraints as the FastAPI and Litestar apps. A catzilla without it (catzilla-before of an older
+# tree) serves the rest; run.py reports orders/search as n/a for it (Scenario.catzilla_needs).
+try:
+    from catzilla import BaseModel, Field, Query
+except ImportError:
+    BaseModel = None
+
+if BaseModel is not None:
+    class Customer(BaseModel):
+        id: int = Field(ge=1)
+        name: str = Field(min_length=1, max_length=100)
+        email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+
+    class Item(BaseModel):
+        sku: str = Field(pattern=r"^[A-Z]-[0-9]+$")
+        qty: int = Field(ge=1, le=1000)
+        price: float = Field(gt=0)
+
+    class Order(BaseModel):
+        customer: Customer
+        items: list[Item] = Field(min_length=1, max_length=100)
+        note: Optional[str] = None
+        express: bool = False
+
+    @app.post("/orders")
+    def orders(order: Order):                   # FastAPI style: the bare model is the whole body
+        return {"customer": order.customer.id, "items": len(order.items),
+                "total": round(sum(item.qty * item.price for item in order.items), 2)}
+
+    @app.get("/search")
+    def search(request, q: str, limit: Annotated[int, Query(ge=1, le=100)] = 10,
+               offset: Annotated[int, Query(ge=0)] = 0, tags: list[str] = Query([])):
+        return {"q": q, "limit": limit, "offset": offset, "tags": tags}
 
 
 if __name__ == "__main__":

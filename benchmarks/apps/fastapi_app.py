@@ -2,8 +2,11 @@
 
     uvicorn fastapi_app:app --port PORT --no-access-log --log-level warning
 """
-from fastapi import FastAPI, Request
+from typing import Annotated
+
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
 
 from common import HELLO, chunks64m, lines10k
 
@@ -38,3 +41,35 @@ async def stream10k():
 @app.get("/stream64m")
 async def stream64m():
     return StreamingResponse(chunks64m(), media_type="application/octet-stream")
+
+
+# The typed scenarios (orders, search): pydantic models with the issue's constraints, Query markers.
+class Customer(BaseModel):
+    id: int = Field(ge=1)
+    name: str = Field(min_length=1, max_length=100)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class Item(BaseModel):
+    sku: str = Field(pattern=r"^[A-Z]-[0-9]+$")
+    qty: int = Field(ge=1, le=1000)
+    price: float = Field(gt=0)
+
+
+class Order(BaseModel):
+    customer: Customer
+    items: list[Item] = Field(min_length=1, max_length=100)
+    note: str | None = None
+    express: bool = False
+
+
+@app.post("/orders")
+async def orders(order: Order):
+    return {"customer": order.customer.id, "items": len(order.items),
+            "total": round(sum(item.qty * item.price for item in order.items), 2)}
+
+
+@app.get("/search")
+async def search(q: str, limit: Annotated[int, Query(ge=1, le=100)] = 10, offset: Annotated[int, Query(ge=0)] = 0,
+                 tags: Annotated[list[str], Query()] = []):
+    return {"q": q, "limit": limit, "offset": offset, "tags": tags}

@@ -449,6 +449,11 @@ cdef class Connection(Transport):
 
     cdef int response_sent(self, int status, long long nbytes) except -1:
         self.log_access(status, nbytes)
+        if self.req is not None and self.req.background is not None:
+            # a typed endpoint's BackgroundTasks: after the response, tracked like any task
+            background = self.req.background
+            self.req.background = None
+            self.svc.spawn(background.run(self.svc.offload))
         return self.response_done()
 
     cdef int response_done(self) except -1:

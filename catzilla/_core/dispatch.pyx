@@ -34,8 +34,9 @@ from catzilla._core.httpsyntax cimport split_list
 from catzilla.request cimport Request
 from catzilla.response cimport Response, to_response
 from catzilla.router cimport Match, Route, Router, call_endpoint
+from catzilla.params cimport validation_body
 from catzilla.response import JSONResponse, PlainTextResponse
-from catzilla.exceptions import HTTPException
+from catzilla.exceptions import HTTPException, RequestValidationError
 
 # results that are surely not awaitable: skip the costly ABC check for them
 cdef frozenset _PLAIN_RESULTS = frozenset([str, bytes, dict, list, type(None)])
@@ -154,13 +155,17 @@ cdef class Dispatcher:
         return True
 
     cdef bint streams_body(self, Request req) except -1:
+        # a typed endpoint's JSON body is read whole first (max_body answers 413
+        # before anything is parsed); a form arrives as it is parsed
         cdef Match match = self.slot.plan.router.find(req.method, req.path)
-        return match.route is not None and match.route.is_async
+        cdef Route route = match.route
+        return route is not None and route.is_async and (route.plan is None or route.plan.body is None)
 
     cdef object call(self, Plan plan, Request req):
         """Route lookup and the endpoint (or the 404/405 answer)."""
         cdef Match match
         cdef Route route
+        cdef bint offload
         if req.is_websocket:
             match = plan.ws_router.find("GET", req.path)
             req.path_params = match.params
@@ -177,8 +182,11 @@ cdef class Dispatcher:
             return self.handled(plan, req, HTTPException(404))
         req.path_params = match.params
         req.async_api = route.is_async      # await request.json() & co. in async endpoints
-        if route.blocking is True or (plan.blocking_default and route.blocking is None
-                                      and not route.is_async):
+        offload = route.blocking is True or (plan.blocking_default and route.blocking is None
+                                             and not route.is_async)
+        if route.plan is not None:          # a typed endpoint: its plan builds the arguments and the response
+            return route.plan.run(req, match.params, offload, self.offload)
+        if offload:
             return self.offload(route.endpoint, req, match.params if route.params_as_kwargs else None)
         return call_endpoint(route, req, match.params)
 
@@ -318,8 +326,11 @@ cdef class Dispatcher:
             handler = plan.handlers.get(key)
         if handler is None:
             key = _class_key(plan.handlers, exc)
+            if key is not None and isinstance(exc, RequestValidationError) \
+                    and not issubclass(key, RequestValidationError):
+                key = None                   # FastAPI's: the 422 is its own, not a catch-all handler's
             handler = plan.handlers.get(key) if key is not None else None
-        if handler is None and not isinstance(exc, HTTPException):
+        if handler is None and not isinstance(exc, (HTTPException, RequestValidationError)):
             key = 500
             handler = plan.handlers.get(500)
             if handler is not None:          # it answers; the error is still the server's (Starlette logs it too)
@@ -343,6 +354,8 @@ cdef class Dispatcher:
             return self.default_error(plan, req, inner)
 
     cdef Response default_error(self, Plan plan, Request req, object exc):
+        if isinstance(exc, RequestValidationError):     # FastAPI's answer: every failing parameter
+            return Response(validation_body(exc), 422, None, "application/json")
         if isinstance(exc, HTTPException):
             try:
                 return JSONResponse({"detail": exc.detail}, exc.status_code, exc.headers)

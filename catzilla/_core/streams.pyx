@@ -31,25 +31,24 @@ import threading
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_CheckExact
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
-from libc.stdio cimport snprintf
+from libc.stdint cimport uint64_t
 from catzilla._core.buffer cimport Buffer
 from catzilla._core.context cimport Services
 from catzilla._core.transport cimport Transport
 from catzilla.includes.clock cimport cz_monotonic
+from catzilla.includes.http cimport CZ_CHUNK_HEAD_MAX, cz_chunk_head
 from catzilla.includes.python cimport PyUnicode_AsUTF8AndSize
 
 cdef bytes _LAST_CHUNK = b"0\r\n\r\n"
 
 
 cdef int _frame_raw(Buffer out, const char *p, Py_ssize_t n, bint chunked) except -1:
-    cdef char size_line[24]
-    cdef int k
+    cdef char size_line[CZ_CHUNK_HEAD_MAX]
+    cdef size_t k
     if n <= 0:
         return 0          # an empty chunk would end a chunked body: skip it
     if chunked:
-        k = snprintf(size_line, sizeof(size_line), "%zx\r\n", <size_t>n)
-        if k <= 0 or k >= <int>sizeof(size_line):
-            raise ValueError("chunk size line")
+        k = cz_chunk_head(size_line, <uint64_t>n)
         out.reserve(k + n + 2)
         out.append(size_line, k)
         out.append(p, n)

@@ -45,3 +45,6 @@ cdef extern from "cz_http.h" nogil:
     void cz_chunked_init(cz_chunked *d, size_t max_trailer_bytes)
     int cz_chunked_decode(cz_chunked *d, const char *src, size_t len, char *dst,
                           size_t *consumed, size_t *produced)
+
+    enum: CZ_CHUNK_HEAD_MAX
+    size_t cz_chunk_head(char *out, uint64_t n)

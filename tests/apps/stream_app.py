@@ -113,6 +113,12 @@ def returned_generator(request):
     return (f"item {i}\n" for i in range(3))
 
 
+@app.get("/sizes")
+def sizes(request):
+    """One chunk of each size in ?n=1,16,... (bytes of b"x"): the chunk-size lines."""
+    return StreamingResponse(b"x" * int(n) for n in request.query_params["n"].split(","))
+
+
 @app.get("/list")
 def list_stream(request):
     return StreamingResponse([b"a", "b", memoryview(b"c")])
