@@ -21,6 +21,8 @@ import timeit
 from typing import Annotated, Optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks", "apps"))
+from common import order_models  # noqa: E402   (the models the benchmark apps serve)
 
 BODY = json.dumps({
     "customer": {"id": 42, "name": "Ada Lovelace", "email": "ada@example.com"},
@@ -52,21 +54,7 @@ def catzilla_rows(repeat):
 
     from catzilla.models import BaseModel, Field, ValidationError, codec
 
-    class Customer(BaseModel):
-        id: int = Field(ge=1)
-        name: str = Field(min_length=1, max_length=100)
-        email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
-
-    class Item(BaseModel):
-        sku: str = Field(pattern=r"^[A-Z]-[0-9]+$")
-        qty: int = Field(ge=1, le=1000)
-        price: float = Field(gt=0)
-
-    class Order(BaseModel):
-        customer: Customer
-        items: list[Item] = Field(min_length=1, max_length=100)
-        note: Optional[str] = None
-        express: bool = False
+    _, _, Order = order_models(BaseModel, Field)
 
     class RawCustomer(msgspec.Struct):
         id: Annotated[int, msgspec.Meta(ge=1)]
@@ -123,25 +111,10 @@ def catzilla_rows(repeat):
 
 
 def pydantic_rows(repeat):
+    import pydantic
     from pydantic import BaseModel, Field, ValidationError
 
-    class Customer(BaseModel):
-        id: int = Field(ge=1)
-        name: str = Field(min_length=1, max_length=100)
-        email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
-
-    class Item(BaseModel):
-        sku: str = Field(pattern=r"^[A-Z]-[0-9]+$")
-        qty: int = Field(ge=1, le=1000)
-        price: float = Field(gt=0)
-
-    class Order(BaseModel):
-        customer: Customer
-        items: list[Item] = Field(min_length=1, max_length=100)
-        note: Optional[str] = None
-        express: bool = False
-
-    import pydantic
+    _, _, Order = order_models(BaseModel, Field)
     fn = lambda: Order.model_validate_json(BODY)   # noqa: E731
     assert total_of(fn()) == TOTAL
 

@@ -1,11 +1,11 @@
 """Catzilla: the benchmark routes. Run: python catzilla_app.py PORT
 (BENCH_MIDDLEWARE=noop|gzip installs a middleware around every route, see common.py)"""
-from typing import Annotated, Optional
+from typing import Annotated
 
 from catzilla import Catzilla, StreamingResponse
 
 from common import (GZIP_LEVEL, HELLO, UPLOAD_PATH, WS_PATH, alines10k, chunks64m, lines10k, middleware_from_env,
-                    port_from_argv)
+                    order_models, port_from_argv)
 
 app = Catzilla()
 
@@ -92,21 +92,7 @@ except ImportError:
     BaseModel = None
 
 if BaseModel is not None:
-    class Customer(BaseModel):
-        id: int = Field(ge=1)
-        name: str = Field(min_length=1, max_length=100)
-        email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
-
-    class Item(BaseModel):
-        sku: str = Field(pattern=r"^[A-Z]-[0-9]+$")
-        qty: int = Field(ge=1, le=1000)
-        price: float = Field(gt=0)
-
-    class Order(BaseModel):
-        customer: Customer
-        items: list[Item] = Field(min_length=1, max_length=100)
-        note: Optional[str] = None
-        express: bool = False
+    Customer, Item, Order = order_models(BaseModel, Field)
 
     @app.post("/orders")
     def orders(order: Order):                   # FastAPI style: the bare model is the whole body

@@ -8,6 +8,7 @@ import inspect
 import os
 import sys
 import time
+from typing import Optional
 
 HELLO = "Hello, World!"
 STREAM_LINES = 10_000
@@ -30,6 +31,29 @@ async def alines10k():
     the ASGI frameworks, so a middleware's cost on a stream is not hidden behind it)."""
     for i in range(STREAM_LINES):
         yield f"Data {i}\n"
+
+
+def order_models(BaseModel, Field):
+    """The `orders` scenario's models with the issue's constraints, declared once for every
+    engine that spells them the pydantic way (catzilla.BaseModel, pydantic.BaseModel) so the
+    peers and benchmarks/validation.py validate the same thing: (Customer, Item, Order)."""
+    class Customer(BaseModel):
+        id: int = Field(ge=1)
+        name: str = Field(min_length=1, max_length=100)
+        email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+
+    class Item(BaseModel):
+        sku: str = Field(pattern=r"^[A-Z]-[0-9]+$")
+        qty: int = Field(ge=1, le=1000)
+        price: float = Field(gt=0)
+
+    class Order(BaseModel):
+        customer: Customer
+        items: list[Item] = Field(min_length=1, max_length=100)
+        note: Optional[str] = None
+        express: bool = False
+
+    return Customer, Item, Order
 
 
 def chunks64m():

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from common import HELLO, chunks64m, lines10k
+from common import HELLO, chunks64m, lines10k, order_models
 
 app = FastAPI()
 
@@ -44,23 +44,7 @@ async def stream64m():
 
 
 # The typed scenarios (orders, search): pydantic models with the constraints, Query markers.
-class Customer(BaseModel):
-    id: int = Field(ge=1)
-    name: str = Field(min_length=1, max_length=100)
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
-
-
-class Item(BaseModel):
-    sku: str = Field(pattern=r"^[A-Z]-[0-9]+$")
-    qty: int = Field(ge=1, le=1000)
-    price: float = Field(gt=0)
-
-
-class Order(BaseModel):
-    customer: Customer
-    items: list[Item] = Field(min_length=1, max_length=100)
-    note: str | None = None
-    express: bool = False
+Customer, Item, Order = order_models(BaseModel, Field)
 
 
 @app.post("/orders")
