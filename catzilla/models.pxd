@@ -13,6 +13,9 @@ cdef class Pattern:
 
 cpdef Pattern pattern_of(str pattern)
 
+# an option given by its name or its former one (regex for pattern...): TypeError for both
+cdef object renamed_option(object value, str name, object old, str old_name)
+
 cdef class FieldInfo:
     # What Field(...) declares, and the base of the parameter markers (catzilla.params.Param):
     # a default, constraints (msgspec.Meta keywords) and documentation. No default: _NODEFAULT.

@@ -301,16 +301,17 @@ def Field(default=_NODEFAULT, *, default_factory=None, alias=None, title=None, d
     """A model field's default, alias, constraints and documentation (pydantic's Field).
     regex, min_items, max_items: pydantic v1's (and Catzilla 0.2.3's) names for
     pattern, min_length, max_length."""
-    pattern = _one_of(pattern, "pattern", regex, "regex")
-    min_length = _one_of(min_length, "min_length", min_items, "min_items")
-    max_length = _one_of(max_length, "max_length", max_items, "max_items")
+    pattern = renamed_option(pattern, "pattern", regex, "regex")
+    min_length = renamed_option(min_length, "min_length", min_items, "min_items")
+    max_length = renamed_option(max_length, "max_length", max_items, "max_items")
     return FieldInfo(default, default_factory=default_factory, alias=alias, title=title,
                      description=description, gt=gt, ge=ge, lt=lt, le=le, multiple_of=multiple_of,
                      min_length=min_length, max_length=max_length, pattern=pattern, examples=examples,
                      deprecated=deprecated, json_schema_extra=json_schema_extra)
 
 
-cdef object _one_of(object value, str name, object old, str old_name):
+cdef object renamed_option(object value, str name, object old, str old_name):
+    """`value`, or the option's former name's value (pydantic v1's regex...); not both."""
     if old is None:
         return value
     if value is not None:

@@ -66,7 +66,7 @@ from catzilla.sse import EventSourceResponse, ServerSentEvent
 
 import msgspec as _msgspec
 
-from catzilla.models cimport Codec, FieldInfo, codec, encode_json, is_model, pattern_of
+from catzilla.models cimport Codec, FieldInfo, codec, encode_json, is_model, pattern_of, renamed_option
 from catzilla.models import ValidationError
 
 __all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body", "Form", "File", "UploadFile",
@@ -93,10 +93,7 @@ cdef class Param(FieldInfo):
                  min_length=None, max_length=None, pattern=None, regex=None, examples=None,
                  example=_UNSET, deprecated=None, include_in_schema=True, json_schema_extra=None,
                  **extra):
-        if regex is not None:                # FastAPI's (and 0.2.3's) former name of pattern
-            if pattern is not None:
-                raise TypeError("give pattern or regex, not both")
-            pattern = regex
+        pattern = renamed_option(pattern, "pattern", regex, "regex")    # FastAPI's (and 0.2.3's) former name
         if example is not _UNSET and examples is None:
             examples = [example]
         FieldInfo.__init__(self, default, default_factory=default_factory, alias=alias, title=title,

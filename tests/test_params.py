@@ -579,6 +579,8 @@ def test_markers_are_field_infos_checked_where_they_are_written():
             make(pattern=1)
         with pytest.raises(re.error):
             make(pattern="(")
+        with pytest.raises(TypeError, match="give pattern or regex, not both"):
+            make(pattern="a", regex="b")
     with pytest.raises(AttributeError):
         q.ge = 2                                  # read-only: one marker may serve many routes
 
