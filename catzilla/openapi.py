@@ -27,7 +27,7 @@ import msgspec
 from catzilla.models import json_schema
 from catzilla.response import HTMLResponse, JSONResponse, PlainTextResponse
 from catzilla.router import Route
-from catzilla.settings import SWAGGER_CSS_URL, SWAGGER_JS_URL
+from catzilla.settings import OPENAPI_VERSION, SWAGGER_CSS_URL, SWAGGER_JS_URL
 from catzilla.sse import EventSourceResponse
 from catzilla.staticfiles import StaticFiles
 
@@ -56,7 +56,6 @@ HTTP_VALIDATION_ERROR = {
     },
 }
 
-_PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
 # what each router converter accepts, as a schema (router.pyx: int and float take no sign)
 _CONVERTER_SCHEMAS: Dict[str, Dict[str, Any]] = {
     "str": {"type": "string", "minLength": 1},
@@ -161,10 +160,6 @@ def _builtin(value: Any) -> Any:
         return _NO_DEFAULT
 
 
-def _path_template(path: str) -> str:
-    return _PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
-
-
 def _response_media_type(response_class: Any) -> Optional[str]:
     """What a route's response_class answers with; None when it is no fixed type."""
     if response_class is None:
@@ -193,7 +188,7 @@ class _Builder:
         self.routes = [r for r in routes if not isinstance(r.endpoint, StaticFiles)]
         streams = any(r.plan is not None and r.plan.stream is not None for r in self.routes)
         self.version = openapi_version or ("3.2.0" if streams else "3.1.0")
-        if not re.fullmatch(r"3\.[12]\.\d+", self.version):
+        if not OPENAPI_VERSION.fullmatch(self.version):
             raise ValueError(f"openapi_version must be 3.1.x or 3.2.x, not {self.version!r}")
         self.item_schemas = self.version.startswith("3.2")
         self.schemas = _Schemas()
@@ -209,7 +204,7 @@ class _Builder:
             op = plan.operation if plan is not None else {}
             if op.get("include_in_schema", True) is False:
                 continue
-            item = paths.setdefault(_path_template(route.path), {})
+            item = paths.setdefault(route.template, {})
             for method in route.methods:
                 if method in _PATH_ITEM_METHODS:
                     item[method.lower()] = self.operation(route, plan, op, method)
@@ -241,7 +236,7 @@ class _Builder:
 
     def operation_id(self, route: Route, op: Dict[str, Any], method: str) -> str:
         given = op.get("operation_id")
-        base = given or re.sub(r"\W", "_", f"{route.name}{_path_template(route.path)}") + "_" + method.lower()
+        base = given or re.sub(r"\W", "_", f"{route.name}{route.template}") + "_" + method.lower()
         n = self.operation_ids.get(base, 0) + 1
         self.operation_ids[base] = n
         if n == 1:
@@ -258,15 +253,15 @@ class _Builder:
         specs = [p for p in plan.params if p.source in ("path", "query", "header", "cookie")] if plan else []
         path_specs = {p.key: p for p in specs if p.source == "path"}
         out = []
-        for name, converter in _PARAM.findall(route.path):
+        for name, converter in zip(route.param_names, route.param_converters):
             spec = path_specs.get(name)
             if spec is None:
                 out.append({"name": name, "in": "path", "required": True,
-                            "schema": dict(_CONVERTER_SCHEMAS[converter or "str"])})
+                            "schema": dict(_CONVERTER_SCHEMAS[converter])})
                 continue
             param = self.parameter(spec)
             param["required"] = True
-            base = _CONVERTER_SCHEMAS[converter or "str"]
+            base = _CONVERTER_SCHEMAS[converter]
             schema = param["schema"]
             # the router's own bounds stay true of what reaches the handler: resolved later
             self.converter_bounds.append((schema, base))

@@ -55,6 +55,12 @@ class Route:
     @property
     def param_names(self) -> tuple[str, ...]: ...
     @property
+    def param_converters(self) -> tuple[str, ...]:
+        """The converter name of each path parameter, in param_names' order."""
+    @property
+    def template(self) -> str:
+        """The path with its converters left out: "/items/{id:int}" -> "/items/{id}"."""
+    @property
     def name(self) -> str: ...
     @property
     def plan(self) -> EndpointPlan | None:

@@ -776,6 +776,16 @@ cdef class Route:
         _check_order(path, endpoint, "Route")
         _init_route(self, path, _normalize_methods(methods, path), endpoint, name, blocking, websocket, options)
 
+    @property
+    def param_converters(self):
+        """The converter name of each path parameter, in param_names' order."""
+        return tuple(_CONVERTER_NAMES[self._convs[i]] for i in range(self._nparams))
+
+    @property
+    def template(self):
+        """The path with its converters left out: "/items/{id:int}" -> "/items/{id}"."""
+        return "/" + "/".join(text if kind == K_STATIC else "{" + text + "}" for kind, text in self._segments)
+
     def __repr__(self):
         extra = "" if self.blocking is None else f" blocking={self.blocking!r}"
         return f"<Route {','.join(self.methods or ())} {self.path!r} name={self.name!r}{extra}>"

@@ -25,6 +25,8 @@ CLOSE_GRACE = 5.0
 #: swagger-ui-dist's files yourself, e.g. with app.static, and point these at them).
 SWAGGER_JS_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"
 SWAGGER_CSS_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"
+#: the OpenAPI versions a document can be built as (catzilla/openapi.py)
+OPENAPI_VERSION = re.compile(r"3\.[12]\.\d+")
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ class Settings:
         for name in ("servers", "openapi_tags"):
             if not all(isinstance(entry, dict) for entry in getattr(self, name) or ()):
                 raise ValueError(f"{name} must be a list of dicts (OpenAPI objects)")
-        if self.openapi_version is not None and not re.fullmatch(r"3\.[12]\.\d+", self.openapi_version):
+        if self.openapi_version is not None and not OPENAPI_VERSION.fullmatch(self.openapi_version):
             raise ValueError(f"openapi_version must be 3.1.x or 3.2.x (or None), not {self.openapi_version!r}")
         for name in ("openapi_url", "docs_url"):
             path = getattr(self, name)

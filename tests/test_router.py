@@ -36,6 +36,19 @@ def find(router, method, path):
 # ---------------------------------------------------------------- converters
 
 
+def test_a_routes_template_and_converters_come_from_its_parsed_pattern():
+    def h(request, **params):
+        return ""
+    r = Route("/a/{id:int}/{lat:signed_float}/b/{name}/{rest:path}", h)
+    assert r.template == "/a/{id}/{lat}/b/{name}/{rest}"
+    assert r.param_converters == ("int", "signed_float", "str", "path")
+    assert (Route("/", h).template, Route("/x/", h).template, Route("/x/", h).param_converters) == ("/", "/x/", ())
+    moved = Router(prefix="/v1/{org:uuid}")
+    moved.include(Router(routes=[r]))
+    [copied] = moved.routes
+    assert (copied.template, copied.param_converters[0]) == ("/v1/{org}/a/{id}/{lat}/b/{name}/{rest}", "uuid")
+
+
 def test_static_route_returns_none_params():
     r = Router()
     route = r.add("/hello", h)
