@@ -8,7 +8,8 @@ from catzilla.exceptions import ClientDisconnect, HTTPException, RequestValidati
 from catzilla.files import FileResponse
 from catzilla.models import BaseModel, Field, ValidationError
 from catzilla.middleware import RequestIdMiddleware, TrustedHostMiddleware
-from catzilla.params import BackgroundTasks, Body, Cookie, File, Form, Header, Path, Query
+from catzilla.dependencies import BackgroundTask, BackgroundTasks, Depends, Security, inject, service
+from catzilla.params import Body, Cookie, File, Form, Header, Path, Query
 from catzilla.proxy import ProxyHeadersMiddleware
 from catzilla.request import Request
 from catzilla.response import (HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response,
@@ -29,7 +30,8 @@ __all__ = [
     "HTTPException", "ClientDisconnect", "RequestValidationError", "Router", "RouterGroup", "Route",
     "RouteError", "Settings", "Headers", "MutableHeaders", "QueryParams", "FormData", "UploadFile",
     "WebSocket", "WebSocketDisconnect", "WebSocketState", "Broadcast", "BaseModel", "Field", "ValidationError",
-    "Query", "Path", "Header", "Cookie", "Body", "Form", "File", "BackgroundTasks",
+    "Query", "Path", "Header", "Cookie", "Body", "Form", "File", "BackgroundTasks", "BackgroundTask",
+    "Depends", "Security", "service", "inject",
     "CompressionMiddleware", "GZipMiddleware",
     "CORSMiddleware",
     "ProxyHeadersMiddleware",

@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 from catzilla._core.dispatch import Layer, Plan, PlanSlot
 from catzilla.broadcast import Broadcast
+from catzilla.dependencies import Depends
 from catzilla.models import encode_json
 from catzilla.openapi import get_openapi, get_swagger_ui_html
 from catzilla.request import Request
@@ -39,9 +40,16 @@ def _handler_key(key: Any) -> Union[int, Type[BaseException]]:
 class Catzilla:
     """app = Catzilla(); @app.get("/") def home(request): return "hi"; app.listen(8000)"""
 
-    def __init__(self, **settings: Any) -> None:
-        """Settings by keyword (see catzilla.settings.Settings); TypeError for an unknown name."""
+    def __init__(self, *, dependencies: Optional[Sequence[Depends]] = None, **settings: Any) -> None:
+        """Settings by keyword (see catzilla.settings.Settings); TypeError for an unknown name.
+        dependencies: Depends(...) run for every route and WebSocket route the app
+        registers (decorators, add_websocket_route, include_router), before the
+        routers' and the route's own; their values are not passed."""
         self.settings = Settings.from_kwargs(**settings)
+        self.dependencies: Tuple[Depends, ...] = Router(dependencies=dependencies).dependencies   # checked there
+        # {dependency: replacement}: read per request, each replacement compiled
+        # once (at its first request), not per request (FastAPI's name, for tests)
+        self.dependency_overrides: Dict[Callable[..., Any], Callable[..., Any]] = {}
         self.router = Router()
         self.ws_router = Router()    # WebSocket routes: looked up for upgrade requests only
         # What the dispatcher runs is a frozen Plan compiled from these, published
@@ -70,19 +78,22 @@ class Catzilla:
               responses: Optional[Dict[Union[int, str], Any]] = None, response_class: Optional[type] = None,
               tags: Optional[List[str]] = None, summary: Optional[str] = None, description: Optional[str] = None,
               deprecated: Optional[bool] = None, operation_id: Optional[str] = None,
-              include_in_schema: Optional[bool] = None) -> Callable[[F], F]:
+              include_in_schema: Optional[bool] = None,
+              dependencies: Optional[Sequence[Depends]] = None) -> Callable[[F], F]:
         """@app.route("/x", ["GET", "POST"]): register the decorated function.
         blocking=True runs a def handler on the worker threads (for code that
         blocks: sleeps, blocking drivers, CPU-heavy work), False inline on the
         loop; None (the default) follows the blocking_handlers setting. The
         other keywords are FastAPI's (see catzilla.params): kept on the
         route's plan, for the response (response_model, status_code,
-        response_class) and the OpenAPI document."""
+        response_class) and the OpenAPI document; dependencies: Depends(...)
+        run before the endpoint whose values are not passed (after the app's)."""
+        deps = self.dependencies + tuple(dependencies or ())
         options = {k: v for k, v in (
             ("response_model", response_model), ("status_code", status_code), ("responses", responses),
             ("response_class", response_class), ("tags", tags), ("summary", summary),
             ("description", description), ("deprecated", deprecated), ("operation_id", operation_id),
-            ("include_in_schema", include_in_schema)) if v is not None}
+            ("include_in_schema", include_in_schema), ("dependencies", deps or None)) if v is not None}
 
         def decorator(fn: F) -> F:
             self.router.add(path, fn, methods, name=name, blocking=blocking, **options)
@@ -110,26 +121,34 @@ class Catzilla:
     def options(self, path: str, **options: Any) -> Callable[[F], F]:
         return self.route(path, ("OPTIONS",), **options)
 
-    def websocket(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:
+    def websocket(self, path: str, *, name: Optional[str] = None,
+                  dependencies: Optional[Sequence[Depends]] = None) -> Callable[[F], F]:
         """@app.websocket("/ws") async def handler(ws, **path_params): a WebSocket endpoint.
         Typed parameters (path, Query, Header, Cookie) are checked before the
         handshake is accepted (a 422 answers it otherwise); a parameter
-        annotated WebSocket gets the socket."""
+        annotated WebSocket gets the socket. Dependencies (Depends parameters,
+        `dependencies=`, the app's) are solved once the handshake is taken and
+        torn down when the handler returns."""
         def decorator(fn: F) -> F:
-            self.add_websocket_route(path, fn, name=name)
+            self.add_websocket_route(path, fn, name=name, dependencies=dependencies)
             return fn
         return decorator
 
-    def add_websocket_route(self, path: str, endpoint: Callable[..., Any], *, name: Optional[str] = None) -> None:
-        route = Route(path, endpoint, ("GET",), name=name, websocket=True)
+    def add_websocket_route(self, path: str, endpoint: Callable[..., Any], *, name: Optional[str] = None,
+                            dependencies: Optional[Sequence[Depends]] = None) -> None:
+        deps = self.dependencies + tuple(dependencies or ())
+        route = Route(path, endpoint, ("GET",), name=name, websocket=True,
+                      **({"dependencies": deps} if deps else {}))
         if not route.is_async:
             raise TypeError(f"WebSocket route {path!r}: the endpoint must be an async function "
                             f"(async def {getattr(endpoint, '__name__', 'handler')}(ws): ...)")
         self.ws_router.add_route(route)
 
-    def include_router(self, router: Router, prefix: str = "") -> None:
-        """Mount a route group (a Router with its own prefix) under `prefix`."""
-        self.router.include(router, prefix)
+    def include_router(self, router: Router, prefix: str = "", *,
+                       dependencies: Optional[Sequence[Depends]] = None) -> None:
+        """Mount a route group (a Router with its own prefix) under `prefix`;
+        the app's dependencies, then `dependencies`, run before the router's."""
+        self.router.include(router, prefix, dependencies=self.dependencies + tuple(dependencies or ()))
 
     def static(self, prefix: str, directory: Union[str, "os.PathLike[str]"], *, name: Optional[str] = None,
                **options: Any) -> StaticFiles:

@@ -48,8 +48,6 @@ class Request:
     """The converted path parameters of the matched route; None when it has none."""
     app: Catzilla
     """The application serving this request (None for a Request made in a test)."""
-    background: Any
-    """The BackgroundTasks a typed endpoint filled (run once the response is sent), or None."""
 
     @property
     def http_version(self) -> str:

@@ -3,6 +3,7 @@
 # back to the loop, scratch memory), and the table of open connections.
 from catzilla.includes.http cimport cz_limits, cz_header
 from catzilla._core.dispatch cimport Dispatcher
+from catzilla.request cimport Request
 
 
 cdef class Limits:
@@ -52,6 +53,9 @@ cdef class Services:
     cdef int post(self, object item) except -1   # from a worker thread: item.on_worker() soon on the loop
     cdef int run_ready(self) except -1           # on the loop: drain the wake fd, run what was posted
     cdef object spawn(self, object coro)         # a tracked background task
+    # The request's response is over (sent whole: delivered; or abandoned, exc
+    # saying why): its RequestExit (teardown, background tasks) runs, once.
+    cdef int end_request(self, Request req, object exc, bint delivered) except -1
 
 
 # Overload logging: one warning when refusals start, a summary when they stop

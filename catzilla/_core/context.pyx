@@ -9,6 +9,8 @@ from catzilla.includes.errno cimport errno
 from catzilla.includes.http cimport cz_header
 from catzilla.includes.system cimport cz_wake_open, cz_wake_signal, cz_wake_drain, cz_wake_close
 from catzilla._core.dispatch cimport Dispatcher
+from catzilla.dependencies cimport RequestExit
+from catzilla.request cimport Request
 from catzilla._core.workers import WorkerPool
 from catzilla.exceptions import HTTPException
 
@@ -110,6 +112,15 @@ cdef class Services:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
+
+    cdef int end_request(self, Request req, object exc, bint delivered) except -1:
+        cdef RequestExit ex = req.exit
+        if ex is None:
+            return 0
+        req.exit = None
+        if not ex.idle():
+            self.spawn(ex.close(self.offload, exc, delivered))
+        return 0
 
     def background_tasks(self):
         return list(self.tasks)
