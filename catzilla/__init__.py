@@ -15,6 +15,8 @@ from catzilla.request import Request
 from catzilla.response import (HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response,
                                StreamingResponse)
 from catzilla.router import Route, RouteError, Router
+from catzilla.security import (APIKeyCookie, APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBasic,
+                               HTTPBasicCredentials, HTTPBearer)
 from catzilla.settings import Settings
 from catzilla.sse import EventSourceResponse, ServerSentEvent
 from catzilla.staticfiles import StaticFiles
@@ -32,6 +34,8 @@ __all__ = [
     "WebSocket", "WebSocketDisconnect", "WebSocketState", "Broadcast", "BaseModel", "Field", "ValidationError",
     "Query", "Path", "Header", "Cookie", "Body", "Form", "File", "BackgroundTasks", "BackgroundTask",
     "Depends", "Security", "service", "inject",
+    "HTTPBearer", "HTTPBasic", "HTTPAuthorizationCredentials", "HTTPBasicCredentials",
+    "APIKeyHeader", "APIKeyQuery", "APIKeyCookie",
     "CompressionMiddleware", "GZipMiddleware",
     "CORSMiddleware",
     "ProxyHeadersMiddleware",

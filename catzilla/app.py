@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 from catzilla._core.dispatch import Layer, Plan, PlanSlot
 from catzilla.broadcast import Broadcast
-from catzilla.dependencies import Depends
+from catzilla.dependencies import BackgroundTask, Depends
 from catzilla.models import encode_json
 from catzilla.openapi import get_openapi, get_swagger_ui_html
 from catzilla.request import Request
@@ -64,6 +64,7 @@ class Catzilla:
         self._broadcasts: List[Broadcast] = []
         self.openapi_schema: Optional[Dict[str, Any]] = None     # app.openapi(), once built
         self._docs_endpoints: Tuple[Callable[..., Any], ...] = ()
+        self._server: Any = None                 # the compiled Server while serving
         self._slot = PlanSlot(self.plan())
 
     @property
@@ -293,6 +294,16 @@ class Catzilla:
         self._shutdown.append(fn)
         return fn
 
+    def add_task(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> "asyncio.Task[None]":
+        """0.2.3's app.add_task: run func(*args, **kwargs) in the background now,
+        as a BackgroundTask (a def on the worker threads, an async def on the
+        loop), tracked by the server: graceful shutdown waits for it up to its
+        timeout. 0.2.3's priority/retry options are not kept. RuntimeError when
+        the app is not serving."""
+        if self._server is None:
+            raise RuntimeError("app.add_task needs the app serving (call it from a handler, a hook or a task)")
+        return self._server.run_task(BackgroundTask(func, *args, **kwargs))
+
     def add_broadcast(self, hub: Broadcast) -> Broadcast:
         """Serve a Broadcast hub with this app: it starts when the app starts
         serving (after the startup hooks) and stops with it (before the
@@ -377,6 +388,7 @@ class Catzilla:
         self._publish()                          # the settings as they are now (app.settings may be replaced)
         server = Server(self, sockets, loop=loop, watchdog=watchdog)
         server.start()
+        self._server = server
         try:
             for hub in list(self._broadcasts):
                 await hub.start(self)
@@ -386,6 +398,8 @@ class Catzilla:
         return server
 
     async def _stop_server(self, server: Any, timeout: float, delay: float = 0.0) -> None:
+        if self._server is server:
+            self._server = None
         try:
             await server.shutdown(timeout, delay)   # feeds end first (clients reconnect elsewhere)
         finally:

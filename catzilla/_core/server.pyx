@@ -15,6 +15,7 @@ from catzilla._core.transport cimport update_date
 from catzilla._core.workers import WorkerPool
 from catzilla._core.watchdog import Watchdog
 from catzilla.request cimport Request
+from catzilla.dependencies cimport RequestExit
 from catzilla.router cimport Route
 from catzilla.settings import CLOSE_GRACE
 from catzilla.includes.poller cimport (cz_event, CZ_READ, CZ_WRITE, CZ_HUP, cz_poller_create, cz_poller_add,
@@ -274,6 +275,14 @@ cdef class Server:
                 return None
         route = self.svc.dispatcher.slot.plan.router.find(req.method, req.path).route
         return f"{req.method} {route.path if route is not None else req.path}"
+
+    def run_task(self, task):
+        """A BackgroundTask run now, tracked like a request's (app.add_task):
+        graceful shutdown waits for it."""
+        cdef RequestExit ex = RequestExit.__new__(RequestExit)
+        ex.route = "app.add_task"
+        ex.add_tasks(task)
+        return self.svc.spawn(ex.close(self.svc.offload, None, True))
 
     def stop_listening(self):
         self.pause_accepting()
