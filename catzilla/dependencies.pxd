@@ -37,6 +37,7 @@ cdef class RequestExit:
     cdef int add_tasks(self, object background) except -1   # a BackgroundTask or BackgroundTasks
     cdef BackgroundTasks background_tasks(self)              # the parameter's, made on first use
     cdef bint idle(self)                 # nothing to run
+    cdef bint sync_only(self)            # only sync generators to resume: close_sync() on a worker does it
 
 
 cdef RequestExit request_exit(object req)    # req.exit, made on first use

@@ -240,6 +240,26 @@ cdef class RequestExit:
             raise TypeError(f"background must be a BackgroundTask or BackgroundTasks, not {background!r}")
         return 0
 
+    cdef bint sync_only(self):
+        """Only sync `yield` dependencies to resume, no tasks: close_sync on a worker
+        thread does it all, with no task on the loop."""
+        if self.tasks or (self.background is not None and self.background.tasks):
+            return False
+        for gen, is_async in self.exits:
+            if is_async:
+                return False
+        return True
+
+    def close_sync(self):
+        """close() for sync_only(), on a worker thread (exc: self.exc)."""
+        exits = self.exits
+        self.exits = []
+        exc = self.exc
+        self.exc = None
+        while exits:
+            gen, _ = exits.pop()
+            finish_generator(gen, exc, self.route)
+
     async def close(self, offload, exc, bint delivered):
         """Teardown, then the tasks. offload(call, request, params): the worker
         pool (Services.offload). exc: what ended the response, or None; an

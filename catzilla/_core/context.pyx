@@ -118,7 +118,18 @@ cdef class Services:
         if ex is None:
             return 0
         req.exit = None
-        if not ex.idle():
+        if ex.idle():
+            return 0
+        if ex.sync_only():
+            # the common case (a sync `yield` dependency): straight to a worker
+            # thread, no task on the loop; the pool runs queued jobs before it stops
+            if ex.exc is None:
+                ex.exc = exc
+            try:
+                self.pool.submit(ex.close_sync)
+            except RuntimeError:             # the pool is shut down: the server is stopping
+                ex.close_sync()
+        else:
             self.spawn(ex.close(self.offload, exc, delivered))
         return 0
 
