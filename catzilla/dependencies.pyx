@@ -322,6 +322,7 @@ cdef RequestExit request_exit(object req):
 # ---------------------------------------------------------------------------
 # 0.2.3's service container, mapped onto dependencies
 
+cdef object _NO_PARAMETERS = inspect.Signature()
 cdef dict _services = {}                 # name -> Depends-ready provider
 cdef frozenset _SERVICE_SCOPES = frozenset(["singleton", "request", "scoped", "transient"])
 
@@ -339,8 +340,20 @@ cdef class _Singleton:
             self.made = True
         return self.value
 
+    @property
+    def __signature__(self):
+        return _NO_PARAMETERS              # called without arguments (inspect cannot read a cdef __call__)
+
     def __repr__(self):
         return f"<service {self.name!r} singleton>"
+
+
+cdef _Singleton _singleton(object factory, str name):
+    # a typed local: the closure in service() sees a plain object, without the cdef fields
+    cdef _Singleton single = _Singleton.__new__(_Singleton)
+    single.factory = factory
+    single.name = name
+    return single
 
 
 def service(name=None, scope="singleton", dependencies=None):
@@ -368,10 +381,7 @@ def service(name=None, scope="singleton", dependencies=None):
             raise TypeError(f"@service: a name is needed for {factory!r}")
         provider = inject(*dependencies)(factory) if dependencies else factory
         if scope == "singleton":
-            single = _Singleton.__new__(_Singleton)
-            single.factory = provider
-            single.name = key
-            _services[key] = Depends(single)
+            _services[key] = Depends(_singleton(provider, key))
         else:
             _services[key] = Depends(provider, use_cache=scope != "transient")
         return factory
