@@ -65,8 +65,8 @@ def service(name: str | None = None, scope: Literal["singleton", "request", "sco
             dependencies: Iterable[str] | None = None) -> Callable[[_F], _F]:
     """0.2.3's service container, mapped onto dependencies."""
 
-def get_service(name: str) -> Depends:
-    """The Depends a service name stands for; LookupError for an unknown one."""
+def get_service(name: str) -> tuple[Callable[..., Any], Literal["singleton", "request", "transient"]]:
+    """(provider, scope) of a service name; LookupError for an unknown one."""
 
 def inject(*names: str) -> Callable[[_F], _F]:
     """Fill those keyword parameters from the services of those names."""

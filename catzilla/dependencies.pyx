@@ -322,38 +322,8 @@ cdef RequestExit request_exit(object req):
 # ---------------------------------------------------------------------------
 # 0.2.3's service container, mapped onto dependencies
 
-cdef object _NO_PARAMETERS = inspect.Signature()
-cdef dict _services = {}                 # name -> Depends-ready provider
+cdef dict _services = {}                 # name -> (provider, scope)
 cdef frozenset _SERVICE_SCOPES = frozenset(["singleton", "request", "scoped", "transient"])
-
-
-cdef class _Singleton:
-    """An app-wide service: the factory's value, made at first use and kept."""
-    cdef object factory
-    cdef object value
-    cdef bint made
-    cdef readonly str name
-
-    def __call__(self):
-        if not self.made:
-            self.value = self.factory()
-            self.made = True
-        return self.value
-
-    @property
-    def __signature__(self):
-        return _NO_PARAMETERS              # called without arguments (inspect cannot read a cdef __call__)
-
-    def __repr__(self):
-        return f"<service {self.name!r} singleton>"
-
-
-cdef _Singleton _singleton(object factory, str name):
-    # a typed local: the closure in service() sees a plain object, without the cdef fields
-    cdef _Singleton single = _Singleton.__new__(_Singleton)
-    single.factory = factory
-    single.name = name
-    return single
 
 
 def service(name=None, scope="singleton", dependencies=None):
@@ -366,7 +336,9 @@ def service(name=None, scope="singleton", dependencies=None):
     "transient" -- a new value wherever it is used (use_cache=False). The
     provider's own parameters are dependencies like an endpoint's
     (`def make_repo(db = Depends("db"))`). 0.2.3's `dependencies=[names]`:
-    the provider is called with those services as keyword arguments."""
+    the provider is called with those services as keyword arguments.
+    A name is looked up when a route using it is registered: register the
+    service first."""
     if scope not in _SERVICE_SCOPES:
         raise ValueError(f"service scope is one of {', '.join(sorted(_SERVICE_SCOPES))}, not {scope!r}")
     if dependencies is not None and (isinstance(dependencies, str)
@@ -379,17 +351,17 @@ def service(name=None, scope="singleton", dependencies=None):
         key = name or getattr(factory, "__name__", None)
         if not isinstance(key, str) or not key:
             raise TypeError(f"@service: a name is needed for {factory!r}")
-        provider = inject(*dependencies)(factory) if dependencies else factory
-        if scope == "singleton":
-            _services[key] = Depends(_singleton(provider, key))
-        else:
-            _services[key] = Depends(provider, use_cache=scope != "transient")
+        if scope == "singleton" and (inspect.isgeneratorfunction(factory) or inspect.isasyncgenfunction(factory)):
+            raise TypeError(f"@service({key!r}): a singleton is made once and never torn down; "
+                            f"a `yield` provider needs scope='request'")
+        _services[key] = (inject(*dependencies)(factory) if dependencies else factory,
+                          "request" if scope == "scoped" else scope)
         return factory
     return decorator
 
 
 def get_service(str name):
-    """The Depends a service name stands for; LookupError for an unknown one."""
+    """(provider, scope) of a service name; LookupError for an unknown one."""
     try:
         return _services[name]
     except KeyError:

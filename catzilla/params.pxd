@@ -88,6 +88,7 @@ cdef class Dependant:
     cdef readonly str scope              # "request" or "function"
     cdef readonly tuple scopes           # Security(scopes=...)
     cdef readonly bint awaits            # it, or a sub-dependency, is async
+    cdef readonly bint singleton         # a singleton service (@service): one value for the process
     cdef int kind                        # D_* (params.pyx)
 
 

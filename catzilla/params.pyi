@@ -112,6 +112,9 @@ class Dependant:
     def scopes(self) -> tuple[str, ...]: ...
     @property
     def awaits(self) -> bool: ...
+    @property
+    def singleton(self) -> bool:
+        """A singleton service (@service): one value for the process."""
 
 class EndpointPlan:
     """What a typed endpoint's route runs per request (read-only)."""

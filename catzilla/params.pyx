@@ -618,7 +618,7 @@ cdef class _Solve:
         cdef Py_ssize_t before = len(errors)
         cdef dict kwargs
         if d.use_cache:
-            hit = PyDict_GetItem(self.cache, d.call)
+            hit = PyDict_GetItem(_singletons if d.singleton else self.cache, d.call)
             if hit is not NULL:
                 return <object>hit
         kwargs = {}
@@ -628,7 +628,7 @@ cdef class _Solve:
             return _INVALID
         value = self.entering(d, d.plan.invoke(self.req, kwargs))
         if d.use_cache:
-            self.cache[d.call] = value
+            (_singletons if d.singleton else self.cache)[d.call] = value
         return value
 
     cdef object entering(self, Dependant d, object result):
@@ -653,8 +653,9 @@ cdef class _Solve:
         cdef Py_ssize_t before = len(errors)
         if self.overrides is not None:
             d = _overridden(d, self.overrides)
-        if d.use_cache and d.call in self.cache:
-            return self.cache[d.call]
+        cache = _singletons if d.singleton else self.cache
+        if d.use_cache and d.call in cache:
+            return cache[d.call]
         kwargs = {}
         await self.solve_async(d.plan, kwargs, errors)
         d.plan.fill(self.req, self.path, None, None, kwargs, errors)
@@ -672,7 +673,7 @@ cdef class _Solve:
         else:
             value = self.entering(d, result)
         if d.use_cache:
-            self.cache[d.call] = value
+            cache[d.call] = value
         return value
 
     cdef int close_function_exits(self, object exc) except -1:
@@ -712,6 +713,7 @@ cdef _Solve _new_solve(Request req, dict path):
     return s
 
 
+cdef dict _singletons = {}           # provider -> value: 0.2.3's singleton services, made at first use
 cdef dict _override_plans = {}       # (override, path_info) -> its Dependant, compiled once
 
 
@@ -1548,11 +1550,11 @@ cdef Dependant _dependant(Depends marker, str name, object annotation, str handl
             raise TypeError(f"{where}: Depends() without a dependency needs a class annotation, not {annotation!r}")
     elif isinstance(call, str):
         try:
-            service = get_service(call)
+            call, scope = get_service(call)
         except LookupError as exc:
             raise TypeError(f"{where}: {exc}") from None
-        call = (<Depends>service).dependency
-        use_cache = (<Depends>service).use_cache
+        use_cache = scope != "transient"
+        d.singleton = scope == "singleton"
     if call in chain:
         cycle = " -> ".join(_qualname(c) for c in chain[chain.index(call):] + (call,))
         raise TypeError(f"{handler}: dependency cycle: {cycle}")
