@@ -10,7 +10,7 @@ from catzilla.models import BaseModel, Field, ValidationError
 from catzilla.middleware import RequestIdMiddleware, TrustedHostMiddleware
 from catzilla.params import BackgroundTasks, Body, Cookie, File, Form, Header, Path, Query
 from catzilla.proxy import ProxyHeadersMiddleware
-from catzilla.request import Request
+from catzilla.request import Request, State
 from catzilla.response import (HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response,
                                StreamingResponse)
 from catzilla.router import Route, RouteError, Router
@@ -24,7 +24,7 @@ RouterGroup = Router  # the reference release's name for a prefixed group of rou
 __version__ = "0.3.0"
 
 __all__ = [
-    "Catzilla", "Request", "Response", "JSONResponse", "HTMLResponse", "PlainTextResponse",
+    "Catzilla", "Request", "State", "Response", "JSONResponse", "HTMLResponse", "PlainTextResponse",
     "RedirectResponse", "StreamingResponse", "FileResponse", "StaticFiles", "EventSourceResponse", "ServerSentEvent",
     "HTTPException", "ClientDisconnect", "RequestValidationError", "Router", "RouterGroup", "Route",
     "RouteError", "Settings", "Headers", "MutableHeaders", "QueryParams", "FormData", "UploadFile",
