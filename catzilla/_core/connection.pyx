@@ -453,7 +453,7 @@ cdef class Connection(Transport):
             # a typed endpoint's BackgroundTasks: after the response, tracked like any task
             background = self.req.background
             self.req.background = None
-            self.svc.spawn(background.run(self.svc.offload))
+            self.svc.spawn_background(background, self.req)
         return self.response_done()
 
     cdef int response_done(self) except -1:

@@ -64,6 +64,7 @@ cdef class Services:
         self.pool = pool
         self.task_factory = _task_factory(loop)
         self.tasks = set()
+        self.on_threads = {}
         self.ready = []
         self.wake_fd = cz_wake_open()
         if self.wake_fd < 0:
@@ -97,22 +98,72 @@ cdef class Services:
     async def offload(self, endpoint, request, params):
         """endpoint(request, **params) on a worker thread (a blocking route):
         the loop goes on meanwhile; the result or exception comes back here."""
-        cdef BlockingCall call = BlockingCall(self, endpoint, request, params)
-        call.future = self.loop.create_future()
-        self.pool.submit(call.run)
+        cdef BlockingCall call = _submit(self, endpoint, request, params)
         try:
             return await call.future
         finally:
             call.dropped = True      # cancelled (client gone, shutdown): a call still queued is skipped
 
-    cdef object spawn(self, object coro):
-        task = self.loop.create_task(coro)
+    async def offload_task(self, endpoint, request, params):
+        """offload() for a background task's def function: the same, with the
+        task noted as waiting on that call meanwhile (cut_tasks says so)."""
+        cdef BlockingCall call = _submit(self, endpoint, request, params)
+        task = asyncio.current_task(self.loop)
+        self.on_threads[task] = call
+        try:
+            return await call.future
+        finally:
+            call.dropped = True
+            self.on_threads.pop(task, None)
+
+    cdef object spawn(self, object coro, str description=None):
+        if description is None:
+            description = f"background task {_callable_name(coro)}"
+        task = self.loop.create_task(coro, name=description)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
 
-    def background_tasks(self):
-        return list(self.tasks)
+    cdef object spawn_background(self, object background, object req):
+        cdef list funcs = background.tasks
+        description = (f"background task{'s' if len(funcs) > 1 else ''} "
+                       f"{', '.join([_callable_name(func) for func, _, _ in funcs])} for {req.method} {req.path}")
+        return self.spawn(background.run(self.offload_task), description)
+
+    cdef list cut_tasks(self, double waited):
+        cdef BlockingCall call
+        cdef list cut = []
+        for task in list(self.tasks):
+            if task.done():
+                continue
+            call = self.on_threads.get(task)
+            if call is None:
+                how = "cancelled"
+            elif call.started:
+                how = ("its def function is running on a worker thread, which cannot be "
+                       "interrupted: it runs on, no longer awaited")
+            else:
+                how = "its def function, still queued for a worker thread, will not run"
+            self.log.warning("shutdown: %s still running when the shutdown timeout (%.3g s) ran out; %s",
+                             task.get_name(), waited, how)
+            task.cancel()
+            cut.append(task)
+        return cut
+
+
+cdef BlockingCall _submit(Services svc, endpoint, request, params):
+    cdef BlockingCall call = BlockingCall(svc, endpoint, request, params)
+    call.future = svc.loop.create_future()
+    svc.pool.submit(call.run)
+    return call
+
+
+def _callable_name(obj):
+    """A function's or a coroutine's qualified name, from its innermost
+    enclosing function on ("Mailer.send", "send_mail"); the repr of anything
+    else (a partial)."""
+    name = getattr(obj, "__qualname__", None)
+    return name.rpartition("<locals>.")[2] if isinstance(name, str) else repr(obj)
 
 
 cdef class Burst:
@@ -169,6 +220,7 @@ cdef class BlockingCall:
     cdef object result
     cdef object exc
     cdef bint dropped                # the awaiting task is gone: do not start the endpoint
+    cdef bint started                # run() called the endpoint (read at shutdown, on the loop)
 
     def __init__(self, Services svc, endpoint, request, params):
         self.svc = svc
@@ -180,6 +232,7 @@ cdef class BlockingCall:
         """On a worker thread."""
         try:
             if not self.dropped:
+                self.started = True
                 if self.params is None:
                     self.result = self.endpoint(self.request)
                 else:

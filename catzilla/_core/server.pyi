@@ -39,7 +39,8 @@ class Server:
         the request the loop is busy with, or None."""
     def stop_listening(self) -> None: ...
     async def shutdown(self, timeout: float = 10.0) -> None:
-        """Graceful stop: in-flight requests and streams get `timeout` seconds,
-        then are closed; the worker threads are joined (bounded)."""
+        """Graceful stop: in-flight requests and streams, and background tasks,
+        get `timeout` seconds, then are closed or cancelled (each task cut is
+        logged); the worker threads are joined (bounded)."""
     def close(self) -> None:
         """Close every connection and the poller (no waiting)."""
