@@ -11,7 +11,7 @@ from catzilla.middleware import RequestIdMiddleware, TrustedHostMiddleware
 from catzilla.dependencies import BackgroundTask, BackgroundTasks, Depends, Security, inject, service
 from catzilla.params import Body, Cookie, File, Form, Header, Path, Query
 from catzilla.proxy import ProxyHeadersMiddleware
-from catzilla.request import Request
+from catzilla.request import Request, State
 from catzilla.response import (HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response,
                                StreamingResponse)
 from catzilla.router import Route, RouteError, Router
@@ -27,7 +27,7 @@ RouterGroup = Router  # the reference release's name for a prefixed group of rou
 __version__ = "0.3.0"
 
 __all__ = [
-    "Catzilla", "Request", "Response", "JSONResponse", "HTMLResponse", "PlainTextResponse",
+    "Catzilla", "Request", "State", "Response", "JSONResponse", "HTMLResponse", "PlainTextResponse",
     "RedirectResponse", "StreamingResponse", "FileResponse", "StaticFiles", "EventSourceResponse", "ServerSentEvent",
     "HTTPException", "ClientDisconnect", "RequestValidationError", "Router", "RouterGroup", "Route",
     "RouteError", "Settings", "Headers", "MutableHeaders", "QueryParams", "FormData", "UploadFile",

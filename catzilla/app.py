@@ -6,15 +6,18 @@ import inspect
 import logging
 import os
 import socket
+import sys
 import threading
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Type, TypeVar, Union
+from types import TracebackType
+from typing import (Any, AsyncContextManager, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple,
+                    Type, TypeVar, Union)
 
 from catzilla._core.dispatch import Layer, Plan, PlanSlot
 from catzilla.broadcast import Broadcast
 from catzilla.dependencies import BackgroundTask, Depends
 from catzilla.models import encode_json
 from catzilla.openapi import get_openapi, get_swagger_ui_html
-from catzilla.request import Request
+from catzilla.request import Request, State
 from catzilla.response import HTMLResponse, Response
 from catzilla.router import Route, RouteError, Router
 from catzilla.settings import Settings
@@ -24,6 +27,34 @@ from catzilla.websocket import open_handshake
 log = logging.getLogger("catzilla")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Catzilla(lifespan=fn): fn(app) returns an async context manager whose
+#: value (a mapping, or None) lands in app.state.
+Lifespan = Callable[["Catzilla"], AsyncContextManager[Optional[Mapping[str, Any]]]]
+_ExcInfo = Tuple[Optional[Type[BaseException]], Optional[BaseException], Optional[TracebackType]]
+
+
+def _name(fn: Any) -> str:
+    name = getattr(fn, "__qualname__", None)
+    return name if isinstance(name, str) else repr(fn)
+
+
+def _not_an_async_context_manager(lifespan: Any, value: Any) -> str:
+    """The TypeError's message for a lifespan that returned `value`, with a hint for the usual mistakes."""
+    if inspect.isasyncgen(value):
+        what = "an async generator: decorate the function with @contextlib.asynccontextmanager"
+    elif inspect.iscoroutine(value):
+        value.close()                       # never awaited, on purpose: no warning
+        what = ("a coroutine: an async def lifespan yields once (what it yields is the state) and is "
+                "decorated with @contextlib.asynccontextmanager")
+    elif inspect.isgenerator(value) or hasattr(value, "__enter__"):
+        what = ("a synchronous generator or context manager: make it async def, decorated with "
+                "@contextlib.asynccontextmanager")
+    else:
+        what = f"a {type(value).__name__}"
+    return (f"lifespan {_name(lifespan)}(app) returned {what}; a lifespan returns an async context manager, "
+            f"e.g. an @contextlib.asynccontextmanager function taking the app and yielding a mapping "
+            f"(its keys become app.state's attributes) or None")
 
 
 def _handler_key(key: Any) -> Union[int, Type[BaseException]]:
@@ -40,12 +71,26 @@ def _handler_key(key: Any) -> Union[int, Type[BaseException]]:
 class Catzilla:
     """app = Catzilla(); @app.get("/") def home(request): return "hi"; app.listen(8000)"""
 
-    def __init__(self, *, dependencies: Optional[Sequence[Depends]] = None, **settings: Any) -> None:
+    def __init__(self, *, lifespan: Optional[Lifespan] = None, dependencies: Optional[Sequence[Depends]] = None,
+                 **settings: Any) -> None:
         """Settings by keyword (see catzilla.settings.Settings); TypeError for an unknown name.
-        dependencies: Depends(...) run for every route and WebSocket route the app
-        registers (decorators, add_websocket_route, include_router), before the
-        routers' and the route's own; their values are not passed."""
+        `lifespan` (Starlette's): lifespan(app) returns an async context
+        manager, entered when serving starts (after the on_startup hooks) and
+        exited when it stops (once the server drained, before the on_shutdown
+        hooks); the mapping it yields, if any, lands in app.state (and so in
+        every request.state). dependencies: Depends(...) run for every route
+        and WebSocket route the app registers (decorators, add_websocket_route,
+        include_router), before the routers' and the route's own; their values
+        are not passed."""
+        if lifespan is not None and not callable(lifespan):
+            raise TypeError(f"lifespan must be a function taking the app and returning an async context "
+                            f"manager (@contextlib.asynccontextmanager), not {lifespan!r}")
         self.settings = Settings.from_kwargs(**settings)
+        self.lifespan = lifespan
+        #: The app's attributes (Starlette's app.state): what the lifespan yielded, and
+        #: whatever the app's code sets there; each request.state starts as a copy.
+        self.state = State()
+        self._lifespans: Dict[Any, AsyncContextManager[Any]] = {}   # server -> its entered lifespan
         self.dependencies: Tuple[Depends, ...] = Router(dependencies=dependencies).dependencies   # checked there
         # {dependency: replacement}: read per request, each replacement compiled
         # once (at its first request), not per request (FastAPI's name, for tests)
@@ -287,10 +332,16 @@ class Catzilla:
         self._publish()
 
     def on_startup(self, fn: F) -> F:
+        """fn() runs when serving starts, before the server accepts (in the order
+        added, before the lifespan is entered); may be async def. One that
+        raises stops the start."""
         self._startup.append(fn)
         return fn
 
     def on_shutdown(self, fn: F) -> F:
+        """fn() runs when serving stopped (in the order added, after the server
+        drained and the lifespan was exited); may be async def. One that
+        raises is logged and the next one runs."""
         self._shutdown.append(fn)
         return fn
 
@@ -335,17 +386,48 @@ class Catzilla:
             except Exception:
                 log.exception("shutdown hook %r failed", fn)
 
+    async def _enter_lifespan(self) -> Optional[AsyncContextManager[Any]]:
+        """Enter the lifespan (None without one): what it yields goes into
+        app.state. TypeError for a lifespan that is not an async context
+        manager or yields neither a mapping nor None (then it is exited)."""
+        if self.lifespan is None:
+            return None
+        manager = self.lifespan(self)
+        kind = type(manager)
+        if not (hasattr(kind, "__aenter__") and hasattr(kind, "__aexit__")):
+            raise TypeError(_not_an_async_context_manager(self.lifespan, manager))
+        state = await kind.__aenter__(manager)
+        if state is not None:
+            try:
+                if not isinstance(state, Mapping):
+                    raise TypeError(f"lifespan {_name(self.lifespan)} yielded a {type(state).__name__}: "
+                                    f"it yields a mapping (its keys become app.state's attributes) or None")
+                self.state._state.update(state)
+            except BaseException:
+                await self._exit_lifespan(manager, sys.exc_info())
+                raise
+        return manager
+
+    async def _exit_lifespan(self, manager: AsyncContextManager[Any],
+                             exc_info: _ExcInfo = (None, None, None)) -> None:
+        """Exit an entered lifespan; an exception from its exit is logged, not raised."""
+        try:
+            await type(manager).__aexit__(manager, *exc_info)
+        except Exception:
+            log.exception("lifespan %s failed on exit", _name(self.lifespan))
+
     async def serve(self, sockets: Iterable[socket.socket], *, shutdown_timeout: float = 10.0,
                     stop: Optional[asyncio.Event] = None, ready: Optional[Callable[[], None]] = None) -> int:
         """Serve on already bound, listening sockets until `stop` is set. Without
         `stop`, until SIGINT or SIGTERM when called in the main thread (the
         handling of catzilla.runner.StopSignals, as `listen` has); with `stop`,
         signals are the caller's. `ready()` is called once the startup hooks
-        ran and the server accepts; an exception before that is raised as it
-        is. Once `stop` is set, the server keeps serving for the drain_delay
-        setting while its health path answers 503 (not when `stop` was set
-        before it was ready: nobody saw it healthy; nor for a runner.Stop
-        retired: the socket outlives this server), then drains for up to
+        ran, the lifespan was entered and the server accepts; an exception
+        before that is raised as it is. Once `stop` is set, the server keeps
+        serving for the drain_delay setting while its health path answers
+        503 (not when `stop` was set before it was ready: nobody saw it
+        healthy; nor for a runner.Stop retired: the socket outlives this
+        server), then drains (connections and background tasks) for up to
         `shutdown_timeout`. Returns how many worker threads were still
         blocked (in a generator or a blocking handler) at the end."""
         from catzilla.runner import Stop, StopSignals
@@ -378,17 +460,27 @@ class Catzilla:
 
     async def _start_server(self, sockets: List[socket.socket], loop: asyncio.AbstractEventLoop,
                             watchdog: bool = True) -> Any:
-        """Run the startup hooks, then serve `sockets` on `loop` (the app's
-        dispatcher is compiled as the server is made). watchdog=False: no
-        block warnings (the TestClient's loop is stopped between requests)."""
+        """Run the startup hooks, enter the lifespan, then serve `sockets` on
+        `loop` (the app's dispatcher is compiled as the server is made), then
+        start the Broadcast hubs; _stop_server undoes it in the reverse order.
+        watchdog=False: no block warnings (the TestClient's loop is stopped
+        between requests)."""
         from catzilla._core.server import Server
 
         await self.startup()
-        self._mount_docs()
-        self._publish()                          # the settings as they are now (app.settings may be replaced)
-        server = Server(self, sockets, loop=loop, watchdog=watchdog)
-        server.start()
+        lifespan = await self._enter_lifespan()
+        try:
+            self._mount_docs()
+            self._publish()                      # the settings as they are now (app.settings may be replaced)
+            server = Server(self, sockets, loop=loop, watchdog=watchdog)
+            server.start()
+        except BaseException:
+            if lifespan is not None:
+                await self._exit_lifespan(lifespan, sys.exc_info())
+            raise
         self._server = server
+        if lifespan is not None:
+            self._lifespans[server] = lifespan
         try:
             for hub in list(self._broadcasts):
                 await hub.start(self)
@@ -411,12 +503,17 @@ class Catzilla:
                         except Exception:
                             log.exception("closing %r failed", hub)
             finally:
-                await self.shutdown()
+                try:
+                    lifespan = self._lifespans.pop(server, None)
+                    if lifespan is not None:
+                        await self._exit_lifespan(lifespan)
+                finally:
+                    await self.shutdown()
 
     def listen(self, port: int = 8000, host: str = "127.0.0.1", *, workers: int = 1, backlog: int = 2048,
                shutdown_timeout: float = 10.0, loop: str = "auto", banner: bool = True) -> None:
         """Serve until Ctrl-C or SIGTERM (blocking). workers > 1 forks processes sharing the port.
-        A start that fails (a startup hook raised) ends the process with status 3, its
+        A start that fails (a startup hook or the lifespan raised) ends the process with status 3, its
         error logged, as `catzilla run` does; serve() raises instead."""
         from catzilla.runner import BOOT_FAILURE, WorkerBootError, run
         try:

@@ -5,7 +5,7 @@ from typing import Any, Literal, TypeVar
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 __all__ = ["Depends", "Security", "BackgroundTask", "BackgroundTasks", "RequestExit", "service", "inject",
-           "get_service"]
+           "get_service", "callable_name"]
 
 class Depends:
     """A parameter whose value is what `dependency` returns (yields) for the request."""
@@ -56,8 +56,12 @@ class RequestExit:
     @property
     def route(self) -> str: ...
     exc: BaseException | None
+    def description(self) -> str: ...
     async def close(self, offload: Callable[..., Awaitable[Any]], exc: BaseException | None,
                     delivered: bool) -> None: ...
+
+def callable_name(obj: object) -> str:
+    """A function's qualified name from its innermost enclosing function on; else repr."""
 
 async def finish_async_generator(agen: Any, exc: BaseException | None, route: str) -> None: ...
 

@@ -52,7 +52,7 @@ from catzilla.request cimport Request
 from catzilla.exceptions import ClientDisconnect
 
 __all__ = ["Depends", "Security", "BackgroundTask", "BackgroundTasks", "RequestExit", "service", "inject",
-           "get_service"]
+           "get_service", "callable_name"]
 
 _log = logging.getLogger("catzilla")
 
@@ -152,8 +152,16 @@ cdef class BackgroundTasks:
         return f"<BackgroundTasks {len(self.tasks)} tasks>"
 
 
+def callable_name(obj):
+    """A function's or a coroutine's qualified name, from its innermost
+    enclosing function on ("Mailer.send", "send_mail"); the repr of anything
+    else (a partial)."""
+    name = getattr(obj, "__qualname__", None)
+    return name.rpartition("<locals>.")[2] if isinstance(name, str) else repr(obj)
+
+
 cdef str _name(object func):
-    return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+    return callable_name(func)
 
 
 # ---------------------------------------------------------------------------
@@ -259,6 +267,16 @@ cdef class RequestExit:
         while exits:
             gen, _ = exits.pop()
             finish_generator(gen, exc, self.route)
+
+    def description(self):
+        """What close() runs, for the task's name: "background tasks audit,
+        send_mail for POST /orders", or "teardown of dependencies for ..."."""
+        funcs = [(<BackgroundTask>t).func for t in ((self.background.tasks if self.background is not None else [])
+                                                     + self.tasks)]
+        if not funcs:
+            return f"teardown of dependencies for {self.route}"
+        return (f"background task{'s' if len(funcs) > 1 else ''} "
+                f"{', '.join([_name(f) for f in funcs])} for {self.route}")
 
     async def close(self, offload, exc, bint delivered):
         """Teardown, then the tasks. offload(call, request, params): the worker

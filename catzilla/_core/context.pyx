@@ -10,6 +10,7 @@ from catzilla.includes.http cimport cz_header
 from catzilla.includes.system cimport cz_wake_open, cz_wake_signal, cz_wake_drain, cz_wake_close
 from catzilla._core.dispatch cimport Dispatcher
 from catzilla.dependencies cimport RequestExit
+from catzilla.dependencies import callable_name
 from catzilla.request cimport Request
 from catzilla._core.workers import WorkerPool
 from catzilla.exceptions import HTTPException
@@ -66,6 +67,7 @@ cdef class Services:
         self.pool = pool
         self.task_factory = _task_factory(loop)
         self.tasks = set()
+        self.on_threads = {}
         self.ready = []
         self.wake_fd = cz_wake_open()
         if self.wake_fd < 0:
@@ -99,16 +101,28 @@ cdef class Services:
     async def offload(self, endpoint, request, params):
         """endpoint(request, **params) on a worker thread (a blocking route):
         the loop goes on meanwhile; the result or exception comes back here."""
-        cdef BlockingCall call = BlockingCall(self, endpoint, request, params)
-        call.future = self.loop.create_future()
-        self.pool.submit(call.run)
+        cdef BlockingCall call = _submit(self, endpoint, request, params)
         try:
             return await call.future
         finally:
             call.dropped = True      # cancelled (client gone, shutdown): a call still queued is skipped
 
-    cdef object spawn(self, object coro):
-        task = self.loop.create_task(coro)
+    async def offload_task(self, endpoint, request, params):
+        """offload() for a background task's def function: the same, with the
+        task noted as waiting on that call meanwhile (cut_tasks says so)."""
+        cdef BlockingCall call = _submit(self, endpoint, request, params)
+        task = asyncio.current_task(self.loop)
+        self.on_threads[task] = call
+        try:
+            return await call.future
+        finally:
+            call.dropped = True
+            self.on_threads.pop(task, None)
+
+    cdef object spawn(self, object coro, str description=None):
+        if description is None:
+            description = f"background task {callable_name(coro)}"
+        task = self.loop.create_task(coro, name=description)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
@@ -130,11 +144,35 @@ cdef class Services:
             except RuntimeError:             # the pool is shut down: the server is stopping
                 ex.close_sync()
         else:
-            self.spawn(ex.close(self.offload, exc, delivered))
+            self.spawn(ex.close(self.offload_task, exc, delivered), ex.description())
         return 0
 
-    def background_tasks(self):
-        return list(self.tasks)
+    cdef list cut_tasks(self, double waited):
+        cdef BlockingCall call
+        cdef list cut = []
+        for task in list(self.tasks):
+            if task.done():
+                continue
+            call = self.on_threads.get(task)
+            if call is None:
+                how = "cancelled"
+            elif call.started:
+                how = ("its def function is running on a worker thread, which cannot be "
+                       "interrupted: it runs on, no longer awaited")
+            else:
+                how = "its def function, still queued for a worker thread, will not run"
+            self.log.warning("shutdown: %s still running when the shutdown timeout (%.3g s) ran out; %s",
+                             task.get_name(), waited, how)
+            task.cancel()
+            cut.append(task)
+        return cut
+
+
+cdef BlockingCall _submit(Services svc, endpoint, request, params):
+    cdef BlockingCall call = BlockingCall(svc, endpoint, request, params)
+    call.future = svc.loop.create_future()
+    svc.pool.submit(call.run)
+    return call
 
 
 cdef class Burst:
@@ -191,6 +229,7 @@ cdef class BlockingCall:
     cdef object result
     cdef object exc
     cdef bint dropped                # the awaiting task is gone: do not start the endpoint
+    cdef bint started                # run() called the endpoint (read at shutdown, on the loop)
 
     def __init__(self, Services svc, endpoint, request, params):
         self.svc = svc
@@ -202,6 +241,7 @@ cdef class BlockingCall:
         """On a worker thread."""
         try:
             if not self.dropped:
+                self.started = True
                 if self.params is None:
                     self.result = self.endpoint(self.request)
                 else:

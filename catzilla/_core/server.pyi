@@ -42,7 +42,8 @@ class Server:
         """A BackgroundTask run now, tracked like a request's (app.add_task)."""
     def stop_listening(self) -> None: ...
     async def shutdown(self, timeout: float = 10.0) -> None:
-        """Graceful stop: in-flight requests and streams get `timeout` seconds,
-        then are closed; the worker threads are joined (bounded)."""
+        """Graceful stop: in-flight requests and streams, and background tasks,
+        get `timeout` seconds, then are closed or cancelled (each task cut is
+        logged); the worker threads are joined (bounded)."""
     def close(self) -> None:
         """Close every connection and the poller (no waiting)."""
