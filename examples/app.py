@@ -256,7 +256,7 @@ def record_download(after: int, read: list[int]) -> None:
 
 
 @app.get("/v1/db/rows", tags=["db"])
-def db_rows(tasks: BackgroundTasks, db: sqlite3.Connection = Depends(get_db),
+def db_rows(tasks: BackgroundTasks, db: Annotated[sqlite3.Connection, Depends(get_db)],
             after: Annotated[int, Query(ge=0, description="the last id already read")] = 0,
             limit: Annotated[int, Query(ge=1, le=DB_ROWS)] = 1000,
             delay: Annotated[float, Query(ge=0, le=1, description="seconds between rows, to watch it stream")] = 0
@@ -277,7 +277,7 @@ def db_rows(tasks: BackgroundTasks, db: sqlite3.Connection = Depends(get_db),
 
 
 @app.get("/v1/db/downloads", tags=["db"])
-def db_downloads(db: sqlite3.Connection = Depends(get_db)) -> list[Download]:
+def db_downloads(db: Annotated[sqlite3.Connection, Depends(get_db)]) -> list[Download]:
     """The downloads of /v1/db/rows recorded so far, the latest first."""
     cursor = db.execute("select id, after, rows_read, at from downloads order by id desc limit 100")
     return [Download(id=i, after=a, rows_read=n, at=t) for i, a, n, t in cursor]
