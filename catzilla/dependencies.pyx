@@ -313,14 +313,34 @@ cdef class _Singleton:
     cdef bint made
     cdef readonly str name
 
-    def __call__(self):
+    def __call__(self, *args, **kwargs):
         if not self.made:
-            self.value = self.factory()
+            self.value = self.factory(*args, **kwargs)
             self.made = True
         return self.value
 
+    # compiled as a dependency with the factory's parameters (its services, by
+    # Depends or @service(dependencies=...)): an extension type's __call__ has
+    # no signature of its own
+    @property
+    def __signature__(self):
+        return inspect.signature(self.factory)
+
+    @property
+    def __catzilla_inject__(self):
+        return getattr(self.factory, "__catzilla_inject__", ())
+
     def __repr__(self):
         return f"<service {self.name!r} singleton>"
+
+
+cdef _Singleton _singleton(object factory, str name):
+    # typed here: the closure in service() sees an untyped object, whose cdef
+    # attributes (factory) it cannot set
+    cdef _Singleton single = _Singleton.__new__(_Singleton)
+    single.factory = factory
+    single.name = name
+    return single
 
 
 def service(name=None, scope="singleton", dependencies=None):
@@ -348,10 +368,7 @@ def service(name=None, scope="singleton", dependencies=None):
             raise TypeError(f"@service: a name is needed for {factory!r}")
         provider = inject(*dependencies)(factory) if dependencies else factory
         if scope == "singleton":
-            single = _Singleton.__new__(_Singleton)
-            single.factory = provider
-            single.name = key
-            _services[key] = Depends(single)
+            _services[key] = Depends(_singleton(provider, key))
         else:
             _services[key] = Depends(provider, use_cache=scope != "transient")
         return factory
