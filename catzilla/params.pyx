@@ -1038,7 +1038,10 @@ cdef class EndpointPlan:
                 call.plan = self
                 call.kwargs = kwargs
                 call.solved = solved
-                return await offloader(call, req, None)
+                response = await offloader(call, req, None)
+                # the worker resumed the sync function-scoped ones; an async one is resumed here
+                await solved.close_function_exits_async(None)
+                return response
             else:
                 result = self.invoke(req, kwargs)
             solved.close_function_exits(None)
