@@ -35,6 +35,7 @@ response_class= applied; a generator typed `-> AsyncIterable[Item]` as JSON
 Lines, or SSE with response_class=EventSourceResponse (the stream responses
 frame the items).
 """
+import asyncio
 import copy as _copy
 import datetime as _datetime
 import decimal as _decimal
@@ -549,9 +550,14 @@ cdef class _Invocation:
     cdef EndpointPlan plan
     cdef dict kwargs
     cdef _Solve solved                   # its dependencies, or None
+    cdef RequestExit exit                # the request's, when it has one (see RequestExit.begin_call)
 
     def __call__(self, Request req):
+        cdef bint began = False
         try:
+            if self.exit is not None:
+                self.exit.begin_call()
+                began = True
             result = self.plan.invoke(req, self.kwargs)
             if self.solved is not None:
                 self.solved.returned()
@@ -559,6 +565,22 @@ cdef class _Invocation:
         except BaseException as exc:
             _failed(req, self.solved, exc)
             raise
+        finally:
+            if began:
+                self.exit.end_call()
+
+
+cdef _Invocation _invocation(EndpointPlan plan, Request req, dict kwargs, _Solve solved):
+    """A blocking endpoint's call: a hang-up while it runs waits for it before
+    the request's teardown and background tasks (RequestExit.offloading)."""
+    cdef _Invocation call = _Invocation.__new__(_Invocation)
+    call.plan = plan
+    call.kwargs = kwargs
+    call.solved = solved
+    if req.exit is not None:
+        call.exit = <RequestExit>req.exit
+        call.exit.offloading()
+    return call
 
 
 cdef int _failed(Request req, _Solve solved, object exc) except -1:
@@ -933,7 +955,6 @@ cdef class EndpointPlan:
 
     cdef object run(self, Request req, dict path, bint offload, object offloader):
         cdef dict kwargs
-        cdef _Invocation call
         if self.dependencies:
             return self.run_dependent(req, path, offload, offloader)
         if self.is_async:
@@ -944,10 +965,7 @@ cdef class EndpointPlan:
         kwargs = self.arguments(req, path, req.form() if self.reads_form else None,
                                 _whole_body(req) if self.body is not None else None)
         if offload:
-            call = _Invocation.__new__(_Invocation)
-            call.plan = self
-            call.kwargs = kwargs
-            return offloader(call, req, None)
+            return offloader(_invocation(self, req, kwargs, None), req, None)
         try:
             return self.respond(self.invoke(req, kwargs))
         except BaseException as exc:
@@ -985,7 +1003,6 @@ cdef class EndpointPlan:
         dependencies are torn down as it returns; request-scoped ones are left
         to the request's RequestExit. Synchronous when nothing awaits."""
         cdef _Solve solved = _new_solve(req, path)
-        cdef _Invocation call
         cdef dict kwargs = {}
         cdef list errors = []
         if self.awaits or self.is_async or solved.overrides is not None:
@@ -997,11 +1014,7 @@ cdef class EndpointPlan:
             if errors:
                 raise RequestValidationError(errors, body=body)
             if offload:
-                call = _Invocation.__new__(_Invocation)
-                call.plan = self
-                call.kwargs = kwargs
-                call.solved = solved
-                return offloader(call, req, None)
+                return offloader(_invocation(self, req, kwargs, solved), req, None)
             result = self.invoke(req, kwargs)
             solved.returned()
             return self.respond(result)
@@ -1011,9 +1024,9 @@ cdef class EndpointPlan:
 
     async def _run_dependent_async(self, _Solve solved, bint offload, offloader):
         cdef Request req = solved.req
-        cdef _Invocation call
         cdef dict kwargs = {}
         cdef list errors = []
+        handed = False
         try:
             body = None
             form = None
@@ -1034,11 +1047,9 @@ cdef class EndpointPlan:
             if self.is_async:
                 result = await self.invoke(req, kwargs)
             elif offload:
-                call = _Invocation.__new__(_Invocation)
-                call.plan = self
-                call.kwargs = kwargs
-                call.solved = solved
-                response = await offloader(call, req, None)
+                handed = True            # the worker resumes the sync function-scoped ones
+                response = await offloader(_invocation(self, req, kwargs, solved), req, None)
+                handed = False
                 # the worker resumed the sync function-scoped ones; an async one is resumed here
                 await solved.close_function_exits_async(None)
                 return response
@@ -1048,6 +1059,8 @@ cdef class EndpointPlan:
             await solved.close_function_exits_async(None)
             return self.respond(result)
         except BaseException as exc:
+            if handed and isinstance(exc, asyncio.CancelledError):
+                raise                    # the client left: the endpoint may still run, its worker resumes them
             _failed(req, solved, exc)
             await solved.close_function_exits_async(exc)
             raise
