@@ -744,12 +744,14 @@ cdef Dependant _overridden(Dependant d, dict overrides):
     cdef Dependant o
     if hit is NULL:
         return d
-    key = (<object>hit, d.plan.path_info)
+    # what it is compiled with: one override may stand for dependencies of
+    # HTTP and WebSocket routes, request- and function-scoped, cached or not
+    key = (<object>hit, d.plan.path_info, d.use_cache, d.scope)
     o = _override_plans.get(key)
     if o is None:
-        names, converters = d.plan.path_info
+        names, converters, websocket = d.plan.path_info
         o = _dependant(Depends(<object>hit, use_cache=d.use_cache, scope=d.scope), d.name, None,
-                       f"override of {_qualname(d.call)}", names, converters, False, ())
+                       f"override of {_qualname(d.call)}", names, converters, websocket, ())
         _override_plans[key] = o
     return o
 
@@ -1520,7 +1522,7 @@ cdef EndpointPlan _compile(object endpoint, tuple path_param_names, tuple path_p
     plan.background = background
     plan.dependencies = tuple(dependants)
     plan.awaits = any((<Dependant>d).awaits for d in dependants)
-    plan.path_info = (path_names, path_param_converters)
+    plan.path_info = (path_names, path_param_converters, websocket)
     plan.extra_path = tuple(extra_path)
     plan.operation = op
     plan.status = status or 0
