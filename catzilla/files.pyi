@@ -2,6 +2,7 @@
 import os
 from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
+from catzilla.dependencies import BackgroundTask, BackgroundTasks
 from catzilla.response import Response
 
 _Headers = Union[Mapping[str, str], Sequence[Tuple[str, str]], None]
@@ -40,6 +41,8 @@ class FileResponse(Response):
 
     def __init__(self, path: Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"],
                  status_code: Optional[int] = None, headers: _Headers = None,
-                 media_type: Optional[str] = None, *, filename: Optional[str] = None,
+                 media_type: Optional[str] = None,
+                 background: Union[BackgroundTask, BackgroundTasks, None] = None, *,
+                 filename: Optional[str] = None,
                  content_type: Optional[str] = None, content_disposition_type: str = "attachment",
                  status: Optional[int] = None) -> None: ...

@@ -7,6 +7,7 @@ str > path.
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, final
 
+from catzilla.dependencies import Depends
 from catzilla.params import EndpointPlan
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -33,7 +34,8 @@ class Route:
         **options: Any,
     ) -> None:
         """``options``: response_model, status_code, responses, response_class,
-        tags, summary, description, deprecated, operation_id, include_in_schema."""
+        tags, summary, description, deprecated, operation_id, include_in_schema,
+        dependencies."""
 
     @property
     def path(self) -> str: ...
@@ -84,9 +86,13 @@ class Match:
         anything else 405 with Allow. () when there is a route."""
 
 class Router:
-    def __init__(self, prefix: str = "", *, routes: Iterable[Route] | None = None) -> None: ...
+    def __init__(self, prefix: str = "", *, routes: Iterable[Route] | None = None,
+                 dependencies: Iterable[Depends] | None = None) -> None: ...
     @property
     def prefix(self) -> str: ...
+    @property
+    def dependencies(self) -> tuple[Depends, ...]:
+        """Run for every route of this router (before the route's own), and of the routers it includes."""
     @property
     def routes(self) -> list[Route]: ...
     def add(
@@ -118,9 +124,10 @@ class Router:
     def delete(self, path: str, **options: Any) -> Callable[[_F], _F]: ...
     def head(self, path: str, **options: Any) -> Callable[[_F], _F]: ...
     def options(self, path: str, **options: Any) -> Callable[[_F], _F]: ...
-    def include(self, other: Router, prefix: str = "") -> None:
+    def include(self, other: Router, prefix: str = "", *, dependencies: Iterable[Depends] | None = None) -> None:
         """Copy every route of ``other`` (already carrying other's prefix) under
-        this router's prefix + ``prefix``; all or nothing."""
+        this router's prefix + ``prefix``; all or nothing. This router's
+        dependencies, then ``dependencies``, run before other's."""
     def find(self, method: str, path: str) -> Match:
         """The Match for ``method`` and ``path`` (already percent-decoded)."""
     def url_path_for(self, name: str, /, **params: Any) -> str: ...

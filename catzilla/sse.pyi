@@ -1,6 +1,7 @@
 """Type stub for catzilla/sse.pyx: server-sent events."""
 from typing import Any, AsyncIterable, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
+from catzilla.dependencies import BackgroundTask, BackgroundTasks
 from catzilla.response import StreamingResponse
 
 _Headers = Union[Mapping[str, str], Sequence[Tuple[str, str]], None]
@@ -39,4 +40,5 @@ class EventSourceResponse(StreamingResponse):
     def __init__(self, content: Union[Iterable[_Item], AsyncIterable[_Item], _Item],
                  status_code: Optional[int] = None, headers: _Headers = None, *,
                  ping: Optional[float] = 15.0, ping_message: str = ": ping",
-                 status: Optional[int] = None) -> None: ...
+                 status: Optional[int] = None,
+                 background: Union[BackgroundTask, BackgroundTasks, None] = None) -> None: ...
