@@ -54,8 +54,9 @@ cdef class Services:
     cdef int run_ready(self) except -1           # on the loop: drain the wake fd, run what was posted
     cdef object spawn(self, object coro)         # a tracked background task
     # The request's response is over (sent whole: delivered; or abandoned, exc
-    # saying why): its RequestExit (teardown, background tasks) runs, once.
-    cdef int end_request(self, Request req, object exc, bint delivered) except -1
+    # saying why): its RequestExit (teardown, background tasks) runs, once;
+    # after `handler` (its task, cancelled by a hang-up) has finished, if given.
+    cdef int end_request(self, Request req, object exc, bint delivered, object handler=*) except -1
 
 
 # Overload logging: one warning when refusals start, a summary when they stop

@@ -113,13 +113,16 @@ cdef class Services:
         task.add_done_callback(self.tasks.discard)
         return task
 
-    cdef int end_request(self, Request req, object exc, bint delivered) except -1:
+    cdef int end_request(self, Request req, object exc, bint delivered, object handler=None) except -1:
         cdef RequestExit ex = req.exit
         if ex is None:
             return 0
         req.exit = None
         if not ex.idle():
-            self.spawn(ex.close(self.offload, exc, delivered))
+            if handler is not None and not handler.done():
+                self.spawn(_close_after(handler, ex.close(self.offload, exc, delivered)))
+            else:
+                self.spawn(ex.close(self.offload, exc, delivered))
         return 0
 
     def background_tasks(self):
@@ -169,6 +172,13 @@ cdef class ConnectionTable:
     cdef int release_slot(self) except -1:
         self.slots -= 1
         return 0
+
+
+async def _close_after(handler, closing):
+    """A cancelled handler's own cleanup (finally: blocks, which may await and
+    still use its dependencies) finishes before the dependencies are torn down."""
+    await asyncio.wait([handler])
+    await closing
 
 
 cdef class BlockingCall:
