@@ -383,6 +383,35 @@ def test_hang_up_during_a_blocking_endpoint_tears_down_after_it_returns(serve, t
     assert database.names() == []
 
 
+def test_hang_up_during_an_async_endpoint_tears_down_after_its_cleanup(serve, tmp_path):
+    events = Events()
+    database = Database(tmp_path, events)
+    app = Catzilla()
+
+    @app.get("/slow")
+    async def slow(db: sqlite3.Connection = Depends(database.session)):
+        events.add("endpoint-start")
+        try:
+            await asyncio.sleep(5)           # cancelled when the client leaves
+        finally:
+            await asyncio.sleep(0.05)        # its cleanup awaits, then still uses the session
+            try:
+                write_and_count(db, "cleanup")
+                events.add("endpoint-cleanup")
+            except sqlite3.ProgrammingError:
+                events.add("used-after-close")
+        return "done"
+
+    addr = serve(app)
+    c = RawClient(addr)
+    c.send(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+    events.wait_for("endpoint-start")
+    c.close()
+    items = events.wait_for("close")
+    assert items == ["open", "endpoint-start", "endpoint-cleanup", "rollback:ClientDisconnect", "close"]
+    assert database.names() == []
+
+
 # ---------------------------------------------------------------------------
 # 5. WebSocket: torn down when the handler returns
 
