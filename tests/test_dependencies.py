@@ -492,6 +492,36 @@ def test_websocket_handler_error_is_thrown_in_at_the_yield(serve, tmp_path):
     assert database.names() == []
 
 
+def test_websocket_dependency_refusing_the_handshake(serve):
+    events = Events()
+
+    async def resource():
+        events.add("open")
+        try:
+            yield
+        except Exception as exc:
+            events.add(f"teardown:{type(exc).__name__}")
+            raise
+
+    def token(t: str = Query(None)):
+        if t != "ok":
+            raise HTTPException(403, "no token")
+
+    app = Catzilla(ws_ping_interval=None)
+
+    @app.websocket("/ws", dependencies=[Depends(resource), Depends(token)])
+    async def handler(ws: WebSocket):
+        events.add("handler")
+        await ws.accept()
+
+    addr = serve(app)
+    with RawClient(addr) as c:
+        c.send(b"GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        assert c.read_response().status == 403
+    assert events.wait_for("teardown:HTTPException") == ["open", "teardown:HTTPException"]
+
+
 # ---------------------------------------------------------------------------
 # 6. app.dependency_overrides
 
@@ -740,8 +770,9 @@ def test_parameter_and_response_tasks_both_run_parameter_first(serve):
     async def record(what):
         events.add(what)
 
-    def dep():
+    def dep(tasks: BackgroundTasks):        # the same BackgroundTasks as the endpoint's
         events.add("dep-open")
+        tasks.add_task(events.add, "dep-task")
         yield
         events.add("dep-close")
 
@@ -754,7 +785,7 @@ def test_parameter_and_response_tasks_both_run_parameter_first(serve):
     addr = serve(app)
     r = get(addr, "/both")
     assert (r.status, r.body) == (200, b"ok")
-    assert events.wait_for("response") == ["dep-open", "dep-close", "param1", "param2", "response"]
+    assert events.wait_for("response") == ["dep-open", "dep-close", "dep-task", "param1", "param2", "response"]
 
 
 def test_tasks_after_a_client_disconnect(serve):
