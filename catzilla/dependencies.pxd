@@ -32,12 +32,21 @@ cdef class RequestExit:
     cdef BackgroundTasks background      # the BackgroundTasks parameter's (endpoint and dependencies share it)
     cdef readonly str route              # "GET /path", for log lines
     cdef public object exc               # an exception the endpoint raised (thrown into the dependencies)
+    # A blocking endpoint on a worker thread: close() (a hang-up) waits for it to
+    # return before the teardown, and a call not started by then is not run.
+    cdef object lock                     # threading.Lock, made on the loop before the call is offloaded
+    cdef int running                     # calls between begin_call and end_call
+    cdef bint closing                    # close() has started
+    cdef object waiter                   # (loop, future): close() waiting for running to reach 0
 
     cdef int enter(self, object gen, bint is_async) except -1
     cdef int add_tasks(self, object background) except -1   # a BackgroundTask or BackgroundTasks
     cdef BackgroundTasks background_tasks(self)              # the parameter's, made on first use
     cdef bint idle(self)                 # nothing to run
     cdef bint sync_only(self)            # only sync generators to resume: close_sync() on a worker does it
+    cdef int offloading(self) except -1  # on the loop: a call of the endpoint goes to a worker thread
+    cdef int begin_call(self) except -1  # on the worker: ClientDisconnect if close() has started
+    cdef int end_call(self) except -1    # on the worker: the endpoint returned (or raised)
 
 
 cdef RequestExit request_exit(object req)    # req.exit, made on first use

@@ -44,8 +44,10 @@ holds the markers and what runs once the response is over:
 scope="request")` registers a provider, `Depends("db")` names it, `inject`
 fills keyword arguments from it (see `service`).
 """
+import asyncio
 import inspect
 import logging
+import threading
 
 from catzilla.request cimport Request
 
@@ -237,7 +239,30 @@ cdef class RequestExit:
         return self.background
 
     cdef bint idle(self):
-        return not self.exits and not self.tasks and (self.background is None or not self.background.tasks)
+        return self.lock is None and not self.exits and not self.tasks \
+            and (self.background is None or not self.background.tasks)
+
+    cdef int offloading(self) except -1:
+        if self.lock is None:
+            self.lock = threading.Lock()
+        return 0
+
+    cdef int begin_call(self) except -1:
+        with self.lock:
+            if self.closing:
+                raise ClientDisconnect("the client closed the connection")
+            self.running += 1
+        return 0
+
+    cdef int end_call(self) except -1:
+        with self.lock:
+            self.running -= 1
+            if self.running or self.waiter is None:
+                return 0
+            loop, future = self.waiter
+            self.waiter = None
+        loop.call_soon_threadsafe(_wake, future)
+        return 0
 
     cdef int add_tasks(self, object background) except -1:
         if isinstance(background, BackgroundTasks):
@@ -251,8 +276,8 @@ cdef class RequestExit:
     cdef bint sync_only(self):
         """Only sync `yield` dependencies to resume, no tasks: close_sync on a worker
         thread does it all, with no task on the loop."""
-        if self.tasks or (self.background is not None and self.background.tasks):
-            return False
+        if self.lock is not None or self.tasks or (self.background is not None and self.background.tasks):
+            return False                     # a blocking endpoint to wait for, or tasks
         for gen, is_async in self.exits:
             if is_async:
                 return False
@@ -283,6 +308,17 @@ cdef class RequestExit:
         pool (Services.offload). exc: what ended the response, or None; an
         exception the endpoint raised wins over it."""
         cdef BackgroundTask task
+        if self.lock is not None:
+            # the client hung up while a blocking endpoint runs: it still uses
+            # its dependencies, so they are torn down once it has returned
+            waiting = None
+            with self.lock:
+                self.closing = True
+                if self.running:
+                    waiting = asyncio.get_running_loop().create_future()
+                    self.waiter = (asyncio.get_running_loop(), waiting)
+            if waiting is not None:
+                await waiting
         exits = self.exits
         self.exits = []
         tasks = self.tasks
@@ -321,6 +357,11 @@ cdef class RequestExit:
 
     def __repr__(self):
         return f"<RequestExit {self.route} {len(self.exits)} exits, {len(self.tasks)} tasks>"
+
+
+def _wake(future):
+    if not future.done():
+        future.set_result(None)
 
 
 def _finish_generator(gen, exc, route):    # for a worker thread

@@ -106,7 +106,7 @@ cdef class EndpointPlan:
     cdef readonly str background         # the BackgroundTasks parameter's name, or None
     cdef readonly tuple dependencies     # Dependants, the route's own `dependencies=` first
     cdef bint awaits                     # a dependency (or one of theirs) is async
-    cdef tuple path_info                 # (path parameter names, converter names): overrides compile with them
+    cdef tuple path_info                 # (path parameter names, converter names, websocket): overrides compile with them
     cdef tuple extra_path                # path parameters passed through to **kwargs unchecked
     cdef int status                      # status_code, 0: the default
     cdef Codec response_codec            # codec(response model) for filtering, or None

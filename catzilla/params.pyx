@@ -35,6 +35,7 @@ response_class= applied; a generator typed `-> AsyncIterable[Item]` as JSON
 Lines, or SSE with response_class=EventSourceResponse (the stream responses
 frame the items).
 """
+import asyncio
 import copy as _copy
 import datetime as _datetime
 import decimal as _decimal
@@ -549,9 +550,14 @@ cdef class _Invocation:
     cdef EndpointPlan plan
     cdef dict kwargs
     cdef _Solve solved                   # its dependencies, or None
+    cdef RequestExit exit                # the request's, when it has one (see RequestExit.begin_call)
 
     def __call__(self, Request req):
+        cdef bint began = False
         try:
+            if self.exit is not None:
+                self.exit.begin_call()
+                began = True
             result = self.plan.invoke(req, self.kwargs)
             if self.solved is not None:
                 self.solved.returned()
@@ -559,6 +565,22 @@ cdef class _Invocation:
         except BaseException as exc:
             _failed(req, self.solved, exc)
             raise
+        finally:
+            if began:
+                self.exit.end_call()
+
+
+cdef _Invocation _invocation(EndpointPlan plan, Request req, dict kwargs, _Solve solved):
+    """A blocking endpoint's call: a hang-up while it runs waits for it before
+    the request's teardown and background tasks (RequestExit.offloading)."""
+    cdef _Invocation call = _Invocation.__new__(_Invocation)
+    call.plan = plan
+    call.kwargs = kwargs
+    call.solved = solved
+    if req.exit is not None:
+        call.exit = <RequestExit>req.exit
+        call.exit.offloading()
+    return call
 
 
 cdef int _failed(Request req, _Solve solved, object exc) except -1:
@@ -724,12 +746,14 @@ cdef Dependant _overridden(Dependant d, dict overrides):
     cdef Dependant o
     if hit is NULL:
         return d
-    key = (<object>hit, d.plan.path_info)
+    # what it is compiled with: one override may stand for dependencies of
+    # HTTP and WebSocket routes, request- and function-scoped, cached or not
+    key = (<object>hit, d.plan.path_info, d.use_cache, d.scope)
     o = _override_plans.get(key)
     if o is None:
-        names, converters = d.plan.path_info
+        names, converters, websocket = d.plan.path_info
         o = _dependant(Depends(<object>hit, use_cache=d.use_cache, scope=d.scope), d.name, None,
-                       f"override of {_qualname(d.call)}", names, converters, False, ())
+                       f"override of {_qualname(d.call)}", names, converters, websocket, ())
         _override_plans[key] = o
     return o
 
@@ -935,7 +959,6 @@ cdef class EndpointPlan:
 
     cdef object run(self, Request req, dict path, bint offload, object offloader):
         cdef dict kwargs
-        cdef _Invocation call
         if self.dependencies:
             return self.run_dependent(req, path, offload, offloader)
         if self.is_async:
@@ -946,10 +969,7 @@ cdef class EndpointPlan:
         kwargs = self.arguments(req, path, req.form() if self.reads_form else None,
                                 _whole_body(req) if self.body is not None else None)
         if offload:
-            call = _Invocation.__new__(_Invocation)
-            call.plan = self
-            call.kwargs = kwargs
-            return offloader(call, req, None)
+            return offloader(_invocation(self, req, kwargs, None), req, None)
         try:
             return self.respond(self.invoke(req, kwargs))
         except BaseException as exc:
@@ -987,7 +1007,6 @@ cdef class EndpointPlan:
         dependencies are torn down as it returns; request-scoped ones are left
         to the request's RequestExit. Synchronous when nothing awaits."""
         cdef _Solve solved = _new_solve(req, path)
-        cdef _Invocation call
         cdef dict kwargs = {}
         cdef list errors = []
         if self.awaits or self.is_async or solved.overrides is not None:
@@ -999,11 +1018,7 @@ cdef class EndpointPlan:
             if errors:
                 raise RequestValidationError(errors, body=body)
             if offload:
-                call = _Invocation.__new__(_Invocation)
-                call.plan = self
-                call.kwargs = kwargs
-                call.solved = solved
-                return offloader(call, req, None)
+                return offloader(_invocation(self, req, kwargs, solved), req, None)
             result = self.invoke(req, kwargs)
             solved.returned()
             return self.respond(result)
@@ -1013,9 +1028,9 @@ cdef class EndpointPlan:
 
     async def _run_dependent_async(self, _Solve solved, bint offload, offloader):
         cdef Request req = solved.req
-        cdef _Invocation call
         cdef dict kwargs = {}
         cdef list errors = []
+        handed = False
         try:
             body = None
             form = None
@@ -1036,17 +1051,20 @@ cdef class EndpointPlan:
             if self.is_async:
                 result = await self.invoke(req, kwargs)
             elif offload:
-                call = _Invocation.__new__(_Invocation)
-                call.plan = self
-                call.kwargs = kwargs
-                call.solved = solved
-                return await offloader(call, req, None)
+                handed = True            # the worker resumes the sync function-scoped ones
+                response = await offloader(_invocation(self, req, kwargs, solved), req, None)
+                handed = False
+                # the worker resumed the sync function-scoped ones; an async one is resumed here
+                await solved.close_function_exits_async(None)
+                return response
             else:
                 result = self.invoke(req, kwargs)
             solved.close_function_exits(None)
             await solved.close_function_exits_async(None)
             return self.respond(result)
         except BaseException as exc:
+            if handed and isinstance(exc, asyncio.CancelledError):
+                raise                    # the client left: the endpoint may still run, its worker resumes them
             _failed(req, solved, exc)
             await solved.close_function_exits_async(exc)
             raise
@@ -1506,7 +1524,7 @@ cdef EndpointPlan _compile(object endpoint, tuple path_param_names, tuple path_p
     plan.background = background
     plan.dependencies = tuple(dependants)
     plan.awaits = any((<Dependant>d).awaits for d in dependants)
-    plan.path_info = (path_names, path_param_converters)
+    plan.path_info = (path_names, path_param_converters, websocket)
     plan.extra_path = tuple(extra_path)
     plan.operation = op
     plan.status = status or 0

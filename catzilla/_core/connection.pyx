@@ -641,8 +641,8 @@ cdef class Connection(Transport):
         if pump is not None:
             self.pump = None
             pump.cancel()
-        if self.task is not None:
-            task = self.task
+        task = self.task
+        if task is not None:
             self.task = None
             if self.body is None or not self.body.waiting():
                 task.cancel()                # else the pending body read raises ClientDisconnect
@@ -652,8 +652,9 @@ cdef class Connection(Transport):
             self.bridge = None
             bridge.connection_lost()              # the handler's receive raises WebSocketDisconnect
         elif pump is None and self.req is not None and self.req.exit is not None:
-            # gone before the response was over (a stream's pump ends it itself)
-            self.svc.end_request(self.req, ClientDisconnect("the client closed the connection"), False)
+            # gone before the response was over (a stream's pump ends it itself); a
+            # handler still running is cancelled, and finishes before the teardown
+            self.svc.end_request(self.req, ClientDisconnect("the client closed the connection"), False, task)
         self.req = None
 
 

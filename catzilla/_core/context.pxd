@@ -60,8 +60,9 @@ cdef class Services:
     # send_mail for POST /orders"; by default, after the coroutine).
     cdef object spawn(self, object coro, str description=*)
     # The request's response is over (sent whole: delivered; or abandoned, exc
-    # saying why): its RequestExit (teardown, background tasks) runs, once.
-    cdef int end_request(self, Request req, object exc, bint delivered) except -1
+    # saying why): its RequestExit (teardown, background tasks) runs, once;
+    # after `handler` (its task, cancelled by a hang-up) has finished, if given.
+    cdef int end_request(self, Request req, object exc, bint delivered, object handler=*) except -1
     # At the shutdown deadline: cancel every background task still running,
     # each logged at WARNING by its name; returns them (to await their cleanup).
     cdef list cut_tasks(self, double waited)

@@ -127,14 +127,16 @@ cdef class Services:
         task.add_done_callback(self.tasks.discard)
         return task
 
-    cdef int end_request(self, Request req, object exc, bint delivered) except -1:
+    cdef int end_request(self, Request req, object exc, bint delivered, object handler=None) except -1:
         cdef RequestExit ex = req.exit
         if ex is None:
             return 0
         req.exit = None
         if ex.idle():
             return 0
-        if ex.sync_only():
+        if handler is not None and not handler.done():
+            self.spawn(_close_after(handler, ex.close(self.offload_task, exc, delivered)), ex.description())
+        elif ex.sync_only():
             # the common case (a sync `yield` dependency): straight to a worker
             # thread, no task on the loop; the pool runs queued jobs before it stops
             if ex.exc is None:
@@ -218,6 +220,13 @@ cdef class ConnectionTable:
     cdef int release_slot(self) except -1:
         self.slots -= 1
         return 0
+
+
+async def _close_after(handler, closing):
+    """A cancelled handler's own cleanup (finally: blocks, which may await and
+    still use its dependencies) finishes before the dependencies are torn down."""
+    await asyncio.wait([handler])
+    await closing
 
 
 cdef class BlockingCall:
