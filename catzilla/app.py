@@ -14,7 +14,7 @@ from typing import (Any, AsyncContextManager, Callable, Dict, Iterable, List, Ma
 
 from catzilla._core.dispatch import Layer, Plan, PlanSlot
 from catzilla.broadcast import Broadcast
-from catzilla.dependencies import BackgroundTask, Depends
+from catzilla.dependencies import BackgroundTask, Depends, callable_name
 from catzilla.models import encode_json
 from catzilla.openapi import get_openapi, get_swagger_ui_html
 from catzilla.request import Request, State
@@ -34,11 +34,6 @@ Lifespan = Callable[["Catzilla"], AsyncContextManager[Optional[Mapping[str, Any]
 _ExcInfo = Tuple[Optional[Type[BaseException]], Optional[BaseException], Optional[TracebackType]]
 
 
-def _name(fn: Any) -> str:
-    name = getattr(fn, "__qualname__", None)
-    return name if isinstance(name, str) else repr(fn)
-
-
 def _not_an_async_context_manager(lifespan: Any, value: Any) -> str:
     """The TypeError's message for a lifespan that returned `value`, with a hint for the usual mistakes."""
     if inspect.isasyncgen(value):
@@ -52,7 +47,7 @@ def _not_an_async_context_manager(lifespan: Any, value: Any) -> str:
                 "@contextlib.asynccontextmanager")
     else:
         what = f"a {type(value).__name__}"
-    return (f"lifespan {_name(lifespan)}(app) returned {what}; a lifespan returns an async context manager, "
+    return (f"lifespan {callable_name(lifespan)}(app) returned {what}; a lifespan returns an async context manager, "
             f"e.g. an @contextlib.asynccontextmanager function taking the app and yielding a mapping "
             f"(its keys become app.state's attributes) or None")
 
@@ -183,8 +178,7 @@ class Catzilla:
     def add_websocket_route(self, path: str, endpoint: Callable[..., Any], *, name: Optional[str] = None,
                             dependencies: Optional[Sequence[Depends]] = None) -> None:
         deps = self.dependencies + tuple(dependencies or ())
-        route = Route(path, endpoint, ("GET",), name=name, websocket=True,
-                      **({"dependencies": deps} if deps else {}))
+        route = Route(path, endpoint, ("GET",), name=name, websocket=True, dependencies=deps or None)
         if not route.is_async:
             raise TypeError(f"WebSocket route {path!r}: the endpoint must be an async function "
                             f"(async def {getattr(endpoint, '__name__', 'handler')}(ws): ...)")
@@ -353,7 +347,8 @@ class Catzilla:
         the app is not serving."""
         if self._server is None:
             raise RuntimeError("app.add_task needs the app serving (call it from a handler, a hook or a task)")
-        return self._server.run_task(BackgroundTask(func, *args, **kwargs))
+        task: "asyncio.Task[None]" = self._server.run_task(BackgroundTask(func, *args, **kwargs))
+        return task
 
     def add_broadcast(self, hub: Broadcast) -> Broadcast:
         """Serve a Broadcast hub with this app: it starts when the app starts
@@ -400,7 +395,7 @@ class Catzilla:
         if state is not None:
             try:
                 if not isinstance(state, Mapping):
-                    raise TypeError(f"lifespan {_name(self.lifespan)} yielded a {type(state).__name__}: "
+                    raise TypeError(f"lifespan {callable_name(self.lifespan)} yielded a {type(state).__name__}: "
                                     f"it yields a mapping (its keys become app.state's attributes) or None")
                 self.state._state.update(state)
             except BaseException:
@@ -414,7 +409,7 @@ class Catzilla:
         try:
             await type(manager).__aexit__(manager, *exc_info)
         except Exception:
-            log.exception("lifespan %s failed on exit", _name(self.lifespan))
+            log.exception("lifespan %s failed on exit", callable_name(self.lifespan))
 
     async def serve(self, sockets: Iterable[socket.socket], *, shutdown_timeout: float = 10.0,
                     stop: Optional[asyncio.Event] = None, ready: Optional[Callable[[], None]] = None) -> int:

@@ -337,7 +337,9 @@ cdef class RequestExit:
                     await finish_async_generator(gen, exc, self.route)
                 else:
                     await offload(_call(_finish_generator, (gen, exc, self.route), {}), None, None)
-            except BaseException as raised:
+            except asyncio.CancelledError:
+                raise                            # the shutdown cut it (Services.cut_tasks says so)
+            except Exception as raised:
                 _log.error("the teardown of dependency %s for %s failed", _name(gen), self.route, exc_info=raised)
         for t in tasks:
             task = <BackgroundTask>t

@@ -42,7 +42,6 @@ import decimal as _decimal
 import enum
 import uuid as _uuid
 import inspect
-import logging
 import types
 import typing
 from collections import abc as _abc
@@ -701,7 +700,6 @@ cdef class _Solve:
     cdef int close_function_exits(self, object exc) except -1:
         """Sync function-scoped dependencies resumed here, last entered first
         (async ones: close_function_exits_async)."""
-        cdef str route
         while self.fexits:
             gen, is_async = self.fexits.pop()
             if is_async:
@@ -736,7 +734,7 @@ cdef _Solve _new_solve(Request req, dict path):
 
 
 cdef dict _singletons = {}           # provider -> value: 0.2.3's singleton services, made at first use
-cdef dict _override_plans = {}       # (override, path_info) -> its Dependant, compiled once
+cdef dict _override_plans = {}       # (override, path_info, use_cache, scope) -> its Dependant, compiled once
 
 
 cdef Dependant _overridden(Dependant d, dict overrides):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import binascii
 from base64 import b64decode
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from catzilla.exceptions import HTTPException
 from catzilla.request import Request
@@ -26,7 +26,23 @@ __all__ = ["SecurityBase", "HTTPBearer", "HTTPBasic", "HTTPAuthorizationCredenti
            "APIKeyHeader", "APIKeyQuery", "APIKeyCookie"]
 
 
-class HTTPAuthorizationCredentials:
+class _Credentials:
+    """What a scheme read: its fields compared as a whole; the secret one left out of repr."""
+    __slots__: Tuple[str, ...] = ()
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and \
+            all(getattr(self, f) == getattr(other, f) for f in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, f) for f in self.__slots__))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f}={getattr(self, f)!r}" for f in self.__slots__[:-1])
+        return f"{type(self).__name__}({shown}, {self.__slots__[-1]}=...)"
+
+
+class HTTPAuthorizationCredentials(_Credentials):
     """The scheme and credentials of an `Authorization: <scheme> <credentials>` header."""
     __slots__ = ("scheme", "credentials")
 
@@ -34,28 +50,14 @@ class HTTPAuthorizationCredentials:
         self.scheme = scheme
         self.credentials = credentials
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, HTTPAuthorizationCredentials) and \
-            (self.scheme, self.credentials) == (other.scheme, other.credentials)
 
-    def __repr__(self) -> str:
-        return f"HTTPAuthorizationCredentials(scheme={self.scheme!r}, credentials=...)"
-
-
-class HTTPBasicCredentials:
+class HTTPBasicCredentials(_Credentials):
     """The user name and password of `Authorization: Basic ...`."""
     __slots__ = ("username", "password")
 
     def __init__(self, username: str, password: str) -> None:
         self.username = username
         self.password = password
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, HTTPBasicCredentials) and \
-            (self.username, self.password) == (other.username, other.password)
-
-    def __repr__(self) -> str:
-        return f"HTTPBasicCredentials(username={self.username!r}, password=...)"
 
 
 class SecurityBase:
@@ -76,8 +78,8 @@ class SecurityBase:
         self.auto_error = bool(auto_error)
         self.challenge = challenge
 
-    def refuse(self, detail: str) -> None:
-        """None for an optional scheme, else the 401."""
+    def refuse(self, detail: str) -> Optional[Any]:
+        """None (no credentials) for an optional scheme, else the 401."""
         if self.auto_error:
             raise HTTPException(401, detail, {"www-authenticate": self.challenge})
         return None
@@ -86,7 +88,7 @@ class SecurityBase:
         return f"<{type(self).__name__} {self.scheme_name!r}>"
 
 
-def _authorization(request: Request) -> tuple:
+def _authorization(request: Request) -> Tuple[str, str]:
     """(scheme, credentials) of the Authorization header; ("", "") when absent."""
     value = request.headers.get("authorization") or ""
     scheme, _, credentials = value.strip().partition(" ")
