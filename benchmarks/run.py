@@ -90,6 +90,8 @@ class Peer:
 WS_SCENARIOS = ("ws32", "ws16k")
 TYPED_SCENARIOS = ("orders", "search")   # validated bodies and query parameters: peers with a typed layer
 TYPED_NEEDS = ("BaseModel", "Field", "Query")   # what apps/catzilla_app.py imports for them
+DEPS_SCENARIOS = ("deps",)     # dependency injection (a plain and a yield dependency): peers with FastAPI-style DI
+DEPS_NEEDS = ("Depends", "Query")   # what apps/catzilla_app.py imports for it
 UPLOAD_SCENARIOS = ("upload-cl", "upload-chunked")
 SSE_FANOUT = ("sse10k", "sse100x100")
 WS_FANOUT = ("ws10k", "ws100x100")
@@ -145,7 +147,8 @@ MIDDLEWARE_VAR = "BENCH_MIDDLEWARE"   # read by apps/common.py: "noop" or "gzip"
 PEERS: Dict[str, Peer] = {p.name: p for p in [
     Peer("catzilla", "catzilla", ["<repo>[fast]"], _catzilla_command,
          show_versions=("catzilla", "uvloop", "msgspec"),
-         also=WS_SCENARIOS + UPLOAD_SCENARIOS + SSE_FANOUT + WS_FANOUT + GZIP_SCENARIOS + TYPED_SCENARIOS,
+         also=WS_SCENARIOS + UPLOAD_SCENARIOS + SSE_FANOUT + WS_FANOUT + GZIP_SCENARIOS + TYPED_SCENARIOS
+         + DEPS_SCENARIOS,
          fanout=_catzilla_fanout("hub"),
          notes="this repository, pip-installed with its [fast] extra (uvloop); fan-out: "
                "`apps/fanout_catzilla_app.py hub` (catzilla.Broadcast: `hub.sse()`, `hub.attach()`, `hub.publish()`)"),
@@ -166,7 +169,7 @@ PEERS: Dict[str, Peer] = {p.name: p for p in [
                "(catzilla.compression: zlib in C, the compressor sync-flushed whenever the stream writes)"),
     Peer("catzilla-before", "catzilla (before)", ["<git archive REV>[fast]"], _catzilla_command,
          show_versions=("catzilla", "uvloop", "msgspec", "orjson"), in_defaults=False,
-         also=WS_SCENARIOS + UPLOAD_SCENARIOS + TYPED_SCENARIOS,
+         also=WS_SCENARIOS + UPLOAD_SCENARIOS + TYPED_SCENARIOS + DEPS_SCENARIOS,
          notes="the --before revision (git archive), pip-installed with its [fast] extra; "
                "runs this tree's apps/catzilla_app.py"),
     Peer("uvicorn-starlette", "uvicorn+starlette", ["uvicorn[standard]", "starlette", "websockets"],
@@ -184,19 +187,24 @@ PEERS: Dict[str, Peer] = {p.name: p for p in [
                "(starlette.middleware.gzip: zlib, each body message compressed and Z_SYNC_FLUSHed)"),
     Peer("fastapi", "fastapi (uvicorn)", ["uvicorn[standard]", "fastapi"],
          lambda v, port, w: [_venv_bin(v, "uvicorn"), "fastapi_app:app", "--port", str(port), *UVICORN_FLAGS],
-         show_versions=("fastapi", "pydantic", "starlette", "uvicorn"), also=TYPED_SCENARIOS,
-         notes="orders/search: pydantic v2 models with `Field` constraints, `Query` markers, `async def` handlers"),
+         show_versions=("fastapi", "pydantic", "starlette", "uvicorn"), also=TYPED_SCENARIOS + DEPS_SCENARIOS,
+         notes="orders/search: pydantic v2 models with `Field` constraints, `Query` markers, `async def` handlers; "
+               "deps: `Depends` on `async def` dependencies (the yield one an async generator), as FastAPI's docs "
+               "write them for an async app (a plain `def` dependency runs on its thread pool)"),
     Peer("litestar", "litestar (uvicorn)", ["uvicorn[standard]", "litestar"],
          lambda v, port, w: [_venv_bin(v, "uvicorn"), "litestar_app:app", "--port", str(port), *UVICORN_FLAGS],
-         scenarios=(), also=TYPED_SCENARIOS, show_versions=("litestar", "msgspec", "uvicorn"),
+         scenarios=(), also=TYPED_SCENARIOS + DEPS_SCENARIOS, show_versions=("litestar", "msgspec", "uvicorn"),
          notes="`apps/litestar_app.py`: msgspec Structs with the constraints as `msgspec.Meta`, query constraints "
-               "by `Parameter`, `async def` handlers"),
+               "by `Parameter`, `async def` handlers; deps: the route's `dependencies=` with "
+               "`Provide(get_settings, sync_to_thread=False)` and `Provide(get_session)` (a generator: stepped on the "
+               "event loop), both on the event loop"),
     Peer("catzilla-023", "catzilla 0.2.3", ["catzilla==0.2.3"],
          lambda v, port, w: [_venv_bin(v, "python"), "catzilla023_app.py", str(port)],
          scenarios=(), also=TYPED_SCENARIOS, show_versions=("catzilla",),
          notes="the earlier release from PyPI in its own venv, `apps/catzilla023_app.py` in its API (BaseModel/Field "
                "with `regex=` and `min_items`, `Query` markers, auto-validation, `production=True`); its query "
-               "parameters keep one value per key, so `tags=a&tags=b` gives \"b\": a wrong answer"),
+               "parameters keep one value per key, so `tags=a&tags=b` gives \"b\": a wrong answer; no deps: its "
+               "`Depends(\"name\")` resolves services registered by name, with no yield dependencies"),
     Peer("blacksheep", "blacksheep (uvicorn)", ["uvicorn[standard]", "blacksheep"],
          lambda v, port, w: [_venv_bin(v, "uvicorn"), "blacksheep_app:app", "--port", str(port), *UVICORN_FLAGS],
          show_versions=("blacksheep", "uvicorn")),
@@ -257,6 +265,8 @@ def _order_answer(body: bytes) -> Dict:
 
 ORDER_ANSWER = _order_answer(ORDER_BODY)
 SEARCH_ANSWER = {"q": "cat", "limit": 20, "offset": 0, "tags": ["a", "b"]}
+DEPS_ANSWER = {"region": "eu", "open": True, "limit": 20}
+DEPS_CLOSED_ANSWER = {"closed": 1}   # after the one checked GET /deps on a fresh server: its teardown ran, once
 
 
 @dataclass
@@ -283,6 +293,8 @@ class Scenario:
     opt_in: bool = False               # an HTTP scenario only the peers listing it in Peer.also serve
     catzilla_needs: Tuple[str, ...] = ()   # names catzilla must export for a catzilla peer to serve it
                                            # (a --before revision may predate them: then n/a, with a note)
+    then: Optional[Tuple[str, Callable[[int, bytes], Optional[str]]]] = None   # a GET after the checked answer,
+                                           # and its check (retried for up to 2 s: work after the response)
 
 
 def _expect(status: int, body: bytes, want: bytes) -> Optional[str]:
@@ -320,6 +332,10 @@ SCENARIOS: Dict[str, Scenario] = {s.name: s for s in [
     Scenario("search", "GET /search?q=cat&limit=20&tags=a&tags=b: typed query parameters",
              "/search?q=cat&limit=20&tags=a&tags=b", opt_in=True, catzilla_needs=TYPED_NEEDS,
              check=lambda st, b: _expect_json(st, b, SEARCH_ANSWER)),
+    Scenario("deps", "GET /deps?limit=20: a plain and a yield dependency, a typed query parameter",
+             f"{common.DEPS_PATH}?limit=20", opt_in=True, catzilla_needs=DEPS_NEEDS,
+             check=lambda st, b: _expect_json(st, b, DEPS_ANSWER),
+             then=(common.DEPS_CLOSED_PATH, lambda st, b: _expect_json(st, b, DEPS_CLOSED_ANSWER))),
     Scenario("stream10k", "GET /stream10k (10,000-line sync generator)", "/stream10k", timeout="60s",
              check=lambda st, b: _expect(st, b, STREAM10K_BODY)),
     Scenario("stream64m", "GET /stream64m (64 MiB in 64 KiB chunks, 1 client)", "/stream64m", kind="download"),
@@ -1187,6 +1203,17 @@ def generator_baseline(python: str, repeats: int = 30) -> Dict:
 # One measurement
 # ----------------------------------------------------------------------------------------
 
+def check_then(port: int, path: str, check: Callable[[int, bytes], Optional[str]]) -> Optional[str]:
+    """Scenario.then: GET `path` until `check` passes, for up to 2 s (what it checks, e.g. a
+    dependency's teardown, may run after the checked answer was sent); the last problem, or None."""
+    deadline = time.monotonic() + 2.0
+    while True:
+        problem = check(*fetch(port, "GET", path, timeout=10))
+        if not problem or time.monotonic() > deadline:
+            return problem
+        time.sleep(0.02)
+
+
 def measure(peer: Peer, venv: Optional[Path], sc: Scenario, duration: float, warmup: float,
             connections: int, upload_bytes: int = 2 ** 30, subscribers: int = 0, fan_procs: int = 2) -> Dict:
     server = Server(peer, venv, fanout_topics=sc.topics if sc.kind == "fanout" else 0)
@@ -1217,6 +1244,10 @@ def measure(peer: Peer, venv: Optional[Path], sc: Scenario, duration: float, war
                     if problem:
                         where = f" (pipelined answer {i + 1} of {len(answers)})" if len(answers) > 1 else ""
                         return {"error": f"wrong answer{where}: {problem}"}
+                if sc.then:
+                    problem = check_then(server.port, *sc.then)
+                    if problem:
+                        return {"error": f"wrong answer of GET {sc.then[0]} after it: {problem}"}
                 if warmup > 0:
                     run_wrk(server.port, sc, warmup, connections)
                 res = run_wrk_measured(server, sc, duration, connections)
@@ -1407,7 +1438,7 @@ def build_report(args, peers: List[Peer], scenarios: List[Scenario], results: Di
             good = [r for r in results.get((pname, sname), []) if "error" not in r]
             return median_of(good, "cpu_us_per_request") or None
 
-        out.append("## Typed endpoints: catzilla against each peer")
+        out.append("## Typed endpoints and dependencies: catzilla against each peer")
         out.append("")
         out.append("Medians of the rounds. Server CPU per request: utime + stime of the server's process tree over "
                    "the wrk run / requests (steadier than requests/s when other processes take turns on its CPU). "

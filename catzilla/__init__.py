@@ -8,12 +8,15 @@ from catzilla.exceptions import ClientDisconnect, HTTPException, RequestValidati
 from catzilla.files import FileResponse
 from catzilla.models import BaseModel, Field, ValidationError
 from catzilla.middleware import RequestIdMiddleware, TrustedHostMiddleware
-from catzilla.params import BackgroundTasks, Body, Cookie, File, Form, Header, Path, Query
+from catzilla.dependencies import BackgroundTask, BackgroundTasks, Depends, Security, inject, service
+from catzilla.params import Body, Cookie, File, Form, Header, Path, Query
 from catzilla.proxy import ProxyHeadersMiddleware
-from catzilla.request import Request
+from catzilla.request import Request, State
 from catzilla.response import (HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response,
                                StreamingResponse)
 from catzilla.router import Route, RouteError, Router
+from catzilla.security import (APIKeyCookie, APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBasic,
+                               HTTPBasicCredentials, HTTPBearer)
 from catzilla.settings import Settings
 from catzilla.sse import EventSourceResponse, ServerSentEvent
 from catzilla.staticfiles import StaticFiles
@@ -24,12 +27,15 @@ RouterGroup = Router  # the reference release's name for a prefixed group of rou
 __version__ = "0.3.0"
 
 __all__ = [
-    "Catzilla", "Request", "Response", "JSONResponse", "HTMLResponse", "PlainTextResponse",
+    "Catzilla", "Request", "State", "Response", "JSONResponse", "HTMLResponse", "PlainTextResponse",
     "RedirectResponse", "StreamingResponse", "FileResponse", "StaticFiles", "EventSourceResponse", "ServerSentEvent",
     "HTTPException", "ClientDisconnect", "RequestValidationError", "Router", "RouterGroup", "Route",
     "RouteError", "Settings", "Headers", "MutableHeaders", "QueryParams", "FormData", "UploadFile",
     "WebSocket", "WebSocketDisconnect", "WebSocketState", "Broadcast", "BaseModel", "Field", "ValidationError",
-    "Query", "Path", "Header", "Cookie", "Body", "Form", "File", "BackgroundTasks",
+    "Query", "Path", "Header", "Cookie", "Body", "Form", "File", "BackgroundTasks", "BackgroundTask",
+    "Depends", "Security", "service", "inject",
+    "HTTPBearer", "HTTPBasic", "HTTPAuthorizationCredentials", "HTTPBasicCredentials",
+    "APIKeyHeader", "APIKeyQuery", "APIKeyCookie",
     "CompressionMiddleware", "GZipMiddleware",
     "CORSMiddleware",
     "ProxyHeadersMiddleware",

@@ -6,14 +6,18 @@ import inspect
 import logging
 import os
 import socket
+import sys
 import threading
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Type, TypeVar, Union
+from types import TracebackType
+from typing import (Any, AsyncContextManager, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple,
+                    Type, TypeVar, Union)
 
 from catzilla._core.dispatch import Layer, Plan, PlanSlot
 from catzilla.broadcast import Broadcast
+from catzilla.dependencies import BackgroundTask, Depends, callable_name
 from catzilla.models import encode_json
 from catzilla.openapi import get_openapi, get_swagger_ui_html
-from catzilla.request import Request
+from catzilla.request import Request, State
 from catzilla.response import HTMLResponse, Response
 from catzilla.router import Route, RouteError, Router
 from catzilla.settings import Settings
@@ -23,6 +27,29 @@ from catzilla.websocket import open_handshake
 log = logging.getLogger("catzilla")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Catzilla(lifespan=fn): fn(app) returns an async context manager whose
+#: value (a mapping, or None) lands in app.state.
+Lifespan = Callable[["Catzilla"], AsyncContextManager[Optional[Mapping[str, Any]]]]
+_ExcInfo = Tuple[Optional[Type[BaseException]], Optional[BaseException], Optional[TracebackType]]
+
+
+def _not_an_async_context_manager(lifespan: Any, value: Any) -> str:
+    """The TypeError's message for a lifespan that returned `value`, with a hint for the usual mistakes."""
+    if inspect.isasyncgen(value):
+        what = "an async generator: decorate the function with @contextlib.asynccontextmanager"
+    elif inspect.iscoroutine(value):
+        value.close()                       # never awaited, on purpose: no warning
+        what = ("a coroutine: an async def lifespan yields once (what it yields is the state) and is "
+                "decorated with @contextlib.asynccontextmanager")
+    elif inspect.isgenerator(value) or hasattr(value, "__enter__"):
+        what = ("a synchronous generator or context manager: make it async def, decorated with "
+                "@contextlib.asynccontextmanager")
+    else:
+        what = f"a {type(value).__name__}"
+    return (f"lifespan {callable_name(lifespan)}(app) returned {what}; a lifespan returns an async context manager, "
+            f"e.g. an @contextlib.asynccontextmanager function taking the app and yielding a mapping "
+            f"(its keys become app.state's attributes) or None")
 
 
 def _handler_key(key: Any) -> Union[int, Type[BaseException]]:
@@ -39,9 +66,30 @@ def _handler_key(key: Any) -> Union[int, Type[BaseException]]:
 class Catzilla:
     """app = Catzilla(); @app.get("/") def home(request): return "hi"; app.listen(8000)"""
 
-    def __init__(self, **settings: Any) -> None:
-        """Settings by keyword (see catzilla.settings.Settings); TypeError for an unknown name."""
+    def __init__(self, *, lifespan: Optional[Lifespan] = None, dependencies: Optional[Sequence[Depends]] = None,
+                 **settings: Any) -> None:
+        """Settings by keyword (see catzilla.settings.Settings); TypeError for an unknown name.
+        `lifespan` (Starlette's): lifespan(app) returns an async context
+        manager, entered when serving starts (after the on_startup hooks) and
+        exited when it stops (once the server drained, before the on_shutdown
+        hooks); the mapping it yields, if any, lands in app.state (and so in
+        every request.state). dependencies: Depends(...) run for every route
+        and WebSocket route the app registers (decorators, add_websocket_route,
+        include_router), before the routers' and the route's own; their values
+        are not passed."""
+        if lifespan is not None and not callable(lifespan):
+            raise TypeError(f"lifespan must be a function taking the app and returning an async context "
+                            f"manager (@contextlib.asynccontextmanager), not {lifespan!r}")
         self.settings = Settings.from_kwargs(**settings)
+        self.lifespan = lifespan
+        #: The app's attributes (Starlette's app.state): what the lifespan yielded, and
+        #: whatever the app's code sets there; each request.state starts as a copy.
+        self.state = State()
+        self._lifespans: Dict[Any, AsyncContextManager[Any]] = {}   # server -> its entered lifespan
+        self.dependencies: Tuple[Depends, ...] = Router(dependencies=dependencies).dependencies   # checked there
+        # {dependency: replacement}: read per request, each replacement compiled
+        # once (at its first request), not per request (FastAPI's name, for tests)
+        self.dependency_overrides: Dict[Callable[..., Any], Callable[..., Any]] = {}
         self.router = Router()
         self.ws_router = Router()    # WebSocket routes: looked up for upgrade requests only
         # What the dispatcher runs is a frozen Plan compiled from these, published
@@ -56,6 +104,7 @@ class Catzilla:
         self._broadcasts: List[Broadcast] = []
         self.openapi_schema: Optional[Dict[str, Any]] = None     # app.openapi(), once built
         self._docs_endpoints: Tuple[Callable[..., Any], ...] = ()
+        self._server: Any = None                 # the compiled Server while serving
         self._slot = PlanSlot(self.plan())
 
     @property
@@ -70,19 +119,22 @@ class Catzilla:
               responses: Optional[Dict[Union[int, str], Any]] = None, response_class: Optional[type] = None,
               tags: Optional[List[str]] = None, summary: Optional[str] = None, description: Optional[str] = None,
               deprecated: Optional[bool] = None, operation_id: Optional[str] = None,
-              include_in_schema: Optional[bool] = None) -> Callable[[F], F]:
+              include_in_schema: Optional[bool] = None,
+              dependencies: Optional[Sequence[Depends]] = None) -> Callable[[F], F]:
         """@app.route("/x", ["GET", "POST"]): register the decorated function.
         blocking=True runs a def handler on the worker threads (for code that
         blocks: sleeps, blocking drivers, CPU-heavy work), False inline on the
         loop; None (the default) follows the blocking_handlers setting. The
         other keywords are FastAPI's (see catzilla.params): kept on the
         route's plan, for the response (response_model, status_code,
-        response_class) and the OpenAPI document."""
+        response_class) and the OpenAPI document; dependencies: Depends(...)
+        run before the endpoint whose values are not passed (after the app's)."""
+        deps = self.dependencies + tuple(dependencies or ())
         options = {k: v for k, v in (
             ("response_model", response_model), ("status_code", status_code), ("responses", responses),
             ("response_class", response_class), ("tags", tags), ("summary", summary),
             ("description", description), ("deprecated", deprecated), ("operation_id", operation_id),
-            ("include_in_schema", include_in_schema)) if v is not None}
+            ("include_in_schema", include_in_schema), ("dependencies", deps or None)) if v is not None}
 
         def decorator(fn: F) -> F:
             self.router.add(path, fn, methods, name=name, blocking=blocking, **options)
@@ -110,26 +162,33 @@ class Catzilla:
     def options(self, path: str, **options: Any) -> Callable[[F], F]:
         return self.route(path, ("OPTIONS",), **options)
 
-    def websocket(self, path: str, *, name: Optional[str] = None) -> Callable[[F], F]:
+    def websocket(self, path: str, *, name: Optional[str] = None,
+                  dependencies: Optional[Sequence[Depends]] = None) -> Callable[[F], F]:
         """@app.websocket("/ws") async def handler(ws, **path_params): a WebSocket endpoint.
         Typed parameters (path, Query, Header, Cookie) are checked before the
         handshake is accepted (a 422 answers it otherwise); a parameter
-        annotated WebSocket gets the socket."""
+        annotated WebSocket gets the socket. Dependencies (Depends parameters,
+        `dependencies=`, the app's) are solved once the handshake is taken and
+        torn down when the handler returns."""
         def decorator(fn: F) -> F:
-            self.add_websocket_route(path, fn, name=name)
+            self.add_websocket_route(path, fn, name=name, dependencies=dependencies)
             return fn
         return decorator
 
-    def add_websocket_route(self, path: str, endpoint: Callable[..., Any], *, name: Optional[str] = None) -> None:
-        route = Route(path, endpoint, ("GET",), name=name, websocket=True)
+    def add_websocket_route(self, path: str, endpoint: Callable[..., Any], *, name: Optional[str] = None,
+                            dependencies: Optional[Sequence[Depends]] = None) -> None:
+        deps = self.dependencies + tuple(dependencies or ())
+        route = Route(path, endpoint, ("GET",), name=name, websocket=True, dependencies=deps or None)
         if not route.is_async:
             raise TypeError(f"WebSocket route {path!r}: the endpoint must be an async function "
                             f"(async def {getattr(endpoint, '__name__', 'handler')}(ws): ...)")
         self.ws_router.add_route(route)
 
-    def include_router(self, router: Router, prefix: str = "") -> None:
-        """Mount a route group (a Router with its own prefix) under `prefix`."""
-        self.router.include(router, prefix)
+    def include_router(self, router: Router, prefix: str = "", *,
+                       dependencies: Optional[Sequence[Depends]] = None) -> None:
+        """Mount a route group (a Router with its own prefix) under `prefix`;
+        the app's dependencies, then `dependencies`, run before the router's."""
+        self.router.include(router, prefix, dependencies=self.dependencies + tuple(dependencies or ()))
 
     def static(self, prefix: str, directory: Union[str, "os.PathLike[str]"], *, name: Optional[str] = None,
                **options: Any) -> StaticFiles:
@@ -267,12 +326,29 @@ class Catzilla:
         self._publish()
 
     def on_startup(self, fn: F) -> F:
+        """fn() runs when serving starts, before the server accepts (in the order
+        added, before the lifespan is entered); may be async def. One that
+        raises stops the start."""
         self._startup.append(fn)
         return fn
 
     def on_shutdown(self, fn: F) -> F:
+        """fn() runs when serving stopped (in the order added, after the server
+        drained and the lifespan was exited); may be async def. One that
+        raises is logged and the next one runs."""
         self._shutdown.append(fn)
         return fn
+
+    def add_task(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> "asyncio.Task[None]":
+        """0.2.3's app.add_task: run func(*args, **kwargs) in the background now,
+        as a BackgroundTask (a def on the worker threads, an async def on the
+        loop), tracked by the server: graceful shutdown waits for it up to its
+        timeout. 0.2.3's priority/retry options are not kept. RuntimeError when
+        the app is not serving."""
+        if self._server is None:
+            raise RuntimeError("app.add_task needs the app serving (call it from a handler, a hook or a task)")
+        task: "asyncio.Task[None]" = self._server.run_task(BackgroundTask(func, *args, **kwargs))
+        return task
 
     def add_broadcast(self, hub: Broadcast) -> Broadcast:
         """Serve a Broadcast hub with this app: it starts when the app starts
@@ -305,17 +381,48 @@ class Catzilla:
             except Exception:
                 log.exception("shutdown hook %r failed", fn)
 
+    async def _enter_lifespan(self) -> Optional[AsyncContextManager[Any]]:
+        """Enter the lifespan (None without one): what it yields goes into
+        app.state. TypeError for a lifespan that is not an async context
+        manager or yields neither a mapping nor None (then it is exited)."""
+        if self.lifespan is None:
+            return None
+        manager = self.lifespan(self)
+        kind = type(manager)
+        if not (hasattr(kind, "__aenter__") and hasattr(kind, "__aexit__")):
+            raise TypeError(_not_an_async_context_manager(self.lifespan, manager))
+        state = await kind.__aenter__(manager)
+        if state is not None:
+            try:
+                if not isinstance(state, Mapping):
+                    raise TypeError(f"lifespan {callable_name(self.lifespan)} yielded a {type(state).__name__}: "
+                                    f"it yields a mapping (its keys become app.state's attributes) or None")
+                self.state._state.update(state)
+            except BaseException:
+                await self._exit_lifespan(manager, sys.exc_info())
+                raise
+        return manager
+
+    async def _exit_lifespan(self, manager: AsyncContextManager[Any],
+                             exc_info: _ExcInfo = (None, None, None)) -> None:
+        """Exit an entered lifespan; an exception from its exit is logged, not raised."""
+        try:
+            await type(manager).__aexit__(manager, *exc_info)
+        except Exception:
+            log.exception("lifespan %s failed on exit", callable_name(self.lifespan))
+
     async def serve(self, sockets: Iterable[socket.socket], *, shutdown_timeout: float = 10.0,
                     stop: Optional[asyncio.Event] = None, ready: Optional[Callable[[], None]] = None) -> int:
         """Serve on already bound, listening sockets until `stop` is set. Without
         `stop`, until SIGINT or SIGTERM when called in the main thread (the
         handling of catzilla.runner.StopSignals, as `listen` has); with `stop`,
         signals are the caller's. `ready()` is called once the startup hooks
-        ran and the server accepts; an exception before that is raised as it
-        is. Once `stop` is set, the server keeps serving for the drain_delay
-        setting while its health path answers 503 (not when `stop` was set
-        before it was ready: nobody saw it healthy; nor for a runner.Stop
-        retired: the socket outlives this server), then drains for up to
+        ran, the lifespan was entered and the server accepts; an exception
+        before that is raised as it is. Once `stop` is set, the server keeps
+        serving for the drain_delay setting while its health path answers
+        503 (not when `stop` was set before it was ready: nobody saw it
+        healthy; nor for a runner.Stop retired: the socket outlives this
+        server), then drains (connections and background tasks) for up to
         `shutdown_timeout`. Returns how many worker threads were still
         blocked (in a generator or a blocking handler) at the end."""
         from catzilla.runner import Stop, StopSignals
@@ -348,16 +455,27 @@ class Catzilla:
 
     async def _start_server(self, sockets: List[socket.socket], loop: asyncio.AbstractEventLoop,
                             watchdog: bool = True) -> Any:
-        """Run the startup hooks, then serve `sockets` on `loop` (the app's
-        dispatcher is compiled as the server is made). watchdog=False: no
-        block warnings (the TestClient's loop is stopped between requests)."""
+        """Run the startup hooks, enter the lifespan, then serve `sockets` on
+        `loop` (the app's dispatcher is compiled as the server is made), then
+        start the Broadcast hubs; _stop_server undoes it in the reverse order.
+        watchdog=False: no block warnings (the TestClient's loop is stopped
+        between requests)."""
         from catzilla._core.server import Server
 
         await self.startup()
-        self._mount_docs()
-        self._publish()                          # the settings as they are now (app.settings may be replaced)
-        server = Server(self, sockets, loop=loop, watchdog=watchdog)
-        server.start()
+        lifespan = await self._enter_lifespan()
+        try:
+            self._mount_docs()
+            self._publish()                      # the settings as they are now (app.settings may be replaced)
+            server = Server(self, sockets, loop=loop, watchdog=watchdog)
+            server.start()
+        except BaseException:
+            if lifespan is not None:
+                await self._exit_lifespan(lifespan, sys.exc_info())
+            raise
+        self._server = server
+        if lifespan is not None:
+            self._lifespans[server] = lifespan
         try:
             for hub in list(self._broadcasts):
                 await hub.start(self)
@@ -367,6 +485,8 @@ class Catzilla:
         return server
 
     async def _stop_server(self, server: Any, timeout: float, delay: float = 0.0) -> None:
+        if self._server is server:
+            self._server = None
         try:
             await server.shutdown(timeout, delay)   # feeds end first (clients reconnect elsewhere)
         finally:
@@ -378,12 +498,17 @@ class Catzilla:
                         except Exception:
                             log.exception("closing %r failed", hub)
             finally:
-                await self.shutdown()
+                try:
+                    lifespan = self._lifespans.pop(server, None)
+                    if lifespan is not None:
+                        await self._exit_lifespan(lifespan)
+                finally:
+                    await self.shutdown()
 
     def listen(self, port: int = 8000, host: str = "127.0.0.1", *, workers: int = 1, backlog: int = 2048,
                shutdown_timeout: float = 10.0, loop: str = "auto", banner: bool = True) -> None:
         """Serve until Ctrl-C or SIGTERM (blocking). workers > 1 forks processes sharing the port.
-        A start that fails (a startup hook raised) ends the process with status 3, its
+        A start that fails (a startup hook or the lifespan raised) ends the process with status 3, its
         error logged, as `catzilla run` does; serve() raises instead."""
         from catzilla.runner import BOOT_FAILURE, WorkerBootError, run
         try:

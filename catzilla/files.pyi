@@ -40,6 +40,6 @@ class FileResponse(Response):
 
     def __init__(self, path: Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"],
                  status_code: Optional[int] = None, headers: _Headers = None,
-                 media_type: Optional[str] = None, *, filename: Optional[str] = None,
+                 media_type: Optional[str] = None, background: Any = None, *, filename: Optional[str] = None,
                  content_type: Optional[str] = None, content_disposition_type: str = "attachment",
                  status: Optional[int] = None) -> None: ...

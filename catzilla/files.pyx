@@ -363,11 +363,11 @@ cdef class FileResponse(Response):
     cdef object opened_stat
     cdef BodyInfo opened_info
 
-    def __init__(self, path, status_code=None, headers=None, media_type=None, *, filename=None,
-                 content_type=None, str content_disposition_type="attachment", status=None):
+    def __init__(self, path, status_code=None, headers=None, media_type=None, background=None, *,
+                 filename=None, content_type=None, str content_disposition_type="attachment", status=None):
         if media_type is not None and content_type is not None:
             raise TypeError("give media_type or content_type, not both")
-        Response.__init__(self, b"", status_code, headers, None, status=status)
+        Response.__init__(self, b"", status_code, headers, None, background, status=status)
         self.path = os.fspath(path)
         if filename is not None and not isinstance(filename, str):
             raise TypeError("filename must be a str")

@@ -27,6 +27,7 @@ import msgspec
 from catzilla.models import json_schema
 from catzilla.response import HTMLResponse, JSONResponse, PlainTextResponse
 from catzilla.router import Route
+from catzilla.security import SecurityBase
 from catzilla.settings import OPENAPI_VERSION, SWAGGER_CSS_URL, SWAGGER_JS_URL
 from catzilla.sse import EventSourceResponse
 from catzilla.staticfiles import StaticFiles
@@ -183,6 +184,27 @@ def _status_text(code: str) -> str:
         return "Response" if code == "default" else "Other responses"
 
 
+def _dependants(plan: Any) -> List[Any]:
+    """Every dependency of a plan, depth first (a dependency's own before it)."""
+    out: List[Any] = []
+    for dep in plan.dependencies:
+        out.extend(_dependants(dep.plan))
+        out.append(dep)
+    return out
+
+
+def _specs(plan: Any) -> List[Any]:
+    """The parameters a request is checked against: its dependencies', then the
+    endpoint's own, each (source, key) once (FastAPI's flattening)."""
+    seen = set()
+    out = []
+    for p in [p for dep in _dependants(plan) for p in dep.plan.params] + list(plan.params):
+        if (p.source, p.key) not in seen:
+            seen.add((p.source, p.key))
+            out.append(p)
+    return out
+
+
 class _Builder:
     def __init__(self, openapi_version: Optional[str], routes: Sequence[Route]) -> None:
         self.routes = [r for r in routes if not isinstance(r.endpoint, StaticFiles)]
@@ -196,6 +218,7 @@ class _Builder:
         self.validation_errors = False
         self.converter_bounds: List[Tuple[Dict[str, Any], Dict[str, Any]]] = []
         self.body_components: Dict[str, Any] = {}
+        self.security_schemes: Dict[str, Dict[str, Any]] = {}
 
     def paths(self) -> Dict[str, Any]:
         paths: Dict[str, Any] = {}
@@ -224,11 +247,14 @@ class _Builder:
         parameters = self.parameters(route, plan)
         if parameters:
             out["parameters"] = parameters
+        security = self.security(plan) if plan is not None else []
+        if security:
+            out["security"] = security
         body = self.request_body(plan, out["operationId"]) if plan is not None else None
         if body is not None:
             out["requestBody"] = body
         # a 422 only where the plan checks something (not for path parameters it passes through)
-        validated = plan is not None and bool(plan.params or plan.body is not None)
+        validated = plan is not None and bool(_specs(plan) or plan.body is not None)
         out["responses"] = self.responses(plan, op, validated=validated)
         if op.get("deprecated"):
             out["deprecated"] = True
@@ -249,8 +275,20 @@ class _Builder:
         self.operation_ids[f"{base}_{n}"] = 1
         return f"{base}_{n}"
 
+    def security(self, plan: Any) -> List[Dict[str, List[str]]]:
+        """The operation's security requirements: one per security scheme among
+        its dependencies (any depth), with the scopes Security() asked for."""
+        required: Dict[str, List[str]] = {}
+        for dep in _dependants(plan):
+            scheme = dep.call
+            if isinstance(scheme, SecurityBase):
+                self.security_schemes[scheme.scheme_name] = dict(scheme.model)
+                scopes = required.setdefault(scheme.scheme_name, [])
+                scopes.extend(s for s in dep.scopes if s not in scopes)
+        return [{name: scopes} for name, scopes in required.items()]
+
     def parameters(self, route: Route, plan: Any) -> List[Dict[str, Any]]:
-        specs = [p for p in plan.params if p.source in ("path", "query", "header", "cookie")] if plan else []
+        specs = [p for p in _specs(plan) if p.source in ("path", "query", "header", "cookie")] if plan else []
         path_specs = {p.key: p for p in specs if p.source == "path"}
         out = []
         for name, converter in zip(route.param_names, route.param_converters):
@@ -416,9 +454,14 @@ def get_openapi(*, title: str, version: str, routes: Iterable[Route], openapi_ve
     if servers:
         document["servers"] = [dict(s) for s in servers]
     document["paths"] = builder.paths()
-    components = builder.components()
+    components: Dict[str, Any] = {}
+    schemas = builder.components()
+    if schemas:
+        components["schemas"] = schemas
+    if builder.security_schemes:
+        components["securitySchemes"] = dict(sorted(builder.security_schemes.items()))
     if components:
-        document["components"] = {"schemas": components}
+        document["components"] = components
     if tags:
         document["tags"] = [dict(t) for t in tags]
     return document

@@ -4,6 +4,7 @@
 # endpoint per request.
 from catzilla.models cimport Codec, FieldInfo, Pattern
 from catzilla.request cimport Request
+from catzilla.dependencies cimport RequestExit
 
 
 cdef class Param(FieldInfo):
@@ -32,11 +33,6 @@ cdef class Form(Body):
 
 cdef class File(Form):
     pass
-
-
-# What a BackgroundTasks parameter collects: run(offload) once the response is sent.
-cdef class BackgroundTasks:
-    cdef readonly list tasks             # (func, args, kwargs) in the order added
 
 
 # One parameter of a plan: its source, wire name, conversion and constraints.
@@ -83,6 +79,19 @@ cdef class BodySpec:
     cdef object field_codecs             # embedded without a Struct codec: {key: codec}
 
 
+# One dependency of a plan (Depends): what is called, with its own plan.
+cdef class Dependant:
+    cdef readonly object call            # the function, class or callable object
+    cdef readonly str name               # the parameter it fills, or None (a route's `dependencies=`)
+    cdef readonly EndpointPlan plan      # its own parameters and sub-dependencies
+    cdef readonly bint use_cache
+    cdef readonly str scope              # "request" or "function"
+    cdef readonly tuple scopes           # Security(scopes=...)
+    cdef readonly bint awaits            # it, or a sub-dependency, is async
+    cdef readonly bint singleton         # a singleton service (@service): one value for the process
+    cdef int kind                        # D_* (params.pyx)
+
+
 cdef class EndpointPlan:
     cdef readonly tuple params           # ParamSpecs of path, query, header, cookie, form, file
     cdef readonly BodySpec body          # the JSON body, or None
@@ -95,6 +104,9 @@ cdef class EndpointPlan:
     cdef bint arg_first                  # the request (a WebSocket's socket) goes first, positionally
     cdef tuple inject                    # names that get the request / socket by keyword
     cdef readonly str background         # the BackgroundTasks parameter's name, or None
+    cdef readonly tuple dependencies     # Dependants, the route's own `dependencies=` first
+    cdef bint awaits                     # a dependency (or one of theirs) is async
+    cdef tuple path_info                 # (path parameter names, converter names, websocket): overrides compile with them
     cdef tuple extra_path                # path parameters passed through to **kwargs unchecked
     cdef int status                      # status_code, 0: the default
     cdef Codec response_codec            # codec(response model) for filtering, or None
@@ -103,6 +115,8 @@ cdef class EndpointPlan:
     cdef bint typed_stream
 
     cdef dict arguments(self, Request req, dict path, object form, object body)
+    # The same without raising: errors collected (a dependency's parameters go here too)
+    cdef int fill(self, Request req, dict path, object form, object body, dict kwargs, list errors) except -1
     cdef int body_arguments(self, bytes body, dict kwargs, list errors) except -1
     cdef object invoke(self, object arg, dict kwargs)
     cdef object respond(self, object result)
@@ -110,8 +124,11 @@ cdef class EndpointPlan:
     # The endpoint for req, run: its response, or an awaitable of it. `offload`:
     # run a def endpoint through `offloader` (Dispatcher.offload) on a worker.
     cdef object run(self, Request req, dict path, bint offload, object offloader)
+    cdef object run_dependent(self, Request req, dict path, bint offload, object offloader)
     # The keyword arguments of a WebSocket handler (path, query, header, cookie)
     cdef dict ws_arguments(self, Request req, dict path)
+    # A WebSocket handler with dependencies: solved, called, torn down when it returns
+    cdef object ws_run(self, object socket, Request req, dict kwargs, object offload)
 
 
 cdef bytes validation_body(object exc)   # {"detail": errors} of a RequestValidationError, JSON

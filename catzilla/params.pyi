@@ -1,6 +1,6 @@
 """Type stub for catzilla/params.pyx: parameter markers and the compiled plan
 of a typed endpoint (see the module docstring of params.pyx)."""
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
 
 from catzilla.datastructures import UploadFile as UploadFile
@@ -9,7 +9,7 @@ from catzilla.models import FieldInfo
 _T = TypeVar("_T", bound=type)
 
 __all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body", "Form", "File", "UploadFile",
-           "BackgroundTasks", "ParamSpec", "BodySpec", "EndpointPlan", "compile_endpoint", "register_connection_class"]
+           "ParamSpec", "BodySpec", "Dependant", "EndpointPlan", "compile_endpoint", "register_connection_class"]
 
 _Source = Literal["path", "query", "header", "cookie", "body", "form", "file"]
 
@@ -62,15 +62,6 @@ class File(Form):
     def __init__(self, default: Any = ..., *, media_type: str = "multipart/form-data",
                  **options: Any) -> None: ...
 
-class BackgroundTasks:
-    """Functions run once the endpoint's response is sent (FastAPI's BackgroundTasks)."""
-    def __init__(self, tasks: Iterable[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] | None = None
-                 ) -> None: ...
-    @property
-    def tasks(self) -> list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]: ...
-    def add_task(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None: ...
-    async def run(self, offload: Callable[..., Awaitable[Any]]) -> None: ...
-
 class ParamSpec:
     """One parameter of a plan (read-only)."""
     @property
@@ -103,6 +94,28 @@ class BodySpec:
     @property
     def params(self) -> tuple[ParamSpec, ...]: ...
 
+class Dependant:
+    """One Depends of a plan, compiled (read-only)."""
+    @property
+    def call(self) -> Callable[..., Any]: ...
+    @property
+    def name(self) -> str | None:
+        """The parameter it fills; None for a route's `dependencies=`."""
+    @property
+    def plan(self) -> EndpointPlan:
+        """Its own parameters and sub-dependencies."""
+    @property
+    def use_cache(self) -> bool: ...
+    @property
+    def scope(self) -> Literal["request", "function"]: ...
+    @property
+    def scopes(self) -> tuple[str, ...]: ...
+    @property
+    def awaits(self) -> bool: ...
+    @property
+    def singleton(self) -> bool:
+        """A singleton service (@service): one value for the process."""
+
 class EndpointPlan:
     """What a typed endpoint's route runs per request (read-only)."""
     @property
@@ -123,9 +136,11 @@ class EndpointPlan:
     def reads_form(self) -> bool: ...
     @property
     def background(self) -> str | None: ...
+    @property
+    def dependencies(self) -> tuple[Dependant, ...]: ...
 
 def compile_endpoint(endpoint: Callable[..., Any], path_param_names: Sequence[str] = (),
                      path_param_converters: Sequence[str] = (), *, websocket: bool = False,
-                     **operation: Any) -> EndpointPlan | None: ...
+                     dependencies: Sequence[Any] | None = None, **operation: Any) -> EndpointPlan | None: ...
 
 def register_connection_class(cls: _T) -> _T: ...

@@ -35,13 +35,13 @@ response_class= applied; a generator typed `-> AsyncIterable[Item]` as JSON
 Lines, or SSE with response_class=EventSourceResponse (the stream responses
 frame the items).
 """
+import asyncio
 import copy as _copy
 import datetime as _datetime
 import decimal as _decimal
 import enum
 import uuid as _uuid
 import inspect
-import logging
 import types
 import typing
 from collections import abc as _abc
@@ -56,6 +56,8 @@ from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from catzilla.includes.python cimport (PyCoro_CheckExact, PyUnicode_KIND, PyUnicode_DATA, PyUnicode_READ,
                                        PyUnicode_GET_LENGTH)
 from catzilla.datastructures cimport UploadFile, _MultiMapping
+from catzilla.dependencies cimport (BackgroundTasks, Depends, RequestExit, Security, finish_generator,
+                                    request_exit)
 from catzilla.request cimport Request
 from catzilla.response cimport Response, StreamingResponse
 
@@ -68,9 +70,10 @@ import msgspec as _msgspec
 
 from catzilla.models cimport Codec, FieldInfo, codec, encode_json, is_model, pattern_of, renamed_option
 from catzilla.models import ValidationError
+from catzilla.dependencies import finish_async_generator, get_service
 
 __all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body", "Form", "File", "UploadFile",
-           "BackgroundTasks", "ParamSpec", "BodySpec", "EndpointPlan", "compile_endpoint", "register_connection_class"]
+           "ParamSpec", "BodySpec", "Dependant", "EndpointPlan", "compile_endpoint", "register_connection_class"]
 
 
 cdef object _UNSET = _msgspec.NODEFAULT     # no default given: required (FieldInfo's sentinel)
@@ -171,60 +174,6 @@ cdef class File(Form):
     def __init__(self, default=_UNSET, *, str media_type="multipart/form-data", **options):
         self.source = "file"
         Form.__init__(self, default, media_type=media_type, **options)
-
-
-# ---------------------------------------------------------------------------
-# background tasks
-
-_log = logging.getLogger("catzilla")
-
-
-cdef class _TaskCall:
-    """One def task, as the worker pool calls an endpoint: call(request)."""
-    cdef object func, args, kwargs
-
-    def __call__(self, _request):
-        return self.func(*self.args, **self.kwargs)
-
-
-cdef class BackgroundTasks:
-    """FastAPI's BackgroundTasks: a parameter annotated with it gets a fresh one;
-    what add_task() collects runs once the endpoint's response is sent, in the
-    order added: async functions on the loop, def functions on the server's
-    worker threads. A task that raises is logged and the next one runs. Tasks
-    do not run when the endpoint raises."""
-
-    def __init__(self, tasks=None):
-        self.tasks = []
-        for task in tasks or ():               # (func, args, kwargs) to start with
-            func, args, kwargs = task
-            self.add_task(func, *args, **kwargs)
-
-    def add_task(self, func, *args, **kwargs):
-        if not callable(func):
-            raise TypeError(f"add_task needs a callable, not {func!r}")
-        self.tasks.append((func, args, kwargs))
-
-    async def run(self, offload):
-        """Every task, in order (offload: the server's worker pool, Services.offload)."""
-        cdef _TaskCall call
-        for func, args, kwargs in self.tasks:
-            try:
-                if inspect.iscoroutinefunction(func):
-                    await func(*args, **kwargs)
-                else:
-                    call = _TaskCall.__new__(_TaskCall)
-                    call.func = func
-                    call.args = args
-                    call.kwargs = kwargs
-                    result = await offload(call, None, None)
-                    if inspect.isawaitable(result):
-                        await result
-            except Exception:
-                _log.exception("background task %r failed", func)
-
-    def __repr__(self):
-        return f"<BackgroundTasks {len(self.tasks)} tasks>"
 
 
 # ---------------------------------------------------------------------------
@@ -594,26 +543,226 @@ def _plain(obj):
     raise TypeError(f"cannot filter a {type(obj).__name__} through a response model")
 
 
-cdef inline int _keep_tasks(EndpointPlan plan, Request req, dict kwargs) except -1:
-    """The endpoint returned: its BackgroundTasks run once the response is sent."""
-    cdef BackgroundTasks tasks
-    if plan.background is not None:
-        tasks = <BackgroundTasks>kwargs[plan.background]
-        if tasks.tasks:
-            req.background = tasks
+cdef class _Invocation:
+    """A def endpoint's call with its arguments, for a worker thread: the
+    endpoint, its function-scoped dependencies' teardown, then its response."""
+    cdef EndpointPlan plan
+    cdef dict kwargs
+    cdef _Solve solved                   # its dependencies, or None
+    cdef RequestExit exit                # the request's, when it has one (see RequestExit.begin_call)
+
+    def __call__(self, Request req):
+        cdef bint began = False
+        try:
+            if self.exit is not None:
+                self.exit.begin_call()
+                began = True
+            result = self.plan.invoke(req, self.kwargs)
+            if self.solved is not None:
+                self.solved.returned()
+            return self.plan.respond(result)
+        except BaseException as exc:
+            _failed(req, self.solved, exc)
+            raise
+        finally:
+            if began:
+                self.exit.end_call()
+
+
+cdef _Invocation _invocation(EndpointPlan plan, Request req, dict kwargs, _Solve solved):
+    """A blocking endpoint's call: a hang-up while it runs waits for it before
+    the request's teardown and background tasks (RequestExit.offloading)."""
+    cdef _Invocation call = _Invocation.__new__(_Invocation)
+    call.plan = plan
+    call.kwargs = kwargs
+    call.solved = solved
+    if req.exit is not None:
+        call.exit = <RequestExit>req.exit
+        call.exit.offloading()
+    return call
+
+
+cdef int _failed(Request req, _Solve solved, object exc) except -1:
+    """The endpoint (or a dependency) raised: function-scoped dependencies get
+    exc now, request-scoped ones once the response is over."""
+    if solved is not None:
+        solved.close_function_exits(exc)
+    ex = req.exit
+    if ex is not None and (<RequestExit>ex).exc is None:
+        (<RequestExit>ex).exc = exc
     return 0
 
 
-cdef class _Invocation:
-    """A def endpoint's call with its arguments, for a worker thread: the
-    endpoint, then its response."""
-    cdef EndpointPlan plan
-    cdef dict kwargs
+# ---------------------------------------------------------------------------
+# dependencies, per request
 
-    def __call__(self, Request req):
-        result = self.plan.invoke(req, self.kwargs)
-        _keep_tasks(self.plan, req, self.kwargs)
-        return self.plan.respond(result)
+cdef enum:
+    D_CALL = 0          # a function or class: its return value
+    D_CORO = 1          # async def: awaited
+    D_GEN = 2           # a generator: what it yields; resumed at teardown
+    D_AGEN = 3          # an async generator: likewise
+
+
+cdef class _Solve:
+    """One request's dependencies: the values (use_cache), the overrides in
+    force, the function-scoped exits; the request-scoped ones go to `exit`
+    (the request's RequestExit, or a WebSocket handler's own)."""
+    cdef Request req
+    cdef dict path
+    cdef dict cache
+    cdef dict overrides                  # app.dependency_overrides when not empty, else None
+    cdef list fexits                     # function-scoped (generator, is_async), entered order
+    cdef RequestExit exit                # None: the request's, made on first use
+
+    cdef int entered(self, object gen, bint is_async, str scope) except -1:
+        if scope == "function":
+            if self.fexits is None:
+                self.fexits = []
+            self.fexits.append((gen, is_async))
+        else:
+            if self.exit is None:
+                self.exit = request_exit(self.req)
+            self.exit.enter(gen, is_async)
+        return 0
+
+    cdef int solve(self, EndpointPlan plan, dict kwargs, list errors) except -1:
+        """Every dependency of plan, for a plan with nothing async (no overrides)."""
+        cdef Dependant d
+        for d in plan.dependencies:
+            value = self.value(d, errors)
+            if value is not _INVALID and d.name is not None:
+                kwargs[d.name] = value
+        return 0
+
+    cdef object value(self, Dependant d, list errors):
+        cdef PyObject *hit
+        cdef Py_ssize_t before = len(errors)
+        cdef dict kwargs
+        if d.use_cache:
+            hit = PyDict_GetItem(_singletons if d.singleton else self.cache, d.call)
+            if hit is not NULL:
+                return <object>hit
+        kwargs = {}
+        self.solve(d.plan, kwargs, errors)
+        d.plan.fill(self.req, self.path, None, None, kwargs, errors)
+        if len(errors) != before:
+            return _INVALID
+        value = self.entering(d, d.plan.invoke(self.req, kwargs))
+        if d.use_cache:
+            (_singletons if d.singleton else self.cache)[d.call] = value
+        return value
+
+    cdef object entering(self, Dependant d, object result):
+        """A sync dependency's value: a generator is run to its yield (and kept for teardown)."""
+        if d.kind != D_GEN:
+            return result
+        try:
+            value = next(result)
+        except StopIteration:
+            raise RuntimeError(f"dependency {_qualname(d.call)} did not yield") from None
+        self.entered(result, False, d.scope)
+        return value
+
+    async def solve_async(self, EndpointPlan plan, dict kwargs, list errors):
+        cdef Dependant d
+        for d in plan.dependencies:
+            value = await self.value_async(d, errors)
+            if value is not _INVALID and d.name is not None:
+                kwargs[d.name] = value
+
+    async def value_async(self, Dependant d, list errors):
+        cdef Py_ssize_t before = len(errors)
+        if self.overrides is not None:
+            d = _overridden(d, self.overrides)
+        cache = _singletons if d.singleton else self.cache
+        if d.use_cache and d.call in cache:
+            return cache[d.call]
+        kwargs = {}
+        await self.solve_async(d.plan, kwargs, errors)
+        d.plan.fill(self.req, self.path, None, None, kwargs, errors)
+        if len(errors) != before:
+            return _INVALID
+        result = d.plan.invoke(self.req, kwargs)
+        if d.kind == D_CORO:
+            value = await result
+        elif d.kind == D_AGEN:
+            try:
+                value = await result.__anext__()
+            except StopAsyncIteration:
+                raise RuntimeError(f"dependency {_qualname(d.call)} did not yield") from None
+            self.entered(result, True, d.scope)
+        else:
+            value = self.entering(d, result)
+        if d.use_cache:
+            cache[d.call] = value
+        return value
+
+    cdef int close_function_exits(self, object exc) except -1:
+        """Sync function-scoped dependencies resumed here, last entered first
+        (async ones: close_function_exits_async)."""
+        while self.fexits:
+            gen, is_async = self.fexits.pop()
+            if is_async:
+                self.fexits.append((gen, is_async))
+                break
+            finish_generator(gen, exc, f"{self.req.method} {self.req.path}")
+        return 0
+
+    cdef int returned(self) except -1:
+        return self.close_function_exits(None)
+
+    async def close_function_exits_async(self, exc):
+        while self.fexits:
+            gen, is_async = self.fexits.pop()
+            if is_async:
+                await finish_async_generator(gen, exc, f"{self.req.method} {self.req.path}")
+            else:
+                finish_generator(gen, exc, f"{self.req.method} {self.req.path}")
+
+
+cdef _Solve _new_solve(Request req, dict path):
+    cdef _Solve s = _Solve.__new__(_Solve)
+    s.req = req
+    s.path = path
+    s.cache = {}
+    app = req.app
+    if app is not None:
+        overrides = getattr(app, "dependency_overrides", None)
+        if overrides:
+            s.overrides = overrides
+    return s
+
+
+cdef dict _singletons = {}           # provider -> value: 0.2.3's singleton services, made at first use
+cdef dict _override_plans = {}       # (override, path_info, use_cache, scope) -> its Dependant, compiled once
+
+
+cdef Dependant _overridden(Dependant d, dict overrides):
+    """The Dependant standing for d while app.dependency_overrides replaces d.call
+    (compiled at the first request that sees the override, not per request)."""
+    cdef PyObject *hit = PyDict_GetItem(overrides, d.call)
+    cdef Dependant o
+    if hit is NULL:
+        return d
+    # what it is compiled with: one override may stand for dependencies of
+    # HTTP and WebSocket routes, request- and function-scoped, cached or not
+    key = (<object>hit, d.plan.path_info, d.use_cache, d.scope)
+    o = _override_plans.get(key)
+    if o is None:
+        names, converters, websocket = d.plan.path_info
+        o = _dependant(Depends(<object>hit, use_cache=d.use_cache, scope=d.scope), d.name, None,
+                       f"override of {_qualname(d.call)}", names, converters, websocket, ())
+        _override_plans[key] = o
+    return o
+
+
+cdef class Dependant:
+    """One Depends of a plan, compiled (read-only): call, name (the parameter,
+    or None for a route's `dependencies=`), plan (its own parameters and
+    sub-dependencies), use_cache, scope, scopes (Security's)."""
+
+    def __repr__(self):
+        return f"<Dependant {_qualname(self.call)} -> {self.name!r}>"
 
 
 cdef class EndpointPlan:
@@ -631,6 +780,12 @@ cdef class EndpointPlan:
         failing parameter."""
         cdef dict kwargs = {}
         cdef list errors = []
+        self.fill(req, path, form, body, kwargs, errors)
+        if errors:
+            raise RequestValidationError(errors, body=body)
+        return kwargs
+
+    cdef int fill(self, Request req, dict path, object form, object body, dict kwargs, list errors) except -1:
         cdef ParamSpec p
         cdef Py_ssize_t i, n = PyTuple_GET_SIZE(self.params)
         cdef object source = None, raw
@@ -685,15 +840,13 @@ cdef class EndpointPlan:
                 kwargs[p.name] = raw
         if self.body is not None:
             self.body_arguments(<bytes>body, kwargs, errors)
-        if errors:
-            raise RequestValidationError(errors, body=body)
         if self.extra_path and path is not None:
             for name in self.extra_path:
                 if name in path:
                     kwargs[name] = path[name]
         if self.background is not None:
-            kwargs[self.background] = BackgroundTasks()
-        return kwargs
+            kwargs[self.background] = request_exit(req).background_tasks()
+        return 0
 
     cdef int body_arguments(self, bytes body, dict kwargs, list errors) except -1:
         cdef BodySpec b = self.body
@@ -804,32 +957,30 @@ cdef class EndpointPlan:
 
     cdef object run(self, Request req, dict path, bint offload, object offloader):
         cdef dict kwargs
-        cdef _Invocation call
+        if self.dependencies:
+            return self.run_dependent(req, path, offload, offloader)
         if self.is_async:
             if self.reads_form or (self.body is not None and req.reader is not None and req._body is None):
                 return self._read_then_run(req, path)
             kwargs = self.arguments(req, path, None, _whole_body(req) if self.body is not None else None)
-            if self.background is not None:
-                return self._finish_with_tasks(self.invoke(req, kwargs), req, kwargs)
-            return self._finish(self.invoke(req, kwargs))
+            return self._finish(self.invoke(req, kwargs), req)
         kwargs = self.arguments(req, path, req.form() if self.reads_form else None,
                                 _whole_body(req) if self.body is not None else None)
         if offload:
-            call = _Invocation.__new__(_Invocation)
-            call.plan = self
-            call.kwargs = kwargs
-            return offloader(call, req, None)
-        result = self.invoke(req, kwargs)
-        _keep_tasks(self, req, kwargs)
-        return self.respond(result)
+            return offloader(_invocation(self, req, kwargs, None), req, None)
+        try:
+            return self.respond(self.invoke(req, kwargs))
+        except BaseException as exc:
+            _failed(req, None, exc)
+            raise
 
-    async def _finish(self, awaitable):
-        return self.respond(await awaitable)
-
-    async def _finish_with_tasks(self, awaitable, Request req, dict kwargs):
-        result = await awaitable
-        _keep_tasks(self, req, kwargs)
-        return self.respond(result)
+    async def _finish(self, awaitable, Request req=None):
+        try:
+            return self.respond(await awaitable)
+        except BaseException as exc:
+            if req is not None:
+                _failed(req, None, exc)
+            raise
 
     async def _read_then_run(self, Request req, dict path):
         """An async endpoint whose form (or body) is still arriving: read it, then run."""
@@ -841,12 +992,107 @@ cdef class EndpointPlan:
             body = await req.body()
             body = bytes(body) if type(body) is not bytes else body
         kwargs = self.arguments(req, path, form, body)
-        result = await self.invoke(req, kwargs)
-        _keep_tasks(self, req, kwargs)
-        return self.respond(result)
+        try:
+            return self.respond(await self.invoke(req, kwargs))
+        except BaseException as exc:
+            _failed(req, None, exc)
+            raise
+
+    cdef object run_dependent(self, Request req, dict path, bint offload, object offloader):
+        """run() for a plan with dependencies: they are solved (FastAPI's order:
+        each dependency's own dependencies and parameters, then it is called;
+        then the endpoint's parameters), the endpoint is called, function-scoped
+        dependencies are torn down as it returns; request-scoped ones are left
+        to the request's RequestExit. Synchronous when nothing awaits."""
+        cdef _Solve solved = _new_solve(req, path)
+        cdef dict kwargs = {}
+        cdef list errors = []
+        if self.awaits or self.is_async or solved.overrides is not None:
+            return self._run_dependent_async(solved, offload, offloader)
+        body = _whole_body(req) if self.body is not None else None
+        try:
+            solved.solve(self, kwargs, errors)
+            self.fill(req, path, req.form() if self.reads_form else None, body, kwargs, errors)
+            if errors:
+                raise RequestValidationError(errors, body=body)
+            if offload:
+                return offloader(_invocation(self, req, kwargs, solved), req, None)
+            result = self.invoke(req, kwargs)
+            solved.returned()
+            return self.respond(result)
+        except BaseException as exc:
+            _failed(req, solved, exc)
+            raise
+
+    async def _run_dependent_async(self, _Solve solved, bint offload, offloader):
+        cdef Request req = solved.req
+        cdef dict kwargs = {}
+        cdef list errors = []
+        handed = False
+        try:
+            body = None
+            form = None
+            if self.body is not None:
+                if self.is_async and req.reader is not None and req._body is None:
+                    body = await req.body()
+                    body = bytes(body) if type(body) is not bytes else body
+                else:
+                    body = _whole_body(req)
+            if self.reads_form:
+                form = req.form()
+                if inspect.isawaitable(form):
+                    form = await form
+            await solved.solve_async(self, kwargs, errors)
+            self.fill(req, solved.path, form, body, kwargs, errors)
+            if errors:
+                raise RequestValidationError(errors, body=body)
+            if self.is_async:
+                result = await self.invoke(req, kwargs)
+            elif offload:
+                handed = True            # the worker resumes the sync function-scoped ones
+                response = await offloader(_invocation(self, req, kwargs, solved), req, None)
+                handed = False
+                # the worker resumed the sync function-scoped ones; an async one is resumed here
+                await solved.close_function_exits_async(None)
+                return response
+            else:
+                result = self.invoke(req, kwargs)
+            solved.close_function_exits(None)
+            await solved.close_function_exits_async(None)
+            return self.respond(result)
+        except BaseException as exc:
+            if handed and isinstance(exc, asyncio.CancelledError):
+                raise                    # the client left: the endpoint may still run, its worker resumes them
+            _failed(req, solved, exc)
+            await solved.close_function_exits_async(exc)
+            raise
 
     cdef dict ws_arguments(self, Request req, dict path):
         return self.arguments(req, path, None, None)
+
+    cdef object ws_run(self, object socket, Request req, dict kwargs, object offload):
+        return self._ws_run(socket, req, kwargs, offload)
+
+    async def _ws_run(self, socket, Request req, dict kwargs, offload):
+        """The handler with its dependencies: their teardown when it returns (or
+        raises: the exception is thrown in), before the close frame."""
+        cdef _Solve solved = _new_solve(req, req.path_params)
+        cdef list errors = []
+        solved.exit = RequestExit.__new__(RequestExit)
+        solved.exit.route = f"WebSocket {req.path}"
+        exc = None
+        try:
+            await solved.solve_async(self, kwargs, errors)
+            if errors:
+                raise RequestValidationError(errors)
+            await self.invoke(socket, kwargs)
+        except BaseException as e:
+            exc = e
+            raise
+        finally:
+            solved.close_function_exits(exc)
+            await solved.close_function_exits_async(exc)
+            await solved.exit.close(offload, exc, True)
 
 
 cdef object _whole_body(Request req):
@@ -1023,14 +1269,27 @@ cdef bint _is_request_annotation(object tp):
 
 
 def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *, websocket=False,
-                     **operation):
+                     dependencies=None, **operation):
     """The EndpointPlan of `endpoint` for a route whose path has the parameters
     `path_param_names` (with their converter names), or None when nothing of it
-    is typed (it then runs exactly as an untyped handler). TypeError/ValueError
-    naming the handler for a definition mistake."""
+    is typed (it then runs exactly as an untyped handler). `dependencies`:
+    Depends(...) run before it whose values are not passed (the route's,
+    its routers' and the app's). TypeError/ValueError naming the handler for
+    a definition mistake."""
+    return _compile(endpoint, tuple(path_param_names), tuple(path_param_converters), websocket,
+                    operation, dependencies, None, ())
+
+
+cdef EndpointPlan _compile(object endpoint, tuple path_param_names, tuple path_param_converters,
+                           bint websocket, dict operation, object route_dependencies, object call_kind,
+                           tuple chain):
+    """compile_endpoint; call_kind not None: the plan of a dependency (its own
+    parameters: no body, no response side; `chain`: the dependencies being
+    compiled above it, to refuse a cycle)."""
     cdef EndpointPlan plan
     cdef ParamSpec p
     cdef BodySpec b
+    cdef bint dependency = call_kind is not None
     handler = _qualname(endpoint)
     for key in operation:
         if key not in _OPERATION_KEYS:
@@ -1053,19 +1312,34 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
     fn = endpoint
     while isinstance(fn, _partial):
         fn = fn.func
-    if not (inspect.isfunction(fn) or inspect.ismethod(fn)):
+    for d in route_dependencies or ():
+        if not isinstance(d, Depends):
+            raise TypeError(f"{handler}: dependencies must be Depends(...), got {d!r}")
+    dependants = [_dependant(d, None, None, handler, path_names, path_param_converters, websocket, chain)
+                  for d in route_dependencies or ()]
+    if dependency:
+        # a class: its __init__'s parameters; a callable object: its __call__'s
+        fn = fn.__init__ if isinstance(fn, type) else fn if (inspect.isfunction(fn) or inspect.ismethod(fn)) \
+            else type(fn).__call__
+    elif not (inspect.isfunction(fn) or inspect.ismethod(fn)):
         # a callable object (StaticFiles, a class): called as it always was
-        if described:
-            raise TypeError(f"{handler}: route options ({', '.join(k for k, v in operation.items() if v is not None)}) "
-                            f"need a function endpoint")
+        if described or dependants:
+            raise TypeError(f"{handler}: route options ({', '.join(k for k, v in operation.items() if v is not None)}"
+                            f"{', dependencies' if dependants else ''}) need a function endpoint")
         return None
     try:
         sig = inspect.signature(endpoint)
     except (TypeError, ValueError):
+        if dependency:
+            raise TypeError(f"{handler}: the dependency's signature cannot be read") from None
         return None
     hints = _hints(fn, handler)
     params = list(sig.parameters.values())
-    is_async = inspect.iscoroutinefunction(fn)
+    is_async = call_kind in (D_CORO, D_AGEN) if dependency else inspect.iscoroutinefunction(fn)
+    injected = set(getattr(endpoint, "__catzilla_inject__", ()))      # @inject("db"): db = Depends("db")
+    if injected - {q.name for q in params} and not any(q.kind is inspect.Parameter.VAR_KEYWORD for q in params):
+        raise TypeError(f"{handler}: @inject names {', '.join(sorted(injected - {q.name for q in params}))}, "
+                        f"which are not its parameters")
 
     specs = []
     body_params = []
@@ -1084,6 +1358,25 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
         ann = hints.get(name, _EMPTY)
         default = prm.default
         tp, marker, other_meta = _split_annotated(ann) if ann is not _EMPTY else (_EMPTY, None, False)
+        # a dependency: Depends(...) as the default or in Annotated, or a name @inject lists
+        wanted = default if isinstance(default, Depends) else None
+        if ann is not _EMPTY and _origin(ann) is typing.Annotated:
+            for m in ann.__metadata__:
+                if isinstance(m, Depends):
+                    if wanted is not None:
+                        raise TypeError(f"{handler}: parameter {name!r} has Depends both in Annotated and as "
+                                        f"its default")
+                    wanted = m
+        if wanted is None and name in injected:
+            wanted = Depends(name)
+            injected.discard(name)
+        if wanted is not None:
+            if prm.kind is inspect.Parameter.POSITIONAL_ONLY:
+                raise TypeError(f"{handler}: dependency parameter {name!r} is positional-only")
+            dependants.append(_dependant(wanted, name, tp, handler, path_names, path_param_converters,
+                                         websocket, chain))
+            typed = True
+            continue
         if isinstance(default, Param):
             if marker is not None:
                 raise TypeError(f"{handler}: parameter {name!r} has a marker both in Annotated and as its default")
@@ -1100,7 +1393,8 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
                             f"endpoint is called with a {'WebSocket' if websocket else 'Request'}, not {tp!r}")
         if index == 0 and marker is None and name not in converters \
                 and (tp is _EMPTY or connection or tp is typing.Any or tp is object) \
-                and prm.kind is not inspect.Parameter.KEYWORD_ONLY:
+                and prm.kind is not inspect.Parameter.KEYWORD_ONLY \
+                and (not dependency or connection or name in _REQUEST_NAMES):
             # `request: Any` too: how a strictly typed untyped handler spells it
             arg_first = True
             continue
@@ -1162,6 +1456,9 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
             tp = typing.Any
         if tp is not typing.Any or marker is not None or hints.get(name, _EMPTY) is not _EMPTY:
             typed = True
+        if dependency and source in ("body", "form", "file"):
+            raise TypeError(f"{handler}: parameter {name!r}: a dependency does not read the request body "
+                            f"(take it in the endpoint, or read request.json() in the dependency)")
         if source == "body":
             if websocket:
                 raise TypeError(f"{handler}: parameter {name!r}: a WebSocket endpoint has no request body")
@@ -1170,6 +1467,9 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
         if websocket and source in ("form", "file"):
             raise TypeError(f"{handler}: parameter {name!r}: a WebSocket endpoint has no form")
         specs.append(_spec(handler, name, source, key, tp, marker, default, other_meta))
+    for name in sorted(injected):             # @inject names the endpoint takes through **kwargs
+        dependants.append(_dependant(Depends(name), name, None, handler, path_names, path_param_converters,
+                                     websocket, chain))
     if var_kw:
         extra_path = [n for n in path_names if n not in seen_path]
     if not arg_first and not any(q.kind is inspect.Parameter.VAR_POSITIONAL for q in params):
@@ -1180,7 +1480,7 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
     response_model = op["response_model"]
     response_class = op["response_class"]
     stream = None
-    if inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn):
+    if not dependency and (inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn)):
         item = _stream_item(ret)
         sse = _is_subclass(response_class, EventSourceResponse)
         if not sse and (item is typing.Any or item in (str, bytes, bytearray, memoryview)):
@@ -1194,7 +1494,7 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
     response_type = None
     response_codec = None
     response_exact = None
-    if stream is None:
+    if stream is None and not dependency:
         if response_model is not None:
             response_type = response_model
         elif ret is not _EMPTY and ret is not None and not _is_subclass(ret, Response) \
@@ -1208,7 +1508,8 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
                 and _origin(ret) not in (dict, list) and not typing.get_args(ret) and ret is not type(None):
             response_type = ret                  # a typed value (int, UUID...): documented, encoded as it is
 
-    if not typed and not body_params and stream is None and response_type is None and not described:
+    if not typed and not body_params and stream is None and response_type is None and not described \
+            and not dependants and not dependency:
         return None                              # nothing typed: today's call, today's cost
     if problems:
         raise TypeError(f"{handler}: {problems[0]}")
@@ -1219,6 +1520,9 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
     plan.arg_first = arg_first
     plan.inject = tuple(inject)
     plan.background = background
+    plan.dependencies = tuple(dependants)
+    plan.awaits = any((<Dependant>d).awaits for d in dependants)
+    plan.path_info = (path_names, path_param_converters, websocket)
     plan.extra_path = tuple(extra_path)
     plan.operation = op
     plan.status = status or 0
@@ -1242,6 +1546,57 @@ def compile_endpoint(endpoint, path_param_names=(), path_param_converters=(), *,
             raise ValueError(f"{handler}: parameters {keys[k]!r} and {p.name!r} both read {p.source} {p.key!r}")
         keys[k] = p.name
     return plan
+
+
+cdef tuple _REQUEST_NAMES = ("request", "req", "websocket", "ws")    # a dependency's unannotated request parameter
+
+
+cdef Dependant _dependant(Depends marker, str name, object annotation, str handler, tuple path_names,
+                          tuple converters, bint websocket, tuple chain):
+    """A Depends compiled: the callable (a service name looked up, the
+    annotation when none is given), its kind and its own plan."""
+    cdef Dependant d = Dependant.__new__(Dependant)
+    where = f"{handler}: {'parameter ' + repr(name) if name is not None else 'route dependency'}"
+    call = marker.dependency
+    use_cache = marker.use_cache
+    if call is None:
+        call = _split_optional(_split_annotated(annotation)[0])[0] if annotation is not None \
+            and annotation is not _EMPTY else None
+        if not isinstance(call, type):
+            raise TypeError(f"{where}: Depends() without a dependency needs a class annotation, not {annotation!r}")
+    elif isinstance(call, str):
+        try:
+            call, scope = get_service(call)
+        except LookupError as exc:
+            raise TypeError(f"{where}: {exc}") from None
+        use_cache = scope != "transient"
+        d.singleton = scope == "singleton"
+    if call in chain:
+        cycle = " -> ".join(_qualname(c) for c in chain[chain.index(call):] + (call,))
+        raise TypeError(f"{handler}: dependency cycle: {cycle}")
+    fn = call
+    while isinstance(fn, _partial):
+        fn = fn.func
+    if not isinstance(fn, type) and not (inspect.isfunction(fn) or inspect.ismethod(fn)):
+        fn = getattr(type(fn), "__call__", None)
+    if isinstance(fn, type):
+        d.kind = D_CALL
+    elif inspect.isasyncgenfunction(fn):
+        d.kind = D_AGEN
+    elif inspect.isgeneratorfunction(fn):
+        d.kind = D_GEN
+    elif inspect.iscoroutinefunction(fn):
+        d.kind = D_CORO
+    else:
+        d.kind = D_CALL
+    d.call = call
+    d.name = name
+    d.use_cache = use_cache
+    d.scope = marker.scope
+    d.scopes = (<Security>marker).scopes if isinstance(marker, Security) else ()
+    d.plan = _compile(call, path_names, converters, websocket, {}, None, d.kind, chain + (call,))
+    d.awaits = d.kind == D_CORO or d.kind == D_AGEN or d.plan.awaits
+    return d
 
 
 cdef bint _is_upload_list(object tp):

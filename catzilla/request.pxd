@@ -35,9 +35,10 @@ cdef class Request:
     cdef public dict path_params
     cdef Transport conn                    # the connection boundary: the client address (None: see _client)
     cdef public object app
-    # BackgroundTasks (catzilla.params) the endpoint filled: the connection spawns
-    # background.run(offload) once the response is sent; None: nothing to run
-    cdef public object background
+    # What runs once the response is over (catzilla.dependencies.RequestExit:
+    # `yield` dependencies' teardown, background tasks): the connection spawns
+    # exit.close(offload, exc, delivered) exactly once; None: nothing to run
+    cdef object exit
     cdef object _client                    # the client address of a Request built by Request(...),
                                            # or the one a trusted proxy forwarded (client_forwarded)
     # Set only through forwarded() (by catzilla/proxy.pyx, from a trusted proxy's headers).

@@ -9,11 +9,21 @@ bytes object whose call gives an awaitable of the body as plain bytes, so
 ``request.body`` and ``await request.body()`` both work everywhere.
 """
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
-from types import SimpleNamespace
 from typing import Any
 
 from catzilla.app import Catzilla
 from catzilla.datastructures import Headers, QueryParams
+
+class State:
+    """An attribute bag (Starlette's State): ``state.db = pool``, ``state.db``,
+    ``del state.db``; a missing attribute is an AttributeError. ``State(d)``
+    keeps the attributes in the dict `d` itself (another mapping is copied),
+    ``State()`` in a new one."""
+    _state: dict[str, Any]
+    def __init__(self, state: dict[str, Any] | Mapping[str, Any] | None = None) -> None: ...
+    def __getattr__(self, name: str, /) -> Any: ...
+    def __setattr__(self, name: str, value: Any, /) -> None: ...
+    def __delattr__(self, name: str, /) -> None: ...
 
 class RequestBody(bytes):
     """The request body: bytes, and callable for the async API."""
@@ -48,8 +58,6 @@ class Request:
     """The converted path parameters of the matched route; None when it has none."""
     app: Catzilla
     """The application serving this request (None for a Request made in a test)."""
-    background: Any
-    """The BackgroundTasks a typed endpoint filled (run once the response is sent), or None."""
 
     @property
     def http_version(self) -> str:
@@ -98,8 +106,11 @@ class Request:
         """The host[:port] the client addressed: forwarded by a trusted proxy,
         else an absolute-form target's authority, else Host; "" when none."""
     @property
-    def state(self) -> SimpleNamespace:
-        """A namespace for middleware and handlers to pass data along."""
+    def state(self) -> State:
+        """This request's State, for middleware and handlers to pass data along:
+        its attributes start as a shallow copy of ``app.state`` (what the
+        lifespan yielded); setting or deleting one changes neither app.state
+        nor another request's state. Made at the first access."""
     @property
     def url(self) -> str:
         """Absolute URL: {scheme}://{host, or "localhost"}{path}[?query]."""

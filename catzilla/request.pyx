@@ -20,7 +20,43 @@ import json as _stdjson
 from msgspec import DecodeError as _DecodeError
 from msgspec.json import decode as _json_decode
 
-from types import SimpleNamespace
+
+
+cdef class State:
+    """An attribute bag (Starlette's State): ``state.db = pool``, ``state.db``,
+    ``del state.db``; a missing attribute is an AttributeError. The attributes
+    live in a dict, ``state._state``: ``State(d)`` keeps them in the dict `d`
+    itself (not a copy; another mapping is copied), ``State()`` in a new one.
+
+    ``app.state`` is the app's (what its lifespan yields lands there);
+    ``request.state`` is each request's own, starting as a shallow copy of
+    ``app.state`` (see Request.state)."""
+    cdef readonly dict _state
+
+    def __init__(self, state=None):
+        if state is None:
+            state = {}
+        elif not isinstance(state, dict):
+            state = dict(state)
+        self._state = state
+
+    def __getattr__(self, str name):
+        try:
+            return self._state[name]
+        except KeyError:
+            raise AttributeError(f"'State' object has no attribute {name!r}") from None
+
+    def __setattr__(self, str name, value):
+        self._state[name] = value
+
+    def __delattr__(self, str name):
+        try:
+            del self._state[name]
+        except KeyError:
+            raise AttributeError(f"'State' object has no attribute {name!r}") from None
+
+    def __repr__(self):
+        return "State(" + ", ".join(f"{k}={v!r}" for k, v in self._state.items()) + ")"
 
 
 class RequestBody(bytes):
@@ -565,9 +601,17 @@ cdef class Request:
 
     @property
     def state(self):
-        """A namespace for middleware and handlers to pass data along."""
+        """This request's State, for middleware and handlers to pass data along.
+        Its attributes start as a shallow copy of the app's (``app.state``:
+        what the lifespan yielded, and what startup code set there): setting
+        or deleting one here changes neither ``app.state`` nor another
+        request's state, while the objects themselves (a pool, a client) are
+        shared. Made at the first access: a request that never reads it pays
+        nothing."""
+        cdef object shared
         if self._state is None:
-            self._state = SimpleNamespace()
+            shared = getattr(self.app, "state", None) if self.app is not None else None
+            self._state = State((<State>shared)._state.copy() if isinstance(shared, State) else None)
         return self._state
 
     @property

@@ -18,6 +18,7 @@ cdef class Response:
     cdef bytes _ct                       # Content-Type value, validated, or None
     cdef list _headers                   # [(lower-case name, value)] str pairs, validated
     cdef list _filters                   # body filters (wrap_body), in the order added, or None
+    cdef public object background        # a BackgroundTask(s) run once it is sent (Starlette's), or None
 
     # The body protocol (catzilla/_core/transport.pxd): write the head, then
     # the body. Raises only before anything was written (req may be None for

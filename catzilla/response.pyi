@@ -6,6 +6,7 @@ from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 from catzilla.datastructures import Headers, MutableHeaders
+from catzilla.dependencies import BackgroundTask, BackgroundTasks
 
 # What a headers= argument may be: a mapping (anything with .items(), e.g. a
 # dict or a request's Headers) or (name, value) pairs. Values: str (latin-1),
@@ -60,6 +61,8 @@ class Response:
     """The class's Content-Type when none is given (None on Response)."""
     status_code: int
     body: bytes
+    background: BackgroundTask | BackgroundTasks | None
+    """Run once the response is sent (after the endpoint's BackgroundTasks parameter's)."""
 
     def __init__(
         self,
@@ -67,6 +70,7 @@ class Response:
         status_code: int | None = None,
         headers: _HeadersArg = None,
         media_type: str | None = None,
+        background: BackgroundTask | BackgroundTasks | None = None,
         *,
         body: bytes | bytearray | memoryview | str | None = None,
         status: int | None = None,
@@ -137,6 +141,7 @@ class JSONResponse(Response):
         status_code: int | None = None,
         headers: _HeadersArg = None,
         media_type: str | None = None,
+        background: BackgroundTask | BackgroundTasks | None = None,
         *,
         status: int | None = None,
         content_type: str | None = None,
@@ -151,6 +156,7 @@ class RedirectResponse(Response):
         url: object,
         status_code: int | None = None,
         headers: _HeadersArg = None,
+        background: BackgroundTask | BackgroundTasks | None = None,
         *,
         status: int | None = None,
     ) -> None:
@@ -176,6 +182,7 @@ class StreamingResponse(Response):
         status_code: int | None = None,
         headers: _HeadersArg = None,
         media_type: str | None = None,
+        background: BackgroundTask | BackgroundTasks | None = None,
         *,
         status: int | None = None,
         content_type: str | None = None,

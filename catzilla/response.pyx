@@ -11,6 +11,7 @@ from catzilla._core.transport cimport Transport
 from catzilla.datastructures cimport header_value, mutable_headers_over, validated_pairs
 from catzilla.models cimport encode_json, is_model
 from catzilla.request cimport Request
+from catzilla.dependencies cimport BackgroundTask, BackgroundTasks
 
 cdef object _one(object given, str name, object alias, str alias_name, object default):
     """Starlette's argument names beside Catzilla's own: either, not both."""
@@ -70,9 +71,10 @@ cdef class Response:
 
     default_content_type = None
 
-    def __init__(self, content=None, status_code=None, headers=None, media_type=None, *,
+    def __init__(self, content=None, status_code=None, headers=None, media_type=None, background=None, *,
                  body=None, status=None, content_type=None):
         content = _one(content, "content", body, "body", b"")
+        self.background = _background(background)
         self.status_code = _status(_one(status_code, "status_code", status, "status", 200))
         if media_type is not None:
             if content_type is not None:
@@ -227,6 +229,12 @@ cdef bytes filtered_whole(list filters, object body):
     return body
 
 
+cdef object _background(object background):
+    if background is not None and not isinstance(background, (BackgroundTask, BackgroundTasks)):
+        raise TypeError(f"background must be a BackgroundTask or BackgroundTasks, not {background!r}")
+    return background
+
+
 cdef class JSONResponse(Response):
     """JSON body, by the model engine's encoder (catzilla.models.encode_json: msgspec;
     models, dataclasses, pydantic models, UUID, datetime, Decimal, Enum too)."""
@@ -235,8 +243,8 @@ cdef class JSONResponse(Response):
     def render(self, content):
         return encode_json(content)
 
-    def __init__(self, content=None, status_code=None, headers=None, media_type=None, **kw):
-        Response.__init__(self, encode_json(content), status_code, headers, media_type, **kw)
+    def __init__(self, content=None, status_code=None, headers=None, media_type=None, background=None, **kw):
+        Response.__init__(self, encode_json(content), status_code, headers, media_type, background, **kw)
 
 
 cdef class HTMLResponse(Response):
@@ -263,8 +271,9 @@ cdef Response _quick(type cls, bytes body, bytes ct, int status):
 
 
 class RedirectResponse(Response):
-    def __init__(self, url, status_code=None, headers=None, *, status=None):
-        Response.__init__(self, b"", _one(status_code, "status_code", status, "status", 307), headers)
+    def __init__(self, url, status_code=None, headers=None, background=None, *, status=None):
+        Response.__init__(self, b"", _one(status_code, "status_code", status, "status", 307), headers,
+                          background=background)
         self.headers["location"] = quote(str(url), safe=":/%#?=@[]!$&'()*+,;~")
 
 
@@ -288,11 +297,12 @@ cdef class StreamingResponse(Response):
     "application/jsonl" (or application/x-ndjson) any other item (a model, a
     dict...) is sent as one JSON line."""
 
-    def __init__(self, content, status_code=None, headers=None, media_type=None, *,
+    def __init__(self, content, status_code=None, headers=None, media_type=None, background=None, *,
                  status=None, content_type=None):
         if media_type is None and content_type is None:
             content_type = "text/plain; charset=utf-8"
-        Response.__init__(self, b"", status_code, headers, media_type, status=status, content_type=content_type)
+        Response.__init__(self, b"", status_code, headers, media_type, background, status=status,
+                          content_type=content_type)
         if not (hasattr(content, "__aiter__") or hasattr(content, "__iter__")):
             raise TypeError(f"{type(self).__name__} content must be an iterable or async iterable, "
                             f"not {type(content).__name__}")

@@ -72,6 +72,7 @@ cdef class _Node:
 
 cdef class Router:
     cdef readonly str prefix
+    cdef readonly tuple dependencies    # Depends run for every route added here or included (outermost first)
     cdef dict _static                   # full static path -> _Leaf
     cdef _Node _root
     cdef bint _has_dynamic

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, final
 
 from catzilla.params import EndpointPlan
+from catzilla.dependencies import Depends
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -84,9 +85,13 @@ class Match:
         anything else 405 with Allow. () when there is a route."""
 
 class Router:
-    def __init__(self, prefix: str = "", *, routes: Iterable[Route] | None = None) -> None: ...
+    def __init__(self, prefix: str = "", *, routes: Iterable[Route] | None = None,
+                 dependencies: Iterable[Depends] | None = None) -> None: ...
     @property
     def prefix(self) -> str: ...
+    @property
+    def dependencies(self) -> tuple[Depends, ...]:
+        """Run for every route added here or included (outermost first), values not passed."""
     @property
     def routes(self) -> list[Route]: ...
     def add(
@@ -118,9 +123,10 @@ class Router:
     def delete(self, path: str, **options: Any) -> Callable[[_F], _F]: ...
     def head(self, path: str, **options: Any) -> Callable[[_F], _F]: ...
     def options(self, path: str, **options: Any) -> Callable[[_F], _F]: ...
-    def include(self, other: Router, prefix: str = "") -> None:
-        """Copy every route of ``other`` (already carrying other's prefix) under
-        this router's prefix + ``prefix``; all or nothing."""
+    def include(self, other: Router, prefix: str = "", *, dependencies: Iterable[Depends] | None = None) -> None:
+        """Copy every route of ``other`` (already carrying other's prefix and
+        dependencies) under this router's prefix + ``prefix``, this router's
+        dependencies then ``dependencies`` before theirs; all or nothing."""
     def find(self, method: str, path: str) -> Match:
         """The Match for ``method`` and ``path`` (already percent-decoded)."""
     def url_path_for(self, name: str, /, **params: Any) -> str: ...

@@ -127,6 +127,7 @@ from cpython.tuple cimport PyTuple_GET_ITEM
 from catzilla._core.httpsyntax cimport is_token
 from catzilla.params cimport EndpointPlan
 from catzilla.params import compile_endpoint
+from catzilla.dependencies import Depends
 from catzilla.includes.python cimport (PyUnicode_KIND, PyUnicode_DATA, PyUnicode_READ,
                                        PyUnicode_GET_LENGTH, PyUnicode_Tailmatch)
 
@@ -744,12 +745,29 @@ cdef int _init_route(Route r, str full, tuple methods, object endpoint, str name
     return 0
 
 
-cdef Route _copy_route(Route route, str full):
+cdef tuple _dependency_list(object dependencies, str what):
+    if dependencies is None:
+        return ()
+    if isinstance(dependencies, (str, bytes)) or not hasattr(dependencies, "__iter__"):
+        raise TypeError(f"{what}: dependencies must be a list of Depends(...), got {dependencies!r}")
+    out = tuple(dependencies)
+    for d in out:
+        if not isinstance(d, Depends):
+            raise TypeError(f"{what}: dependencies must be a list of Depends(...), got {d!r}")
+    return out
+
+
+cdef Route _copy_route(Route route, str full, tuple dependencies=()):
     """route moved to the path `full` (params_as_kwargs recomputed for its
-    parameters; the plan carried over unless a prefix added path parameters)."""
+    parameters; the plan carried over unless a prefix added path parameters
+    or `dependencies` -- the including routers', outermost first -- are added)."""
     cdef Route r = Route.__new__(Route)
     segments, names, convs = _parse_pattern(full)
-    if names == route.param_names:
+    if dependencies:
+        operation = dict(route._operation)
+        operation["dependencies"] = list(dependencies) + list(operation.get("dependencies") or ())
+        _init_route(r, full, route.methods, route.endpoint, route.name, route.blocking, route.websocket, operation)
+    elif names == route.param_names:
         _init_route(r, full, route.methods, route.endpoint, route.name, route.blocking, route.websocket, None)
         r.plan = route.plan
         r._operation = route._operation
@@ -825,15 +843,19 @@ cdef class Router:
         self._has_dynamic = False
         self._routes = []
         self._names = {}
+        self.dependencies = ()
 
-    def __init__(self, prefix="", *, routes=None):
-        """Router(prefix="", *, routes=None): routes are Route objects, added
-        with add_route() in order."""
+    def __init__(self, prefix="", *, routes=None, dependencies=None):
+        """Router(prefix="", *, routes=None, dependencies=None): routes are Route
+        objects, added with add_route() in order. dependencies: Depends(...)
+        run for every route of this router (before the route's own; their
+        values are not passed), and for the routes of routers it includes."""
         if not isinstance(prefix, str):
             raise TypeError(f"Router prefix must be a str, got {prefix!r} "
                             f"(routes are passed as Router(routes=[...]))")
         _check_prefix(prefix, "router prefix")
         self.prefix = prefix
+        self.dependencies = _dependency_list(dependencies, "Router")
         if routes is not None:
             for route in routes:
                 self.add_route(route)
@@ -955,6 +977,8 @@ cdef class Router:
         if (path and not path.startswith("/")) or not full:
             raise RouteError(f"route path {path!r} must start with '/'")
         cdef Route route = Route.__new__(Route)
+        if self.dependencies:
+            options["dependencies"] = list(self.dependencies) + list(options.get("dependencies") or ())
         _init_route(route, full, _normalize_methods(methods, full), endpoint, name, blocking, False, options)
         self._check_conflict(route)
         return self._commit(route)
@@ -969,8 +993,8 @@ cdef class Router:
         if not isinstance(route, Route) or (<Route>route).path is None:
             raise TypeError(f"add_route() needs a Route made with Route(path, endpoint, ...), got {route!r}")
         cdef Route r = <Route>route
-        if self.prefix:
-            r = _copy_route(r, self.prefix + r.path)
+        if self.prefix or self.dependencies:
+            r = _copy_route(r, self.prefix + r.path, self.dependencies)
         self._check_conflict(r)
         return self._commit(r)
 
@@ -1006,21 +1030,23 @@ cdef class Router:
 
     # `include` is a reserved word in Cython source (the include statement), so
     # the method is written as _include and published as Router.include below.
-    def _include(self, Router other not None, str prefix=""):
+    def _include(self, Router other not None, str prefix="", *, dependencies=None):
         """Mount a copy of every route of `other` under this router's prefix + prefix.
 
-        other's routes already carry other's own prefix. The routes are copied
-        at call time: routes added to `other` afterwards are not mounted. Either
-        every route is mounted or, on error (RouteError), none is.
+        other's routes already carry other's own prefix and dependencies; this
+        router's dependencies, then `dependencies`, run before them. The routes
+        are copied at call time: routes added to `other` afterwards are not
+        mounted. Either every route is mounted or, on error (RouteError), none is.
         """
         cdef Route r, copy
         if prefix is None:
             raise TypeError("include() prefix must be a str")
         _check_prefix(prefix, "include prefix")
+        cdef tuple extra = self.dependencies + _dependency_list(dependencies, "include")
         cdef list copies = []
         cdef set seen = set()
         for r in list(other._routes):
-            copy = _copy_route(r, self.prefix + prefix + r.path)
+            copy = _copy_route(r, self.prefix + prefix + r.path, extra)
             self._check_conflict(copy)
             # routes of `other` cannot conflict with each other, but check the
             # batch anyway (a router may be included into itself)

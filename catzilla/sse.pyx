@@ -146,7 +146,7 @@ cdef class EventSourceResponse(StreamingResponse):
     cdef readonly object source
 
     def __init__(self, content, status_code=None, headers=None, *, ping=15.0, str ping_message=": ping",
-                 status=None):
+                 status=None, background=None):
         if isinstance(content, (ServerSentEvent, dict, str, bytes, bytearray, memoryview)) \
                 or is_model(type(content)):          # one event (a pydantic model is iterable)
             content = (content,)
@@ -158,7 +158,7 @@ cdef class EventSourceResponse(StreamingResponse):
         ping = 0.0 if ping is None else float(ping)
         if ping < 0:
             raise ValueError("ping must be >= 0 (0 or None: no keep-alive comments)")
-        StreamingResponse.__init__(self, content, status_code, headers, status=status,
+        StreamingResponse.__init__(self, content, status_code, headers, background=background, status=status,
                                    content_type="text/event-stream; charset=utf-8")
         self.source = content
         self.encode = encode_item

@@ -1,7 +1,9 @@
 """Catzilla demo: plain, JSON and path-param routes, every kind of stream, WebSockets,
 a live dashboard fed by a Broadcast hub (/live), static files (/assets/),
-compression that keeps streams incremental, and a typed LLM-style API
-(/v1/models, /v1/completions) described by /openapi.json and the /docs page.
+compression that keeps streams incremental, a typed LLM-style API
+(/v1/models, /v1/completions) described by /openapi.json and the /docs page, and
+a database session (a `yield` dependency) that a stream reads through to its last
+row (/v1/db/rows), with a background task recording each download (/v1/db/downloads).
 
     make demo            # builds, then serves on http://127.0.0.1:8000
     HOST=0.0.0.0 PORT=9000 python examples/app.py
@@ -10,21 +12,23 @@ import asyncio
 import hashlib
 import os
 import random
+import sqlite3
 import sys
 import tempfile
 import time
-from typing import Any, AsyncIterator, Iterator, Literal, Optional, Union
+from typing import Annotated, Any, AsyncIterator, Iterator, Literal, Optional, Union
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from catzilla import (BaseModel, Broadcast, Catzilla, CompressionMiddleware, Field,  # noqa: E402
-                      HTMLResponse, Request, Response, StreamingResponse, UploadFile)
+from catzilla import (BackgroundTasks, BaseModel, Broadcast, Catzilla, CompressionMiddleware,  # noqa: E402
+                      Depends, Field, HTMLResponse, Query, Request, Response, StreamingResponse, UploadFile)
 from catzilla.files import FileResponse  # noqa: E402
 from catzilla.sse import EventSourceResponse, ServerSentEvent  # noqa: E402
 from catzilla.websocket import WebSocket  # noqa: E402
 
 app = Catzilla(title="Catzilla demo", version="1.0.0",
-               openapi_tags=[{"name": "llm", "description": "A typed, streaming LLM-style API"}])
+               openapi_tags=[{"name": "llm", "description": "A typed, streaming LLM-style API"},
+                             {"name": "db", "description": "A database session that a stream reads through"}])
 # Every text answer and stream compressed (gzip; br/zstd too with catzilla[compression]),
 # each streamed chunk flushed as it is produced.
 app.add_middleware(CompressionMiddleware)
@@ -181,6 +185,102 @@ async def completions(body: CompletionRequest) -> AsyncIterator[Token]:
             yield Token(index=i, text=word + " ")
         else:
             yield Token(index=i, text=word + " ", finish_reason="stop" if len(words) == len(REPLY) else "length")
+
+
+# -- a database session used by a stream ---------------------------------------------
+# get_db is a `yield` dependency: the session it yields stays open until the response is
+# over -- for a stream, until after its last chunk -- so the stream reads through it row by
+# row; then it is committed, or rolled back with the exception that ended the response
+# (ClientDisconnect when the client hung up), and closed. Then the background tasks run.
+
+DB_ROWS = 10_000
+# One file for every worker process (and run): SQLite serializes the writers, WAL lets the
+# streams read while a download is recorded.
+DB_FILE = os.path.join(tempfile.gettempdir(), "catzilla-demo.sqlite3")
+
+
+@app.on_startup
+def create_db() -> None:
+    """The tables, and the items once (every worker runs this: each step is idempotent)."""
+    db = sqlite3.connect(DB_FILE)
+    try:
+        db.execute("pragma journal_mode=wal")
+        with db:
+            db.execute("create table if not exists items (id integer primary key, name text not null, "
+                       "price real not null)")
+            db.execute("create table if not exists downloads (id integer primary key, after integer not null, "
+                       "rows_read integer not null, at real not null)")
+            db.execute("with recursive n(i) as (select 1 union all select i + 1 from n where i < ?) "
+                       "insert or ignore into items select i, printf('item-%06d', i), "
+                       "round(1 + i * 7919 % 10000 / 100.0, 2) from n", (DB_ROWS,))
+    finally:
+        db.close()
+
+
+def get_db() -> Iterator[sqlite3.Connection]:
+    """A session per request. Its teardown runs on a worker thread (a commit may block):
+    the connection is made with check_same_thread=False."""
+    db = sqlite3.connect(DB_FILE, check_same_thread=False)
+    try:
+        yield db
+        db.commit()
+    except Exception:
+        db.rollback()
+        raise
+    finally:
+        db.close()
+
+
+class Item(BaseModel):
+    id: int
+    name: str
+    price: float
+
+
+class Download(BaseModel):
+    id: int
+    after: int
+    rows_read: int
+    at: float
+
+
+def record_download(after: int, read: list[int]) -> None:
+    """A background task (def: on a worker thread), once the session is closed; it runs
+    even when the client hung up, so rows_read tells how far a download got."""
+    db = sqlite3.connect(DB_FILE)
+    try:
+        with db:
+            db.execute("insert into downloads (after, rows_read, at) values (?, ?, ?)", (after, read[0], time.time()))
+    finally:
+        db.close()
+
+
+@app.get("/v1/db/rows", tags=["db"])
+def db_rows(tasks: BackgroundTasks, db: Annotated[sqlite3.Connection, Depends(get_db)],
+            after: Annotated[int, Query(ge=0, description="the last id already read")] = 0,
+            limit: Annotated[int, Query(ge=1, le=DB_ROWS)] = 1000,
+            delay: Annotated[float, Query(ge=0, le=1, description="seconds between rows, to watch it stream")] = 0
+            ) -> StreamingResponse:
+    """Items as JSON lines, read from the database as they are sent (`curl -N
+    'localhost:8000/v1/db/rows?limit=5&delay=0.5'`), through the request's session."""
+    read = [0]
+    tasks.add_task(record_download, after, read)
+
+    def rows() -> Iterator[Item]:
+        cursor = db.execute("select id, name, price from items where id > ? order by id limit ?", (after, limit))
+        for id_, name, price in cursor:      # one row per chunk: the session is open for each
+            read[0] += 1
+            yield Item(id=id_, name=name, price=price)
+            if delay:
+                time.sleep(delay)            # a sync generator: on a worker thread, nobody waits
+    return StreamingResponse(rows(), media_type="application/jsonl")
+
+
+@app.get("/v1/db/downloads", tags=["db"])
+def db_downloads(db: Annotated[sqlite3.Connection, Depends(get_db)]) -> list[Download]:
+    """The downloads of /v1/db/rows recorded so far, the latest first."""
+    cursor = db.execute("select id, after, rows_read, at from downloads order by id desc limit 100")
+    return [Download(id=i, after=a, rows_read=n, at=t) for i, a, n, t in cursor]
 
 
 @app.get("/download/big")

@@ -4,8 +4,9 @@ from typing import Annotated
 
 from catzilla import Catzilla, StreamingResponse
 
-from common import (GZIP_LEVEL, HELLO, UPLOAD_PATH, WS_PATH, alines10k, chunks64m, lines10k, middleware_from_env,
-                    order_models, port_from_argv)
+import common
+from common import (DEPS_CLOSED_PATH, DEPS_PATH, GZIP_LEVEL, HELLO, UPLOAD_PATH, WS_PATH, Session, alines10k, chunks64m,
+                    deps_answer, get_session, get_settings, lines10k, middleware_from_env, order_models, port_from_argv)
 
 app = Catzilla()
 
@@ -103,6 +104,25 @@ if BaseModel is not None:
     def search(request, q: str, limit: Annotated[int, Query(ge=1, le=100)] = 10,
                offset: Annotated[int, Query(ge=0)] = 0, tags: list[str] = Query([])):
         return {"q": q, "limit": limit, "offset": offset, "tags": tags}
+
+
+# The deps scenario: a plain dependency and a yield dependency (common.get_settings, common.get_session)
+# through Depends, FastAPI's way, and a constrained query parameter. A catzilla without Depends (a
+# --before revision older than it) serves the rest; run.py reports deps as n/a for it (catzilla_needs).
+try:
+    from catzilla import Depends, Query
+except ImportError:
+    Depends = None
+
+if Depends is not None:
+    @app.get(DEPS_PATH)
+    def deps(limit: int = Query(10, ge=1, le=100), settings: dict = Depends(get_settings),
+             session: Session = Depends(get_session)) -> dict:
+        return deps_answer(settings, session, limit)
+
+    @app.get(DEPS_CLOSED_PATH)
+    def deps_closed(request):
+        return {"closed": common.closed_sessions}
 
 
 if __name__ == "__main__":

@@ -56,6 +56,60 @@ def order_models(BaseModel, Field):
     return Customer, Item, Order
 
 
+# --- deps (GET /deps?limit=20): a plain dependency, a yield dependency, a typed query -------
+# The dependencies every app injects, in each framework's own way (Depends, Provide). The
+# session's teardown does real work after the handler: it closes the session and counts it;
+# GET /deps/closed answers that count, so run.py can check that the teardown ran.
+DEPS_PATH = "/deps"
+DEPS_CLOSED_PATH = "/deps/closed"
+closed_sessions = 0                  # sessions whose teardown ran (read as common.closed_sessions)
+
+
+class Session:
+    """What the yield dependency hands out: open until its teardown closes it."""
+    __slots__ = ("open",)
+
+    def __init__(self):
+        self.open = True
+
+
+def get_settings():
+    """Dependency 1: a plain function returning a small dict."""
+    return {"region": "eu"}
+
+
+def get_session():
+    """Dependency 2: a generator; the code after the yield runs once the handler is done."""
+    global closed_sessions
+    s = Session()
+    try:
+        yield s
+    finally:
+        s.open = False
+        closed_sessions += 1
+
+
+async def aget_settings():
+    """get_settings as a coroutine function (FastAPI runs a plain `def` dependency on its thread pool)."""
+    return {"region": "eu"}
+
+
+async def aget_session():
+    """get_session as an async generator: the same session and teardown, on the event loop."""
+    global closed_sessions
+    s = Session()
+    try:
+        yield s
+    finally:
+        s.open = False
+        closed_sessions += 1
+
+
+def deps_answer(settings, session, limit):
+    """What GET /deps answers: {"region": "eu", "open": true, "limit": limit}."""
+    return {"region": settings["region"], "open": session.open, "limit": limit}
+
+
 def chunks64m():
     """GET /stream64m: 64 MiB in 64 KiB chunks of one preallocated bytes object."""
     for _ in range(CHUNK_COUNT):

@@ -4,11 +4,13 @@
 """
 from typing import Annotated
 
-from fastapi import FastAPI, Query, Request
+import common
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from common import HELLO, chunks64m, lines10k, order_models
+from common import (DEPS_CLOSED_PATH, DEPS_PATH, HELLO, Session, aget_session, aget_settings, chunks64m, deps_answer,
+                    lines10k, order_models)
 
 app = FastAPI()
 
@@ -57,3 +59,16 @@ async def orders(order: Order):
 async def search(q: str, limit: Annotated[int, Query(ge=1, le=100)] = 10, offset: Annotated[int, Query(ge=0)] = 0,
                  tags: Annotated[list[str], Query()] = []):
     return {"q": q, "limit": limit, "offset": offset, "tags": tags}
+
+
+# The deps scenario: the two dependencies as FastAPI's docs write them for an async app (`async def`, the
+# yield one an async generator): a plain `def` dependency would run on the thread pool, one hop each.
+@app.get(DEPS_PATH)
+async def deps(limit: int = Query(10, ge=1, le=100), settings: dict = Depends(aget_settings),
+               session: Session = Depends(aget_session)):
+    return deps_answer(settings, session, limit)
+
+
+@app.get(DEPS_CLOSED_PATH)
+async def deps_closed():
+    return {"closed": common.closed_sessions}

@@ -1,6 +1,7 @@
-"""Litestar (served by uvicorn): the typed scenarios (orders, search) and GET / for the runner's
-readiness check. msgspec Structs carry the issue's constraints (msgspec.Meta), Parameter the
-query constraints.
+"""Litestar (served by uvicorn): the typed scenarios (orders, search), deps, and GET / for the
+runner's readiness check. msgspec Structs carry the issue's constraints (msgspec.Meta), Parameter the
+query constraints; deps' dependencies are `Provide`d, both run on the event loop (the plain one with
+sync_to_thread=False).
 
     uvicorn litestar_app:app --port PORT --no-access-log --log-level warning
 """
@@ -8,9 +9,11 @@ from typing import Annotated, List, Optional
 
 import msgspec
 from litestar import Litestar, MediaType, get, post
+from litestar.di import Provide
 from litestar.params import Parameter
 
-from common import HELLO
+import common
+from common import DEPS_CLOSED_PATH, DEPS_PATH, HELLO, Session, deps_answer, get_session, get_settings
 
 
 class Customer(msgspec.Struct):
@@ -50,4 +53,16 @@ async def search(q: str, limit: Annotated[int, Parameter(ge=1, le=100)] = 10,
     return {"q": q, "limit": limit, "offset": offset, "tags": tags or []}
 
 
-app = Litestar([home, orders, search])
+# (a generator dependency takes no sync_to_thread: Litestar steps it on the event loop, and warns if given one)
+@get(DEPS_PATH, dependencies={"settings": Provide(get_settings, sync_to_thread=False),
+                               "session": Provide(get_session)})
+async def deps(settings: dict, session: Session, limit: Annotated[int, Parameter(ge=1, le=100)] = 10) -> dict:
+    return deps_answer(settings, session, limit)
+
+
+@get(DEPS_CLOSED_PATH)
+async def deps_closed() -> dict:
+    return {"closed": common.closed_sessions}
+
+
+app = Litestar([home, orders, search, deps, deps_closed])

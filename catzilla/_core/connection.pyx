@@ -26,9 +26,10 @@ from catzilla.includes.http cimport (cz_request, cz_parse_request, cz_chunked_in
 from catzilla.includes.poller cimport CZ_READ
 from catzilla.includes.system cimport shutdown, recv, SHUT_WR, MSG_PEEK, MSG_DONTWAIT
 from catzilla.request cimport Request, early_request, new_request
+from catzilla.dependencies cimport request_exit
 from catzilla.response cimport Response, to_response
 from catzilla.response import PlainTextResponse
-from catzilla.exceptions import HTTPException
+from catzilla.exceptions import ClientDisconnect, HTTPException
 
 cdef enum:
     ST_HEAD = 0          # reading a request head (or idle between requests)
@@ -374,6 +375,8 @@ cdef class Connection(Transport):
         mark = self.out.size()
         try:
             resp = to_response(result)
+            if resp.background is not None and self.req is not None:
+                request_exit(self.req).add_tasks(resp.background)   # after the endpoint's BackgroundTasks
             resp.send(self, self.req)
         except Exception as exc:
             self.out.end = self.out.start + mark     # a response fails before its head is complete
@@ -439,6 +442,7 @@ cdef class Connection(Transport):
         if self.closed:
             return 0
         if not ok:
+            self.req = None                  # the pump ends the request, with the stream's exception
             self.flush()                     # what was produced before the failure still goes out,
             self.abort()                     # but no last chunk: the client sees it is incomplete
             return 0
@@ -449,11 +453,8 @@ cdef class Connection(Transport):
 
     cdef int response_sent(self, int status, long long nbytes) except -1:
         self.log_access(status, nbytes)
-        if self.req is not None and self.req.background is not None:
-            # a typed endpoint's BackgroundTasks: after the response, tracked like any task
-            background = self.req.background
-            self.req.background = None
-            self.svc.spawn(background.run(self.svc.offload))
+        if nbytes >= 0 and self.req is not None and self.req.exit is not None:
+            self.svc.end_request(self.req, None, True)   # a stream's pump ends it once its source is closed
         return self.response_done()
 
     cdef int response_done(self) except -1:
@@ -640,8 +641,8 @@ cdef class Connection(Transport):
         if pump is not None:
             self.pump = None
             pump.cancel()
-        if self.task is not None:
-            task = self.task
+        task = self.task
+        if task is not None:
             self.task = None
             if self.body is None or not self.body.waiting():
                 task.cancel()                # else the pending body read raises ClientDisconnect
@@ -650,6 +651,10 @@ cdef class Connection(Transport):
         if bridge is not None:
             self.bridge = None
             bridge.connection_lost()              # the handler's receive raises WebSocketDisconnect
+        elif pump is None and self.req is not None and self.req.exit is not None:
+            # gone before the response was over (a stream's pump ends it itself); a
+            # handler still running is cancelled, and finishes before the teardown
+            self.svc.end_request(self.req, ClientDisconnect("the client closed the connection"), False, task)
         self.req = None
 
 

@@ -3,6 +3,7 @@
 # back to the loop, scratch memory), and the table of open connections.
 from catzilla.includes.http cimport cz_limits, cz_header
 from catzilla._core.dispatch cimport Dispatcher
+from catzilla.request cimport Request
 
 
 cdef class Limits:
@@ -40,7 +41,11 @@ cdef class Services:
     # around dispatching one), else None: read by the block watchdog's thread.
     cdef readonly object current
     cdef object task_factory         # builds a Task for a handler coroutine (eager on 3.12+)
-    cdef set tasks                   # background tasks (closing a HEAD response's body), awaited at shutdown
+    # Background tasks (a typed endpoint's BackgroundTasks, closing an unsent
+    # body): awaited at shutdown within its deadline, then cut. Each is named
+    # (Task.get_name()) by what it is, for the warning that cuts it.
+    cdef set tasks
+    cdef dict on_threads             # background task -> the BlockingCall of the def function it awaits
     # parse and recv scratch, shared by the loop's connections (one runs at a time)
     cdef cz_header *headers          # limits.parser.max_headers long
     cdef char *scratch               # read_size long
@@ -51,7 +56,16 @@ cdef class Services:
 
     cdef int post(self, object item) except -1   # from a worker thread: item.on_worker() soon on the loop
     cdef int run_ready(self) except -1           # on the loop: drain the wake fd, run what was posted
-    cdef object spawn(self, object coro)         # a tracked background task
+    # A tracked background task, named `description` ("background task
+    # send_mail for POST /orders"; by default, after the coroutine).
+    cdef object spawn(self, object coro, str description=*)
+    # The request's response is over (sent whole: delivered; or abandoned, exc
+    # saying why): its RequestExit (teardown, background tasks) runs, once;
+    # after `handler` (its task, cancelled by a hang-up) has finished, if given.
+    cdef int end_request(self, Request req, object exc, bint delivered, object handler=*) except -1
+    # At the shutdown deadline: cancel every background task still running,
+    # each logged at WARNING by its name; returns them (to await their cleanup).
+    cdef list cut_tasks(self, double waited)
 
 
 # Overload logging: one warning when refusals start, a summary when they stop

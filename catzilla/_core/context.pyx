@@ -9,6 +9,9 @@ from catzilla.includes.errno cimport errno
 from catzilla.includes.http cimport cz_header
 from catzilla.includes.system cimport cz_wake_open, cz_wake_signal, cz_wake_drain, cz_wake_close
 from catzilla._core.dispatch cimport Dispatcher
+from catzilla.dependencies cimport RequestExit
+from catzilla.dependencies import callable_name
+from catzilla.request cimport Request
 from catzilla._core.workers import WorkerPool
 from catzilla.exceptions import HTTPException
 
@@ -64,6 +67,7 @@ cdef class Services:
         self.pool = pool
         self.task_factory = _task_factory(loop)
         self.tasks = set()
+        self.on_threads = {}
         self.ready = []
         self.wake_fd = cz_wake_open()
         if self.wake_fd < 0:
@@ -97,22 +101,80 @@ cdef class Services:
     async def offload(self, endpoint, request, params):
         """endpoint(request, **params) on a worker thread (a blocking route):
         the loop goes on meanwhile; the result or exception comes back here."""
-        cdef BlockingCall call = BlockingCall(self, endpoint, request, params)
-        call.future = self.loop.create_future()
-        self.pool.submit(call.run)
+        cdef BlockingCall call = _submit(self, endpoint, request, params)
         try:
             return await call.future
         finally:
             call.dropped = True      # cancelled (client gone, shutdown): a call still queued is skipped
 
-    cdef object spawn(self, object coro):
-        task = self.loop.create_task(coro)
+    async def offload_task(self, endpoint, request, params):
+        """offload() for a background task's def function: the same, with the
+        task noted as waiting on that call meanwhile (cut_tasks says so)."""
+        cdef BlockingCall call = _submit(self, endpoint, request, params)
+        task = asyncio.current_task(self.loop)
+        self.on_threads[task] = call
+        try:
+            return await call.future
+        finally:
+            call.dropped = True
+            self.on_threads.pop(task, None)
+
+    cdef object spawn(self, object coro, str description=None):
+        if description is None:
+            description = f"background task {callable_name(coro)}"
+        task = self.loop.create_task(coro, name=description)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
 
-    def background_tasks(self):
-        return list(self.tasks)
+    cdef int end_request(self, Request req, object exc, bint delivered, object handler=None) except -1:
+        cdef RequestExit ex = req.exit
+        if ex is None:
+            return 0
+        req.exit = None
+        if ex.idle():
+            return 0
+        if handler is not None and not handler.done():
+            self.spawn(_close_after(handler, ex.close(self.offload_task, exc, delivered)), ex.description())
+        elif ex.sync_only():
+            # the common case (a sync `yield` dependency): straight to a worker
+            # thread, no task on the loop; the pool runs queued jobs before it stops
+            if ex.exc is None:
+                ex.exc = exc
+            try:
+                self.pool.submit(ex.close_sync)
+            except RuntimeError:             # the pool is shut down: the server is stopping
+                ex.close_sync()
+        else:
+            self.spawn(ex.close(self.offload_task, exc, delivered), ex.description())
+        return 0
+
+    cdef list cut_tasks(self, double waited):
+        cdef BlockingCall call
+        cdef list cut = []
+        for task in list(self.tasks):
+            if task.done():
+                continue
+            call = self.on_threads.get(task)
+            if call is None:
+                how = "cancelled"
+            elif call.started:
+                how = ("its def function is running on a worker thread, which cannot be "
+                       "interrupted: it runs on, no longer awaited")
+            else:
+                how = "its def function, still queued for a worker thread, will not run"
+            self.log.warning("shutdown: %s still running when the shutdown timeout (%.3g s) ran out; %s",
+                             task.get_name(), waited, how)
+            task.cancel()
+            cut.append(task)
+        return cut
+
+
+cdef BlockingCall _submit(Services svc, endpoint, request, params):
+    cdef BlockingCall call = BlockingCall(svc, endpoint, request, params)
+    call.future = svc.loop.create_future()
+    svc.pool.submit(call.run)
+    return call
 
 
 cdef class Burst:
@@ -160,6 +222,13 @@ cdef class ConnectionTable:
         return 0
 
 
+async def _close_after(handler, closing):
+    """A cancelled handler's own cleanup (finally: blocks, which may await and
+    still use its dependencies) finishes before the dependencies are torn down."""
+    await asyncio.wait([handler])
+    await closing
+
+
 cdef class BlockingCall:
     """One blocking endpoint call: run() on a worker thread, then handed back
     through Services.post, the way streams hand their bytes back."""
@@ -169,6 +238,7 @@ cdef class BlockingCall:
     cdef object result
     cdef object exc
     cdef bint dropped                # the awaiting task is gone: do not start the endpoint
+    cdef bint started                # run() called the endpoint (read at shutdown, on the loop)
 
     def __init__(self, Services svc, endpoint, request, params):
         self.svc = svc
@@ -180,6 +250,7 @@ cdef class BlockingCall:
         """On a worker thread."""
         try:
             if not self.dropped:
+                self.started = True
                 if self.params is None:
                     self.result = self.endpoint(self.request)
                 else:

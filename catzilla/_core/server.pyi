@@ -3,6 +3,7 @@ set registered with the running asyncio loop as a single reader; accept, read
 and write are handled in C, handlers and async generators run as asyncio tasks.
 """
 import asyncio
+from typing import Any
 import socket
 from collections.abc import Iterable
 
@@ -37,9 +38,12 @@ class Server:
     def handling(self) -> str | None:
         """On the watchdog thread while the loop is blocked: "METHOD /route" of
         the request the loop is busy with, or None."""
+    def run_task(self, task: Any) -> asyncio.Task[None]:
+        """A BackgroundTask run now, tracked like a request's (app.add_task)."""
     def stop_listening(self) -> None: ...
     async def shutdown(self, timeout: float = 10.0) -> None:
-        """Graceful stop: in-flight requests and streams get `timeout` seconds,
-        then are closed; the worker threads are joined (bounded)."""
+        """Graceful stop: in-flight requests and streams, and background tasks,
+        get `timeout` seconds, then are closed or cancelled (each task cut is
+        logged); the worker threads are joined (bounded)."""
     def close(self) -> None:
         """Close every connection and the poller (no waiting)."""

@@ -15,6 +15,7 @@ from catzilla._core.transport cimport update_date
 from catzilla._core.workers import WorkerPool
 from catzilla._core.watchdog import Watchdog
 from catzilla.request cimport Request
+from catzilla.dependencies cimport RequestExit
 from catzilla.router cimport Route
 from catzilla.settings import CLOSE_GRACE
 from catzilla.includes.poller cimport (cz_event, CZ_READ, CZ_WRITE, CZ_HUP, cz_poller_create, cz_poller_add,
@@ -275,6 +276,14 @@ cdef class Server:
         route = self.svc.dispatcher.slot.plan.router.find(req.method, req.path).route
         return f"{req.method} {route.path if route is not None else req.path}"
 
+    def run_task(self, task):
+        """A BackgroundTask run now, tracked like a request's (app.add_task):
+        graceful shutdown waits for it."""
+        cdef RequestExit ex = RequestExit.__new__(RequestExit)
+        ex.route = "app.add_task"
+        ex.add_tasks(task)
+        return self.svc.spawn(ex.close(self.svc.offload, None, True))
+
     def stop_listening(self):
         self.pause_accepting()
         if self.sockets is not None:
@@ -288,9 +297,16 @@ cdef class Server:
         the 503 and it stops sending while what it sent is still served; then
         no new connections, idle ones closed, in-flight requests and streams
         get `timeout` seconds to finish, then are closed (their generators'
-        finally: blocks run)."""
+        finally: blocks run). Background tasks (a typed endpoint's
+        BackgroundTasks, queued or running) share that deadline: they run on
+        while connections drain, and after the last one closed, until they
+        are done or the deadline passes; then each still running is
+        cancelled and logged at WARNING by its name (Services.cut_tasks).
+        What was cancelled gets CLOSE_GRACE for its cleanup."""
         cdef ConnectionTable table = self.table
+        cdef Services svc = self.svc
         cdef Connection conn
+        cdef bint told = False
         table.stopping = True
         if delay > 0:
             if self.settings.health_path is not None:
@@ -304,13 +320,17 @@ cdef class Server:
         for conn in list(table.conns.values()):
             conn.shutdown_idle()
         deadline = cz_monotonic() + timeout
-        while table.conns and cz_monotonic() < deadline:
+        while (table.conns or svc.tasks) and cz_monotonic() < deadline:
+            if not table.conns and not told:
+                told = True
+                svc.log.info("connections drained; waiting up to %.3g s more for %d background task(s)",
+                             deadline - cz_monotonic(), len(svc.tasks))
             await asyncio.sleep(0.05)
         tasks = []
         for conn in list(table.conns.values()):
             tasks.extend(conn.cancel_work())
-        tasks.extend(self.svc.background_tasks())
-        if tasks:                       # let cancelled handlers and streams run their cleanup
+        tasks.extend(svc.cut_tasks(timeout))
+        if tasks:                       # let cancelled handlers, streams and tasks run their cleanup
             await asyncio.wait(tasks, timeout=CLOSE_GRACE)
         self.close()
         # worker threads close their generators once their next() returns
@@ -318,7 +338,8 @@ cdef class Server:
             None, self.svc.pool.shutdown, CLOSE_GRACE)
         if self.blocked_threads:
             self.svc.log.warning("%d worker thread(s) still blocked %.3g s after the shutdown deadline "
-                                 "(in a stream generator or a blocking handler); their finally: blocks "
+                                 "(in a stream generator, a blocking handler or a background task's def "
+                                 "function); their finally: blocks "
                                  "may not run",
                                  self.blocked_threads, CLOSE_GRACE)
 

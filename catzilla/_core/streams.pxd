@@ -22,6 +22,9 @@ cdef class Pump:
     cdef double last_out         # when the last item or ping was queued
     cdef object timer            # the ping timer handle
     cdef object req              # the request answered, named when the stream fails (or None)
+    cdef bint delivered          # the body ended and its last chunk was queued
+    cdef bint over               # ended() ran
+    cdef bint closes_later       # the source is closed after cancel() (a task or a worker): it calls ended()
     cdef str what(self)          # "GET /path": the request, for log lines
     cdef int start(self) except -1
     # An item encoded and filtered, ready to frame. Computed before the
@@ -37,6 +40,9 @@ cdef class Pump:
     cdef void cancel(self)       # the client is gone: stop pulling, close the iterator
     cdef int drain(self) except -1   # graceful stop: end now if the body never ends by itself
     cdef int finish(self, object exc) except -1
+    # The source is finished or closed: the request's response is over (its
+    # `yield` dependencies and background tasks run, Services.end_request). Once.
+    cdef int ended(self, object exc) except -1
     cdef int queued(self) except -1   # an item reached the transport: the ping clock restarts
     cdef int start_pings(self) except -1
     cdef void stop_pings(self)

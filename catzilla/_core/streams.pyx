@@ -38,6 +38,8 @@ from catzilla._core.transport cimport Transport
 from catzilla.includes.clock cimport cz_monotonic
 from catzilla.includes.http cimport CZ_CHUNK_HEAD_MAX, cz_chunk_head
 from catzilla.includes.python cimport PyUnicode_AsUTF8AndSize
+from catzilla.request cimport Request
+from catzilla.exceptions import ClientDisconnect
 
 cdef bytes _LAST_CHUNK = b"0\r\n\r\n"
 
@@ -132,6 +134,21 @@ cdef class Pump:
     cdef void cancel(self):
         self.cancelled = True
         self.stop_pings()
+        if not self.closes_later:
+            try:
+                self.ended(None)
+            except Exception as exc:         # a void method: nothing to raise into
+                self.svc.log.error("ending the response for %s failed", self.what(), exc_info=exc)
+
+    cdef int ended(self, object exc) except -1:
+        if self.over:
+            return 0
+        self.over = True
+        if self.req is not None:
+            if exc is None and not self.delivered:
+                exc = ClientDisconnect("the client closed the connection")
+            self.svc.end_request(<Request>self.req, exc, self.delivered)
+        return 0
 
     cdef int drain(self) except -1:
         return 0             # a body with an end: it gets until the shutdown deadline
@@ -159,10 +176,13 @@ cdef class Pump:
         if exc is not None:
             self.svc.log.error("stream aborted for %s: the response body raised", self.what(), exc_info=exc)
             self.t.stream_done(False)
-            return 0
-        if self.chunked:
-            self.t.out.append(PyBytes_AS_STRING(_LAST_CHUNK), 5)
-        self.t.stream_done(True)
+        else:
+            if self.chunked:
+                self.t.out.append(PyBytes_AS_STRING(_LAST_CHUNK), 5)
+            self.delivered = True
+            self.t.stream_done(True)
+        if not self.closes_later:
+            self.ended(exc)
         return 0
 
     cdef int queued(self) except -1:
@@ -246,6 +266,7 @@ cdef class ThreadPump(Pump):
 
     cdef int start(self) except -1:
         self.pend = Buffer()
+        self.closes_later = True
         if self.filters is not None:
             self.filtering = threading.Lock()
         self.gate = threading.Lock()
@@ -332,10 +353,13 @@ cdef class ThreadPump(Pump):
         cdef Transport t = self.t
         self.notified = False
         if self.cancelled or self.finished:
+            if self.done:
+                self.ended(self.exc)         # the worker closed the generator
             return
         self.take()
         if self.done:
             self.finish(self.exc)
+            self.ended(self.exc)
             return
         try:
             self.write()
@@ -368,6 +392,7 @@ cdef class AsyncPump(Pump):
     cdef bint flush_scheduled
 
     cdef int start(self) except -1:
+        self.closes_later = True
         self.task = self.svc.loop.create_task(self.run())
         self.start_pings()
         return 0
@@ -429,6 +454,7 @@ cdef class AsyncPump(Pump):
             self.finish(exc)
             if not t.closed:
                 t.flush()
+        self.ended(exc)
 
     cdef void cancel(self):
         Pump.cancel(self)

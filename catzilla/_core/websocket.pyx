@@ -156,7 +156,11 @@ cdef class WSProtocol:
     async def run(self):
         try:
             # made here, not by the dispatcher: an Upgrade that is never sent leaves no coroutine
-            await call_endpoint(self.route, self.socket, self.params)
+            if self.route.plan is not None and self.route.plan.dependencies:
+                # its dependencies are solved here and torn down when it returns
+                await self.route.plan.ws_run(self.socket, self.req, self.params, self.svc.offload)
+            else:
+                await call_endpoint(self.route, self.socket, self.params)
         except WebSocketDisconnect:
             pass                                     # the peer left; nothing to answer
         except Exception as exc:
