@@ -1184,3 +1184,28 @@ def test_app_router_include_and_route_dependencies_run_in_order(serve):
     events.clear()
     assert get(addr, "/plain").body == b"plain"
     assert events() == ["app", "endpoint"]
+
+
+def test_app_add_task_runs_now_and_is_tracked(serve):
+    """0.2.3's app.add_task: scheduled from a handler, run in the background
+    (a def on a worker thread, an async def on the loop), named for the shutdown."""
+    events = Events()
+    app = Catzilla()
+    with pytest.raises(RuntimeError, match="serving"):
+        app.add_task(events.add, "too early")
+
+    async def later(item):
+        events.add(item)
+
+    @app.get("/enqueue")
+    def enqueue():
+        task = app.add_task(events.add, "sync")
+        app.add_task(later, "async")
+        return task.get_name()
+
+    addr = serve(app)
+    r = get(addr, "/enqueue")
+    assert (r.status, r.text) == (200, "background task Events.add for app.add_task")
+    events.wait_for("sync")
+    events.wait_for("async")
+    assert sorted(events()) == ["async", "sync"]

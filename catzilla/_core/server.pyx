@@ -282,7 +282,7 @@ cdef class Server:
         cdef RequestExit ex = RequestExit.__new__(RequestExit)
         ex.route = "app.add_task"
         ex.add_tasks(task)
-        return self.svc.spawn(ex.close(self.svc.offload, None, True))
+        return self.svc.spawn(ex.close(self.svc.offload_task, None, True), ex.description())
 
     def stop_listening(self):
         self.pause_accepting()

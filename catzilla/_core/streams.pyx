@@ -394,11 +394,17 @@ cdef class AsyncPump(Pump):
     cdef int start(self) except -1:
         self.closes_later = True
         self.task = self.svc.loop.create_task(self.run())
+        self.task.add_done_callback(self.on_done)
         self.start_pings()
         return 0
 
     def running_task(self):
         return self.task
+
+    def on_done(self, task):
+        # run() ends the request itself; a task cancelled before its first
+        # step (a hang-up right after the head) never ran it
+        self.ended(None)
 
     def flush_now(self):
         self.flush_scheduled = False
