@@ -125,6 +125,7 @@ cdef class EndpointPlan:
     # run a def endpoint through `offloader` (Dispatcher.offload) on a worker.
     cdef object run(self, Request req, dict path, bint offload, object offloader)
     cdef object run_dependent(self, Request req, dict path, bint offload, object offloader)
+    cdef dict solved_arguments(self, object solved)    # with every dependency solved (params.pyx _Solve)
     # The keyword arguments of a WebSocket handler (path, query, header, cookie)
     cdef dict ws_arguments(self, Request req, dict path)
     # A WebSocket handler with dependencies: solved, called, torn down when it returns

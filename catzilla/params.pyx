@@ -557,6 +557,9 @@ cdef class _Invocation:
             if self.exit is not None:
                 self.exit.begin_call()
                 began = True
+            if self.kwargs is None:
+                # a blocking route's sync dependencies are solved here too: they may block as it does
+                self.kwargs = self.plan.solved_arguments(self.solved)
             result = self.plan.invoke(req, self.kwargs)
             if self.solved is not None:
                 self.solved.returned()
@@ -570,12 +573,15 @@ cdef class _Invocation:
 
 
 cdef _Invocation _invocation(EndpointPlan plan, Request req, dict kwargs, _Solve solved):
-    """A blocking endpoint's call: a hang-up while it runs waits for it before
-    the request's teardown and background tasks (RequestExit.offloading)."""
+    """A blocking endpoint's call (kwargs None: its dependencies solved on the
+    worker too): a hang-up while it runs waits for it before the request's
+    teardown and background tasks (RequestExit.offloading)."""
     cdef _Invocation call = _Invocation.__new__(_Invocation)
     call.plan = plan
     call.kwargs = kwargs
     call.solved = solved
+    if kwargs is None:
+        request_exit(req)                # what the worker's dependencies enter: known to a hang-up now
     if req.exit is not None:
         call.exit = <RequestExit>req.exit
         call.exit.offloading()
@@ -1003,26 +1009,36 @@ cdef class EndpointPlan:
         each dependency's own dependencies and parameters, then it is called;
         then the endpoint's parameters), the endpoint is called, function-scoped
         dependencies are torn down as it returns; request-scoped ones are left
-        to the request's RequestExit. Synchronous when nothing awaits."""
+        to the request's RequestExit. Synchronous when nothing awaits; for a
+        blocking route, on its worker thread (a sync dependency may block as
+        the endpoint does)."""
         cdef _Solve solved = _new_solve(req, path)
-        cdef dict kwargs = {}
-        cdef list errors = []
+        cdef dict kwargs
         if self.awaits or self.is_async or solved.overrides is not None:
             return self._run_dependent_async(solved, offload, offloader)
-        body = _whole_body(req) if self.body is not None else None
+        if offload:
+            return offloader(_invocation(self, req, None, solved), req, None)
         try:
-            solved.solve(self, kwargs, errors)
-            self.fill(req, path, req.form() if self.reads_form else None, body, kwargs, errors)
-            if errors:
-                raise RequestValidationError(errors, body=body)
-            if offload:
-                return offloader(_invocation(self, req, kwargs, solved), req, None)
+            kwargs = self.solved_arguments(solved)
             result = self.invoke(req, kwargs)
             solved.returned()
             return self.respond(result)
         except BaseException as exc:
             _failed(req, solved, exc)
             raise
+
+    cdef dict solved_arguments(self, object solving):
+        """The keyword arguments with every dependency solved (nothing async)."""
+        cdef _Solve solved = <_Solve>solving
+        cdef Request req = solved.req
+        cdef dict kwargs = {}
+        cdef list errors = []
+        body = _whole_body(req) if self.body is not None else None
+        solved.solve(self, kwargs, errors)
+        self.fill(req, solved.path, req.form() if self.reads_form else None, body, kwargs, errors)
+        if errors:
+            raise RequestValidationError(errors, body=body)
+        return kwargs
 
     async def _run_dependent_async(self, _Solve solved, bint offload, offloader):
         cdef Request req = solved.req

@@ -21,7 +21,6 @@ from msgspec import DecodeError as _DecodeError
 from msgspec.json import decode as _json_decode
 
 
-
 cdef class State:
     """An attribute bag (Starlette's State): ``state.db = pool``, ``state.db``,
     ``del state.db``; a missing attribute is an AttributeError. The attributes

@@ -1209,3 +1209,30 @@ def test_app_add_task_runs_now_and_is_tracked(serve):
     events.wait_for("sync")
     events.wait_for("async")
     assert sorted(events()) == ["async", "sync"]
+
+
+def test_a_blocking_routes_sync_dependencies_run_on_its_worker_thread(serve):
+    """blocking=True: the sync dependencies are solved where the endpoint runs,
+    off the loop (setup and teardown), and a 422 still answers from there."""
+    threads = Events()
+    app = Catzilla()
+
+    def session(limit: int = Query(10, ge=1)):
+        threads.add(f"setup {threading.current_thread().name}")
+        yield limit
+        threads.add(f"teardown {threading.current_thread().name}")
+
+    @app.get("/blocking", blocking=True)
+    def blocking(limit: int = Depends(session)):
+        threads.add(f"endpoint {threading.current_thread().name}")
+        return {"limit": limit}
+
+    addr = serve(app)
+    assert get(addr, "/blocking?limit=3").json() == {"limit": 3}
+    deadline = time.monotonic() + 2
+    while not any(e.startswith("teardown") for e in threads()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    setup, endpoint, teardown = threads()
+    assert setup.split()[1] == endpoint.split()[1] and "worker" in setup       # the endpoint's worker
+    assert "worker" in teardown
+    assert get(addr, "/blocking?limit=0").status == 422
