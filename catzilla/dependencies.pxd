@@ -53,3 +53,6 @@ cdef RequestExit request_exit(object req)    # req.exit, made on first use
 # A `yield` dependency's code after the yield: exc thrown in at the yield (None: resumed).
 # Returns False when it raised something other than exc (logged).
 cdef bint finish_generator(object gen, object exc, str route) except -1
+# finish_generator for the sync generators at the end of `exits` ((generator,
+# is_async) in the order entered), last first, up to an async one (left there).
+cdef int finish_sync_exits(list exits, object exc, str route) except -1

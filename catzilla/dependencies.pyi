@@ -65,6 +65,9 @@ class RequestExit:
 def callable_name(obj: object) -> str:
     """A function's qualified name from its innermost enclosing function on; else repr."""
 
+async def finish_exits(exits: list[tuple[Any, bool]], exc: BaseException | None, route: str) -> None:
+    """Resume every generator of exits, last entered first: sync ones inline, async ones awaited."""
+
 async def finish_async_generator(agen: Any, exc: BaseException | None, route: str) -> None: ...
 
 def service(name: str | None = None, scope: Literal["singleton", "request", "scoped", "transient"] = "singleton",

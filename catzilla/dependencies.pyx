@@ -205,6 +205,22 @@ cdef bint finish_generator(object gen, object exc, str route) except -1:
     return False
 
 
+cdef int finish_sync_exits(list exits, object exc, str route) except -1:
+    """Resume the sync generators at the end of `exits` ((generator, is_async),
+    in the order entered), last first, up to an async one (left in the list)."""
+    while exits and not exits[len(exits) - 1][1]:     # (wraparound is off: no [-1])
+        finish_generator(exits.pop()[0], exc, route)
+    return 0
+
+
+async def finish_exits(list exits, exc, str route):
+    """Resume every generator of `exits`, last entered first: sync ones here, async ones awaited."""
+    while exits:
+        finish_sync_exits(exits, exc, route)
+        if exits:
+            await finish_async_generator(exits.pop()[0], exc, route)
+
+
 async def finish_async_generator(agen, exc, str route):
     """finish_generator for an async generator dependency."""
     try:
@@ -289,9 +305,7 @@ cdef class RequestExit:
         self.exits = []
         exc = self.exc
         self.exc = None
-        while exits:
-            gen, _ = exits.pop()
-            finish_generator(gen, exc, self.route)
+        finish_sync_exits(exits, exc, self.route)
 
     def description(self):
         """What close() runs, for the task's name: "background tasks audit,

@@ -244,7 +244,8 @@ class _Builder:
         if description:
             out["description"] = description
         out["operationId"] = self.operation_id(route, op, method)
-        parameters = self.parameters(route, plan)
+        specs = _specs(plan) if plan is not None else []
+        parameters = self.parameters(route, specs)
         if parameters:
             out["parameters"] = parameters
         security = self.security(plan) if plan is not None else []
@@ -254,7 +255,7 @@ class _Builder:
         if body is not None:
             out["requestBody"] = body
         # a 422 only where the plan checks something (not for path parameters it passes through)
-        validated = plan is not None and bool(_specs(plan) or plan.body is not None)
+        validated = plan is not None and bool(specs or plan.body is not None)
         out["responses"] = self.responses(plan, op, validated=validated)
         if op.get("deprecated"):
             out["deprecated"] = True
@@ -287,8 +288,9 @@ class _Builder:
                 scopes.extend(s for s in dep.scopes if s not in scopes)
         return [{name: scopes} for name, scopes in required.items()]
 
-    def parameters(self, route: Route, plan: Any) -> List[Dict[str, Any]]:
-        specs = [p for p in _specs(plan) if p.source in ("path", "query", "header", "cookie")] if plan else []
+    def parameters(self, route: Route, checked: List[Any]) -> List[Dict[str, Any]]:
+        """The route's path parameters and the checked ones (`checked`: _specs of its plan)."""
+        specs = [p for p in checked if p.source in ("path", "query", "header", "cookie")]
         path_specs = {p.key: p for p in specs if p.source == "path"}
         out = []
         for name, converter in zip(route.param_names, route.param_converters):

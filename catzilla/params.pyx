@@ -56,7 +56,7 @@ from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from catzilla.includes.python cimport (PyCoro_CheckExact, PyUnicode_KIND, PyUnicode_DATA, PyUnicode_READ,
                                        PyUnicode_GET_LENGTH)
 from catzilla.datastructures cimport UploadFile, _MultiMapping
-from catzilla.dependencies cimport (BackgroundTasks, Depends, RequestExit, Security, finish_generator,
+from catzilla.dependencies cimport (BackgroundTasks, Depends, RequestExit, Security, finish_sync_exits,
                                     request_exit)
 from catzilla.request cimport Request
 from catzilla.response cimport Response, StreamingResponse
@@ -70,7 +70,7 @@ import msgspec as _msgspec
 
 from catzilla.models cimport Codec, FieldInfo, codec, encode_json, is_model, pattern_of, renamed_option
 from catzilla.models import ValidationError
-from catzilla.dependencies import finish_async_generator, get_service
+from catzilla.dependencies import finish_exits, get_service
 
 __all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body", "Form", "File", "UploadFile",
            "ParamSpec", "BodySpec", "Dependant", "EndpointPlan", "compile_endpoint", "register_connection_class"]
@@ -706,24 +706,16 @@ cdef class _Solve:
     cdef int close_function_exits(self, object exc) except -1:
         """Sync function-scoped dependencies resumed here, last entered first
         (async ones: close_function_exits_async)."""
-        while self.fexits:
-            gen, is_async = self.fexits.pop()
-            if is_async:
-                self.fexits.append((gen, is_async))
-                break
-            finish_generator(gen, exc, f"{self.req.method} {self.req.path}")
+        if self.fexits:
+            finish_sync_exits(self.fexits, exc, f"{self.req.method} {self.req.path}")
         return 0
 
     cdef int returned(self) except -1:
         return self.close_function_exits(None)
 
     async def close_function_exits_async(self, exc):
-        while self.fexits:
-            gen, is_async = self.fexits.pop()
-            if is_async:
-                await finish_async_generator(gen, exc, f"{self.req.method} {self.req.path}")
-            else:
-                finish_generator(gen, exc, f"{self.req.method} {self.req.path}")
+        if self.fexits:
+            await finish_exits(self.fexits, exc, f"{self.req.method} {self.req.path}")
 
 
 cdef _Solve _new_solve(Request req, dict path):

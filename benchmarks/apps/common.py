@@ -78,31 +78,34 @@ def get_settings():
     return {"region": "eu"}
 
 
+def close_session(s):
+    """The session dependencies' teardown: close it and count it."""
+    global closed_sessions
+    s.open = False
+    closed_sessions += 1
+
+
 def get_session():
     """Dependency 2: a generator; the code after the yield runs once the handler is done."""
-    global closed_sessions
     s = Session()
     try:
         yield s
     finally:
-        s.open = False
-        closed_sessions += 1
+        close_session(s)
 
 
 async def aget_settings():
     """get_settings as a coroutine function (FastAPI runs a plain `def` dependency on its thread pool)."""
-    return {"region": "eu"}
+    return get_settings()
 
 
 async def aget_session():
     """get_session as an async generator: the same session and teardown, on the event loop."""
-    global closed_sessions
     s = Session()
     try:
         yield s
     finally:
-        s.open = False
-        closed_sessions += 1
+        close_session(s)
 
 
 def deps_answer(settings, session, limit):
